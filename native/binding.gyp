@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "sigil_native",
+      "sources": ["ecdsa_prehashed.c"]
+    }
+  ]
+}

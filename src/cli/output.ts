@@ -1,0 +1,32 @@
+import { SigilError } from '../errors/index.js';
+
+/** A failure the CLI reports as `sigil: error: …` (+ `sigil: hint: …`) with a non-zero exit. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function reportError(e: unknown): number {
+  const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
+  if (e instanceof CliError) {
+    process.stderr.write(`sigil: error: ${oneLine(e.message)}\n`);
+    if (e.hint) process.stderr.write(`sigil: hint: ${oneLine(e.hint)}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof SigilError) {
+    process.stderr.write(`sigil: error: ${oneLine(e.message)} (${e.code})\n`);
+    return 1;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`sigil: error: ${oneLine(msg)}\n`);
+  return 1;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

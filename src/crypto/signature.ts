@@ -1,0 +1,18 @@
+import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { defaultHashFor, keyKind } from './keys.js';
+
+/** Signs data with the key's default hash (ECDSA → DER signature; Ed25519 pure). */
+export function signData(privateKey: KeyObject, data: Uint8Array): Buffer {
+  const kind = keyKind(privateKey);
+  return nodeSign(defaultHashFor(kind), data, privateKey);
+}
+
+/** Verifies a signature over data with the key's default hash; never throws. */
+export function verifyData(publicKey: KeyObject, data: Uint8Array, signature: Uint8Array, hash?: string): boolean {
+  try {
+    const kind = keyKind(publicKey);
+    return nodeVerify(hash ?? defaultHashFor(kind), data, publicKey, signature);
+  } catch {
+    return false;
+  }
+}

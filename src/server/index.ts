@@ -1,0 +1,3 @@
+export * from './app.js';
+export * from './json-depth.js';
+export * from './shutdown.js';
