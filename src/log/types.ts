@@ -1,6 +1,7 @@
 /**
  * The contract between the log core (src/log) and its personalities (src/rekor, the CT log in
  * src/ca). The core knows no entry kinds: a leaf is opaque bytes, hashed per RFC 6962.
+ * Reads are async so that a networked store (PostgreSQL) fits the same contract.
  */
 
 /** A signed tree head as the personality formats it (e.g. a C2SP signed note). */
@@ -40,20 +41,23 @@ export interface AppendResult {
 }
 
 export interface TransparencyLog {
+  /** Decimal tree ID, random at creation and persisted (Rekor's treeID, the entry-ID prefix). */
+  readonly treeId: string;
   /**
    * Resolves only after the entry is durably committed and integrated into a signed tree head.
    * Concurrent appends share one commit. Rejects with SigilError PUSHBACK when the queue is full,
    * STORAGE_FAILURE when the commit failed (then nothing of the batch is acknowledged).
    */
   append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /** The latest durably stored signed tree head (kept in memory). */
   latestTreeHead(): TreeHead;
-  getEntry(index: number): StoredEntry | undefined;
-  getEntries(start: number, count: number): StoredEntry[];
-  findByLeafHash(leafHash: Buffer): StoredEntry | undefined;
-  lookupIndexKey(key: string, limit?: number): number[];
+  getEntry(index: number): Promise<StoredEntry | undefined>;
+  getEntries(start: number, count: number): Promise<StoredEntry[]>;
+  findByLeafHash(leafHash: Buffer): Promise<StoredEntry | undefined>;
+  lookupIndexKey(key: string, limit?: number): Promise<number[]>;
   /** Root hash of the tree at `size` (size ≤ current size). */
-  rootAt(size: number): Buffer;
-  inclusionProof(index: number, treeSize: number): Buffer[];
-  consistencyProof(first: number, second: number): Buffer[];
+  rootAt(size: number): Promise<Buffer>;
+  inclusionProof(index: number, treeSize: number): Promise<Buffer[]>;
+  consistencyProof(first: number, second: number): Promise<Buffer[]>;
   close(): Promise<void>;
 }
