@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as oidc } from './oidc.js';
 
 /**
  * Every command group registers itself here; each lives in its own file
@@ -6,7 +7,7 @@ import type { Command } from 'commander';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [];
+const groups: Register[] = [oidc];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
