@@ -1,0 +1,6 @@
+export * from './reference.js';
+export * from './media-types.js';
+export * from './manifest.js';
+export * from './auth.js';
+export * from './client.js';
+export * from './image.js';
