@@ -15,7 +15,7 @@ import {
   readOnly,
   valueOf,
   type Tlv,
-} from './der.js';
+} from './der-read.js';
 
 /** Read-side view of an X.509 certificate: everything verification and policy need. */
 export interface ParsedCertificate {
