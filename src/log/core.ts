@@ -1,0 +1,440 @@
+import { SigilError, toSigilError } from '../errors/index.js';
+import { EMPTY_ROOT, consistencyProof, inclusionProof, leafHash, type HashSource } from '../merkle/index.js';
+import { composingSource, nodeKey } from './hash-source.js';
+import type { LogStore, NewEntry, NodeHash, NodeId } from './store/types.js';
+import { TreeCache } from './tree-cache.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  StoredEntry,
+  TransparencyLog,
+  TreeHead,
+  TreeHeadSigner,
+} from './types.js';
+
+export const DEFAULT_MAX_BATCH = 1024;
+export const DEFAULT_MAX_PENDING = 20_000;
+/** Levels at and above this stay in memory entirely (about size / 2^(HOT_LEVEL-1) hashes). */
+export const DEFAULT_HOT_LEVEL = 10;
+/** Below the hot level, nodes of this many most recent leaves stay in memory. */
+export const DEFAULT_CACHE_WINDOW = 65_536;
+export const MAX_GET_ENTRIES = 1000;
+export const DEFAULT_INDEX_LOOKUP_LIMIT = 100;
+export const MAX_INDEX_LOOKUP_LIMIT = 1000;
+export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
+export const MAX_INDEX_KEYS = 64;
+export const MAX_INDEX_KEY_LENGTH = 1024;
+const COLD_CACHE_LIMIT = 65_536;
+
+export interface LogConfig {
+  store: LogStore;
+  signTreeHead: TreeHeadSigner;
+  /** Most appends committed in one transaction. */
+  maxBatch?: number;
+  /** Appends waiting beyond this are refused with PUSHBACK (503 + Retry-After). */
+  maxPending?: number;
+  /** Clock in Unix milliseconds. */
+  now?: () => number;
+  hotLevel?: number;
+  cacheWindow?: number;
+}
+
+export interface LogStats {
+  /** Durable batch commits since open (the initial empty tree head is not counted). */
+  commits: number;
+  failedCommits: number;
+  /** New entries committed since open. */
+  appended: number;
+  duplicates: number;
+  pending: number;
+  largestBatch: number;
+}
+
+/** The log core as createLog returns it: the personality contract plus operational figures. */
+export interface Log extends TransparencyLog {
+  stats(): LogStats;
+}
+
+interface Pending {
+  leaf: Buffer;
+  leafHash: Buffer;
+  indexKeys: readonly string[];
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Opens the log over `store`: restores the tree (checking that the stored nodes reproduce the
+ * stored tree head), creating and signing the empty tree head on a fresh store.
+ */
+export async function createLog(config: LogConfig): Promise<Log> {
+  const log = new LogCore(config);
+  await log.init();
+  return log;
+}
+
+function isIndex(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+function copyProof(proof: readonly Uint8Array[]): Buffer[] {
+  return proof.map((p) => Buffer.from(p));
+}
+
+class LogCore implements Log {
+  treeId = '';
+  private head!: TreeHead;
+  private cache!: TreeCache;
+  private readonly cold = new Map<number, Buffer>();
+  private readonly memo = new Map<string, Buffer>();
+  private readonly store: LogStore;
+  private readonly sign: TreeHeadSigner;
+  private readonly maxBatch: number;
+  private readonly maxPending: number;
+  private readonly now: () => number;
+  private readonly hotLevel: number;
+  private readonly cacheWindow: number;
+  private queue: Pending[] = [];
+  private running = false;
+  private scheduled = false;
+  private needsReload = false;
+  private closing = false;
+  private drained: (() => void) | undefined;
+  private readonly counters = { commits: 0, failedCommits: 0, appended: 0, duplicates: 0, largestBatch: 0 };
+
+  constructor(config: LogConfig) {
+    this.store = config.store;
+    this.sign = config.signTreeHead;
+    this.maxBatch = config.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.maxPending = config.maxPending ?? DEFAULT_MAX_PENDING;
+    this.now = config.now ?? Date.now;
+    this.hotLevel = config.hotLevel ?? DEFAULT_HOT_LEVEL;
+    this.cacheWindow = config.cacheWindow ?? DEFAULT_CACHE_WINDOW;
+    if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1))
+      throw new RangeError('maxBatch must be ≥ 1');
+    if (!(Number.isSafeInteger(this.maxPending) && this.maxPending >= 1))
+      throw new RangeError('maxPending must be ≥ 1');
+    if (this.cacheWindow < this.maxBatch) throw new RangeError('cacheWindow must be ≥ maxBatch');
+  }
+
+  async init(): Promise<void> {
+    await this.reload();
+  }
+
+  /** Rebuilds the in-memory state from the store (at open and after a failed commit). */
+  private async reload(): Promise<void> {
+    this.memo.clear();
+    this.cold.clear();
+    const state = await this.store.load();
+    let head = state.treeHead;
+    if (head === undefined) {
+      const stray = await this.store.getEntries(0, 1);
+      if (stray.length > 0) throw new SigilError('STORAGE_FAILURE', 'log store has entries but no tree head');
+      const timestamp = this.now();
+      head = { size: 0, rootHash: EMPTY_ROOT, timestamp, signed: this.sign(0, EMPTY_ROOT, timestamp) };
+      await this.store.commitBatch({ previousSize: 0, entries: [], nodes: [], treeHead: head });
+    }
+    const size = head.size;
+    const cache = new TreeCache(this.hotLevel, this.cacheWindow);
+    for (let level = 0; 2 ** level <= size; level++) {
+      const count = TreeCache.countAt(size, level);
+      const from = cache.keepFrom(size, level);
+      const hashes = await this.store.getNodeRange(level, from, count - from);
+      if (hashes.length !== count - from) {
+        throw new SigilError(
+          'STORAGE_FAILURE',
+          `log store lacks tree nodes at level ${level} (tree size ${size})`,
+        );
+      }
+      cache.setLevel(level, from, hashes);
+    }
+    cache.size = size;
+    const beyond = await this.store.getEntries(size, 1);
+    if (beyond.length > 0)
+      throw new SigilError('STORAGE_FAILURE', `log store has entries beyond its tree head (${size})`);
+    const root =
+      size === 0
+        ? EMPTY_ROOT
+        : composingSource(cache.get.bind(cache), new Map(), new Map()).hashRange(0, size);
+    if (!root.equals(head.rootHash)) {
+      throw new SigilError(
+        'STORAGE_FAILURE',
+        `stored tree of size ${size} does not match its signed tree head`,
+      );
+    }
+    this.treeId = state.treeId;
+    this.cache = cache;
+    this.head = head;
+    this.needsReload = false;
+  }
+
+  append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
+    if (this.closing) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+    if (!(leaf instanceof Uint8Array))
+      return Promise.reject(new SigilError('INVALID_INPUT', 'leaf must be bytes'));
+    if (leaf.length > MAX_LEAF_BYTES) {
+      return Promise.reject(
+        new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`),
+      );
+    }
+    const indexKeys = opts?.indexKeys ?? [];
+    if (indexKeys.length > MAX_INDEX_KEYS) {
+      return Promise.reject(new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`));
+    }
+    for (const k of indexKeys) {
+      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
+        return Promise.reject(
+          new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length'),
+        );
+      }
+    }
+    if (this.queue.length >= this.maxPending) {
+      return Promise.reject(
+        new SigilError('PUSHBACK', `log is busy: ${this.queue.length} appends waiting`, {
+          headers: { 'retry-after': '1' },
+        }),
+      );
+    }
+    const copy = Buffer.from(leaf);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ leaf: copy, leafHash: leafHash(copy), indexKeys: [...indexKeys], resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.scheduled || this.queue.length === 0) {
+      if (!this.running && this.queue.length === 0) this.drained?.();
+      return;
+    }
+    this.scheduled = true;
+    // setImmediate lets the event loop take in more requests (and I/O) before each batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runBatch();
+    });
+  }
+
+  private async runBatch(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    try {
+      await this.processBatch(batch);
+    } catch (e) {
+      const err = toSigilError(e, 'STORAGE_FAILURE');
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+
+  private async processBatch(batch: Pending[]): Promise<void> {
+    if (this.needsReload) {
+      try {
+        await this.reload();
+      } catch (e) {
+        throw new SigilError('STORAGE_FAILURE', 'log store is unavailable', { cause: e });
+      }
+    }
+    const firstByHash = new Map<string, Pending>();
+    const unique: Pending[] = [];
+    for (const p of batch) {
+      const key = p.leafHash.toString('hex');
+      if (!firstByHash.has(key)) {
+        firstByHash.set(key, p);
+        unique.push(p);
+      }
+    }
+    const stored = new Map<string, StoredEntry>();
+    for (const e of await this.store.findByLeafHashes(unique.map((p) => p.leafHash))) {
+      stored.set(e.leafHash.toString('hex'), e);
+    }
+
+    const previousSize = this.head.size;
+    const integratedTime = Math.floor(this.now() / 1000);
+    const entries: NewEntry[] = [];
+    const nodes: NodeHash[] = [];
+    const byHash = new Map<string, StoredEntry>(stored);
+    let head = this.head;
+    try {
+      for (const p of unique) {
+        const key = p.leafHash.toString('hex');
+        if (stored.has(key)) continue;
+        const entry: NewEntry = {
+          index: previousSize + entries.length,
+          leaf: p.leaf,
+          leafHash: p.leafHash,
+          integratedTime,
+          indexKeys: p.indexKeys,
+        };
+        entries.push(entry);
+        byHash.set(key, entry);
+        for (const n of this.cache.append(p.leafHash)) nodes.push(n);
+      }
+      if (entries.length > 0) {
+        const size = previousSize + entries.length;
+        const rootHash = await this.withSource((src) => src.hashRange(0, size) as Buffer);
+        const timestamp = this.now();
+        head = { size, rootHash, timestamp, signed: this.sign(size, rootHash, timestamp) };
+        await this.store.commitBatch({ previousSize, entries, nodes, treeHead: head });
+      }
+    } catch (e) {
+      this.counters.failedCommits += 1;
+      this.needsReload = true;
+      // Bring memory back to the durable state now, so reads stay right; if the store is
+      // down, the next batch retries the reload first.
+      await this.reload().catch(() => undefined);
+      throw toSigilError(
+        e,
+        'STORAGE_FAILURE',
+        `log commit failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    if (entries.length > 0) {
+      this.head = head;
+      this.cache.trim();
+      this.counters.commits += 1;
+      this.counters.appended += entries.length;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, entries.length);
+    }
+
+    const results = await this.withSource((src) =>
+      batch.map((p) => {
+        const entry = byHash.get(p.leafHash.toString('hex'))!;
+        return { entry, proof: inclusionProof(src, entry.index, head.size) };
+      }),
+    );
+    results.forEach((r, i) => {
+      const p = batch[i]!;
+      const duplicate =
+        stored.has(p.leafHash.toString('hex')) || firstByHash.get(p.leafHash.toString('hex')) !== p;
+      if (duplicate) this.counters.duplicates += 1;
+      const e = r.entry;
+      p.resolve({
+        entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
+        duplicate,
+        treeHead: head,
+        inclusionProof: copyProof(r.proof),
+      });
+    });
+  }
+
+  /**
+   * Runs `fn` over a HashSource backed by memory; nodes it lacks are fetched from the store in
+   * one call and `fn` runs again (it must be pure).
+   */
+  private async withSource<T>(fn: (src: HashSource) => T): Promise<T> {
+    const fetched = new Map<number, Buffer>();
+    for (let pass = 0; pass < 3; pass++) {
+      const missing = new Map<number, NodeId>();
+      const cache = this.cache;
+      const lookup = (level: number, index: number): Buffer | undefined => {
+        const h = cache.get(level, index);
+        if (h !== undefined) return h;
+        const key = nodeKey(level, index);
+        return fetched.get(key) ?? this.cold.get(key);
+      };
+      const out = fn(composingSource(lookup, missing, this.memo));
+      if (missing.size === 0) return out;
+      const ids = [...missing.values()];
+      const hashes = await this.store.getNodes(ids);
+      ids.forEach((id, i) => {
+        const h = hashes[i];
+        if (h === undefined)
+          throw new SigilError('STORAGE_FAILURE', `log store lacks tree node ${id.level}/${id.index}`);
+        const key = nodeKey(id.level, id.index);
+        fetched.set(key, h);
+        if (this.cold.size >= COLD_CACHE_LIMIT) this.cold.delete(this.cold.keys().next().value!);
+        this.cold.set(key, h);
+      });
+    }
+    throw new SigilError('STORAGE_FAILURE', 'tree nodes kept changing while computing a proof');
+  }
+
+  latestTreeHead(): TreeHead {
+    return this.head;
+  }
+
+  async getEntry(index: number): Promise<StoredEntry | undefined> {
+    if (!isIndex(index) || index >= this.head.size) return undefined;
+    const [e] = await this.store.getEntries(index, 1);
+    return e;
+  }
+
+  async getEntries(start: number, count: number): Promise<StoredEntry[]> {
+    if (!isIndex(start) || !isIndex(count))
+      throw new SigilError('INVALID_INPUT', 'start and count must be non-negative integers');
+    if (count > MAX_GET_ENTRIES)
+      throw new SigilError('INVALID_INPUT', `at most ${MAX_GET_ENTRIES} entries per read`);
+    const end = Math.min(start + count, this.head.size);
+    if (end <= start) return [];
+    return this.store.getEntries(start, end - start);
+  }
+
+  async findByLeafHash(hash: Buffer): Promise<StoredEntry | undefined> {
+    if (!(hash instanceof Uint8Array) || hash.length !== 32) return undefined;
+    const size = this.head.size;
+    const [e] = await this.store.findByLeafHashes([Buffer.from(hash)]);
+    return e !== undefined && e.index < size ? e : undefined;
+  }
+
+  async lookupIndexKey(key: string, limit = DEFAULT_INDEX_LOOKUP_LIMIT): Promise<number[]> {
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_INDEX_KEY_LENGTH) {
+      throw new SigilError('INVALID_INPUT', 'index key must be a non-empty string of bounded length');
+    }
+    if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= MAX_INDEX_LOOKUP_LIMIT)) {
+      throw new SigilError('INVALID_INPUT', `limit must be between 1 and ${MAX_INDEX_LOOKUP_LIMIT}`);
+    }
+    const size = this.head.size;
+    return (await this.store.lookupIndexKey(key, limit)).filter((i) => i < size);
+  }
+
+  private checkSize(size: number, what: string): void {
+    if (!isIndex(size) || size > this.head.size) {
+      throw new SigilError(
+        'INVALID_INPUT',
+        `${what} ${size} is not a tree size of this log (current size ${this.head.size})`,
+      );
+    }
+  }
+
+  async rootAt(size: number): Promise<Buffer> {
+    this.checkSize(size, 'tree size');
+    if (size === 0) return EMPTY_ROOT;
+    if (size === this.head.size) return this.head.rootHash;
+    return Buffer.from(await this.withSource((src) => src.hashRange(0, size)));
+  }
+
+  async inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
+    this.checkSize(treeSize, 'tree size');
+    if (!isIndex(index) || index >= treeSize) {
+      throw new SigilError('INVALID_INPUT', `index ${index} is not in a tree of size ${treeSize}`);
+    }
+    return copyProof(await this.withSource((src) => inclusionProof(src, index, treeSize)));
+  }
+
+  async consistencyProof(first: number, second: number): Promise<Buffer[]> {
+    this.checkSize(second, 'tree size');
+    if (!isIndex(first) || first > second) {
+      throw new SigilError('INVALID_INPUT', `first size ${first} must be between 0 and ${second}`);
+    }
+    return copyProof(await this.withSource((src) => consistencyProof(src, first, second)));
+  }
+
+  stats(): LogStats {
+    return { ...this.counters, pending: this.queue.length };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.running || this.queue.length > 0 || this.scheduled) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+    }
+    await this.store.close();
+  }
+}

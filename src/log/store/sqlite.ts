@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SigilError } from '../../errors/index.js';
+import type { StoredEntry, TreeHead } from '../types.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Data directory; the database is `<dir>/log.db`. */
+  dir?: string;
+  /** Explicit database file (instead of dir). */
+  path?: string;
+}
+
+export const SQLITE_FILE_NAME = 'log.db';
+const SCHEMA_VERSION = '1';
+
+/**
+ * The SQLite log store (better-sqlite3, one connection, synchronous calls behind async methods).
+ *
+ * Durability: WAL journal with `synchronous = FULL`, so the WAL is fsynced at every commit and a
+ * resolved `commitBatch` survives a crash of the process or a power loss. One batch is one
+ * transaction: entries, index keys, tree nodes and the signed tree head land together or not at
+ * all, so after any crash the stored tree head describes exactly the stored entries.
+ *
+ * Concurrency: the connection uses `locking_mode = EXCLUSIVE` and takes the write lock when it
+ * opens, keeping it until close. The lock is a POSIX advisory (fcntl) lock that the OS drops
+ * when the process dies, so a SIGKILLed writer never leaves the directory locked. A second
+ * process (or a second store in the same process) opening the same file is refused with
+ * SigilError LOCKED before it reads or writes anything. All reads go through the same
+ * connection; because calls are synchronous underneath, a read never observes half a batch.
+ * Calls block the event loop for their duration, so the caller keeps batches bounded.
+ */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStore> {
+  let path: string;
+  if (opts.path !== undefined) path = opts.path;
+  else if (opts.dir !== undefined) {
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    path = join(opts.dir, SQLITE_FILE_NAME);
+  } else throw new SigilError('INVALID_INPUT', 'openSqliteStore needs dir or path');
+  return new SqliteLogStore(path);
+}
+
+interface EntryRow {
+  idx: number;
+  leaf_hash: Buffer;
+  leaf: Buffer;
+  integrated_time: number;
+}
+
+interface HeadRow {
+  size: number;
+  root_hash: Buffer;
+  timestamp: number;
+  signed: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tree_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  size INTEGER NOT NULL,
+  root_hash BLOB NOT NULL,
+  timestamp INTEGER NOT NULL,
+  signed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+  idx INTEGER PRIMARY KEY,
+  leaf_hash BLOB NOT NULL UNIQUE,
+  leaf BLOB NOT NULL,
+  integrated_time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_keys (
+  key TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (key, idx)
+) WITHOUT ROWID;
+`;
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function storageError(what: string, e: unknown): SigilError {
+  if (e instanceof SigilError) return e;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new SigilError('STORAGE_FAILURE', `log store: ${what}: ${detail}`, { cause: e });
+}
+
+function newTreeId(): string {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+    if (id !== 0n) return id.toString();
+  }
+}
+
+class SqliteLogStore implements LogStore {
+  readonly description: string;
+  private db: Database.Database | undefined;
+  private readonly stmt: ReturnType<SqliteLogStore['prepare']>;
+
+  constructor(path: string) {
+    this.description = `sqlite:${path}`;
+    let db: Database.Database;
+    try {
+      db = new Database(path, { timeout: 0 });
+    } catch (e) {
+      throw storageError(`cannot open ${path}`, e);
+    }
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
+      db.pragma('synchronous = FULL');
+      db.pragma('cache_size = -32768');
+      db.pragma('journal_size_limit = 67108864');
+      // Taking the write lock now (and keeping it: EXCLUSIVE mode) refuses any other writer.
+      db.exec('BEGIN IMMEDIATE');
+      db.exec(SCHEMA);
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema') as
+        string | undefined;
+      if (version === undefined) {
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('tree_id', newTreeId());
+      } else if (version !== SCHEMA_VERSION) {
+        throw new SigilError(
+          'STORAGE_FAILURE',
+          `log store ${path} has schema ${version}, expected ${SCHEMA_VERSION}`,
+        );
+      }
+      db.exec('COMMIT');
+    } catch (e) {
+      try {
+        db.close();
+      } catch {
+        // already failing; the original error matters
+      }
+      if (isBusy(e)) {
+        throw new SigilError('LOCKED', `log database ${path} is in use by another process`, { cause: e });
+      }
+      throw storageError(`cannot initialize ${path}`, e);
+    }
+    this.db = db;
+    this.stmt = this.prepare(db);
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      treeId: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      head: db.prepare('SELECT size, root_hash, timestamp, signed FROM tree_head WHERE id = 1'),
+      headSize: db.prepare('SELECT size FROM tree_head WHERE id = 1').pluck(),
+      putHead: db.prepare(
+        'INSERT INTO tree_head (id, size, root_hash, timestamp, signed) VALUES (1, ?, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash, ' +
+          'timestamp = excluded.timestamp, signed = excluded.signed',
+      ),
+      putEntry: db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_time) VALUES (?, ?, ?, ?)'),
+      putNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      putKey: db.prepare('INSERT OR IGNORE INTO index_keys (key, idx) VALUES (?, ?)'),
+      entries: db.prepare(
+        'SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
+      ),
+      byHash: db.prepare('SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE leaf_hash = ?'),
+      byKey: db.prepare('SELECT idx FROM index_keys WHERE key = ? ORDER BY idx LIMIT ?').pluck(),
+      leafRange: db.prepare('SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      nodeRange: db
+        .prepare('SELECT hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx')
+        .pluck(),
+      leaf: db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?').pluck(),
+      node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
+    };
+  }
+
+  private open(): Database.Database {
+    if (this.db === undefined) throw new SigilError('STORAGE_FAILURE', 'log store is closed');
+    return this.db;
+  }
+
+  async load(): Promise<StoreState> {
+    this.open();
+    const treeId = this.stmt.treeId.get('tree_id') as string | undefined;
+    if (treeId === undefined) throw new SigilError('STORAGE_FAILURE', 'log store has no tree ID');
+    const row = this.stmt.head.get() as HeadRow | undefined;
+    const treeHead: TreeHead | undefined =
+      row === undefined
+        ? undefined
+        : { size: row.size, rootHash: row.root_hash, timestamp: row.timestamp, signed: row.signed };
+    return { treeId, treeHead };
+  }
+
+  async commitBatch(batch: CommitBatch): Promise<void> {
+    const db = this.open();
+    const s = this.stmt;
+    try {
+      db.transaction(() => {
+        const size = (s.headSize.get() as number | undefined) ?? 0;
+        if (size !== batch.previousSize) {
+          throw new SigilError(
+            'STORAGE_FAILURE',
+            `log store holds ${size} entries, batch expects ${batch.previousSize}`,
+          );
+        }
+        let expected = batch.previousSize;
+        for (const e of batch.entries) {
+          if (e.index !== expected)
+            throw new SigilError('STORAGE_FAILURE', `batch index ${e.index} is not ${expected}`);
+          expected += 1;
+          s.putEntry.run(e.index, e.leafHash, e.leaf, e.integratedTime);
+          for (const key of e.indexKeys) s.putKey.run(key, e.index);
+        }
+        for (const n of batch.nodes) s.putNode.run(n.level, n.index, n.hash);
+        const h = batch.treeHead;
+        if (h.size !== expected)
+          throw new SigilError('STORAGE_FAILURE', `tree head size ${h.size} is not ${expected}`);
+        s.putHead.run(h.size, h.rootHash, h.timestamp, h.signed);
+      }).immediate();
+    } catch (e) {
+      throw storageError('commit failed', e);
+    }
+  }
+
+  async getEntries(start: number, count: number): Promise<StoredEntry[]> {
+    this.open();
+    return (this.stmt.entries.all(start, start + count) as EntryRow[]).map(toEntry);
+  }
+
+  async findByLeafHashes(leafHashes: readonly Buffer[]): Promise<StoredEntry[]> {
+    this.open();
+    const out: StoredEntry[] = [];
+    for (const h of leafHashes) {
+      const row = this.stmt.byHash.get(h) as EntryRow | undefined;
+      if (row !== undefined) out.push(toEntry(row));
+    }
+    return out;
+  }
+
+  async lookupIndexKey(key: string, limit: number): Promise<number[]> {
+    this.open();
+    return this.stmt.byKey.all(key, limit) as number[];
+  }
+
+  async getNodeRange(level: number, start: number, count: number): Promise<Buffer[]> {
+    this.open();
+    const end = start + count;
+    return (
+      level === 0 ? this.stmt.leafRange.all(start, end) : this.stmt.nodeRange.all(level, start, end)
+    ) as Buffer[];
+  }
+
+  async getNodes(nodes: readonly NodeId[]): Promise<(Buffer | undefined)[]> {
+    this.open();
+    return nodes.map(
+      (n) =>
+        (n.level === 0 ? this.stmt.leaf.get(n.index) : this.stmt.node.get(n.level, n.index)) as
+          Buffer | undefined,
+    );
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    db?.close();
+  }
+}
+
+function toEntry(r: EntryRow): StoredEntry {
+  return { index: r.idx, leaf: r.leaf, leafHash: r.leaf_hash, integratedTime: r.integrated_time };
+}

@@ -1,0 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { TreeHeadSigner } from '../../src/log/index.js';
+
+/** A fresh temporary data directory, removed when the test ends. */
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A deterministic, checkable stand-in for the personality's note signer. */
+export const textSigner: TreeHeadSigner = (size, rootHash, timestamp) =>
+  `test-log\n${size}\n${rootHash.toString('base64')}\n${timestamp}\n`;
+
+export function leaf(tag: string, i: number): Buffer {
+  return Buffer.from(`${tag}:${i}`);
+}
