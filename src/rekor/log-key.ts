@@ -1,0 +1,40 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { SigilError } from '../errors/index.js';
+import { generateP256, keyKind, privateKeyFromPem, publicKeyPem, sha256, spkiDer } from '../crypto/index.js';
+
+export const LOG_KEY_FILE = 'log-signing-key.pem';
+
+/** The log's ECDSA P-256 signing key and the identifiers derived from it. */
+export interface LogKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicKeyPem: string;
+  /** Hex SHA-256 of the DER SPKI (Rekor's logID). */
+  logId: string;
+  /** First 4 bytes of the logID: the checkpoint key hint. */
+  keyHint: Buffer;
+}
+
+export function logKeyFrom(privateKey: KeyObject): LogKey {
+  if (keyKind(privateKey) !== 'ecdsa-p256') throw new SigilError('INVALID_KEY', 'the log signing key must be ECDSA P-256');
+  const publicKey = createPublicKey(privateKey);
+  const id = sha256(spkiDer(publicKey));
+  return { privateKey, publicKey, publicKeyPem: publicKeyPem(publicKey), logId: id.toString('hex'), keyHint: id.subarray(0, 4) };
+}
+
+/** Loads `<dataDir>/log-signing-key.pem` (PKCS#8), creating it with mode 0600 on first start. */
+export function loadOrCreateLogKey(dataDir: string): LogKey {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, LOG_KEY_FILE);
+  if (existsSync(path)) {
+    const mode = statSync(path).mode & 0o777;
+    if (mode & 0o077) chmodSync(path, 0o600);
+    return logKeyFrom(privateKeyFromPem(readFileSync(path, 'utf8')));
+  }
+  const { privateKey } = generateP256();
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+  return logKeyFrom(privateKey);
+}

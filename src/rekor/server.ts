@@ -1,0 +1,93 @@
+import { availableParallelism } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { createApp, listen } from '../server/index.js';
+import { createLog, openSqliteStore, type Log } from '../log/index.js';
+import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
+import { loadOrCreateLogKey } from './log-key.js';
+import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
+import { registerRekorRoutes } from './routes.js';
+import { RekorService } from './service.js';
+
+export const DEFAULT_LOG_PORT = 3000;
+export const DEFAULT_LOG_HOST = '127.0.0.1';
+/** Requests in flight before the server answers 503 + Retry-After. */
+export const DEFAULT_MAX_IN_FLIGHT = 8192;
+
+export interface LogServerConfig {
+  /** Holds the signing key (PKCS#8, 0600) and the SQLite log. */
+  dataDir: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Public base URL (no trailing slash); its hostname names checkpoints. Defaults to the listening URL. */
+  publicUrl?: string;
+  /** Maximum request body in bytes (default 4 MiB). */
+  bodyLimit?: number;
+  /** pino level (default 'warn'; 'silent' in tests). */
+  logLevel?: string;
+  /** Worker threads for verification and SET signing; 0 runs everything on the main thread. Default: CPU count. */
+  workers?: number;
+}
+
+export interface LogServer {
+  /** Listening base URL, e.g. http://127.0.0.1:3000. */
+  url: string;
+  publicUrl: string;
+  app: FastifyInstance;
+  log: Log;
+  treeId: string;
+  /** Hex SHA-256 of the log key's DER SPKI. */
+  logId: string;
+  publicKeyPem: string;
+  /** Checkpoint origin and key name. */
+  origin: string;
+  checkpointName: string;
+  close(): Promise<void>;
+}
+
+/** Opens (or creates) the log in `dataDir` and serves the Rekor v1 API on it. */
+export async function createLogServer(config: LogServerConfig): Promise<LogServer> {
+  const host = config.host ?? DEFAULT_LOG_HOST;
+  const key = loadOrCreateLogKey(config.dataDir);
+  const name = checkpointName(config.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}`);
+  const store = await openSqliteStore({ dir: config.dataDir });
+  let log: Log | undefined;
+  let workers: RekorWorkers | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    const { treeId } = await store.load();
+    log = await createLog({ store, signTreeHead: rekorCheckpointSigner(key, name, treeId) });
+    const keyPem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const size = config.workers ?? availableParallelism();
+    workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
+    const svc = new RekorService(log, workers, key);
+    app = createApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel ?? 'warn', maxInFlight: DEFAULT_MAX_IN_FLIGHT });
+    let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
+    registerRekorRoutes(app, svc, () => publicUrl);
+    const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
+    if (!publicUrl) publicUrl = url;
+    const opened = { log, workers, app };
+    return {
+      url,
+      publicUrl,
+      app,
+      log,
+      treeId: log.treeId,
+      logId: key.logId,
+      publicKeyPem: key.publicKeyPem,
+      origin: `${name} - ${log.treeId}`,
+      checkpointName: name,
+      close: async () => {
+        await opened.app.close();
+        await opened.log.close();
+        await opened.workers.close();
+      },
+    };
+  } catch (e) {
+    await app?.close().catch(() => undefined);
+    await workers?.close().catch(() => undefined);
+    if (log) await log.close().catch(() => undefined);
+    else await store.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,43 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { toSigilError } from '../errors/index.js';
+import { leafHash } from '../merkle/index.js';
+import { parseJsonBounded } from '../server/json-depth.js';
+import { canonicalizeProposedEntry, VerifierCache } from './kinds/index.js';
+import { signSet } from './set.js';
+
+/**
+ * The CPU-heavy part of the Rekor personality, shared by the worker threads and the inline
+ * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry, and sign SETs.
+ * Messages carry only plain data so they cross worker boundaries unchanged.
+ */
+export type Task = { t: 'entry'; json: string } | { t: 'sign'; payload: Uint8Array };
+
+export type EntryOutcome =
+  | { ok: true; kind: string; apiVersion: string; body: Uint8Array; leafHash: Uint8Array; indexKeys: string[] }
+  | { ok: false; code: string; message: string };
+
+export type TaskResult = EntryOutcome | Uint8Array;
+
+export class Work {
+  private readonly keys = new VerifierCache(8192);
+  private readonly signingKey: KeyObject;
+
+  constructor(signingKeyPem: string) {
+    this.signingKey = createPrivateKey(signingKeyPem);
+  }
+
+  run(task: Task): TaskResult {
+    return task.t === 'entry' ? this.entry(task.json) : signSet(this.signingKey, task.payload);
+  }
+
+  private entry(json: string): EntryOutcome {
+    try {
+      const c = canonicalizeProposedEntry(parseJsonBounded(json), this.keys);
+      return { ok: true, kind: c.kind, apiVersion: c.apiVersion, body: c.body, leafHash: leafHash(c.body), indexKeys: c.indexKeys };
+    } catch (e) {
+      // A non-SigilError here comes from a parser choking on the input: the entry's fault (400).
+      const err = toSigilError(e, 'INVALID_ENTRY');
+      return { ok: false, code: err.code, message: err.message };
+    }
+  }
+}
