@@ -4,3 +4,5 @@ export * from './manifest.js';
 export * from './auth.js';
 export * from './client.js';
 export * from './image.js';
+export * from './simple-signing.js';
+export * from './cosign.js';
