@@ -1,0 +1,333 @@
+import type { CosignSignatureLayer } from '../bundle/index.js';
+import { isSigilError, SigilError } from '../errors/index.js';
+import { parseReference, type ImageReference } from '../oci/index.js';
+import { VerificationCache } from './cache.js';
+import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
+import { anyWildcardMatches } from './policy/wildcard.js';
+import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
+import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
+import type { ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
+
+export const DEFAULT_TIMEOUT_MS = 8000;
+export const DEFAULT_EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
+
+export interface EngineOptions {
+  policies: readonly ImagePolicy[];
+  source: ImageSource;
+  verifier: SignatureVerifier;
+  /** Namespaces never checked (default kube-system). */
+  excludedNamespaces?: readonly string[];
+  /** What a registry/log *error* does when the policy does not say (default Fail). */
+  failurePolicy?: FailurePolicy;
+  /** Every decision is made within this budget, below the API server's 10 s (default 8 s). */
+  timeoutMs?: number;
+  cache?: VerificationCache<RuleVerdict>;
+}
+
+/** The admission request fields the engine needs (from AdmissionReview or a CLI resource file). */
+export interface AdmissionInput {
+  kind: string;
+  namespace: string;
+  name: string;
+  operation: string;
+  object: unknown;
+}
+
+export type Mode = 'mutate' | 'validate';
+
+/** The outcome of one rule for one image digest (what the cache holds, successes only). */
+export type RuleVerdict =
+  { status: 'pass'; signatures: VerifiedSignature[] } | { status: 'fail' | 'error'; reason: string };
+
+type Outcome = { ok: true; signatures: VerifiedSignature[] } | { ok: false; reason: string };
+
+/** Failure = the image's fault (unsigned, bad signature, absent); error = could not find out. */
+export function classify(e: unknown): 'fail' | 'error' {
+  if (!isSigilError(e)) return 'error';
+  switch (e.code) {
+    case 'NOT_FOUND':
+    case 'DIGEST_MISMATCH':
+    case 'INVALID_REFERENCE':
+    case 'INVALID_SIGNATURE':
+    case 'INVALID_BUNDLE':
+    case 'INVALID_CERTIFICATE':
+    case 'NO_SIGNATURES':
+    case 'VERIFICATION_FAILED':
+    case 'SIGNATURE_MISMATCH':
+    case 'CERTIFICATE_CHAIN_FAILED':
+    case 'CERTIFICATE_EXPIRED':
+    case 'TLOG_FAILED':
+    case 'SCT_FAILED':
+    case 'IDENTITY_MISMATCH':
+    case 'TOO_LARGE':
+      return 'fail';
+    default:
+      return 'error';
+  }
+}
+
+function reasonOf(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
+}
+
+/** Rejects when the signal aborts, whatever `p` does. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+  if (signal.aborted) return Promise.reject(timeoutError(timeoutMs));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(timeoutError(timeoutMs));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function timeoutError(ms: number): SigilError {
+  return new SigilError('TIMEOUT', `verification did not finish within ${ms} ms`);
+}
+
+/** Per-request memo: each registry question is asked once per admission request. */
+class RequestMemo {
+  private readonly digests = new Map<string, Promise<string>>();
+  private readonly layers = new Map<string, Promise<CosignSignatureLayer[]>>();
+  constructor(
+    private readonly source: ImageSource,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  resolve(ref: ImageReference): Promise<string> {
+    const key = ref.toString();
+    let p = this.digests.get(key);
+    if (!p) {
+      p = this.source.resolveDigest(ref, this.signal);
+      p.catch(() => undefined);
+      this.digests.set(key, p);
+    }
+    return p;
+  }
+
+  signatures(pinned: ImageReference): Promise<CosignSignatureLayer[]> {
+    const key = `${pinned.context()}@${pinned.digest}`;
+    let p = this.layers.get(key);
+    if (!p) {
+      p = this.source.fetchSignatures(pinned, this.signal);
+      p.catch(() => undefined);
+      this.layers.set(key, p);
+    }
+    return p;
+  }
+}
+
+/**
+ * The admission engine: for each container image of the object, each applicable rule of each
+ * policy is decided as pass / fail / error / skip, then combined by `decide`. Pure except for
+ * the two injected seams (registry source, signature verifier).
+ */
+export class AdmissionEngine {
+  readonly policies: readonly ImagePolicy[];
+  readonly cache: VerificationCache<RuleVerdict>;
+  readonly timeoutMs: number;
+  private readonly source: ImageSource;
+  private readonly verifier: SignatureVerifier;
+  private readonly excluded: ReadonlySet<string>;
+  private readonly failurePolicy: FailurePolicy;
+
+  constructor(opts: EngineOptions) {
+    this.policies = opts.policies;
+    this.source = opts.source;
+    this.verifier = opts.verifier;
+    this.excluded = new Set(opts.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES);
+    this.failurePolicy = opts.failurePolicy ?? 'Fail';
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.cache = opts.cache ?? new VerificationCache<RuleVerdict>();
+  }
+
+  async evaluate(input: AdmissionInput, mode: Mode, outer?: AbortSignal): Promise<Decision> {
+    const id: ResourceId = { kind: input.kind, namespace: input.namespace, name: input.name };
+    const none = (why: string): Decision => ({
+      allowed: true,
+      warnings: [],
+      patch: [],
+      results: [],
+      skippedBecause: why,
+    });
+    if (input.operation !== 'CREATE' && input.operation !== 'UPDATE')
+      return none(`operation ${input.operation} is not checked`);
+    if (this.excluded.has(input.namespace)) return none(`namespace ${input.namespace} is excluded`);
+    if (!isResourceKind(input.kind)) return none(`kind ${input.kind} has no pod spec`);
+    const kind: ResourceKind = input.kind;
+    const images = extractImages(kind, input.object);
+    const signal = outer
+      ? AbortSignal.any([outer, AbortSignal.timeout(this.timeoutMs)])
+      : AbortSignal.timeout(this.timeoutMs);
+    const memo = new RequestMemo(this.source, signal);
+    const jobs: Promise<ImageResult>[] = [];
+    for (const policy of this.policies) {
+      if (policy.namespace !== undefined && policy.namespace !== input.namespace) continue;
+      for (const rule of policy.rules) {
+        if (!ruleApplies(rule, kind, input.namespace)) continue;
+        for (const img of images) {
+          const job = this.checkImage(policy, rule, img, mode, memo, signal);
+          if (job) jobs.push(job);
+        }
+      }
+    }
+    const results = await Promise.all(jobs);
+    return decide(id, results, mode === 'mutate');
+  }
+
+  private checkImage(
+    policy: ImagePolicy,
+    rule: ImageRule,
+    img: ContainerImage,
+    mode: Mode,
+    memo: RequestMemo,
+    signal: AbortSignal,
+  ): Promise<ImageResult> | undefined {
+    let ref: ImageReference | undefined;
+    let parseError: unknown;
+    try {
+      ref = parseReference(img.image);
+    } catch (e) {
+      parseError = e;
+    }
+    const shown = ref ? ref.toString() : img.image;
+    // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
+    if (!anyWildcardMatches(rule.imageReferences, shown)) return undefined;
+    const base = {
+      policy: policy.name,
+      rule: rule.name,
+      image: img.image,
+      pointer: img.pointer,
+      failureAction: rule.failureAction,
+      failurePolicy: policy.failurePolicy ?? this.failurePolicy,
+      mutateDigest: rule.mutateDigest,
+    };
+    const result = (
+      status: ResultStatus,
+      message: string,
+      extra: Partial<ImageResult> = {},
+    ): ImageResult => ({
+      ...base,
+      status,
+      message,
+      ...extra,
+    });
+    if (anyWildcardMatches(rule.skipImageReferences, shown)) {
+      return Promise.resolve(
+        result(
+          'skip',
+          `skipping image reference image ${shown}, policy ${policy.name} ruleName ${rule.name}`,
+        ),
+      );
+    }
+    if (!ref)
+      return Promise.resolve(result('fail', `failed to verify image ${img.image}: ${reasonOf(parseError)}`));
+    if (mode === 'validate' && rule.verifyDigest && !ref.digest) {
+      return Promise.resolve(result('fail', `missing digest for ${shown}`));
+    }
+    if (mode === 'validate' && !rule.required)
+      return Promise.resolve(result('skip', `verification of ${shown} not required on validate`));
+    const pinnedRef = ref;
+    return (async (): Promise<ImageResult> => {
+      let digest: string;
+      try {
+        digest = pinnedRef.digest ?? (await raceSignal(memo.resolve(pinnedRef), signal, this.timeoutMs));
+      } catch (e) {
+        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+      }
+      const pinned = pinnedRef.withDigest(digest);
+      const key = `${policy.id}|${rule.name}|${pinned.context()}@${digest}`;
+      const compute = (): Promise<RuleVerdict> =>
+        this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, signal);
+      let verdict: RuleVerdict;
+      let cached = false;
+      try {
+        if (rule.useCache) {
+          ({ value: verdict, cached } = await raceSignal(
+            this.cache.getOrCompute(key, compute, (v) => v.status === 'pass'),
+            signal,
+            this.timeoutMs,
+          ));
+        } else verdict = await raceSignal(compute(), signal, this.timeoutMs);
+      } catch (e) {
+        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+      }
+      if (verdict.status !== 'pass')
+        return result(verdict.status, `failed to verify image ${shown}: ${verdict.reason}`);
+      return result('pass', cached ? 'verified from cache' : `verified image signatures for ${shown}`, {
+        digest,
+        cached,
+        ...(pinnedRef.digest
+          ? {}
+          : { pinned: `${pinnedRef.context()}:${pinnedRef.tag ?? 'latest'}@${digest}` }),
+      });
+    })();
+  }
+
+  private async verifyRule(
+    rule: ImageRule,
+    pinned: ImageReference,
+    checkExists: boolean,
+    memo: RequestMemo,
+    signal: AbortSignal,
+  ): Promise<RuleVerdict> {
+    try {
+      // A pinned digest must be served by this repository (not merely signed somewhere).
+      if (checkExists) await memo.resolve(pinned);
+      const layers = await memo.signatures(pinned);
+      if (signal.aborted) throw timeoutError(this.timeoutMs);
+      const signatures: VerifiedSignature[] = [];
+      for (const [i, set] of rule.attestorSets.entries()) {
+        const out = await this.verifySet(set, `.attestors[${i}]`, pinned, layers);
+        if (!out.ok) return { status: 'fail', reason: out.reason };
+        signatures.push(...out.signatures);
+      }
+      return { status: 'pass', signatures };
+    } catch (e) {
+      return { status: classify(e), reason: reasonOf(e) };
+    }
+  }
+
+  private async verifySet(
+    set: AttestorSet,
+    path: string,
+    pinned: ImageReference,
+    layers: readonly CosignSignatureLayer[],
+  ): Promise<Outcome> {
+    const needed = set.count ?? set.entries.length;
+    const errors: string[] = [];
+    const signatures: VerifiedSignature[] = [];
+    let passed = 0;
+    for (const { index, attestor } of set.entries) {
+      const p = `${path}.entries[${index}]`;
+      let out: Outcome;
+      if (attestor.kind === 'attestor')
+        out = await this.verifySet(attestor.set, `${p}.attestor`, pinned, layers);
+      else if (layers.length === 0) out = { ok: false, reason: 'no signatures found' };
+      else out = await this.verifier.verifyAttestor(pinned, layers, attestor);
+      if (out.ok) {
+        signatures.push(...out.signatures);
+        if (++passed >= needed) return { ok: true, signatures };
+      } else {
+        const label = attestor.kind === 'attestor' ? '' : `${p}.${attestor.kind}: `;
+        errors.push(`${label}${out.reason}`);
+      }
+    }
+    return { ok: false, reason: errors.join('; ') };
+  }
+}
+
+export function ruleApplies(rule: ImageRule, kind: ResourceKind, namespace: string): boolean {
+  const m = rule.match;
+  if (!m.kinds.has(kind) || m.excludeKinds.has(kind)) return false;
+  if (m.namespaces.length > 0 && !anyWildcardMatches(m.namespaces, namespace)) return false;
+  return !anyWildcardMatches(m.excludeNamespaces, namespace);
+}

@@ -1,0 +1,266 @@
+import { pemBlocks, toPem } from '../../crypto/index.js';
+import { FULCIO } from '../../x509/oids.js';
+import {
+  type Doc,
+  invalid,
+  objectAt,
+  optArray,
+  optBool,
+  optInt,
+  optObject,
+  optString,
+  optStringMap,
+} from './fields.js';
+import { compilePolicyRegex } from './regex.js';
+import {
+  POLICY_LIMITS,
+  type AttestorEntry,
+  type AttestorSet,
+  type CtlogOptions,
+  type IdentityMatcher,
+  type KeylessAttestor,
+  type RekorOptions,
+} from './types.js';
+import { compileWildcard } from './wildcard.js';
+
+const OID_RE = /^[0-9]+(\.[0-9]+)+$/;
+
+/** Fulcio extension short names (as in Kyverno/cosign) or dotted OIDs → OID. */
+export function extensionsToOids(
+  ext: Record<string, string> | undefined,
+  path: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ext ?? {})) {
+    const oid = OID_RE.test(name) ? name : (FULCIO as Record<string, string>)[name];
+    if (!oid) throw invalid(`${path}.${name}`, 'is not a known Fulcio certificate extension');
+    out[oid] = value;
+  }
+  return out;
+}
+
+function pemField(d: Doc, key: string, path: string, type: 'CERTIFICATE' | 'PUBLIC KEY'): string | undefined {
+  const pem = optString(d, key, path, POLICY_LIMITS.maxPemBytes);
+  if (pem === undefined) return undefined;
+  const blocks = pemBlocks(pem);
+  if (blocks.length === 0 || blocks.some((b) => b.type !== type)) {
+    throw invalid(`${path}.${key}`, `must hold one or more PEM "${type}" blocks`);
+  }
+  return pem;
+}
+
+export function parseRekor(d: Doc | undefined, path: string): RekorOptions {
+  if (!d) return { ignoreTlog: false };
+  const url = optString(d, 'url', path, 2048);
+  if (url !== undefined && url.length === 0) throw invalid(`${path}.url`, 'An URL is required');
+  const pubkey = pemField(d, 'pubkey', path, 'PUBLIC KEY');
+  return { url, pubkey, ignoreTlog: optBool(d, 'ignoreTlog', path) ?? false };
+}
+
+export function parseCtlog(d: Doc | undefined, path: string): CtlogOptions {
+  if (!d) return { ignoreSCT: false };
+  return {
+    pubkey: pemField(d, 'pubkey', path, 'PUBLIC KEY'),
+    ignoreSCT: optBool(d, 'ignoreSCT', path) ?? false,
+  };
+}
+
+/** One identity (`subject`/`subjectRegExp` + `issuer`/`issuerRegExp`); a subject of some kind is required. */
+export function parseIdentity(d: Doc, path: string): IdentityMatcher {
+  const subject = optString(d, 'subject', path, 4096);
+  const subjectRegExp = optString(d, 'subjectRegExp', path, POLICY_LIMITS.maxRegexLength + 1);
+  const issuer = optString(d, 'issuer', path, 4096);
+  const issuerRegExp = optString(d, 'issuerRegExp', path, POLICY_LIMITS.maxRegexLength + 1);
+  if (!subject && !subjectRegExp) {
+    throw invalid(
+      path,
+      'an identity is required: set subject or subjectRegExp (an empty identity would admit any signer)',
+    );
+  }
+  return {
+    ...(subject ? { subject: compileWildcard(subject, `${path}.subject`) } : {}),
+    ...(subjectRegExp ? { subjectRegExp: compilePolicyRegex(subjectRegExp, `${path}.subjectRegExp`) } : {}),
+    ...(issuer ? { issuer } : {}),
+    ...(issuerRegExp ? { issuerRegExp: compilePolicyRegex(issuerRegExp, `${path}.issuerRegExp`) } : {}),
+  };
+}
+
+export interface ParseContext {
+  /** True when a --trusted-root is configured, which can stand in for `roots`/`rekor`. */
+  hasTrustedRoot: boolean;
+}
+
+function parseKeyless(d: Doc, path: string, ctx: ParseContext): KeylessAttestor {
+  const roots = pemField(d, 'roots', path, 'CERTIFICATE');
+  const rekor = parseRekor(optObject(d, 'rekor', path), `${path}.rekor`);
+  if (!roots && !ctx.hasTrustedRoot) {
+    throw invalid(path, 'roots are required (or start the server with --trusted-root)');
+  }
+  return {
+    kind: 'keyless',
+    identities: [parseIdentity(d, path)],
+    additionalExtensions: extensionsToOids(
+      optStringMap(d, 'additionalExtensions', path),
+      `${path}.additionalExtensions`,
+    ),
+    ...(roots ? { roots } : {}),
+    rekor,
+    ctlog: parseCtlog(optObject(d, 'ctlog', path), `${path}.ctlog`),
+  };
+}
+
+/** Parses `attestors[]` of a Kyverno verifyImages rule (AttestorSet{count, entries}). */
+export function parseAttestorSets(
+  list: unknown[],
+  path: string,
+  ctx: ParseContext,
+  depth = 0,
+): AttestorSet[] {
+  if (list.length > POLICY_LIMITS.maxAttestorSets)
+    throw invalid(path, `more than ${POLICY_LIMITS.maxAttestorSets} attestor sets`);
+  return list.map((raw, i) => parseAttestorSet(objectAt(raw, `${path}[${i}]`), `${path}[${i}]`, ctx, depth));
+}
+
+function parseAttestorSet(d: Doc, path: string, ctx: ParseContext, depth: number): AttestorSet {
+  if (depth > POLICY_LIMITS.maxNestingDepth)
+    throw invalid(path, `attestors nested deeper than ${POLICY_LIMITS.maxNestingDepth}`);
+  const rawEntries = optArray(d, 'entries', path, POLICY_LIMITS.maxEntries) ?? [];
+  if (rawEntries.length === 0) throw invalid(`${path}.entries`, 'at least one entry is required');
+  const count = optInt(d, 'count', path);
+  if (count !== undefined && count !== 0) {
+    if (count < 1) throw invalid(`${path}.count`, 'must be at least 1');
+    if (count > rawEntries.length) throw invalid(`${path}.count`, 'Count cannot exceed length of entries');
+  }
+  const entries: AttestorEntry[] = [];
+  rawEntries.forEach((raw, j) => {
+    const ep = `${path}.entries[${j}]`;
+    const e = objectAt(raw, ep);
+    const kinds = ['keys', 'keyless', 'certificates', 'attestor'].filter(
+      (k) => e[k] !== undefined && e[k] !== null,
+    );
+    if (kinds.length !== 1)
+      throw invalid(ep, 'exactly one of keys, certificates, keyless, or a nested attestor is required');
+    if (optObject(e, 'annotations', ep))
+      throw invalid(`${ep}.annotations`, 'signature annotations are not supported yet');
+    if (optString(e, 'repository', ep))
+      throw invalid(`${ep}.repository`, 'alternate signature repositories are not supported yet');
+    switch (kinds[0]) {
+      case 'keyless':
+        entries.push({
+          index: j,
+          attestor: parseKeyless(objectAt(e.keyless, `${ep}.keyless`), `${ep}.keyless`, ctx),
+        });
+        break;
+      case 'keys': {
+        const kp = `${ep}.keys`;
+        const k = objectAt(e.keys, kp);
+        if (k.kms !== undefined || k.secret !== undefined)
+          throw invalid(kp, 'kms and secret keys are not supported; use publicKeys');
+        const pem = optString(k, 'publicKeys', kp, POLICY_LIMITS.maxPemBytes);
+        if (!pem) throw invalid(kp, 'publicKeys is required');
+        if (pem.startsWith('k8s://'))
+          throw invalid(`${kp}.publicKeys`, 'k8s:// secret references are not supported; inline the PEM');
+        const blocks = pemBlocks(pem);
+        if (blocks.length === 0 || blocks.some((b) => b.type !== 'PUBLIC KEY')) {
+          throw invalid(`${kp}.publicKeys`, 'must hold one or more PEM "PUBLIC KEY" blocks');
+        }
+        const rekor = parseRekor(optObject(k, 'rekor', kp), `${kp}.rekor`);
+        const ctlog = parseCtlog(optObject(k, 'ctlog', kp), `${kp}.ctlog`);
+        for (const b of blocks) {
+          entries.push({
+            index: j,
+            attestor: { kind: 'keys', publicKey: toPem('PUBLIC KEY', b.der), rekor, ctlog },
+          });
+        }
+        break;
+      }
+      case 'certificates':
+        throw invalid(
+          `${ep}.certificates`,
+          'certificate attestors are not supported yet; use keyless with roots',
+        );
+      default: {
+        const nested = parseAttestorSet(
+          objectAt(e.attestor, `${ep}.attestor`),
+          `${ep}.attestor`,
+          ctx,
+          depth + 1,
+        );
+        entries.push({ index: j, attestor: { kind: 'attestor', set: nested } });
+      }
+    }
+  });
+  return { ...(count ? { count } : {}), entries };
+}
+
+/** IVPOL `attestors[]{name, cosign{keyless{identities[]}|key{data}, ctlog}}`: any one attestor suffices. */
+export function parseIvpolAttestors(list: unknown[], path: string, ctx: ParseContext): AttestorSet {
+  if (list.length === 0) throw invalid(path, 'at least one attestor is required');
+  if (list.length > POLICY_LIMITS.maxEntries)
+    throw invalid(path, `more than ${POLICY_LIMITS.maxEntries} attestors`);
+  const entries: AttestorEntry[] = list.map((raw, i) => {
+    const ap = `${path}[${i}]`;
+    const a = objectAt(raw, ap);
+    if (a.notary !== undefined) throw invalid(`${ap}.notary`, 'notary attestors are not supported');
+    const cp = `${ap}.cosign`;
+    const c = optObject(a, 'cosign', ap);
+    if (!c) throw invalid(ap, 'cosign is required');
+    const ct = optObject(c, 'ctlog', cp);
+    const ctp = `${cp}.ctlog`;
+    const url = ct ? optString(ct, 'url', ctp, 2048) : undefined;
+    const rekorPub = ct ? pemField(ct, 'rekorPubKey', ctp, 'PUBLIC KEY') : undefined;
+    const ctPub = ct ? pemField(ct, 'ctLogPubKey', ctp, 'PUBLIC KEY') : undefined;
+    const rekor: RekorOptions = {
+      ...(url ? { url } : {}),
+      ...(rekorPub ? { pubkey: rekorPub } : {}),
+      ignoreTlog: (ct && optBool(ct, 'insecureIgnoreTlog', ctp)) ?? false,
+    };
+    const ctlog: CtlogOptions = {
+      ...(ctPub ? { pubkey: ctPub } : {}),
+      ignoreSCT: (ct && optBool(ct, 'insecureIgnoreSCT', ctp)) ?? false,
+    };
+    if (c.certificate !== undefined)
+      throw invalid(`${cp}.certificate`, 'certificate attestors are not supported yet');
+    if (c.source !== undefined)
+      throw invalid(`${cp}.source`, 'alternate signature sources are not supported yet');
+    const key = optObject(c, 'key', cp);
+    const keyless = optObject(c, 'keyless', cp);
+    if (!!key === !!keyless) throw invalid(cp, 'exactly one of key or keyless is required');
+    if (key) {
+      if (key.kms !== undefined || key.expression !== undefined)
+        throw invalid(`${cp}.key`, 'only key.data is supported');
+      const pem = pemField(key, 'data', `${cp}.key`, 'PUBLIC KEY');
+      if (!pem) throw invalid(`${cp}.key`, 'data is required');
+      return { index: i, attestor: { kind: 'keys', publicKey: pem, rekor, ctlog } };
+    }
+    const kp = `${cp}.keyless`;
+    const k = keyless as Doc;
+    const ids = optArray(k, 'identities', kp, 64) ?? [];
+    if (ids.length === 0) throw invalid(`${kp}.identities`, 'at least one identity is required');
+    const identities = ids.map((id, j) => {
+      const idp = `${kp}.identities[${j}]`;
+      const o = objectAt(id, idp);
+      if (o.subjectExpression !== undefined)
+        throw invalid(`${idp}.subjectExpression`, 'CEL expressions are not supported');
+      return parseIdentity(o, idp);
+    });
+    const roots = pemField(k, 'roots', kp, 'CERTIFICATE');
+    if (!roots && !ctx.hasTrustedRoot)
+      throw invalid(kp, 'roots are required (or start the server with --trusted-root)');
+    return {
+      index: i,
+      attestor: {
+        kind: 'keyless',
+        identities,
+        additionalExtensions: extensionsToOids(
+          optStringMap(k, 'additionalExtensions', kp),
+          `${kp}.additionalExtensions`,
+        ),
+        ...(roots ? { roots } : {}),
+        rekor,
+        ctlog,
+      },
+    };
+  });
+  return { count: 1, entries };
+}

@@ -1,0 +1,81 @@
+import { SigilError } from '../errors/index.js';
+import type { ResourceKind } from './policy/types.js';
+
+export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+export type ContainerList = (typeof CONTAINER_LISTS)[number];
+
+/** At most this many container images are examined in one object; more is refused. */
+export const MAX_IMAGES_PER_OBJECT = 256;
+const MAX_IMAGE_LENGTH = 1024;
+
+/** Where the pod spec sits in each kind (JSON pointer segments). */
+export const POD_SPEC_PATH: Record<ResourceKind, readonly string[]> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+export function isResourceKind(kind: string): kind is ResourceKind {
+  return Object.prototype.hasOwnProperty.call(POD_SPEC_PATH, kind);
+}
+
+export interface ContainerImage {
+  /** RFC 6901 pointer to the `image` field, e.g. `/spec/template/spec/initContainers/0/image`. */
+  pointer: string;
+  list: ContainerList;
+  index: number;
+  containerName: string;
+  /** The image string exactly as written in the object. */
+  image: string;
+}
+
+function child(v: unknown, key: string): unknown {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * Every container image of a Pod or pod-template object, in the order init → regular →
+ * ephemeral, with the JSON pointer a patch must use. A container without an image string is
+ * refused (the API server would refuse it too), so nothing can slip past unexamined.
+ */
+export function extractImages(kind: ResourceKind, object: unknown): ContainerImage[] {
+  let spec: unknown = object;
+  for (const seg of POD_SPEC_PATH[kind]) spec = child(spec, seg);
+  if (spec === undefined || spec === null) return [];
+  if (typeof spec !== 'object' || Array.isArray(spec))
+    throw new SigilError('INVALID_INPUT', `${kind} pod spec is not an object`);
+  const base = `/${POD_SPEC_PATH[kind].join('/')}`;
+  const out: ContainerImage[] = [];
+  for (const list of CONTAINER_LISTS) {
+    const containers = child(spec, list);
+    if (containers === undefined || containers === null) continue;
+    if (!Array.isArray(containers)) throw new SigilError('INVALID_INPUT', `${base}/${list} is not a list`);
+    containers.forEach((c, index) => {
+      const image = child(c, 'image');
+      if (typeof image !== 'string' || image.length === 0 || image.length > MAX_IMAGE_LENGTH) {
+        throw new SigilError(
+          'INVALID_INPUT',
+          `${base}/${list}/${index}/image must be a non-empty string of at most ${MAX_IMAGE_LENGTH} characters`,
+        );
+      }
+      const name = child(c, 'name');
+      out.push({
+        pointer: `${base}/${list}/${index}/image`,
+        list,
+        index,
+        containerName: typeof name === 'string' ? name : '',
+        image,
+      });
+    });
+    if (out.length > MAX_IMAGES_PER_OBJECT)
+      throw new SigilError('INVALID_INPUT', `more than ${MAX_IMAGES_PER_OBJECT} container images`);
+  }
+  return out;
+}

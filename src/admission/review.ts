@@ -1,0 +1,92 @@
+import { SigilError } from '../errors/index.js';
+import type { Decision } from './decision.js';
+import type { AdmissionInput } from './engine.js';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export interface ParsedReview {
+  uid: string;
+  input: AdmissionInput;
+}
+
+function bad(message: string): SigilError {
+  return new SigilError('INVALID_INPUT', `malformed AdmissionReview: ${message}`);
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function str(
+  o: Record<string, unknown>,
+  key: string,
+  what: string,
+  opts: { optional?: boolean; max?: number } = {},
+): string {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') {
+    if (opts.optional) return '';
+    throw bad(`${what}.${key} is required`);
+  }
+  if (typeof v !== 'string') throw bad(`${what}.${key} must be a string`);
+  if (v.length > (opts.max ?? 253)) throw bad(`${what}.${key} is too long`);
+  return v;
+}
+
+/**
+ * Reads an `admission.k8s.io/v1` AdmissionReview. The resource's identity (kind, namespace,
+ * name) comes from the request, never from annotations; verification state inside the object
+ * (kyverno.io/verify-images and the like) is not read at all.
+ */
+export function parseAdmissionReview(body: unknown): ParsedReview {
+  const review = obj(body, 'body');
+  if (review.apiVersion !== ADMISSION_API_VERSION) throw bad(`apiVersion must be ${ADMISSION_API_VERSION}`);
+  if (review.kind !== 'AdmissionReview') throw bad('kind must be AdmissionReview');
+  const req = obj(review.request, 'request');
+  const uid = str(req, 'uid', 'request', { max: 128 });
+  const kind = str(obj(req.kind, 'request.kind'), 'kind', 'request.kind', { max: 63 });
+  const operation = str(req, 'operation', 'request', { max: 16 });
+  if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(operation))
+    throw bad(`unknown operation ${JSON.stringify(operation)}`);
+  const object = req.object;
+  if (operation === 'CREATE' || operation === 'UPDATE') obj(object, 'request.object');
+  const meta =
+    typeof object === 'object' && object !== null ? (object as Record<string, unknown>).metadata : undefined;
+  const m =
+    typeof meta === 'object' && meta !== null && !Array.isArray(meta)
+      ? (meta as Record<string, unknown>)
+      : {};
+  const namespace =
+    str(req, 'namespace', 'request', { optional: true, max: 63 }) ||
+    str(m, 'namespace', 'request.object.metadata', { optional: true, max: 63 });
+  const name =
+    str(req, 'name', 'request', { optional: true }) ||
+    str(m, 'name', 'request.object.metadata', { optional: true }) ||
+    str(m, 'generateName', 'request.object.metadata', { optional: true });
+  return { uid, input: { kind, namespace, name, operation, object } };
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string; reason?: string };
+  warnings?: string[];
+  patchType?: 'JSONPatch';
+  patch?: string;
+}
+
+/** The AdmissionReview answer: same uid, 403 + message on deny, base64 JSON Patch when mutating. */
+export function admissionResponse(
+  uid: string,
+  d: Decision,
+): { apiVersion: string; kind: string; response: AdmissionResponse } {
+  const response: AdmissionResponse = { uid, allowed: d.allowed };
+  if (!d.allowed) response.status = { code: 403, reason: 'Forbidden', message: d.message ?? 'denied' };
+  if (d.warnings.length > 0) response.warnings = d.warnings;
+  if (d.allowed && d.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(d.patch)).toString('base64');
+  }
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
