@@ -6,3 +6,5 @@ export * from './client.js';
 export * from './image.js';
 export * from './simple-signing.js';
 export * from './cosign.js';
+export * from './registry-store.js';
+export * from './registry-server.js';

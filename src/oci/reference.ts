@@ -179,6 +179,19 @@ export function parseReference(input: string): ImageReference {
   return new ImageReference(registry, repository, tag, digest);
 }
 
+/** A repository path (`org/app`) by distribution's rules: lowercase components, ≤ 255 characters. */
+export function isValidRepository(name: string): boolean {
+  return (
+    name.length > 0 &&
+    name.length <= MAX_NAME_LENGTH &&
+    name.split('/').every((c) => PATH_COMPONENT_RE.test(c))
+  );
+}
+
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
 /** Is this registry host on the loopback interface (plain HTTP is allowed there)? */
 export function isLoopbackRegistry(registry: string): boolean {
   const r = registry.toLowerCase();

@@ -81,7 +81,7 @@ test('cosign layout on docker-registry: two signatures accumulate, dedupe, attes
   const img = tinyImage('cosign-test');
   const layout = join(scratch, 'layout');
   writeOciLayout(layout, img, 'v1');
-  skopeo(env.args, [
+  await skopeo(env.args, [
     'copy',
     '--dest-tls-verify=false',
     `oci:${layout}:v1`,
@@ -146,14 +146,16 @@ test('cosign layout on docker-registry: two signatures accumulate, dedupe, attes
   assert.deepEqual(atts[0]!.payload, envelope);
 
   // skopeo sees the .sig tag
-  const tags = JSON.parse(
-    skopeo(env.args, ['list-tags', '--tls-verify=false', `docker://${reg.host}/org/app`]).stdout,
-  ) as { Tags: string[] };
+  const listed = await skopeo(env.args, ['list-tags', '--tls-verify=false', `docker://${reg.host}/org/app`]);
+  const tags = JSON.parse(listed.stdout) as { Tags: string[] };
   assert.ok(tags.Tags.includes(attachmentTag(digest)));
-  const inspect = JSON.parse(
-    skopeo(env.args, ['inspect', '--raw', '--tls-verify=false', `docker://${triangulate(image).toString()}`])
-      .stdout,
-  ) as { layers: { annotations: Record<string, string> }[] };
+  const raw = await skopeo(env.args, [
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    `docker://${triangulate(image).toString()}`,
+  ]);
+  const inspect = JSON.parse(raw.stdout) as { layers: { annotations: Record<string, string> }[] };
   assert.equal(inspect.layers.length, 2);
   assert.equal(inspect.layers[1]!.annotations[COSIGN_ANNOTATIONS.signature], sigs[1]!.signature);
 
@@ -165,7 +167,7 @@ test('cosign layout on docker-registry: two signatures accumulate, dedupe, attes
   assert.equal(tree.sbom, undefined);
 
   // interop: skopeo with use-sigstore-attachments copies image + signatures to another repository
-  skopeo(env.args, [
+  await skopeo(env.args, [
     'copy',
     '--all',
     '--src-tls-verify=false',

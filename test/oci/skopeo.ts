@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +18,21 @@ export function skopeoEnv(): { dir: string; args: string[] } {
   return { dir, args: ['--policy', policy, '--registries.d', regd, '--tmpdir', tmp] };
 }
 
-export function skopeo(globalArgs: string[], args: string[]): { stdout: string; stderr: string } {
-  const r = spawnSync('skopeo', [...globalArgs, ...args], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`skopeo ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { stdout: r.stdout, stderr: r.stderr };
+/** Runs skopeo asynchronously (an in-process registry must keep serving meanwhile). */
+export async function skopeo(
+  globalArgs: string[],
+  args: string[],
+): Promise<{ stdout: string; stderr: string }> {
+  const child = spawn('skopeo', [...globalArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`skopeo ${args.join(' ')} failed (${code}): ${stderr}`);
+  return { stdout, stderr };
 }
 
 /** Writes an OCI image layout directory holding `image` under `tag`. */
