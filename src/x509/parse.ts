@@ -108,8 +108,10 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
   const der = Buffer.from(input);
   if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) throw bad('certificate is empty or too large');
   let x509: X509Certificate;
+  let publicKey: KeyObject;
   try {
     x509 = new X509Certificate(der);
+    publicKey = x509.publicKey;
   } catch (e) {
     throw bad('certificate does not parse', e);
   }
@@ -139,7 +141,7 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
     der,
     tbs: bytesOf(der, tbsTlv),
     x509,
-    publicKey: x509.publicKey,
+    publicKey,
     spki: bytesOf(der, spki),
     serialHex: valueOf(der, serial).toString('hex'),
     issuerName: bytesOf(der, issuer),
