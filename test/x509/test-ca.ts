@@ -3,7 +3,8 @@ import { webcrypto, KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { FULCIO } from '../../src/x509/oids.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -51,8 +52,8 @@ export async function issue(spec: CertSpec): Promise<TestCert> {
     exts.push(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true));
   }
   if (spec.codeSigning ?? !spec.ca) exts.push(new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.3']));
-  exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
-  if (spec.issuer) exts.push(await x509.AuthorityKeyIdentifierExtension.create(spec.issuer.keys.publicKey));
+  exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never));
+  if (spec.issuer) exts.push(await x509.AuthorityKeyIdentifierExtension.create(spec.issuer.keys.publicKey as never));
   if (spec.san) exts.push(new x509.SubjectAlternativeNameExtension([{ type: spec.san.type, value: spec.san.value }], true));
   for (const [name, value] of Object.entries(spec.fulcio ?? {})) {
     const oid = FULCIO[name as keyof typeof FULCIO];
@@ -67,8 +68,8 @@ export async function issue(spec: CertSpec): Promise<TestCert> {
     notBefore: spec.notBefore,
     notAfter: spec.notAfter,
     signingAlgorithm: ALG,
-    publicKey: keys.publicKey,
-    signingKey: spec.issuer ? spec.issuer.keys.privateKey : keys.privateKey,
+    publicKey: keys.publicKey as never,
+    signingKey: (spec.issuer ? spec.issuer.keys.privateKey : keys.privateKey) as never,
     extensions: exts,
   });
   return {
