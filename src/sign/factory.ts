@@ -1,0 +1,43 @@
+import type { KeyObject } from 'node:crypto';
+import { RekorClient } from '../rekor/client.js';
+import { identityProvider, type TokenSources } from '../oidc/providers.js';
+import { BundleBuilder } from './bundle-builder.js';
+import { FulcioClient } from './fulcio.js';
+import { ephemeralSigner, keySigner } from './signer.js';
+import { logWitness } from './witness.js';
+import type { Progress, Signer, Witness } from './types.js';
+
+/** Everything signing needs, parsed once at the edge (CLI flags, env, stack.env). */
+export interface SigningConfig {
+  key:
+    | { kind: 'keyless'; caUrl: string; tokens: TokenSources }
+    | { kind: 'key-file'; privateKey: KeyObject; publicKey: KeyObject };
+  /** The transparency log; undefined signs without logging (nothing verifies such signatures by default). */
+  logUrl: string | undefined;
+  timeoutMs?: number;
+  progress?: Progress;
+}
+
+export interface SigningStack {
+  signer: Signer;
+  witnesses: Witness[];
+  builder: BundleBuilder;
+}
+
+/** Wires a signer (ephemeral keyless via the CA, or a key file), the log witness and a bundle builder. */
+export function createSigning(config: SigningConfig): SigningStack {
+  const progress = config.progress;
+  const signer =
+    config.key.kind === 'keyless'
+      ? ephemeralSigner({
+          ca: new FulcioClient(config.key.caUrl, config.timeoutMs),
+          identity: identityProvider(config.key.tokens),
+          ...(progress ? { progress } : {}),
+        })
+      : keySigner(config.key.privateKey, config.key.publicKey);
+  const witnesses =
+    config.logUrl === undefined
+      ? []
+      : [logWitness(new RekorClient(config.logUrl, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}), progress)];
+  return { signer, witnesses, builder: new BundleBuilder(signer, witnesses) };
+}
