@@ -33,39 +33,41 @@ test('a fresh log has a signed empty tree head and a persistent tree ID', async 
   await again.close();
 });
 
-test('concurrent appends share commits, get dense indexes and proofs that verify', async (t) => {
-  const dir = tempDir(t);
-  const log = await createLog({
-    store: await openSqliteStore({ dir }),
-    signTreeHead: textSigner,
-    maxBatch: 256,
+for (const worker of [true, false]) {
+  test(`concurrent appends share commits, get dense indexes and proofs that verify (worker thread: ${worker})`, async (t) => {
+    const dir = tempDir(t);
+    const log = await createLog({
+      store: await openSqliteStore({ dir, worker }),
+      signTreeHead: textSigner,
+      maxBatch: 256,
+    });
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(leaf('a', i))));
+    const stats = log.stats();
+    assert.equal(stats.appended, 500);
+    assert.ok(stats.commits <= 3, `500 appends took ${stats.commits} commits`);
+    assert.ok(stats.largestBatch >= 200, `largest batch ${stats.largestBatch}`);
+    const indexes = results.map((r) => r.entry.index).sort((a, b) => a - b);
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    for (const r of results) {
+      assert.equal(r.duplicate, false);
+      assertProof(r);
+      assert.equal(r.treeHead.signed, textSigner(r.treeHead.size, r.treeHead.rootHash, r.treeHead.timestamp));
+      assert.ok(r.entry.index < r.treeHead.size);
+    }
+    const head = log.latestTreeHead();
+    assert.equal(head.size, 500);
+    const leaves = results.sort((a, b) => a.entry.index - b.entry.index).map((r) => r.entry.leafHash);
+    assert.ok(head.rootHash.equals(rootOf(leaves)));
+    // entries read back are the appended bytes
+    const got = await log.getEntries(0, 500);
+    assert.equal(got.length, 500);
+    for (const e of got) assert.ok(leafHash(e.leaf).equals(e.leafHash));
+    await log.close();
   });
-  const results = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(leaf('a', i))));
-  const stats = log.stats();
-  assert.equal(stats.appended, 500);
-  assert.ok(stats.commits <= 3, `500 appends took ${stats.commits} commits`);
-  assert.ok(stats.largestBatch >= 200, `largest batch ${stats.largestBatch}`);
-  const indexes = results.map((r) => r.entry.index).sort((a, b) => a - b);
-  assert.deepEqual(
-    indexes,
-    Array.from({ length: 500 }, (_, i) => i),
-  );
-  for (const r of results) {
-    assert.equal(r.duplicate, false);
-    assertProof(r);
-    assert.equal(r.treeHead.signed, textSigner(r.treeHead.size, r.treeHead.rootHash, r.treeHead.timestamp));
-    assert.ok(r.entry.index < r.treeHead.size);
-  }
-  const head = log.latestTreeHead();
-  assert.equal(head.size, 500);
-  const leaves = results.sort((a, b) => a.entry.index - b.entry.index).map((r) => r.entry.leafHash);
-  assert.ok(head.rootHash.equals(rootOf(leaves)));
-  // entries read back are the appended bytes
-  const got = await log.getEntries(0, 500);
-  assert.equal(got.length, 500);
-  for (const e of got) assert.ok(leafHash(e.leaf).equals(e.leafHash));
-  await log.close();
-});
+}
 
 test('entries, tree head and proofs survive close and reopen; indexes are never reused', async (t) => {
   const dir = tempDir(t);

@@ -11,6 +11,11 @@ export interface SqliteStoreOptions {
   dir?: string;
   /** Explicit database file (instead of dir). */
   path?: string;
+  /**
+   * Run SQLite on a worker thread (default true), so commits and their fsyncs do not block the
+   * event loop; false runs it on the calling thread (synchronous calls behind async methods).
+   */
+  worker?: boolean;
 }
 
 export const SQLITE_FILE_NAME = 'log.db';
@@ -30,7 +35,8 @@ const SCHEMA_VERSION = '1';
  * process (or a second store in the same process) opening the same file is refused with
  * SigilError LOCKED before it reads or writes anything. All reads go through the same
  * connection; because calls are synchronous underneath, a read never observes half a batch.
- * Calls block the event loop for their duration, so the caller keeps batches bounded.
+ * By default the connection lives on a worker thread (worker-client.ts), so a commit and its
+ * fsync run beside the event loop; requests to the worker are answered in order.
  */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStore> {
   let path: string;
@@ -39,7 +45,9 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStor
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     path = join(opts.dir, SQLITE_FILE_NAME);
   } else throw new SigilError('INVALID_INPUT', 'openSqliteStore needs dir or path');
-  return new SqliteLogStore(path);
+  if (opts.worker === false) return new SqliteLogStore(path);
+  const { openWorkerStore } = await import('./worker-client.js');
+  return openWorkerStore(path);
 }
 
 interface EntryRow {
@@ -102,7 +110,8 @@ function newTreeId(): string {
   }
 }
 
-class SqliteLogStore implements LogStore {
+/** The store on the calling thread; the worker thread runs this same class. */
+export class SqliteLogStore implements LogStore {
   readonly description: string;
   private db: Database.Database | undefined;
   private readonly stmt: ReturnType<SqliteLogStore['prepare']>;
