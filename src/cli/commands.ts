@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
 import { register as oidc } from './oidc.js';
+import { register as ca } from './ca.js';
+import { register as trustedRoot } from './trusted-root.js';
+import { register as log } from './log.js';
+import { register as sign } from './sign.js';
+import { register as keys } from './keys.js';
+import { register as verify } from './verify.js';
+import { register as blob } from './blob.js';
+import { register as attest } from './attest.js';
+import { register as tree } from './tree.js';
 
 /**
  * Every command group registers itself here; each lives in its own file
@@ -7,7 +16,7 @@ import { register as oidc } from './oidc.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc];
+const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

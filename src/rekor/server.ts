@@ -64,6 +64,7 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     app = createApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel ?? 'warn', maxInFlight: DEFAULT_MAX_IN_FLIGHT });
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
+    void app.register(import('./explorer.js'));
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;
     const opened = { log, workers, app };

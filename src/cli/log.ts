@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SigilError } from '../errors/index.js';
+import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../crypto/index.js';
+import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
+import { closeOnSignals } from '../server/index.js';
+import { createLogServer, DEFAULT_LOG_PORT } from '../rekor/server.js';
+import { DEFAULT_LOG_URL, RekorClient } from '../rekor/client.js';
+import { hashKey } from '../rekor/routes.js';
+import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
+import { verifyLogEntry } from '../rekor/verify-entry.js';
+import { CliError, printJson } from './output.js';
+
+interface ClientOpts {
+  logUrl: string;
+  json?: boolean;
+}
+
+const START_HINT = 'start a log with `sigil log serve` or pass --log-url';
+
+export function register(program: Command): void {
+  const log = program.command('log').description('the transparency log (Rekor v1 API): serve it and query it');
+
+  log
+    .command('serve')
+    .description('serve the log on HTTP (creates the signing key and database in --data-dir on first start)')
+    .option('--port <n>', 'listen port (0 picks a free one)', String(DEFAULT_LOG_PORT))
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
+    .option('--public-url <url>', 'public base URL; its hostname names the checkpoints (default: the listening URL)')
+    .option('--body-limit <bytes>', 'largest request body', String(4 * 1024 * 1024))
+    .option('--workers <n>', 'verification worker threads (default: CPU count)')
+    .action(async (o: Record<string, string | undefined>) => {
+      if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
+      const server = await createLogServer({
+        dataDir: o.dataDir as string,
+        host: o.host,
+        port: intOption(o.port, '--port', 0, 65535),
+        bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+        ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+        ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
+        logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
+      });
+      process.stdout.write(`sigil log listening on ${server.url}\n`);
+      closeOnSignals(() => server.close());
+    });
+
+  const withClient = (c: Command): Command =>
+    c.option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL).option('--json', 'print JSON');
+
+  withClient(log.command('info').description('show the tree size, root hash and verified signed tree head')).action(
+    async (o: ClientOpts) => {
+      const client = clientFor(o);
+      const [info, pem] = await Promise.all([client.logInfo(), client.publicKey()]).catch(unreachable);
+      const key = parsePublicKeyOrCertificate(pem).key;
+      const note = parseSignedNote(info.signedTreeHead);
+      const cp = parseCheckpoint(note.text);
+      const hint = sha256(spkiDer(key)).subarray(0, 4);
+      const signer = note.signatures.find((s) => s.keyHint.equals(hint) && verifyNote(note, s.name, hint, key));
+      if (!signer) throw new CliError('the signed tree head does not verify with the log public key');
+      if (cp.size !== info.treeSize || cp.rootHash.toString('hex') !== info.rootHash) {
+        throw new CliError('the signed tree head disagrees with the reported tree size or root hash');
+      }
+      if (o.json) return printJson({ ...info, verified: true });
+      process.stdout.write(
+        `Verification: signed tree head verified with the log public key (${signer.name})\n` +
+          `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${cp.origin}\n`,
+      );
+    },
+  );
+
+  withClient(
+    log
+      .command('get')
+      .description('fetch one entry by index or UUID')
+      .option('--log-index <n>', 'entry index')
+      .option('--uuid <id>', 'entry ID (80 hex) or leaf hash (64 hex)'),
+  ).action(async (o: ClientOpts & { logIndex?: string; uuid?: string }) => {
+    const entry = await fetchEntry(clientFor(o), o);
+    if (o.json) return printJson({ [entry.uuid]: withoutId(entry) });
+    process.stdout.write(describeEntry(entry));
+  });
+
+  withClient(
+    log
+      .command('search')
+      .description('find entry IDs by artifact digest, email or subject')
+      .option('--sha <digest>', 'artifact digest, sha256:<hex> (also sha384/sha512 or bare hex)')
+      .option('--email <email>', 'signer email (certificate SAN)')
+      .option('--subject <san>', 'any certificate SAN'),
+  ).action(async (o: ClientOpts & { sha?: string; email?: string; subject?: string }) => {
+    if (o.sha === undefined && o.email === undefined && o.subject === undefined) {
+      throw new CliError('nothing to search for', 'pass --sha sha256:<hex>, --email or --subject');
+    }
+    let hash: string | undefined;
+    if (o.sha !== undefined) {
+      try {
+        hash = hashKey(o.sha);
+      } catch {
+        throw new CliError(`--sha ${JSON.stringify(o.sha)} is not a digest`, 'write it as sha256:<64 hex>');
+      }
+    }
+    const ids = await clientFor(o)
+      .searchIndex({ ...(hash ? { hash } : {}), ...(o.email ? { email: o.email } : {}), ...(o.subject ? { subject: o.subject } : {}) })
+      .catch(unreachable);
+    if (o.json) return printJson(ids);
+    if (ids.length === 0) process.stderr.write('sigil: no matching entries\n');
+    for (const id of ids) process.stdout.write(`${id}\n`);
+  });
+
+  withClient(
+    log
+      .command('verify')
+      .description('verify an entry: signed entry timestamp, inclusion proof and the signed checkpoint')
+      .option('--log-index <n>', 'entry index')
+      .option('--uuid <id>', 'entry ID (80 hex) or leaf hash (64 hex)')
+      .option('--public-key <file>', 'trusted log public key PEM (default: fetched from the log)'),
+  ).action(async (o: ClientOpts & { logIndex?: string; uuid?: string; publicKey?: string }) => {
+    const client = clientFor(o);
+    const entry = await fetchEntry(client, o);
+    const pem = o.publicKey !== undefined ? readKeyFile(o.publicKey) : await client.publicKey().catch(unreachable);
+    const key = parsePublicKeyOrCertificate(pem).key;
+    let v;
+    try {
+      v = verifyLogEntry(entry, key);
+    } catch (e) {
+      if (e instanceof SigilError) throw new CliError(`entry ${entry.logIndex} does not verify: ${e.message}`);
+      throw e;
+    }
+    const rootHex = v.checkpoint.rootHash.toString('hex');
+    if (o.json) {
+      return printJson({
+        verified: true,
+        uuid: v.uuid,
+        logIndex: v.logIndex,
+        integratedTime: v.integratedTime,
+        treeSize: v.checkpoint.size,
+        rootHash: rootHex,
+        origin: v.checkpoint.origin,
+        checkpointSigner: v.checkpointSigner,
+      });
+    }
+    process.stdout.write(
+      `Signed entry timestamp verified (integrated ${new Date(v.integratedTime * 1000).toISOString()})\n` +
+        `Inclusion proof verified: entry ${v.logIndex} is in the tree of size ${v.checkpoint.size} with root ${rootHex}\n` +
+        `Checkpoint verified: "${v.checkpoint.origin}" signed by ${v.checkpointSigner} with the log key\n` +
+        `UUID: ${v.uuid}\n`,
+    );
+  });
+}
+
+function clientFor(o: ClientOpts): RekorClient {
+  checkUrl(o.logUrl, '--log-url');
+  return new RekorClient(o.logUrl);
+}
+
+function checkUrl(v: string, flag: string): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new CliError(`${flag} ${JSON.stringify(v)} is not an http(s) URL`, 'for example http://127.0.0.1:3000');
+  }
+}
+
+function intOption(v: string | undefined, flag: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v === undefined || !/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(`invalid ${flag} ${JSON.stringify(v)}`, `use an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function unreachable(e: unknown): never {
+  if (e instanceof SigilError && e.code === 'UNAVAILABLE') throw new CliError(e.message, START_HINT);
+  throw e;
+}
+
+async function fetchEntry(client: RekorClient, o: { logIndex?: string; uuid?: string }): Promise<IdentifiedLogEntry> {
+  if ((o.logIndex === undefined) === (o.uuid === undefined)) throw new CliError('name the entry', 'pass exactly one of --log-index N or --uuid ID');
+  let entry: IdentifiedLogEntry | undefined;
+  if (o.logIndex !== undefined) {
+    const index = intOption(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
+    entry = await client.getEntryByIndex(index).catch(unreachable);
+    if (!entry) throw new CliError(`no entry at index ${index}`, 'see the tree size with `sigil log info`');
+  } else {
+    const uuid = o.uuid!;
+    if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid)) throw new CliError('--uuid must be 64 or 80 hex characters');
+    entry = await client.getEntryByUuid(uuid).catch(unreachable);
+    if (!entry) throw new CliError(`no entry with UUID ${uuid}`);
+  }
+  return entry;
+}
+
+function withoutId(e: IdentifiedLogEntry): Omit<IdentifiedLogEntry, 'uuid'> {
+  const { uuid: _uuid, ...rest } = e;
+  return rest;
+}
+
+function describeEntry(e: IdentifiedLogEntry): string {
+  let body: unknown;
+  try {
+    body = JSON.parse(fromBase64(e.body, 'body').toString('utf8'));
+  } catch {
+    body = e.body;
+  }
+  return (
+    `LogID: ${e.logID}\nIndex: ${e.logIndex}\nIntegratedTime: ${new Date(e.integratedTime * 1000).toISOString()}\n` +
+    `UUID: ${e.uuid}\nBody: ${JSON.stringify(body, null, 2)}\n`
+  );
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read --public-key ${path}: ${(e as Error).message}`);
+  }
+}
