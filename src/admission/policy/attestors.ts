@@ -68,9 +68,9 @@ export function parseCtlog(d: Doc | undefined, path: string): CtlogOptions {
 /** One identity (`subject`/`subjectRegExp` + `issuer`/`issuerRegExp`); a subject of some kind is required. */
 export function parseIdentity(d: Doc, path: string): IdentityMatcher {
   const subject = optString(d, 'subject', path, 4096);
-  const subjectRegExp = optString(d, 'subjectRegExp', path, POLICY_LIMITS.maxRegexLength + 1);
+  const subjectRegExp = optString(d, 'subjectRegExp', path, 64 * 1024);
   const issuer = optString(d, 'issuer', path, 4096);
-  const issuerRegExp = optString(d, 'issuerRegExp', path, POLICY_LIMITS.maxRegexLength + 1);
+  const issuerRegExp = optString(d, 'issuerRegExp', path, 64 * 1024);
   if (!subject && !subjectRegExp) {
     throw invalid(
       path,

@@ -59,7 +59,7 @@ function metadataOf(doc: Doc, where: string): { name: string; namespace?: string
 export function parseKyvernoPolicy(doc: Doc, source: string, ctx: ParseContext): ImagePolicy {
   const kind = doc.kind as 'ClusterPolicy' | 'Policy';
   const { name, namespace, annotations } = metadataOf(doc, `${source}: ${kind}`);
-  const where = `${kind} ${name}`;
+  const where = `${source}: ${kind} ${name}`;
   const spec = objectAt(doc.spec, `${where}: spec`);
   const sp = `${where}: spec`;
   const legacyAction = failureAction(
@@ -166,7 +166,7 @@ function legacyAttestors(v: Doc, vp: string, ctx: ParseContext): AttestorSet[] {
 export function parseImageValidatingPolicy(doc: Doc, source: string, ctx: ParseContext): ImagePolicy {
   const kind = doc.kind as 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
   const { name, namespace } = metadataOf(doc, `${source}: ${kind}`);
-  const where = `${kind} ${name}`;
+  const where = `${source}: ${kind} ${name}`;
   const sp = `${where}: spec`;
   const spec = objectAt(doc.spec, sp);
   const actions = optStringList(spec, 'validationActions', sp, 3) ?? ['Deny'];

@@ -10,7 +10,6 @@ export type FailurePolicy = 'Fail' | 'Ignore';
 /** A compiled Kyverno wildcard (`*` any run of characters, including `/` and `:`; `?` one character). */
 export interface Wildcard {
   readonly pattern: string;
-  readonly regex: RegExp;
 }
 
 /** One acceptable certificate identity; every field that is set must match. */

@@ -15,25 +15,36 @@ export function compileWildcard(pattern: string, what = 'pattern'): Wildcard {
       `${what} is longer than ${POLICY_LIMITS.maxPatternLength} characters`,
     );
   }
-  let src = '^';
-  let lastStar = false;
-  for (const ch of pattern) {
-    if (ch === '*') {
-      // Collapse runs of `*`: they mean the same and would only cost backtracking.
-      if (!lastStar) src += '[\\s\\S]*';
-      lastStar = true;
-      continue;
-    }
-    lastStar = false;
-    src += ch === '?' ? '[\\s\\S]' : ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-  }
-  return { pattern, regex: new RegExp(`${src}$`, 'u') };
+  return { pattern: pattern.replace(/\*{2,}/g, '*') };
 }
 
+/**
+ * Iterative glob match that backtracks only to the last `*` seen, so it runs in
+ * O(pattern × value) time whatever the pattern (a regex translation can go exponential).
+ */
 export function wildcardMatches(w: Wildcard, value: string): boolean {
-  return w.regex.test(value);
+  const p = w.pattern;
+  let pi = 0;
+  let vi = 0;
+  let star = -1;
+  let mark = 0;
+  while (vi < value.length) {
+    const c = p[pi];
+    if (c === '*') {
+      star = pi++;
+      mark = vi;
+    } else if (c !== undefined && (c === '?' || c === value[vi])) {
+      pi++;
+      vi++;
+    } else if (star >= 0) {
+      pi = star + 1;
+      vi = ++mark;
+    } else return false;
+  }
+  while (p[pi] === '*') pi++;
+  return pi === p.length;
 }
 
 export function anyWildcardMatches(list: readonly Wildcard[], value: string): Wildcard | undefined {
-  return list.find((w) => w.regex.test(value));
+  return list.find((w) => wildcardMatches(w, value));
 }
