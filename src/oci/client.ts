@@ -158,6 +158,64 @@ export class RegistryClient {
 
   /** PUT a manifest under a tag (or by digest when `ref` has one); returns its digest. */
   async putManifest(ref: ImageReference, bytes: Buffer, mediaType: string): Promise<string> {
+    return (await this.putManifestWithResponse(ref, bytes, mediaType)).digest;
+  }
+
+  /**
+   * Pushes a manifest that has a `subject` by digest. On a registry without the referrers
+   * API (no `OCI-Subject` answer) it also maintains the fallback tag `<alg>-<hex>` index, as
+   * the OCI distribution spec asks of clients. Returns the manifest's digest.
+   */
+  async pushReferrer(repo: ImageReference, bytes: Buffer, mediaType: string): Promise<string> {
+    const { manifest } = parseManifest(bytes, mediaType);
+    const subject = manifest.subject;
+    if (!subject) throw new SigilError('INVALID_INPUT', 'a referrer manifest needs a subject');
+    const digest = computeDigest(bytes);
+    const target = new ImageReference(repo.registry, repo.repository, undefined, digest);
+    const pushed = await this.putManifestWithResponse(target, bytes, mediaType);
+    if (pushed.subjectHeader === subject.digest) return digest;
+    const { algorithm, hex } = parseDigest(subject.digest);
+    const tagRef = new ImageReference(repo.registry, repo.repository, `${algorithm}-${hex}`);
+    let manifests: Descriptor[] = [];
+    try {
+      const got = await this.getManifest(tagRef, { accept: [MEDIA_TYPES.ociIndex] });
+      if (Array.isArray((got.manifest as ImageIndex).manifests))
+        manifests = (got.manifest as ImageIndex).manifests;
+    } catch (e) {
+      if (!isSigilError(e, 'NOT_FOUND')) throw e;
+    }
+    if (manifests.some((d) => d.digest === digest)) return digest;
+    const m = manifest as {
+      artifactType?: string;
+      config?: Descriptor;
+      annotations?: Record<string, string>;
+    };
+    const artifactType = m.artifactType ?? m.config?.mediaType;
+    const entry: Descriptor = {
+      mediaType,
+      digest,
+      size: bytes.length,
+      ...(artifactType ? { artifactType } : {}),
+      ...(m.annotations ? { annotations: m.annotations } : {}),
+    };
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociIndex,
+      manifests: [...manifests, entry],
+    };
+    await this.putManifestWithResponse(
+      tagRef,
+      Buffer.from(JSON.stringify(index), 'utf8'),
+      MEDIA_TYPES.ociIndex,
+    );
+    return digest;
+  }
+
+  private async putManifestWithResponse(
+    ref: ImageReference,
+    bytes: Buffer,
+    mediaType: string,
+  ): Promise<{ digest: string; subjectHeader: string | null }> {
     if (bytes.length > this.maxManifestBytes)
       throw new SigilError('TOO_LARGE', `manifest larger than ${this.maxManifestBytes} bytes`);
     parseManifest(bytes, mediaType);
@@ -181,7 +239,7 @@ export class RegistryClient {
         `registry stored manifest ${ref.toString()} as ${header}, but its bytes hash to ${digest}`,
       );
     }
-    return digest;
+    return { digest, subjectHeader: res.headers.get('oci-subject') };
   }
 
   /** Size of a blob, or undefined when the repository does not have it. */

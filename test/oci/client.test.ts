@@ -7,6 +7,7 @@ import {
   pushImage,
   tinyImage,
   computeDigest,
+  buildImage,
   MEDIA_TYPES,
 } from '../../src/oci/index.js';
 import { isSigilError } from '../../src/errors/index.js';
@@ -52,6 +53,41 @@ test('push, resolve and pull a tiny image on Debian docker-registry', async (t) 
   // the referrers API is absent in distribution 2.8: the fallback tag scheme answers (empty)
   const refs = await client.referrers(ref.withDigest(img.digest));
   assert.deepEqual(refs.manifests, []);
+
+  // referrers pushed by sigil land in the fallback tag index, and the client finds them there
+  const subject = { mediaType: img.mediaType, digest: img.digest, size: img.manifestBytes.length };
+  const pushedArtifacts: string[] = [];
+  for (const [i, type] of [MEDIA_TYPES.sigstoreBundle, 'application/spdx+json'].entries()) {
+    const empty = Buffer.from('{}');
+    const layer = Buffer.from(`{"artifact":${i}}`);
+    await client.putBlob(ref, empty);
+    await client.putBlob(ref, layer);
+    const art = buildImage(
+      { mediaType: MEDIA_TYPES.ociEmpty, bytes: empty },
+      [{ mediaType: type, bytes: layer }],
+      {
+        artifactType: type,
+        subject,
+        annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope' },
+      },
+    );
+    pushedArtifacts.push(await client.pushReferrer(ref, art.manifestBytes, art.mediaType));
+    assert.equal(pushedArtifacts[i], art.digest);
+  }
+  const found = await client.referrers(ref.withDigest(img.digest));
+  assert.deepEqual(
+    found.manifests.map((d) => d.digest),
+    pushedArtifacts,
+  );
+  const bundles = await client.referrers(ref.withDigest(img.digest), {
+    artifactType: MEDIA_TYPES.sigstoreBundle,
+  });
+  assert.deepEqual(
+    bundles.manifests.map((d) => d.digest),
+    [pushedArtifacts[0]],
+  );
+  assert.equal(bundles.manifests[0]!.annotations?.['dev.sigstore.bundle.content'], 'dsse-envelope');
+  assert.ok((await client.listTags(ref)).includes(`sha256-${img.digest.slice(7)}`));
 });
 
 test('an unreachable registry is REGISTRY_ERROR, not NOT_FOUND', async () => {

@@ -109,11 +109,7 @@ test('embedded registry: client push/pull, chunked upload, digest checks, referr
       annotations: { 'org.example': 'yes' },
     },
   );
-  const artDigest = await client.putManifest(
-    ref.withDigest(artifact.digest),
-    artifact.manifestBytes,
-    artifact.mediaType,
-  );
+  const artDigest = await client.pushReferrer(ref, artifact.manifestBytes, artifact.mediaType);
   assert.equal(artDigest, artifact.digest);
   const refs = await client.referrers(ref.withDigest(img.digest));
   assert.equal(refs.manifests.length, 1);
@@ -129,6 +125,8 @@ test('embedded registry: client push/pull, chunked upload, digest checks, referr
   );
   assert.equal(raw.headers.get('content-type'), MEDIA_TYPES.ociIndex);
   assert.equal(raw.headers.get('oci-filters-applied'), 'artifactType');
+  // the registry answered OCI-Subject, so no fallback tag was written
+  assert.deepEqual(await client.listTags(ref), ['v1']);
 
   // cosign layout works on it too
   const payload = buildSimpleSigningPayload(ref.dockerReference(), img.digest);
