@@ -41,7 +41,11 @@ export interface CertificateIssuer {
  * first and the final certificate carries the SCT list in the poison's place, so its TBS
  * without the SCT list equals the precertificate TBS without poison.
  */
-export function createCertificateIssuer(ca: CaMaterial, ct?: CtLog, now: () => number = Date.now): CertificateIssuer {
+export function createCertificateIssuer(
+  ca: CaMaterial,
+  ct?: CtLog,
+  now: () => number = Date.now,
+): CertificateIssuer {
   return {
     async issue(principal, publicKey) {
       const spki = publicKey.export({ type: 'spki', format: 'der' });
@@ -59,11 +63,19 @@ export function createCertificateIssuer(ca: CaMaterial, ct?: CtLog, now: () => n
       let sct: Sct | undefined;
       let last: Extension[] = [];
       if (ct) {
-        const precert = await signTbs(encodeTbs({ ...base, extensions: [...extensions, ctPoison()] }), ca.sigAlg, ca.intermediateKey);
+        const precert = await signTbs(
+          encodeTbs({ ...base, extensions: [...extensions, ctPoison()] }),
+          ca.sigAlg,
+          ca.intermediateKey,
+        );
         sct = await ct.addPreChain([precert, ca.intermediateDer, ca.rootDer]);
         last = [{ oid: CT.sctList, critical: false, value: sctListExtensionValue([sct]) }];
       }
-      const leafDer = await signTbs(encodeTbs({ ...base, extensions: [...extensions, ...last] }), ca.sigAlg, ca.intermediateKey);
+      const leafDer = await signTbs(
+        encodeTbs({ ...base, extensions: [...extensions, ...last] }),
+        ca.sigAlg,
+        ca.intermediateKey,
+      );
       return { chain: [toPem('CERTIFICATE', leafDer), ...ca.chainPem], leafDer, ...(sct ? { sct } : {}) };
     },
   };

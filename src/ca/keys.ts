@@ -1,5 +1,11 @@
 import 'reflect-metadata';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -39,7 +45,11 @@ export interface CaMaterial {
  * Loads the root and intermediate from dataDir, or creates them on first start (keys as PKCS#8
  * PEM, mode 0600). The intermediate carries CA:true pathlen 0 and EKU codeSigning, as Fulcio's.
  */
-export async function loadOrCreateCa(dataDir: string, curve: CaCurve = DEFAULT_CA_CURVE, name = 'sigil'): Promise<CaMaterial> {
+export async function loadOrCreateCa(
+  dataDir: string,
+  curve: CaCurve = DEFAULT_CA_CURVE,
+  name = 'sigil',
+): Promise<CaMaterial> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = (f: string): string => join(dataDir, f);
   if (!existsSync(path(CA_FILES.intermediate))) await createCa(dataDir, curve, name);

@@ -10,8 +10,7 @@ export const MAX_POP_CHARS = 2 * 1024;
 
 /** A parsed CreateSigningCertificateRequest, before the token is verified. */
 export type KeyRequest =
-  | { kind: 'publicKey'; key: KeyObject; proofOfPossession: Buffer }
-  | { kind: 'csr'; key: KeyObject };
+  { kind: 'publicKey'; key: KeyObject; proofOfPossession: Buffer } | { kind: 'csr'; key: KeyObject };
 
 export interface SigningCertRequest {
   token: string;
@@ -22,7 +21,10 @@ export interface SigningCertRequest {
  * Reads the Fulcio v2 request (camelCase or snake_case, as protojson accepts). The token comes
  * from credentials.oidcIdentityToken, else from `Authorization: Bearer`.
  */
-export async function parseSigningCertRequest(body: unknown, authorization: string | undefined): Promise<SigningCertRequest> {
+export async function parseSigningCertRequest(
+  body: unknown,
+  authorization: string | undefined,
+): Promise<SigningCertRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new SigilError('INVALID_INPUT', 'request body must be a JSON object');
   }
@@ -31,18 +33,26 @@ export async function parseSigningCertRequest(body: unknown, authorization: stri
   const fromBody = isObject(creds) ? field(creds, 'oidcIdentityToken', 'oidc_identity_token') : undefined;
   let token = typeof fromBody === 'string' ? fromBody : '';
   if (!token && authorization?.startsWith('Bearer ')) token = authorization.slice(7).trim();
-  if (!token) throw new SigilError('UNAUTHENTICATED', 'no identity token in credentials.oidcIdentityToken or Authorization');
+  if (!token)
+    throw new SigilError(
+      'UNAUTHENTICATED',
+      'no identity token in credentials.oidcIdentityToken or Authorization',
+    );
 
   const pkr = field(b, 'publicKeyRequest', 'public_key_request');
   const csr = field(b, 'certificateSigningRequest', 'certificate_signing_request');
   if ((pkr === undefined) === (csr === undefined)) {
-    throw new SigilError('INVALID_INPUT', 'exactly one of publicKeyRequest or certificateSigningRequest is required');
+    throw new SigilError(
+      'INVALID_INPUT',
+      'exactly one of publicKeyRequest or certificateSigningRequest is required',
+    );
   }
   if (csr !== undefined) return { token, key: { kind: 'csr', key: await parseCsr(csr) } };
   if (!isObject(pkr)) throw new SigilError('INVALID_INPUT', 'publicKeyRequest must be an object');
   const pk = field(pkr, 'publicKey', 'public_key');
   const content = isObject(pk) ? pk.content : undefined;
-  if (typeof content !== 'string' || content === '') throw new SigilError('INVALID_KEY', 'publicKey.content is required');
+  if (typeof content !== 'string' || content === '')
+    throw new SigilError('INVALID_KEY', 'publicKey.content is required');
   if (content.length > MAX_KEY_CHARS) throw new SigilError('TOO_LARGE', 'public key too large');
   const pop = field(pkr, 'proofOfPossession', 'proof_of_possession');
   if (typeof pop !== 'string' || pop === '' || pop.length > MAX_POP_CHARS) {
@@ -66,7 +76,8 @@ function parsePublicKeyContent(content: string): KeyObject {
   let der: Buffer;
   if (content.includes('-----BEGIN')) {
     const block = pemBlocks(content)[0];
-    if (!block || block.type !== 'PUBLIC KEY') throw new SigilError('INVALID_KEY', 'expected a PUBLIC KEY PEM block');
+    if (!block || block.type !== 'PUBLIC KEY')
+      throw new SigilError('INVALID_KEY', 'expected a PUBLIC KEY PEM block');
     der = block.der;
   } else {
     der = fromBase64(content.replace(/\s+/g, ''), 'publicKey.content');
@@ -74,13 +85,16 @@ function parsePublicKeyContent(content: string): KeyObject {
   try {
     return createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch (e) {
-    throw new SigilError('INVALID_KEY', 'the public key supplied in the request could not be parsed', { cause: e });
+    throw new SigilError('INVALID_KEY', 'the public key supplied in the request could not be parsed', {
+      cause: e,
+    });
   }
 }
 
 /** A PKCS#10 CSR (base64 of PEM or DER): its self-signature must verify; only its key is used. */
 async function parseCsr(value: unknown): Promise<KeyObject> {
-  if (typeof value !== 'string' || value === '') throw new SigilError('INVALID_CSR', 'certificateSigningRequest must be a string');
+  if (typeof value !== 'string' || value === '')
+    throw new SigilError('INVALID_CSR', 'certificateSigningRequest must be a string');
   if (value.length > MAX_CSR_CHARS) throw new SigilError('TOO_LARGE', 'CSR too large');
   let bytes: Buffer;
   try {
@@ -92,7 +106,8 @@ async function parseCsr(value: unknown): Promise<KeyObject> {
   let der = bytes;
   if (text.includes('-----BEGIN')) {
     const block = pemBlocks(text)[0];
-    if (!block || !/CERTIFICATE REQUEST$/.test(block.type)) throw new SigilError('INVALID_CSR', 'expected a CERTIFICATE REQUEST PEM block');
+    if (!block || !/CERTIFICATE REQUEST$/.test(block.type))
+      throw new SigilError('INVALID_CSR', 'expected a CERTIFICATE REQUEST PEM block');
     der = block.der;
   }
   let csr: x509.Pkcs10CertificateRequest;

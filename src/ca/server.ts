@@ -4,7 +4,14 @@ import { createApp, listen } from '../server/index.js';
 import { createTokenVerifier, type TokenVerifierOptions } from '../oidc/verify.js';
 import { toFulcioConfiguration, type OidcConfig } from '../oidc/config.js';
 import { toPem } from '../crypto/index.js';
-import { CA_FILES, DEFAULT_CA_CURVE, loadOrCreateCa, loadOrCreateKey, type CaCurve, type CaMaterial } from './keys.js';
+import {
+  CA_FILES,
+  DEFAULT_CA_CURVE,
+  loadOrCreateCa,
+  loadOrCreateKey,
+  type CaCurve,
+  type CaMaterial,
+} from './keys.js';
 import { createCertificateIssuer, type CertificateIssuer } from './issue.js';
 import { checkProofOfPossession, parseSigningCertRequest } from './request.js';
 import { createCtLog, type CtLog } from './ct/log.js';
@@ -60,12 +67,18 @@ export async function createCaServer(config: CaServerConfig): Promise<CaServer> 
     bodyLimit: CA_BODY_LIMIT,
     ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
   });
-  caRoutes(app, ca, config.oidc, async (body, auth) => {
-    const req = await parseSigningCertRequest(body, auth);
-    const principal = await verifier.verify(req.token);
-    checkProofOfPossession(req.key, principal.name);
-    return issuer.issue(principal, req.key.key);
-  }, ct !== undefined);
+  caRoutes(
+    app,
+    ca,
+    config.oidc,
+    async (body, auth) => {
+      const req = await parseSigningCertRequest(body, auth);
+      const principal = await verifier.verify(req.token);
+      checkProofOfPossession(req.key, principal.name);
+      return issuer.issue(principal, req.key.key);
+    },
+    ct !== undefined,
+  );
   if (ct) registerCtRoutes(app, ct);
   let url: string;
   try {
@@ -97,7 +110,9 @@ function caRoutes(
     const { chain } = await sign(req.body, req.headers.authorization);
     const certificates = { chain: { certificates: chain } };
     reply.status(200);
-    return embedded ? { signedCertificateEmbeddedSct: certificates } : { signedCertificateDetachedSct: certificates };
+    return embedded
+      ? { signedCertificateEmbeddedSct: certificates }
+      : { signedCertificateDetachedSct: certificates };
   });
   app.get('/api/v2/trustBundle', async () => ({ chains: [{ certificates: ca.chainPem }] }));
   const configuration = toFulcioConfiguration(oidc);

@@ -17,7 +17,12 @@ export interface Stack {
 export async function startStack(opts: { disableCt?: boolean } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-ca-'));
   const oidc = await createOidcServer({ dataDir: join(dir, 'oidc'), port: 0, logLevel: 'silent' });
-  const emailOidc = await createOidcServer({ dataDir: join(dir, 'oidc-email'), port: 0, alg: 'ES256', logLevel: 'silent' });
+  const emailOidc = await createOidcServer({
+    dataDir: join(dir, 'oidc-email'),
+    port: 0,
+    alg: 'ES256',
+    logLevel: 'silent',
+  });
   const ca = await createCaServer({
     dataDir: join(dir, 'ca'),
     port: 0,

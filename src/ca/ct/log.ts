@@ -1,9 +1,22 @@
-import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
 import { createLog, openSqliteStore, type Log, type LogStore } from '../../log/index.js';
 import { CT } from '../../x509/oids.js';
-import { sctSignedData, tbsWithoutExtension, extensionValue, SCT_HASH_SHA256, SCT_SIG_ECDSA, type Sct } from '../../x509/sct.js';
+import {
+  sctSignedData,
+  tbsWithoutExtension,
+  extensionValue,
+  SCT_HASH_SHA256,
+  SCT_SIG_ECDSA,
+  type Sct,
+} from '../../x509/sct.js';
 import { sequenceElements } from '../../x509/build.js';
 import { digitallySigned, precertChainEntry, precertLeaf, treeHeadSignedData } from './structs.js';
 import { openPrecertStore, type PrecertStore } from './precert-store.js';
@@ -48,7 +61,9 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
     store,
     now,
     signTreeHead: (size, rootHash, timestamp) =>
-      digitallySigned(nodeSign('sha256', treeHeadSignedData(timestamp, size, rootHash), key)).toString('base64'),
+      digitallySigned(nodeSign('sha256', treeHeadSignedData(timestamp, size, rootHash), key)).toString(
+        'base64',
+      ),
   });
   const precerts: PrecertStore = openPrecertStore(join(config.dataDir, 'ctlog', 'precerts.db'));
   const roots = new Set(config.acceptedRoots.map((r) => r.toString('base64')));
@@ -58,7 +73,8 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
     const fingerprint = chain.map((c) => createHash('sha256').update(c).digest('hex')).join(':');
     if (verifiedChains.has(fingerprint)) return;
     const last = chain[chain.length - 1]!;
-    if (!roots.has(last.toString('base64'))) throw new SigilError('INVALID_CERTIFICATE', 'chain does not end at an accepted root');
+    if (!roots.has(last.toString('base64')))
+      throw new SigilError('INVALID_CERTIFICATE', 'chain does not end at an accepted root');
     for (let i = 0; i + 1 < chain.length; i++) {
       if (!(await signedBy(chain[i]!, chain[i + 1]!))) {
         throw new SigilError('INVALID_CERTIFICATE', `chain certificate ${i + 1} is not signed by the next`);
@@ -78,9 +94,11 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
       }
       const [precert, issuer] = chain as [Buffer, Buffer];
       const poison = extensionValue(precert, CT.poison);
-      if (!poison || !poison.equals(POISON_VALUE)) throw new SigilError('INVALID_CERTIFICATE', 'not a precertificate (no poison)');
+      if (!poison || !poison.equals(POISON_VALUE))
+        throw new SigilError('INVALID_CERTIFICATE', 'not a precertificate (no poison)');
       await checkIssuerChain(chain.slice(1));
-      if (!(await signedBy(precert, issuer))) throw new SigilError('INVALID_CERTIFICATE', 'precertificate signature does not verify');
+      if (!(await signedBy(precert, issuer)))
+        throw new SigilError('INVALID_CERTIFICATE', 'precertificate signature does not verify');
       const tbs = tbsWithoutExtension(precert, CT.poison);
       const issuerKeyHash = createHash('sha256').update(spkiOf(issuer)).digest();
       const stamp = BigInt(now());
@@ -107,7 +125,9 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
 }
 
 function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
-  return new Promise((resolve, reject) => nodeSign('sha256', data, key, (e, s) => (e ? reject(e) : resolve(s))));
+  return new Promise((resolve, reject) =>
+    nodeSign('sha256', data, key, (e, s) => (e ? reject(e) : resolve(s))),
+  );
 }
 
 /** Checks cert's signature with issuer's key (ECDSA, hash from the signature algorithm). */

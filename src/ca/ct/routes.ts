@@ -22,7 +22,8 @@ export function registerCtRoutes(app: FastifyInstance, ct: CtLog): void {
     const first = index(q.first, 'first');
     const second = index(q.second, 'second');
     const size = log.latestTreeHead().size;
-    if (first > second || second > size) throw new SigilError('INVALID_INPUT', `need first ≤ second ≤ ${size}`);
+    if (first > second || second > size)
+      throw new SigilError('INVALID_INPUT', `need first ≤ second ≤ ${size}`);
     const proof = first === 0 ? [] : await log.consistencyProof(first, second);
     return { consistency: proof.map((h) => h.toString('base64')) };
   });
@@ -31,9 +32,11 @@ export function registerCtRoutes(app: FastifyInstance, ct: CtLog): void {
     const hash = fromBase64(q.hash, 'hash');
     if (hash.length !== 32) throw new SigilError('INVALID_INPUT', 'hash must be 32 bytes');
     const treeSize = index(q.tree_size, 'tree_size');
-    if (treeSize < 1 || treeSize > log.latestTreeHead().size) throw new SigilError('INVALID_INPUT', 'tree_size out of range');
+    if (treeSize < 1 || treeSize > log.latestTreeHead().size)
+      throw new SigilError('INVALID_INPUT', 'tree_size out of range');
     const entry = await log.findByLeafHash(hash);
-    if (!entry || entry.index >= treeSize) throw new SigilError('NOT_FOUND', 'no entry with that leaf hash in the tree');
+    if (!entry || entry.index >= treeSize)
+      throw new SigilError('NOT_FOUND', 'no entry with that leaf hash in the tree');
     const path = await log.inclusionProof(entry.index, treeSize);
     return { leaf_index: entry.index, audit_path: path.map((h) => h.toString('base64')) };
   });
@@ -42,7 +45,8 @@ export function registerCtRoutes(app: FastifyInstance, ct: CtLog): void {
     const start = index(q.start, 'start');
     const end = index(q.end, 'end');
     const size = log.latestTreeHead().size;
-    if (end < start || start >= size) throw new SigilError('INVALID_INPUT', `need start ≤ end and start < ${size}`);
+    if (end < start || start >= size)
+      throw new SigilError('INVALID_INPUT', `need start ≤ end and start < ${size}`);
     const last = Math.min(end, size - 1, start + MAX_GET_ENTRIES - 1);
     const entries = await log.getEntries(start, last - start + 1);
     const extra = ct.extraData(entries.map((e) => e.index));
@@ -60,6 +64,7 @@ export function registerCtRoutes(app: FastifyInstance, ct: CtLog): void {
 }
 
 function index(v: unknown, name: string): number {
-  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new SigilError('INVALID_INPUT', `${name} must be a non-negative integer`);
+  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v))
+    throw new SigilError('INVALID_INPUT', `${name} must be a non-negative integer`);
   return Number(v);
 }

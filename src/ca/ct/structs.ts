@@ -17,7 +17,12 @@ function u64(n: bigint | number): Buffer {
 }
 
 /** MerkleTreeLeaf { v1, timestamped_entry, TimestampedEntry { ts, precert_entry, PreCert, extensions } }. */
-export function precertLeaf(timestamp: bigint, issuerKeyHash: Buffer, tbs: Buffer, extensions = Buffer.alloc(0)): Buffer {
+export function precertLeaf(
+  timestamp: bigint,
+  issuerKeyHash: Buffer,
+  tbs: Buffer,
+  extensions = Buffer.alloc(0),
+): Buffer {
   return Buffer.concat([
     Buffer.from([0, 0]),
     u64(timestamp),
