@@ -25,6 +25,8 @@ export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
 export const MAX_INDEX_KEYS = 64;
 export const MAX_INDEX_KEY_LENGTH = 1024;
 const COLD_CACHE_LIMIT = 65_536;
+/** Leaves whose low-level nodes are loaded at open (the window then fills as entries arrive). */
+const OPEN_WINDOW = 4096;
 
 export interface LogConfig {
   store: LogStore;
@@ -138,7 +140,7 @@ class LogCore implements Log {
     const cache = new TreeCache(this.hotLevel, this.cacheWindow);
     for (let level = 0; 2 ** level <= size; level++) {
       const count = TreeCache.countAt(size, level);
-      const from = cache.keepFrom(size, level);
+      const from = cache.keepFrom(size, level, Math.min(OPEN_WINDOW, this.cacheWindow));
       const hashes = await this.store.getNodeRange(level, from, count - from);
       if (hashes.length !== count - from) {
         throw new SigilError(

@@ -21,15 +21,18 @@ export class TreeCache {
     return Math.floor(size / 2 ** level);
   }
 
-  /** First node index at `level` that the cache keeps for a tree of `size`. */
-  keepFrom(size: number, level: number): number {
+  /**
+   * First node index at `level` to load for a tree of `size`: every hot node, and below the hot
+   * level the nodes of the last `window` leaves (at least the two newest, which appends need).
+   */
+  keepFrom(size: number, level: number, window = this.window): number {
     const count = TreeCache.countAt(size, level);
     if (level >= this.hotLevel) return 0;
-    return Math.max(0, count - this.keepCount(level));
+    return Math.max(0, count - this.keepCount(level, window));
   }
 
-  private keepCount(level: number): number {
-    return Math.max(2, Math.floor(this.window / 2 ** level));
+  private keepCount(level: number, window = this.window): number {
+    return Math.max(2, Math.floor(window / 2 ** level));
   }
 
   /** Installs stored nodes of `level` starting at node index `base` (used when loading). */
