@@ -1,0 +1,100 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { isSigilError } from '../errors/index.js';
+import { toPem } from '../crypto/index.js';
+import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
+import { createSigning } from '../sign/index.js';
+import { verifyBundle, type VerificationResult } from '../verify/index.js';
+import { CliError } from './output.js';
+import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
+import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
+
+export const MAX_BLOB_BYTES = 1024 * 1024 * 1024;
+export const MAX_BUNDLE_FILE_BYTES = 32 * 1024 * 1024;
+
+function readInput(path: string, what: string, max: number): Buffer {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    throw new CliError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (size > max) throw new CliError(`${what} ${path} is larger than ${max} bytes`);
+  return readFileSync(path);
+}
+
+function write(path: string, text: string | Buffer, what: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new CliError(`cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * `sigil verify-blob` without the printing: FILE is required for message signatures; for a DSSE
+ * bundle it is optional (the envelope, log entries, chain and identity are verified either way)
+ * and, when given, its sha256 or sha512 must be a subject of the in-toto statement.
+ */
+export function verifyBlob(file: string | undefined, f: VerifyFlags & { bundle: string }): VerificationResult {
+  const policy = policyFromFlags(f);
+  const options = verifyOptions(f);
+  const trust = loadTrust(f);
+  let bundle: Bundle;
+  try {
+    bundle = parseBundle(readInput(f.bundle, 'bundle', MAX_BUNDLE_FILE_BYTES));
+  } catch (e) {
+    if (isSigilError(e)) throw new CliError(`invalid bundle ${f.bundle}: ${e.message}`);
+    throw e;
+  }
+  if (file === undefined && bundle.content.kind === 'messageSignature') {
+    throw new CliError('a message-signature bundle needs the signed FILE', 'sigil verify-blob FILE --bundle BUNDLE …');
+  }
+  const artifact = file === undefined ? undefined : readInput(file, 'file', MAX_BLOB_BYTES);
+  const result = verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
+  if (bundle.content.kind === 'dsseEnvelope' && artifact === undefined) {
+    progress('WARNING: no FILE given: the envelope and its statement verified, not which artifact it names');
+  }
+  return result;
+}
+
+export function register(program: Command): void {
+  withSigningFlags(
+    program
+      .command('sign-blob')
+      .description('sign a file; writes a Sigstore bundle (v0.3) and prints the base64 signature')
+      .argument('<file>', 'the file to sign')
+      .option('--bundle <file>', 'write the Sigstore bundle (v0.3 JSON) here')
+      .option('--output-signature <file>', 'write the base64 signature here')
+      .option('--output-certificate <file>', 'write the PEM signing certificate here (keyless)'),
+  ).action(async (file: string, f: SigningFlags & { bundle?: string; outputSignature?: string; outputCertificate?: string }) => {
+    const data = readInput(file, 'file', MAX_BLOB_BYTES);
+    const config = await signingConfig(f);
+    await confirmUpload(f.yes, config.logUrl!);
+    const { builder } = createSigning(config);
+    const signed = await builder.message(data);
+    const sigB64 = signed.signature.signature.toString('base64');
+    if (f.bundle) {
+      write(f.bundle, serializeBundle(signed.bundle), 'bundle');
+      progress(`Wrote bundle to file ${f.bundle}`);
+    }
+    if (f.outputSignature) write(f.outputSignature, sigB64, 'signature');
+    const m = signed.signature.material;
+    if (f.outputCertificate && m.kind === 'certificate') write(f.outputCertificate, toPem('CERTIFICATE', m.leaf), 'certificate');
+    process.stdout.write(`${sigB64}\n`);
+  });
+
+  withVerifyFlags(
+    program
+      .command('verify-blob')
+      .description(
+        'verify a Sigstore bundle (v0.1–v0.3) for a file; for a DSSE bundle FILE is optional and, when given, must be a subject of the in-toto statement',
+      )
+      .argument('[file]', 'the signed file')
+      .requiredOption('--bundle <file>', 'the Sigstore bundle'),
+  ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
+    const result = verifyBlob(file, f);
+    process.stderr.write('Verified OK\n');
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  });
+}

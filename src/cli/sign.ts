@@ -1,0 +1,196 @@
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { isSigilError } from '../errors/index.js';
+import { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } from '../oidc/providers.js';
+import { RegistryClient } from '../oci/client.js';
+import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
+import { parseReference, type ImageReference } from '../oci/reference.js';
+import { createSigning, loadPrivateKeyFile, resolveImage, signImage, stackDefaults, type SigningConfig } from '../sign/index.js';
+import { CliError } from './output.js';
+
+/** Flags shared by every command that talks to a registry. */
+export interface RegistryFlags {
+  allowInsecureRegistry?: boolean;
+  registryUsername?: string;
+  registryPassword?: string;
+}
+
+/** Flags shared by the signing commands (sign, sign-blob, attest). */
+export interface SigningFlags {
+  yes?: boolean;
+  key?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  identityToken?: string;
+  dataDir?: string;
+}
+
+export const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export function withRegistryFlags(c: Command): Command {
+  return c
+    .option('--allow-insecure-registry', 'allow plain HTTP (and skip TLS checks) for the registry of IMAGE')
+    .option('--registry-username <name>', 'registry user (default: ~/.docker/config.json)')
+    .option('--registry-password <password>', 'registry password or token');
+}
+
+export function withSigningFlags(c: Command): Command {
+  return c
+    .option('-y, --yes', 'skip the confirmation prompt before uploading to the transparency log')
+    .option('--key <file>', 'sign with this private key file instead of keyless (password: SIGIL_PASSWORD)')
+    .option('--fulcio-url <url>', 'CA base URL (default: SIGIL_CA_URL, the stack of `sigil up`, or http://127.0.0.1:5555)')
+    .option('--rekor-url <url>', 'transparency log base URL (default: SIGIL_LOG_URL, the stack of `sigil up`, or http://127.0.0.1:3000)')
+    .option('--identity-token <jwt>', 'OIDC identity token (default: SIGSTORE_ID_TOKEN, or the GitHub Actions token-request endpoint)')
+    .option('--data-dir <dir>', 'data directory of `sigil up` holding stack.env (default: SIGIL_DATA_DIR or ./.sigil)');
+}
+
+export function parseImage(input: string): ImageReference {
+  try {
+    return parseReference(input);
+  } catch (e) {
+    throw new CliError((e as Error).message, 'write images as REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]');
+  }
+}
+
+export function registryClient(ref: ImageReference, f: RegistryFlags): RegistryClient {
+  if ((f.registryUsername === undefined) !== (f.registryPassword === undefined)) {
+    throw new CliError('--registry-username and --registry-password go together');
+  }
+  const explicit =
+    f.registryUsername !== undefined
+      ? staticCredentials({ username: f.registryUsername, password: f.registryPassword! }, ref.registry)
+      : undefined;
+  return new RegistryClient({
+    credentials: chainCredentials(explicit, loadDockerCredentials()),
+    insecureRegistries: f.allowInsecureRegistry ? [ref.registry] : [],
+  });
+}
+
+export function checkUrl(v: string, flag: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new CliError(`${flag} ${JSON.stringify(v)} is not an http(s) URL`, 'for example http://127.0.0.1:3000');
+  }
+  return v;
+}
+
+/** Reads a password: SIGIL_PASSWORD, else a prompt on the terminal (input not echoed). */
+export async function readPassword(question: string): Promise<string> {
+  const env = process.env.SIGIL_PASSWORD;
+  if (env !== undefined) return env;
+  if (!process.stdin.isTTY) throw new CliError('no password given and no terminal to ask on', 'set SIGIL_PASSWORD');
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    const out = rl as unknown as { _writeToOutput?: (s: string) => void };
+    process.stderr.write(question);
+    out._writeToOutput = () => undefined;
+    rl.question('', (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
+}
+
+/**
+ * Asks before anything goes to the log. With --yes it does not ask; with no terminal and no
+ * --yes it refuses rather than wait for an answer that cannot come (seed §5).
+ */
+export async function confirmUpload(yes: boolean | undefined, logUrl: string): Promise<void> {
+  if (yes) return;
+  const notice =
+    `The signature, the certificate (with your identity) and the artifact digest will be recorded in the\n` +
+    `transparency log at ${logUrl}; entries cannot be removed.\n`;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new CliError(
+      'refusing to upload to the transparency log without confirmation: no terminal to ask on',
+      'pass --yes to confirm non-interactively',
+    );
+  }
+  process.stderr.write(notice);
+  const answer = await new Promise<string>((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question('Are you sure you would like to continue? [y/N] ', (a) => {
+      rl.close();
+      resolve(a);
+    });
+  });
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('signing aborted: the upload to the transparency log was not confirmed');
+}
+
+/**
+ * Turns the signing flags into a SigningConfig: the key file (with its password) or keyless
+ * with a token obtained now (so a missing token fails before any prompt), the CA and log URLs.
+ */
+export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
+  const stack = stackDefaults(process.env, f.dataDir);
+  const logUrl = checkUrl(f.rekorUrl ?? stack.logUrl, '--rekor-url');
+  if (f.key !== undefined) {
+    const password = await readPassword('Enter password for private key: ');
+    const keys = wrapErrors(() => loadPrivateKeyFile(f.key!, password));
+    return { key: { kind: 'key-file', ...keys }, logUrl, progress };
+  }
+  const caUrl = checkUrl(f.fulcioUrl ?? stack.caUrl, '--fulcio-url');
+  let token: string;
+  try {
+    token = await getIdentityToken({ ...(f.identityToken ? { token: f.identityToken } : {}), env: process.env, audience: 'sigstore' });
+  } catch (e) {
+    if (isSigilError(e) && e.message === NO_TOKEN_MESSAGE) throw new CliError(NO_TOKEN_MESSAGE, NO_TOKEN_HINT);
+    if (isSigilError(e)) throw new CliError(e.message.startsWith('getting credentials') ? e.message : `getting credentials: ${e.message}`);
+    throw e;
+  }
+  return { key: { kind: 'keyless', caUrl, tokens: { token, env: {} } }, logUrl, progress };
+}
+
+function wrapErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isSigilError(e)) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** Parses `-a key=value` annotations. */
+export function parseAnnotations(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of list) {
+    const i = a.indexOf('=');
+    if (i <= 0) throw new CliError(`annotation ${JSON.stringify(a)} is not key=value`);
+    out[a.slice(0, i)] = a.slice(i + 1);
+  }
+  return out;
+}
+
+export function register(program: Command): void {
+  withRegistryFlags(
+    withSigningFlags(
+      program
+        .command('sign')
+        .description('sign a container image by digest (keyless by default) and attach the signature in cosign\'s layout')
+        .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
+        .option('-a, --annotations <key=value>', 'extra key=value pairs for the signed payload (repeatable)', (v: string, acc: string[]) => [...acc, v], []),
+    ),
+  ).action(async (image: string, f: SigningFlags & RegistryFlags & { annotations: string[] }) => {
+    const ref = parseImage(image);
+    const annotations = parseAnnotations(f.annotations);
+    const config = await signingConfig(f);
+    const client = registryClient(ref, f);
+    const resolved = await resolveImage(client, ref, progress);
+    await confirmUpload(f.yes, config.logUrl!);
+    const { builder } = createSigning(config);
+    const r = await signImage({ client, image: resolved, builder, annotations, progress });
+    progress(
+      r.attached.added
+        ? `Signature attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} signature(s))`
+        : 'An identical signature was already attached',
+    );
+  });
+}
