@@ -200,7 +200,9 @@ export class AdmissionEngine {
     }
     const shown = ref ? ref.toString() : img.image;
     // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
-    if (!anyWildcardMatches(rule.imageReferences, shown)) return undefined;
+    // An image that does not even parse is refused by every rule in scope: it cannot be matched
+    // reliably, so it must not slip through as "outside the pattern".
+    if (ref && !anyWildcardMatches(rule.imageReferences, shown)) return undefined;
     const base = {
       policy: policy.name,
       rule: rule.name,
@@ -220,7 +222,7 @@ export class AdmissionEngine {
       message,
       ...extra,
     });
-    if (anyWildcardMatches(rule.skipImageReferences, shown)) {
+    if (ref && anyWildcardMatches(rule.skipImageReferences, shown)) {
       return Promise.resolve(
         result(
           'skip',

@@ -254,7 +254,7 @@ ${keys}
     ],
     [
       'empty entries',
-      SEED_RULE.replace(/    - entries:[\s\S]*/, '    - entries: []'),
+      SEED_RULE.replace(/ {4}- entries:[\s\S]*/, '    - entries: []'),
       /at least one entry is required/,
     ],
     [
@@ -264,7 +264,7 @@ ${keys}
     ],
     [
       'kms keys',
-      SEED_RULE.replace(/        - keyless:[\s\S]*/, '        - keys:\n            kms: awskms:///x'),
+      SEED_RULE.replace(/ {8}- keyless:[\s\S]*/, '        - keys:\n            kms: awskms:///x'),
       /kms and secret keys are not supported/,
     ],
     [
@@ -296,7 +296,7 @@ ${keys}
   it('refuses unknown failurePolicy and duplicate rule names', () => {
     expectInvalid(clusterPolicy(SEED_RULE, '  failurePolicy: Sometimes\n'), /unknown failure policy/);
     const dup = clusterPolicy(SEED_RULE).replace(
-      /  rules:\n/,
+      / {2}rules:\n/,
       '  rules:\n    - name: check-signature\n      validate: {}\n',
     );
     expectInvalid(dup, /duplicate rule name/);

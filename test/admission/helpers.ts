@@ -1,0 +1,118 @@
+import { request } from 'node:https';
+import { createServer, type Server } from 'node:net';
+
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+/** POST JSON over HTTPS trusting only `ca` (the webhook's generated CA), as the API server would. */
+export function postJson(url: string, body: unknown, ca: string, raw?: string): Promise<HttpAnswer> {
+  const payload = raw ?? JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export function getText(url: string, ca: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: undefined, text }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+let uidCounter = 0;
+
+/** An AdmissionReview v1 for `object` of `kind` (CREATE in `namespace`). */
+export function review(
+  kind: string,
+  object: Record<string, unknown>,
+  namespace = 'default',
+  operation = 'CREATE',
+) {
+  const meta = object.metadata as Record<string, unknown> | undefined;
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `uid-${++uidCounter}-${Date.now()}`,
+      kind: { group: kind === 'Pod' ? '' : 'apps', version: 'v1', kind },
+      resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
+      namespace,
+      name: meta?.name,
+      operation,
+      object,
+    },
+  };
+}
+
+export function pod(name: string, images: string[], init: string[] = []) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      ...(init.length ? { initContainers: init.map((image, i) => ({ name: `init-${i}`, image })) } : {}),
+      containers: images.map((image, i) => ({ name: `c-${i}`, image })),
+    },
+  };
+}
+
+export function deployment(name: string, images: string[], init: string[] = []) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: { template: { metadata: { labels: { app: name } }, spec: pod(name, images, init).spec } },
+  };
+}
+
+/** A TCP server that accepts connections and never answers (a hung registry). */
+export async function blackHole(): Promise<{ host: string; close(): Promise<void> }> {
+  const sockets = new Set<import('node:net').Socket>();
+  const srv: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}
