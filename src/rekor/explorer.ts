@@ -65,8 +65,8 @@ function keyDescription(c: ParsedCertificate): string {
 export function certificateView(c: ParsedCertificate): CertificateView {
   const sans = c.subjectAlternativeNames.map((n) => ({ type: n.type, value: n.value }));
   return {
-    subject: c.x509.subject.replace(/\n/g, ', '),
-    issuer: c.x509.issuer.replace(/\n/g, ', '),
+    subject: (c.x509.subject ?? '').replace(/\n/g, ', '),
+    issuer: (c.x509.issuer ?? '').replace(/\n/g, ', '),
     serial: c.serialHex,
     notBefore: c.notBefore.toISOString(),
     notAfter: c.notAfter.toISOString(),
@@ -91,7 +91,14 @@ export function decodeCertificatePem(pem: unknown): CertificateView[] {
   const blocks = pemBlocks(pem).filter((b) => b.type === 'CERTIFICATE');
   if (blocks.length === 0) throw new SigilError('INVALID_INPUT', 'pem holds no CERTIFICATE block');
   if (blocks.length > MAX_CERTIFICATES) throw new SigilError('INVALID_INPUT', `pem holds more than ${MAX_CERTIFICATES} certificates`);
-  return blocks.map((b) => certificateView(parseCertificate(b.der)));
+  return blocks.map((b) => {
+    const parsed = parseCertificate(b.der);
+    try {
+      return certificateView(parsed);
+    } catch (e) {
+      throw new SigilError('INVALID_CERTIFICATE', 'certificate fields do not decode', { cause: e });
+    }
+  });
 }
 
 export interface ExplorerOptions {
