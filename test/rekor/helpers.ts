@@ -21,7 +21,7 @@ export async function startLog(
   t: { after(fn: () => Promise<void> | void): void },
   config: Partial<LogServerConfig> = {},
 ): Promise<LogServer> {
-  const server = await createLogServer({ dataDir: tempDir(t), port: 0, logLevel: 'silent', workers: 1, ...config });
+  const server = await createLogServer({ dataDir: tempDir(t), port: 0, logLevel: 'silent', workers: 0, ...config });
   t.after(() => server.close());
   return server;
 }
