@@ -15,7 +15,15 @@ export async function readBounded(res: Response, max: number, what: string): Pro
   let total = 0;
   const reader = res.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      const err = e as Error;
+      const why = err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timed out' : err.message;
+      throw new SigilError('REGISTRY_ERROR', `reading ${what} failed: ${why}`, { cause: e });
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > max) {

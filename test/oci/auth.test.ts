@@ -284,6 +284,9 @@ test('a registry serving other bytes than asked for is caught; oversized and slo
       pump();
     } else if (url.endsWith('/manifests/declared-huge')) {
       res.writeHead(200, { 'content-length': String(5 * 1024 * 1024) }).end();
+    } else if (url.endsWith('/manifests/stall')) {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      res.write('{"schemaVersion":');
     } else if (url.endsWith('/manifests/slow')) {
       // never answers
     } else if (url.includes('/blobs/')) {
@@ -291,7 +294,8 @@ test('a registry serving other bytes than asked for is caught; oversized and slo
     } else res.writeHead(404).end();
   });
   t.after(() => srv.close());
-  const client = new RegistryClient({ timeoutMs: 500 });
+  const client = new RegistryClient({ timeoutMs: 10_000 });
+  const impatient = new RegistryClient({ timeoutMs: 500 });
   const base = `${srv.host}/org/app`;
   await assert.rejects(
     client.getManifest(parseReference(`${base}@${realDigest}`)),
@@ -310,7 +314,11 @@ test('a registry serving other bytes than asked for is caught; oversized and slo
     isSigilError(e, 'TOO_LARGE'),
   );
   await assert.rejects(
-    client.getManifest(parseReference(`${base}:slow`)),
+    impatient.getManifest(parseReference(`${base}:stall`)),
+    (e: unknown) => isSigilError(e, 'REGISTRY_ERROR') && /timed out/.test(e.message),
+  );
+  await assert.rejects(
+    impatient.getManifest(parseReference(`${base}:slow`)),
     (e: unknown) => isSigilError(e, 'REGISTRY_ERROR') && /timed out/.test(e.message),
   );
   await assert.rejects(client.getManifest(parseReference(`${base}:absent`)), (e: unknown) =>
