@@ -51,11 +51,7 @@ export function verifyBlob(file: string | undefined, f: VerifyFlags & { bundle: 
     throw new CliError('a message-signature bundle needs the signed FILE', 'sigil verify-blob FILE --bundle BUNDLE …');
   }
   const artifact = file === undefined ? undefined : readInput(file, 'file', MAX_BLOB_BYTES);
-  const result = verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
-  if (bundle.content.kind === 'dsseEnvelope' && artifact === undefined) {
-    progress('WARNING: no FILE given: the envelope and its statement verified, not which artifact it names');
-  }
-  return result;
+  return verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
 }
 
 export function register(program: Command): void {
@@ -94,6 +90,7 @@ export function register(program: Command): void {
       .requiredOption('--bundle <file>', 'the Sigstore bundle'),
   ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
     const result = verifyBlob(file, f);
+    if (file === undefined) progress('WARNING: no FILE given: the envelope and its statement verified, not which artifact it names');
     process.stderr.write('Verified OK\n');
     process.stdout.write(`${JSON.stringify(result)}\n`);
   });
