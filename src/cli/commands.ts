@@ -9,6 +9,8 @@ import { register as verify } from './verify.js';
 import { register as blob } from './blob.js';
 import { register as attest } from './attest.js';
 import { register as tree } from './tree.js';
+import { register as demo } from './demo.js';
+import { register as admission } from './admission.js';
 
 /**
  * Every command group registers itself here; each lives in its own file
@@ -16,7 +18,7 @@ import { register as tree } from './tree.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree];
+const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree, admission];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
