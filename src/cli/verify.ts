@@ -11,7 +11,7 @@ import {
   stackDefaults,
   verifyImageAttestations,
 } from '../sign/index.js';
-import { createTrustMaterial, verifyCosignImage, type IdentityPolicy, type TrustMaterial, type VerificationPolicy } from '../verify/index.js';
+import { compilePolicy, createTrustMaterial, verifyCosignImage, type IdentityPolicy, type TrustMaterial, type VerificationPolicy } from '../verify/index.js';
 import { CliError } from './output.js';
 import { parseImage, registryClient, withRegistryFlags, type RegistryFlags } from './sign.js';
 
@@ -106,7 +106,14 @@ export function policyFromFlags(f: VerifyFlags): VerificationPolicy | undefined 
   if (f.certificateGithubWorkflowName !== undefined) id.githubWorkflowName = f.certificateGithubWorkflowName;
   if (f.certificateGithubWorkflowRepository !== undefined) id.githubWorkflowRepository = f.certificateGithubWorkflowRepository;
   if (f.certificateGithubWorkflowRef !== undefined) id.githubWorkflowRef = f.certificateGithubWorkflowRef;
-  return { identities: [id] };
+  const policy: VerificationPolicy = { identities: [id] };
+  try {
+    compilePolicy(policy);
+  } catch (e) {
+    if (isSigilError(e)) throw new CliError(e.message);
+    throw e;
+  }
+  return policy;
 }
 
 export function verifyOptions(f: VerifyFlags): { publicKey?: KeyObject; ctlogThreshold?: number } {
