@@ -1,10 +1,10 @@
-import type { KeyObject } from 'node:crypto';
 import type { Principal } from '../oidc/principal.js';
 import { toPem } from '../crypto/index.js';
 import {
   authorityKeyId,
   ctPoison,
   EMPTY_NAME,
+  encodeExtension,
   encodeTbs,
   extKeyUsageCodeSigning,
   keyIdentifier,
@@ -23,6 +23,7 @@ import type { CaMaterial } from './keys.js';
 import type { CtLog } from './ct/log.js';
 
 export const LEAF_VALIDITY_MS = 10 * 60 * 1000;
+const POISON = encodeExtension(ctPoison());
 
 export interface IssuedCertificate {
   /** Leaf, intermediate, root (PEM, each ending in a newline). */
@@ -33,7 +34,8 @@ export interface IssuedCertificate {
 }
 
 export interface CertificateIssuer {
-  issue(principal: Principal, publicKey: KeyObject): Promise<IssuedCertificate>;
+  /** Issues for the DER SPKI of the requester's (already checked) public key. */
+  issue(principal: Principal, spkiDer: Buffer): Promise<IssuedCertificate>;
 }
 
 /**
@@ -47,8 +49,7 @@ export function createCertificateIssuer(
   now: () => number = Date.now,
 ): CertificateIssuer {
   return {
-    async issue(principal, publicKey) {
-      const spki = publicKey.export({ type: 'spki', format: 'der' });
+    async issue(principal, spki) {
       const notBefore = new Date(Math.floor(now() / 1000) * 1000);
       const base = {
         serial: randomSerial(),
@@ -59,17 +60,17 @@ export function createCertificateIssuer(
         notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS),
         spkiDer: spki,
       };
-      const extensions = leafExtensions(principal, spki, ca.issuerKeyId);
+      const extensions = leafExtensions(principal, spki, ca.issuerKeyId).map(encodeExtension);
       let sct: Sct | undefined;
-      let last: Extension[] = [];
+      let last: Buffer[] = [];
       if (ct) {
         const precert = await signTbs(
-          encodeTbs({ ...base, extensions: [...extensions, ctPoison()] }),
+          encodeTbs({ ...base, extensions: [...extensions, POISON] }),
           ca.sigAlg,
           ca.intermediateKey,
         );
         sct = await ct.addPreChain([precert, ca.intermediateDer, ca.rootDer]);
-        last = [{ oid: CT.sctList, critical: false, value: sctListExtensionValue([sct]) }];
+        last = [encodeExtension({ oid: CT.sctList, critical: false, value: sctListExtensionValue([sct]) })];
       }
       const leafDer = await signTbs(
         encodeTbs({ ...base, extensions: [...extensions, ...last] }),

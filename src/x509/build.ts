@@ -10,25 +10,60 @@ import { CT, EKU_CODE_SIGNING } from './oids.js';
 
 // ---- DER writer -------------------------------------------------------------------------
 
-function lengthBytes(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const out: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
-  return Buffer.from([0x80 | out.length, ...out]);
+function headerSize(n: number): number {
+  return n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5;
+}
+
+function writeHeader(out: Buffer, tag: number, n: number): number {
+  out[0] = tag;
+  if (n < 0x80) {
+    out[1] = n;
+    return 2;
+  }
+  const len = headerSize(n) - 2;
+  out[1] = 0x80 | len;
+  for (let i = 0; i < len; i++) out[2 + i] = (n >>> (8 * (len - 1 - i))) & 0xff;
+  return 2 + len;
+}
+
+/** One allocation per element: tag, minimal DER length, then the contents in order. */
+export function tlvOf(tag: number, parts: readonly Uint8Array[]): Buffer {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = Buffer.allocUnsafe(headerSize(n) + n);
+  let at = writeHeader(out, tag, n);
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export function tlv(tag: number, content: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(content.length), content]);
+  return tlvOf(tag, [content]);
 }
 
-export const seq = (...items: Uint8Array[]): Buffer => tlv(0x30, Buffer.concat(items));
+export const seq = (...items: Uint8Array[]): Buffer => tlvOf(0x30, items);
 export const octetString = (b: Uint8Array): Buffer => tlv(0x04, b);
 export const utf8String = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
-export const bitString = (b: Uint8Array, unused = 0): Buffer => tlv(0x03, Buffer.concat([Buffer.from([unused]), b]));
+export const bitString = (b: Uint8Array, unused = 0): Buffer =>
+  tlv(0x03, Buffer.concat([Buffer.from([unused]), b]));
 export const DER_NULL = Buffer.from([0x05, 0x00]);
 const DER_TRUE = Buffer.from([0x01, 0x01, 0xff]);
 
+const oidCache = new Map<string, Buffer>();
+
+/** DER OBJECT IDENTIFIER (memoized: the same few OIDs recur in every certificate). */
 export function oid(dotted: string): Buffer {
+  let hit = oidCache.get(dotted);
+  if (!hit) {
+    hit = encodeOid(dotted);
+    if (oidCache.size < 1024) oidCache.set(dotted, hit);
+  }
+  return hit;
+}
+
+function encodeOid(dotted: string): Buffer {
   const arcs = dotted.split('.').map(Number);
   const first = arcs[0]! * 40 + arcs[1]!;
   const bytes: number[] = [];
@@ -52,7 +87,9 @@ function time(d: Date): Buffer {
   const iso = d.toISOString();
   const y = d.getUTCFullYear();
   const digits = iso.slice(0, 19).replace(/[-T:]/g, '');
-  return y >= 1950 && y < 2050 ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`)) : tlv(0x18, Buffer.from(`${digits}Z`));
+  return y >= 1950 && y < 2050
+    ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`))
+    : tlv(0x18, Buffer.from(`${digits}Z`));
 }
 
 // ---- extensions -------------------------------------------------------------------------
@@ -65,7 +102,8 @@ export interface Extension {
 }
 
 export function encodeExtension(e: Extension): Buffer {
-  return seq(oid(e.oid), ...(e.critical ? [DER_TRUE] : []), octetString(e.value));
+  const value = tlv(0x04, e.value);
+  return e.critical ? tlvOf(0x30, [oid(e.oid), DER_TRUE, value]) : tlvOf(0x30, [oid(e.oid), value]);
 }
 
 export const EXT_OIDS = {
@@ -102,7 +140,8 @@ export const authorityKeyId = (keyId: Uint8Array): Extension => ({
   value: seq(tlv(0x80, keyId)),
 });
 
-export type SanValue = { kind: 'email' | 'uri'; value: string } | { kind: 'otherName'; value: string; typeId: string };
+export type SanValue =
+  { kind: 'email' | 'uri'; value: string } | { kind: 'otherName'; value: string; typeId: string };
 
 /** A single-name SAN; critical because the subject is empty. */
 export function subjectAltName(san: SanValue): Extension {
@@ -126,7 +165,9 @@ export const ctPoison = (): Extension => ({ oid: CT.poison, critical: true, valu
 
 /** Key identifier as Go computes it: SHA-1 of the subjectPublicKey BIT STRING contents. */
 export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  return createHash('sha1').update(subjectPublicKeyBits(Buffer.from(spkiDer))).digest();
+  return createHash('sha1')
+    .update(subjectPublicKeyBits(Buffer.from(spkiDer)))
+    .digest();
 }
 
 function subjectPublicKeyBits(spki: Buffer): Buffer {
@@ -170,12 +211,20 @@ export interface TbsParams {
   notBefore: Date;
   notAfter: Date;
   spkiDer: Buffer;
-  extensions: readonly Extension[];
+  /** Extensions, or their DER encodings (encodeExtension) when reused across TBSs. */
+  extensions: readonly (Extension | Buffer)[];
 }
 
 /** Random positive 160-bit serial (top bit clear, second bit set so the DER stays 20 bytes). */
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
 export function randomSerial(): Buffer {
-  const b = randomBytes(20);
+  if (randomAt + 20 > randomPool.length) {
+    randomPool = randomBytes(20 * 512);
+    randomAt = 0;
+  }
+  const b = Buffer.from(randomPool.subarray(randomAt, (randomAt += 20)));
   b[0] = (b[0]! & 0x7f) | 0x40;
   return b;
 }
@@ -192,7 +241,13 @@ export function encodeTbs(p: TbsParams): Buffer {
     seq(time(p.notBefore), time(p.notAfter)),
     p.subjectName,
     p.spkiDer,
-    tlv(0xa3, seq(...p.extensions.map(encodeExtension))),
+    tlv(
+      0xa3,
+      tlvOf(
+        0x30,
+        p.extensions.map((e) => (Buffer.isBuffer(e) ? e : encodeExtension(e))),
+      ),
+    ),
   );
 }
 
@@ -234,7 +289,7 @@ export function sequenceElements(der: Buffer, at = 0): Buffer[] {
   const start = at + headerLength(der, at);
   const end = start + elementLength(der, at);
   const out: Buffer[] = [];
-  for (let p = start; p < end; ) {
+  for (let p = start; p < end;) {
     const len = headerLength(der, p) + elementLength(der, p);
     out.push(der.subarray(p, p + len));
     p += len;
