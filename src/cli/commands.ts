@@ -18,7 +18,7 @@ import { register as admission } from './admission.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree, admission];
+const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree, admission, demo];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

@@ -5,6 +5,11 @@ import { createOidcServer, type OidcServer } from '../oidc/dev-issuer.js';
 import { createCaServer, type CaServer } from '../ca/server.js';
 import { fetchTrustedRoot } from '../ca/client.js';
 import { createLogServer, type LogServer } from '../rekor/server.js';
+import { parseTrustedRoot } from '../bundle/index.js';
+import { parsePolicyText } from '../admission/policy/index.js';
+import { createAdmissionServer, type AdmissionServer } from '../admission/server.js';
+import { registryImageSource, SigstoreSignatureVerifier } from '../admission/real-verifier.js';
+import { RegistryClient } from '../oci/client.js';
 import { startRegistry, type DemoRegistry, type RegistryChoice } from './registry.js';
 
 export const TRUSTED_ROOT_FILE = 'trusted_root.json';
@@ -97,4 +102,20 @@ export async function startStack(config: StackConfig): Promise<Stack> {
     await close();
     throw e;
   }
+}
+
+/**
+ * The admission webhook (HTTPS, generated serving certificate) enforcing Kyverno policies with
+ * the stack's trusted root, reading images from the registry.
+ */
+export async function startAdmission(stack: Stack, policyYaml: string, source = 'policy.yaml'): Promise<AdmissionServer> {
+  const policies = parsePolicyText(policyYaml, source, { hasTrustedRoot: true });
+  const server = await createAdmissionServer({
+    policies,
+    source: registryImageSource(new RegistryClient({ timeoutMs: 10_000 })),
+    verifier: new SigstoreSignatureVerifier(parseTrustedRoot(stack.trustedRoot)),
+    port: 0,
+    logLevel: 'silent',
+  });
+  return server;
 }

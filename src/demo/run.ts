@@ -1,0 +1,248 @@
+import { spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AdmissionServer } from '../admission/server.js';
+import { RegistryClient, parseReference, pushImage, readSignatures, tinyImage } from '../oci/index.js';
+import { RekorClient } from '../rekor/client.js';
+import { verifyLogEntry } from '../rekor/verify-entry.js';
+import { createTrustMaterial, verifyCosignImage } from '../verify/index.js';
+import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
+import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
+import { startAdmission, startStack, type Stack } from './stack.js';
+import type { RegistryChoice } from './registry.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SIGIL_BIN = join(REPO_ROOT, 'bin', 'sigil.js');
+const SIGN_TIMEOUT_MS = 45_000;
+
+export interface DemoOptions {
+  /** Keep data here (default: a temporary directory, removed at the end). */
+  dataDir?: string;
+  registry: RegistryChoice;
+  /** Where output lines go (default stdout). */
+  write?: (text: string) => void;
+  /** Leave the stack running after the demo (the caller closes it). */
+  keepRunning?: boolean;
+}
+
+export interface DemoOutcome {
+  pod: string;
+  image: string;
+  expected: 'admitted' | 'denied';
+  answer: AdmissionAnswer;
+  ok: boolean;
+}
+
+export interface DemoResult {
+  ok: boolean;
+  outcomes: DemoOutcome[];
+  seconds: number;
+  stack?: Stack;
+  admission?: AdmissionServer;
+  close(): Promise<void>;
+}
+
+/** Runs `sigil sign --yes IMAGE` in a child process, as a CI step would, and returns its stderr lines. */
+function runSign(image: string, env: Record<string, string>): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SIGIL_BIN, 'sign', '--yes', image], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: SIGN_TIMEOUT_MS,
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const lines = out.split('\n').filter((l) => l.trim() !== '');
+      if (code === 0) resolve(lines);
+      else reject(new Error(`sigil sign exited with ${code}:\n${lines.join('\n')}`));
+    });
+  });
+}
+
+/** The environment of a CI runner of this stack: no ambient SIGIL_/token variables from the caller. */
+function runnerEnv(stack: Stack, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith('SIGIL_') || k.startsWith('ACTIONS_') || k === 'SIGSTORE_ID_TOKEN') continue;
+    env[k] = v;
+  }
+  return { ...env, SIGIL_CA_URL: stack.ca.url, SIGIL_LOG_URL: stack.log.url, SIGIL_DATA_DIR: stack.dataDir, ...extra };
+}
+
+/** The deny reason of a Kyverno-shaped message: its last non-empty line, trimmed. */
+export function denyReason(message: string): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines[lines.length - 1] ?? '(no message)';
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const write = opts.write ?? ((t: string) => void process.stdout.write(t));
+  const say = (line = ''): void => write(`${line}\n`);
+  const started = performance.now();
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sigil-demo-'));
+  let stack: Stack | undefined;
+  let admission: AdmissionServer | undefined;
+  const close = async (): Promise<void> => {
+    await admission?.close().catch(() => undefined);
+    await stack?.close();
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    say('sigil demo: keyless signing in CI, verification at Kubernetes admission (seed §4–§8)');
+    say('');
+    say('1. Starting the stack on loopback');
+    stack = await startStack({ dataDir, registry: opts.registry });
+    const registry = stack.registry!;
+    const host = registry.host;
+    const policyYaml = demoPolicyYaml(host, stack.oidc.issuer, stack.log.url);
+    writeFileSync(join(dataDir, 'policy.yaml'), policyYaml);
+    admission = await startAdmission(stack, policyYaml);
+    say(`   dev OIDC issuer      ${stack.oidc.url}  (GitHub-Actions-shaped tokens)`);
+    say(`   CA (Fulcio v2 + CT)  ${stack.ca.url}`);
+    say(`   transparency log     ${stack.log.url}  (explorer page at /)`);
+    say(`   OCI registry         ${registry.url}  (${registry.kind === 'embedded' ? "sigil's embedded registry" : "Debian's docker-registry"})`);
+    say(`   admission webhook    ${admission.url}  (HTTPS, Kyverno ClusterPolicy ${join(dataDir, 'policy.yaml')})`);
+    say(`   data directory       ${dataDir}`);
+
+    say('');
+    say('2. Pushing tiny images');
+    const client = new RegistryClient();
+    const push = async (name: string, seed: string): Promise<string> => {
+      const digest = await pushImage(client, parseReference(`${host}/shop/${name}`), tinyImage(seed));
+      say(`   pushed ${host}/shop/${name}  →  ${digest}`);
+      return digest;
+    };
+    const cart = await push('rs-cart:v1', 'cart v1');
+    await push('rs-payment:v1', 'payment v1');
+    const catalogue = await push('rs-catalogue:v1', 'catalogue v1');
+    const ratings = await push('rs-ratings:v1', 'ratings v1');
+
+    say('');
+    say(`3. The CI job (${DEMO_REPOSITORY}, ${CI_WORKFLOW}, permissions: id-token: write) signs by digest`);
+    say(`   token: GET ${stack.actionsRequestUrl}?audience=sigstore with the runner's request token`);
+    const ciEnv = runnerEnv(stack, {
+      ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: stack.actionsRequestToken,
+    });
+    for (const [name, digest] of [
+      ['rs-cart', cart],
+      ['rs-catalogue', catalogue],
+    ] as const) {
+      const image = `${host}/shop/${name}@${digest}`;
+      say(`   $ sigil sign --yes ${image}`);
+      for (const l of await runSign(image, ciEnv)) say(`     │ ${l}`);
+    }
+    say(`   Another workflow (${OTHER_WORKFLOW}) of the same repository signs rs-ratings:`);
+    const nightlyRef = `${DEMO_REPOSITORY}/${OTHER_WORKFLOW}@refs/heads/main`;
+    const nightlyToken = await stack.oidc.mint({ job_workflow_ref: nightlyRef, workflow_ref: nightlyRef, workflow: 'nightly' });
+    const ratingsImage = `${host}/shop/rs-ratings@${ratings}`;
+    say(`   $ sigil sign --yes ${ratingsImage}`);
+    for (const l of await runSign(ratingsImage, runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken }))) say(`     │ ${l}`);
+    say('   Someone with push access moves the tag rs-catalogue:v1 to other content after signing:');
+    await push('rs-catalogue:v1', 'catalogue v1 with a backdoor');
+
+    say('');
+    say('4. Kubernetes asks the admission webhook about four pods (AdmissionReview over HTTPS, /mutate)');
+    const cases: { pod: string; image: string; expected: 'admitted' | 'denied'; why: string }[] = [
+      { pod: 'cart', image: `${host}/shop/rs-cart:v1`, expected: 'admitted', why: 'signed by CI-CD.yml' },
+      { pod: 'payment', image: `${host}/shop/rs-payment:v1`, expected: 'denied', why: 'never signed' },
+      { pod: 'catalogue', image: `${host}/shop/rs-catalogue:v1`, expected: 'denied', why: 'tag moved after signing' },
+      { pod: 'ratings', image: `${host}/shop/rs-ratings:v1`, expected: 'denied', why: `signed by ${OTHER_WORKFLOW}` },
+    ];
+    const outcomes: DemoOutcome[] = [];
+    for (const c of cases) {
+      const answer = await sendReview(`${admission.url}/mutate`, admission.caPem!, podReview(c.pod, c.image));
+      const got = answer.allowed ? 'admitted' : 'denied';
+      const ok = got === c.expected;
+      outcomes.push({ pod: c.pod, image: c.image, expected: c.expected, answer, ok });
+      say(`   ${ok ? '✔' : '✘'} pod ${c.pod} (${c.why}): ${got.toUpperCase()}${ok ? ', as expected' : `, but ${c.expected} was expected`}`);
+      if (!answer.allowed) say(`       reason: ${denyReason(answer.message)}`);
+      for (const p of answer.patch) say(`       patch: ${p.op} ${p.path} → ${String(p.value)}`);
+    }
+
+    say('');
+    say('5. The trust chain of the admitted image (seed §8), every link checked again here');
+    const chainOk = await printTrustChain(stack, client, `${host}/shop/rs-cart@${cart}`, say);
+
+    const ok = chainOk && outcomes.every((o) => o.ok);
+    const seconds = (performance.now() - started) / 1000;
+    say('');
+    say(
+      ok
+        ? `DEMO PASSED: ${outcomes.length} of ${outcomes.length} admission outcomes as expected, trust chain verified (${seconds.toFixed(1)} s).`
+        : `DEMO FAILED: ${outcomes.filter((o) => !o.ok).length} unexpected outcome(s)${chainOk ? '' : ', trust chain not verified'}.`,
+    );
+    if (opts.keepRunning) {
+      say(`The stack keeps running: browse the log at ${stack.log.url}/ ; Ctrl-C stops it.`);
+      return { ok, outcomes, seconds, stack, admission, close };
+    }
+    await close();
+    return { ok, outcomes, seconds, close: async () => undefined };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Verifies the image's signatures like the webhook, re-verifies its log entry, and prints seed §8 with real values. */
+async function printTrustChain(stack: Stack, client: RegistryClient, image: string, say: (l?: string) => void): Promise<boolean> {
+  const ref = parseReference(image);
+  const trust = createTrustMaterial(stack.trustedRoot);
+  const layers = await readSignatures(client, ref);
+  const [v] = verifyCosignImage(trust, ref.digest!, layers, {
+    identities: [{ subjectRegExp: SUBJECT_REGEXP, issuer: stack.oidc.issuer }],
+  });
+  const r = v!.result;
+  const tlog = r.tlogEntries[0];
+  const logKeyDer = trust.root.tlogs[0]!.publicKey.rawBytes;
+  const logKey = createPublicKey({ key: Buffer.from(logKeyDer), format: 'der', type: 'spki' });
+  const entry = await new RekorClient(stack.log.url).getEntryByIndex(r.logIndex!);
+  const proof = verifyLogEntry(entry!, logKey);
+  const cert = r.certificate!;
+  const id = r.identity!;
+  const minutes = Math.round((Date.parse(cert.notAfter) - Date.parse(cert.notBefore)) / 60_000);
+  const t = r.integratedTimeUnix! * 1000;
+  const inWindow = Date.parse(cert.notBefore) <= t && t <= Date.parse(cert.notAfter);
+  const mark = (b: boolean | undefined): string => (b ? '✔' : '✘');
+  const checkpointLines = entry!.verification.inclusionProof.checkpoint.trimEnd().split('\n');
+
+  say(`   Image: ${image}`);
+  say('          ← signed by →');
+  say(`   Ephemeral key pair (ECDSA P-256, in memory only, discarded after signing)`);
+  say(`     key ID (SHA-256 of the public key): ${r.keyId}`);
+  say(`     signature over the simple-signing payload naming ${ref.digest} ${mark(r.checks.includes('signature'))}`);
+  say('          ← certified by →');
+  say('   Certificate from the sigil CA');
+  say(`     SubjectAltName:  ${id.subjectAlternativeNames.join(', ')}`);
+  say(`     OIDC issuer:     ${id.issuer ?? '(none)'}`);
+  say(`     Validity:        ${cert.notBefore} → ${cert.notAfter} (${minutes} minutes)`);
+  say(`     Serial:          ${cert.serialNumber}`);
+  say(`     Chain to the CA root in trusted_root.json ${mark(r.checks.includes('certificate-chain'))}   SCT from the CA's CT log ${mark(r.ctlogs.length > 0)}`);
+  say('          ← issued because →');
+  say('   OIDC token (JWT signed by the dev issuer, fetched with the Actions token-request protocol)');
+  say(`     sub: ${id.extensions.tokenSubject ?? '(not recorded)'}`);
+  say(`     iss: ${id.issuer ?? '(none)'}`);
+  say(`     workflow: ${id.extensions.buildConfigURI ?? id.extensions.githubWorkflowRef ?? ''}`);
+  say('          ← permanently recorded in →');
+  say(`   Transparency log entry (${stack.log.url})`);
+  say(`     log index:       ${r.logIndex}`);
+  say(`     entry ID:        ${proof.uuid}`);
+  say(`     integrated time: ${r.integratedTime} (inside the certificate's validity ${mark(inWindow)})`);
+  say(`     SET verified with the log key ${mark(tlog?.inclusionPromise)}`);
+  say(`     inclusion proof verified ${mark(true)}: leaf ${proof.logIndex} of a tree of ${proof.checkpoint.size}, root ${proof.checkpoint.rootHash.toString('hex')}`);
+  say(`     checkpoint signed by ${proof.checkpointSigner} ${mark(true)}:`);
+  for (const l of checkpointLines) say(`       ${l}`);
+  say('          ← verified by →');
+  say('   sigil admission webhook (Kyverno ClusterPolicy verify-robot-shop-images)');
+  say(`     subjectRegExp ${SUBJECT_REGEXP} ${mark(r.checks.includes('identity'))}`);
+  say(`     issuer ${stack.oidc.issuer} ${mark(id.issuer === stack.oidc.issuer)}`);
+  return Boolean(tlog?.inclusionPromise) && inWindow && r.checks.includes('identity') && r.ctlogs.length > 0;
+}
