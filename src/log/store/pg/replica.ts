@@ -1,0 +1,500 @@
+import type pg from 'pg';
+import { SigilError, toSigilError } from '../../../errors/index.js';
+import { inclusionProof, leafHash } from '../../../merkle/index.js';
+import {
+  createLog,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_PENDING,
+  MAX_INDEX_KEY_LENGTH,
+  MAX_INDEX_KEYS,
+  MAX_LEAF_BYTES,
+  type Log,
+  type LogStats,
+} from '../../core.js';
+import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
+import { headChannel, pendingChannel, PostgresLogStore, tryAcquireSequencerLock, DEFAULT_PG_POOL_SIZE } from '../postgres.js';
+import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
+import { FollowerReads } from './follower-reads.js';
+import { PgReads } from './reads.js';
+import { checkSchemaName, DEFAULT_PG_SCHEMA, readTreeId } from './schema.js';
+
+export const DEFAULT_LOCK_RETRY_MS = 500;
+export const DEFAULT_POLL_MS = 1000;
+export const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
+const FLUSH_MAX = 1000;
+const PUMP_MAX = 2000;
+const OPEN_WAIT_MS = 30_000;
+
+export interface ReplicatedLogConfig {
+  databaseUrl: string;
+  /** PostgreSQL schema of the log (default sigil_log); `sigil log migrate` must have created it. */
+  schema?: string;
+  /** The personality's tree-head signer, for the tree ID stored in the database. */
+  signerFor(treeId: string): TreeHeadSigner;
+  /** false: this replica never sequences (it still accepts appends and serves reads). */
+  sequence?: boolean;
+  poolSize?: number;
+  /** How often a replica that is not the sequencer tries to take the lock. */
+  lockRetryMs?: number;
+  /** Fallback poll of the tree head and the pending queue (notifications are the fast path). */
+  pollMs?: number;
+  /** A forwarded append not integrated within this time is answered UNAVAILABLE (it stays queued). */
+  appendTimeoutMs?: number;
+  maxBatch?: number;
+  maxPending?: number;
+  now?: () => number;
+}
+
+export interface ReplicatedLog extends Log {
+  role(): 'sequencer' | 'follower';
+}
+
+interface Waiter {
+  leafHash: Buffer;
+  duplicate: boolean;
+  deadline: number;
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+interface Outgoing {
+  leaf: Buffer;
+  leafHash: Buffer;
+  indexKeys: string[];
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * One replica of a log kept in PostgreSQL. Every replica accepts appends and serves reads; at most
+ * one — the holder of the session advisory lock, see PostgresLogStore — sequences.
+ *
+ * Why this shape: the log core keeps the tree's recent nodes in memory and assumes it is the only
+ * writer, which is what makes batching fast. So rather than letting every replica write the tree
+ * (each would have to re-read it under a row lock per batch), a replica that is not the
+ * sequencer *queues* its appends in the `pending` table — durably, with one multi-row INSERT per
+ * batch and a NOTIFY — and the sequencer integrates them through its log core, exactly as its own
+ * appends, then deletes them. The forwarding replica answers its client only once the entry is in
+ * `entries` under a tree head (it learns of new heads by LISTEN, with a polling fallback), with an
+ * inclusion proof it computes from the stored nodes. So the acknowledgment rule is the same on
+ * every replica: acknowledged ⇒ committed in the tree with synchronous_commit.
+ *
+ * Failover: replicas that are not the sequencer try the lock every `lockRetryMs`. When the
+ * sequencer's session ends (process killed, connection lost), PostgreSQL drops its lock; the next
+ * replica to take it opens a log core over the stored tree (re-checking the root against the
+ * stored tree head) and drains `pending`, so appends queued during the gap are integrated, not
+ * lost. A sequencer whose session ends stops at once: its store can only commit on that session.
+ * Indexes cannot repeat: `entries.idx` is the primary key and every commit checks the stored size
+ * under a row lock. A queued leaf already integrated (a retry after a crash between commit and
+ * delete) is a duplicate and is not appended twice.
+ */
+export async function openReplicatedLog(config: ReplicatedLogConfig): Promise<ReplicatedLog> {
+  const r = new Replica(config);
+  try {
+    await r.open();
+  } catch (e) {
+    await r.close().catch(() => undefined);
+    throw e;
+  }
+  return r;
+}
+
+function validate(leaf: Buffer, opts: AppendOptions | undefined): SigilError | undefined {
+  if (!(leaf instanceof Uint8Array)) return new SigilError('INVALID_INPUT', 'leaf must be bytes');
+  if (leaf.length > MAX_LEAF_BYTES) return new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`);
+  const keys = opts?.indexKeys ?? [];
+  if (keys.length > MAX_INDEX_KEYS) return new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`);
+  for (const k of keys) {
+    if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
+      return new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length');
+    }
+  }
+  return undefined;
+}
+
+class Replica implements ReplicatedLog {
+  treeId = '';
+  private readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly reads: PgReads;
+  private readonly follower: FollowerReads;
+  private head: TreeHead | undefined;
+  private core: Log | undefined;
+  private listener: pg.Client | undefined;
+  private candidate: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private promoting = false;
+  private outbox: Outgoing[] = [];
+  private flushing = false;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private waiting = 0;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private readonly counters = { forwarded: 0, duplicates: 0 };
+
+  constructor(private readonly config: ReplicatedLogConfig) {
+    this.schema = checkSchemaName(config.schema ?? DEFAULT_PG_SCHEMA);
+    this.pool = newPool(config.databaseUrl, config.poolSize ?? DEFAULT_PG_POOL_SIZE);
+    this.reads = new PgReads(this.pool, this.schema);
+    this.follower = new FollowerReads(this.reads, () => this.latestTreeHead());
+  }
+
+  async open(): Promise<void> {
+    this.treeId = await readTreeId(this.pool, this.schema);
+    await this.listen();
+    if (this.config.sequence !== false) await this.tryPromote();
+    const deadline = Date.now() + OPEN_WAIT_MS;
+    while (this.core === undefined && (this.head = await this.reads.head()) === undefined) {
+      if (Date.now() > deadline) {
+        throw new SigilError('UNAVAILABLE', `no sequencer has initialized the log at ${describeDatabaseUrl(this.config.databaseUrl)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const every = Math.min(this.config.lockRetryMs ?? DEFAULT_LOCK_RETRY_MS, this.config.pollMs ?? DEFAULT_POLL_MS);
+    let last = 0;
+    this.timer = setInterval(() => {
+      if (this.config.sequence !== false && this.core === undefined) void this.tryPromote();
+      if (this.listener === undefined) void this.listen().catch(() => undefined);
+      const now = Date.now();
+      if (now - last >= (this.config.pollMs ?? DEFAULT_POLL_MS)) {
+        last = now;
+        this.refresh();
+        this.pump();
+      }
+      this.expireWaiters(now);
+    }, every);
+    this.timer.unref();
+  }
+
+  role(): 'sequencer' | 'follower' {
+    return this.core ? 'sequencer' : 'follower';
+  }
+
+  private async listen(): Promise<void> {
+    const c = await connectClient(this.config.databaseUrl, 'sigil-log-listen');
+    c.on('notification', (n) => {
+      if (n.channel === headChannel(this.schema)) this.refresh();
+      else if (n.channel === pendingChannel(this.schema)) this.pump();
+    });
+    const drop = (): void => {
+      if (this.listener === c) this.listener = undefined;
+    };
+    c.on('error', drop);
+    c.on('end', drop);
+    await c.query(`LISTEN ${headChannel(this.schema)}`);
+    await c.query(`LISTEN ${pendingChannel(this.schema)}`);
+    if (this.closed) await c.end();
+    else this.listener = c;
+  }
+
+  /** Takes the sequencer lock if it is free and starts a log core over the stored tree. */
+  private async tryPromote(): Promise<void> {
+    if (this.promoting || this.core || this.closed) return;
+    this.promoting = true;
+    try {
+      this.candidate ??= await connectClient(this.config.databaseUrl, 'sigil-log-sequencer');
+      const client = this.candidate;
+      client.on('error', () => {
+        if (this.candidate === client) this.candidate = undefined;
+      });
+      if (!(await tryAcquireSequencerLock(client, this.schema))) return;
+      this.candidate = undefined;
+      const store = new PostgresLogStore(client, this.reads, this.treeId, describeDatabaseUrl(this.config.databaseUrl), false);
+      let core: Log;
+      try {
+        core = await createLog({
+          store,
+          signTreeHead: this.config.signerFor(this.treeId),
+          maxBatch: this.config.maxBatch ?? DEFAULT_MAX_BATCH,
+          maxPending: this.config.maxPending ?? DEFAULT_MAX_PENDING,
+          ...(this.config.now ? { now: this.config.now } : {}),
+        });
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+      if (this.closed || store.lost) {
+        await core.close().catch(() => undefined);
+        return;
+      }
+      store.onLost(() => this.demote());
+      this.core = core;
+      this.head = core.latestTreeHead();
+      this.pump();
+    } catch {
+      const c = this.candidate;
+      this.candidate = undefined;
+      await c?.end().catch(() => undefined);
+    } finally {
+      this.promoting = false;
+    }
+  }
+
+  /** The lock's session ended: stop sequencing now; queued appends of the core fail unacknowledged. */
+  private demote(): void {
+    const core = this.core;
+    this.core = undefined;
+    void core?.close().catch(() => undefined);
+  }
+
+  latestTreeHead(): TreeHead {
+    const c = this.core?.latestTreeHead();
+    const h = this.head;
+    if (c && (!h || c.size >= h.size)) return c;
+    if (!h) throw new SigilError('UNAVAILABLE', 'the log has no tree head yet');
+    return h;
+  }
+
+  append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+    if (this.core) return this.core.append(leaf, opts);
+    const bad = validate(leaf, opts);
+    if (bad) return Promise.reject(bad);
+    const max = this.config.maxPending ?? DEFAULT_MAX_PENDING;
+    if (this.outbox.length + this.waiting >= max) {
+      return Promise.reject(
+        new SigilError('PUSHBACK', `log is busy: ${this.outbox.length + this.waiting} appends waiting`, {
+          headers: { 'retry-after': '1' },
+        }),
+      );
+    }
+    const copy = Buffer.from(leaf);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.outbox.push({ leaf: copy, leafHash: leafHash(copy), indexKeys: [...(opts?.indexKeys ?? [])], resolve, reject });
+      if (!this.flushing) setImmediate(() => void this.flush());
+    });
+  }
+
+  /** Queues the outbox in `pending` (one durable multi-row INSERT per round) and waits for integration. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.outbox.length > 0 && !this.closed) {
+        const batch = this.outbox.splice(0, FLUSH_MAX);
+        try {
+          await this.queue(batch);
+        } catch (e) {
+          const err = toSigilError(e, 'STORAGE_FAILURE');
+          for (const o of batch) o.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async queue(batch: Outgoing[]): Promise<void> {
+    const first = new Map<string, Outgoing>();
+    for (const o of batch) if (!first.has(o.leafHash.toString('hex'))) first.set(o.leafHash.toString('hex'), o);
+    const unique = [...first.values()];
+    const stored = new Set(
+      (await this.reads.findByLeafHashes(unique.map((o) => o.leafHash))).map((e) => e.leafHash.toString('hex')),
+    );
+    const fresh = unique.filter((o) => !stored.has(o.leafHash.toString('hex')));
+    const inserted = new Set<string>();
+    if (fresh.length > 0) {
+      const s = this.schema;
+      const r = await this.pool.query<{ leaf_hash: Buffer }>(
+        `WITH ins AS (
+           INSERT INTO ${s}.pending (leaf_hash, leaf, index_keys)
+           SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[])
+           ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_hash)
+         SELECT leaf_hash, pg_notify($4, '') FROM ins`,
+        [fresh.map((o) => o.leafHash), fresh.map((o) => o.leaf), fresh.map((o) => JSON.stringify(o.indexKeys)), pendingChannel(s)],
+      );
+      for (const row of r.rows) inserted.add(row.leaf_hash.toString('hex'));
+    }
+    const deadline = Date.now() + (this.config.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS);
+    for (const o of batch) {
+      const key = o.leafHash.toString('hex');
+      const duplicate = first.get(key) !== o || !inserted.has(key);
+      const list = this.waiters.get(key) ?? [];
+      list.push({ leafHash: o.leafHash, duplicate, deadline, resolve: o.resolve, reject: o.reject });
+      this.waiters.set(key, list);
+      this.waiting += 1;
+      this.counters.forwarded += 1;
+    }
+    this.refresh();
+  }
+
+  /** Re-reads the tree head and answers the waiters whose entries it now covers (coalesced). */
+  private refresh(): void {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          const h = await this.reads.head();
+          if (h && (!this.head || h.size >= this.head.size)) this.head = h;
+          await this.answerWaiters();
+        } catch {
+          // the database is unreachable: the next notification or poll retries
+        }
+      } while (this.refreshAgain && !this.closed);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+  }
+
+  private async answerWaiters(): Promise<void> {
+    if (this.waiters.size === 0) return;
+    const head = this.latestTreeHead();
+    const keys = [...this.waiters.keys()];
+    const found: StoredEntry[] = [];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000).map((k) => this.waiters.get(k)![0]!.leafHash);
+      for (const e of await this.reads.findByLeafHashes(chunk)) if (e.index < head.size) found.push(e);
+    }
+    if (found.length === 0) return;
+    const proofs = await this.follower.withSource((src) => found.map((e) => inclusionProof(src, e.index, head.size)));
+    found.forEach((e, i) => {
+      const key = e.leafHash.toString('hex');
+      const list = this.waiters.get(key);
+      if (!list) return;
+      this.waiters.delete(key);
+      this.waiting -= list.length;
+      for (const w of list) {
+        if (w.duplicate) this.counters.duplicates += 1;
+        w.resolve({ entry: e, duplicate: w.duplicate, treeHead: head, inclusionProof: proofs[i]!.map((p) => Buffer.from(p)) });
+      }
+    });
+  }
+
+  private expireWaiters(now: number): void {
+    for (const [key, list] of this.waiters) {
+      const keep = list.filter((w) => w.deadline > now);
+      for (const w of list) {
+        if (w.deadline <= now) {
+          w.reject(new SigilError('UNAVAILABLE', 'the entry is queued but no sequencer integrated it in time; retry later', {
+            headers: { 'retry-after': '1' },
+          }));
+        }
+      }
+      this.waiting -= list.length - keep.length;
+      if (keep.length === 0) this.waiters.delete(key);
+      else this.waiters.set(key, keep);
+    }
+  }
+
+  /** Sequencer only: integrates appends that other replicas queued, then deletes them. */
+  private pump(): void {
+    if (!this.core) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
+      const s = this.schema;
+      try {
+        do {
+          this.pumpAgain = false;
+          for (;;) {
+            const core = this.core;
+            if (!core || this.closed) return;
+            const rows = (
+              await this.pool.query<{ id: number; leaf: Buffer; index_keys: string }>(
+                `SELECT id, leaf, index_keys FROM ${s}.pending ORDER BY id LIMIT ${PUMP_MAX}`,
+              )
+            ).rows;
+            if (rows.length === 0) break;
+            const settled = await Promise.allSettled(
+              rows.map((r) => core.append(r.leaf, { indexKeys: parseKeys(r.index_keys) })),
+            );
+            // Rows the core refuses as malformed would be refused forever: drop them too.
+            const done = rows.filter((_, i) => {
+              const st = settled[i]!;
+              return st.status === 'fulfilled' || ['INVALID_INPUT', 'TOO_LARGE'].includes((st.reason as SigilError)?.code);
+            });
+            if (done.length > 0) await this.pool.query(`DELETE FROM ${s}.pending WHERE id = ANY($1::bigint[])`, [done.map((r) => r.id)]);
+            if (done.length < rows.length) return; // the core is failing; the next poll retries
+          }
+        } while (this.pumpAgain);
+      } catch {
+        // database unreachable: the next poll retries
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  getEntry(index: number): Promise<StoredEntry | undefined> {
+    return this.core ? this.core.getEntry(index) : this.follower.getEntry(index);
+  }
+
+  getEntries(start: number, count: number): Promise<StoredEntry[]> {
+    return this.core ? this.core.getEntries(start, count) : this.follower.getEntries(start, count);
+  }
+
+  findByLeafHash(hash: Buffer): Promise<StoredEntry | undefined> {
+    return this.core ? this.core.findByLeafHash(hash) : this.follower.findByLeafHash(hash);
+  }
+
+  lookupIndexKey(key: string, limit?: number): Promise<number[]> {
+    return this.core ? this.core.lookupIndexKey(key, limit) : this.follower.lookupIndexKey(key, limit);
+  }
+
+  rootAt(size: number): Promise<Buffer> {
+    return this.core ? this.core.rootAt(size) : this.follower.rootAt(size);
+  }
+
+  inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
+    return this.core ? this.core.inclusionProof(index, treeSize) : this.follower.inclusionProof(index, treeSize);
+  }
+
+  consistencyProof(first: number, second: number): Promise<Buffer[]> {
+    return this.core ? this.core.consistencyProof(first, second) : this.follower.consistencyProof(first, second);
+  }
+
+  stats(): LogStats & { role: 'sequencer' | 'follower'; forwarded: number } {
+    const base: LogStats = this.core?.stats() ?? {
+      commits: 0,
+      failedCommits: 0,
+      appended: 0,
+      duplicates: 0,
+      pending: 0,
+      largestBatch: 0,
+    };
+    return {
+      ...base,
+      duplicates: base.duplicates + this.counters.duplicates,
+      pending: base.pending + this.outbox.length + this.waiting,
+      role: this.role(),
+      forwarded: this.counters.forwarded,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    const err = new SigilError('UNAVAILABLE', 'log is shutting down');
+    for (const o of this.outbox.splice(0)) o.reject(err);
+    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
+    this.waiters.clear();
+    this.waiting = 0;
+    const core = this.core;
+    this.core = undefined;
+    await core?.close().catch(() => undefined);
+    await this.refreshing?.catch(() => undefined);
+    await this.listener?.end().catch(() => undefined);
+    await this.candidate?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}
+
+function parseKeys(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
+  }
+}

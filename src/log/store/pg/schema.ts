@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { SigilError } from '../../../errors/index.js';
+
+export const PG_SCHEMA_VERSION = '1';
+export const DEFAULT_PG_SCHEMA = 'sigil_log';
+const IDENT = /^[a-z_][a-z0-9_]{0,47}$/;
+
+/** Validates a PostgreSQL schema name (it is spliced into SQL, so only plain identifiers pass). */
+export function checkSchemaName(schema: string): string {
+  if (!IDENT.test(schema)) {
+    throw new SigilError('INVALID_INPUT', `schema name ${JSON.stringify(schema).slice(0, 60)} must match ${IDENT.source}`);
+  }
+  return schema;
+}
+
+/**
+ * The tables of one log (one tree). `pending` holds appends accepted by a replica that is not the
+ * sequencer: durable before the sequencer integrates them, deleted once they are in `entries`.
+ */
+function ddl(s: string): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.tree_head (
+  id int PRIMARY KEY CHECK (id = 1),
+  size bigint NOT NULL,
+  root_hash bytea NOT NULL,
+  ts bigint NOT NULL,
+  signed text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.entries (
+  idx bigint PRIMARY KEY,
+  leaf_hash bytea NOT NULL UNIQUE,
+  leaf bytea NOT NULL,
+  integrated_time bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.nodes (
+  level smallint NOT NULL,
+  idx bigint NOT NULL,
+  hash bytea NOT NULL,
+  PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS ${s}.index_keys (
+  key text NOT NULL,
+  idx bigint NOT NULL,
+  PRIMARY KEY (key, idx)
+);
+CREATE TABLE IF NOT EXISTS ${s}.pending (
+  id bigserial PRIMARY KEY,
+  leaf_hash bytea NOT NULL UNIQUE,
+  leaf bytea NOT NULL,
+  index_keys text NOT NULL
+);
+`;
+}
+
+function newTreeId(): string {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+    if (id !== 0n) return id.toString();
+  }
+}
+
+/**
+ * Applies the schema (idempotent; serialized by a transaction-level advisory lock so that two
+ * replicas migrating at once do not race) and creates the tree ID. Returns the tree ID.
+ */
+export async function migrateSchema(client: pg.ClientBase, schema = DEFAULT_PG_SCHEMA): Promise<string> {
+  const s = checkSchemaName(schema);
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`sigil-migrate:${s}`]);
+    await client.query(ddl(s));
+    const version = await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'schema'`);
+    if (version.rows.length === 0) {
+      await client.query(`INSERT INTO ${s}.meta (key, value) VALUES ('schema', $1), ('tree_id', $2)`, [
+        PG_SCHEMA_VERSION,
+        newTreeId(),
+      ]);
+    } else if (version.rows[0]!.value !== PG_SCHEMA_VERSION) {
+      throw new SigilError('STORAGE_FAILURE', `log schema ${s} is version ${version.rows[0]!.value}, expected ${PG_SCHEMA_VERSION}`);
+    }
+    const id = await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'tree_id'`);
+    await client.query('COMMIT');
+    return id.rows[0]!.value;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The tree ID of a migrated schema; STORAGE_FAILURE with the fix when it was never migrated. */
+export async function readTreeId(client: pg.ClientBase | pg.Pool, schema: string): Promise<string> {
+  const s = checkSchemaName(schema);
+  try {
+    const r = await client.query<{ key: string; value: string }>(`SELECT key, value FROM ${s}.meta`);
+    const m = new Map(r.rows.map((x) => [x.key, x.value]));
+    if (m.get('schema') !== PG_SCHEMA_VERSION || !m.get('tree_id')) throw new Error(`schema version ${m.get('schema') ?? 'none'}`);
+    return m.get('tree_id')!;
+  } catch (e) {
+    throw new SigilError(
+      'STORAGE_FAILURE',
+      `log schema ${s} is missing or not at version ${PG_SCHEMA_VERSION}; run \`sigil log migrate --database-url …\``,
+      { cause: e },
+    );
+  }
+}
