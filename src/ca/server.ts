@@ -36,6 +36,8 @@ export interface CaServerConfig {
   tokenOptions?: Omit<TokenVerifierOptions, 'issuers'>;
   logLevel?: string;
   maxInFlight?: number;
+  /** PEM serving certificate (chain) and key: HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export interface CaServer {
@@ -66,6 +68,7 @@ export async function createCaServer(config: CaServerConfig): Promise<CaServer> 
     logLevel: config.logLevel ?? 'warn',
     bodyLimit: CA_BODY_LIMIT,
     ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
+    ...(config.tls ? { https: config.tls } : {}),
   });
   caRoutes(
     app,

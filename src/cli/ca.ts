@@ -5,10 +5,11 @@ import { parseOidcConfig } from '../oidc/config.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
 import { parsePort } from './oidc.js';
+import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
 export function register(program: Command): void {
   const ca = program.command('ca').description('the certificate authority (Fulcio v2 API) with its CT log');
-  ca.command('serve')
+  withTlsFlags(ca.command('serve'))
     .description('serve /api/v2/signingCert, trustBundle, configuration and the CT log under /ct/v1/')
     .option('--port <n>', 'listen port', String(DEFAULT_CA_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
@@ -28,6 +29,7 @@ export function register(program: Command): void {
           'pass a YAML file listing issuers (issuerUrl, type)',
         );
       }
+      const tls = readTlsFlags(o);
       const server = await createCaServer({
         dataDir: o.dataDir as string,
         host: o.host as string,
@@ -35,6 +37,7 @@ export function register(program: Command): void {
         oidc: parseOidcConfig(text),
         curve: o.curve,
         disableCt: o.ctDisable === true,
+        ...(tls ? { tls } : {}),
       });
       process.stdout.write(
         `sigil ca: listening on ${server.url}${server.ct ? ' (CT log at /ct/v1/)' : ''}\n`,

@@ -4,12 +4,14 @@ import { SigilError } from '../errors/index.js';
 import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../crypto/index.js';
 import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
 import { closeOnSignals } from '../server/index.js';
-import { createLogServer, DEFAULT_LOG_PORT } from '../rekor/server.js';
+import { createLogServer, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
 import { DEFAULT_LOG_URL, RekorClient } from '../rekor/client.js';
 import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
+import { registerMigrate, servePostgres } from './log-postgres.js';
+import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
 interface ClientOpts {
   logUrl: string;
@@ -21,17 +23,22 @@ const START_HINT = 'start a log with `sigil log serve` or pass --log-url';
 export function register(program: Command): void {
   const log = program.command('log').description('the transparency log (Rekor v1 API): serve it and query it');
 
-  log
-    .command('serve')
-    .description('serve the log on HTTP (creates the signing key and database in --data-dir on first start)')
+  withTlsFlags(log.command('serve'))
+    .description('serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)')
     .option('--port <n>', 'listen port (0 picks a free one)', String(DEFAULT_LOG_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
     .option('--public-url <url>', 'public base URL; its hostname names the checkpoints (default: the listening URL)')
     .option('--body-limit <bytes>', 'largest request body', String(4 * 1024 * 1024))
     .option('--workers <n>', 'verification worker threads (default: CPU count)')
+    .option('--max-in-flight <n>', 'requests in flight before answering 503 + Retry-After', String(DEFAULT_MAX_IN_FLIGHT))
+    .option('--store <kind>', 'sqlite (one process) or postgres (several replicas on one database)', 'sqlite')
+    .option('--database-url <url>', 'PostgreSQL URL for --store postgres (env SIGIL_DATABASE_URL)', process.env.SIGIL_DATABASE_URL)
+    .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
     .action(async (o: Record<string, string | undefined>) => {
+      if (o.store !== 'sqlite') return servePostgres(o);
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
+      const tls = readTlsFlags(o);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
         host: o.host,
@@ -39,11 +46,15 @@ export function register(program: Command): void {
         bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
         ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
+        maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+        ...(tls ? { tls } : {}),
         logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
       });
       process.stdout.write(`sigil log listening on ${server.url}\n`);
       closeOnSignals(() => server.close());
     });
+
+  registerMigrate(log);
 
   const withClient = (c: Command): Command =>
     c.option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL).option('--json', 'print JSON');

@@ -27,6 +27,10 @@ export interface LogServerConfig {
   logLevel?: string;
   /** Worker threads for verification and SET signing; 0 runs everything on the main thread. Default: CPU count. */
   workers?: number;
+  /** PEM serving certificate (chain) and key: HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
+  /** Requests in flight before 503 + Retry-After (default DEFAULT_MAX_IN_FLIGHT). */
+  maxInFlight?: number;
 }
 
 export interface LogServer {
@@ -61,7 +65,12 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     const size = config.workers ?? availableParallelism();
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
     const svc = new RekorService(log, workers, key);
-    app = createApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel ?? 'warn', maxInFlight: DEFAULT_MAX_IN_FLIGHT });
+    app = createApp({
+      bodyLimit: config.bodyLimit,
+      logLevel: config.logLevel ?? 'warn',
+      maxInFlight: config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      ...(config.tls ? { https: config.tls } : {}),
+    });
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
     void app.register(import('./explorer.js'));
