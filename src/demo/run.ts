@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AdmissionServer } from '../admission/server.js';
+import { main } from '../cli/main.js';
 import { RegistryClient, parseReference, pushImage, readSignatures, tinyImage } from '../oci/index.js';
 import { RekorClient } from '../rekor/client.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
@@ -14,9 +13,6 @@ import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolic
 import { startAdmission, startStack, type Stack } from './stack.js';
 import type { RegistryChoice } from './registry.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SIGIL_BIN = join(REPO_ROOT, 'bin', 'sigil.js');
-const SIGN_TIMEOUT_MS = 45_000;
 
 export interface DemoOptions {
   /** Keep data here (default: a temporary directory, removed at the end). */
@@ -45,24 +41,32 @@ export interface DemoResult {
   close(): Promise<void>;
 }
 
-/** Runs `sigil sign --yes IMAGE` in a child process, as a CI step would, and returns its stderr lines. */
-function runSign(image: string, env: Record<string, string>): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SIGIL_BIN, 'sign', '--yes', image], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: SIGN_TIMEOUT_MS,
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.split('\n').filter((l) => l.trim() !== '');
-      if (code === 0) resolve(lines);
-      else reject(new Error(`sigil sign exited with ${code}:\n${lines.join('\n')}`));
-    });
-  });
+/**
+ * Runs `sigil sign --yes IMAGE` through the CLI's own entry point, as a CI step would, with the
+ * runner's environment in place; returns what it printed. In-process: a second Node process
+ * would spend seconds compiling the CLI again.
+ */
+async function runSign(image: string, env: Record<string, string>): Promise<string[]> {
+  const saved = { ...process.env };
+  const write = process.stderr.write.bind(process.stderr);
+  let out = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stderr.write;
+  let code: number;
+  try {
+    for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
+    Object.assign(process.env, env);
+    code = await main(['sign', '--yes', image]);
+  } finally {
+    process.stderr.write = write;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  if (code !== 0) throw new Error(`sigil sign exited with ${code}:\n${lines.join('\n')}`);
+  return lines;
 }
 
 /** The environment of a CI runner of this stack: no ambient SIGIL_/token variables from the caller. */

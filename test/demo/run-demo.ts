@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+
+export interface DemoRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs `sigil demo ARGS` as `npm run demo` does (tsx src/cli/main.ts demo). */
+export function runDemoCli(args: string[], timeoutMs = 120_000): Promise<DemoRun> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+      env: { ...process.env, SIGIL_DATA_DIR: '', SIGSTORE_ID_TOKEN: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+/** The lines every successful demo prints, whatever the registry. */
+export function assertExpectedOutcomes(r: DemoRun): void {
+  assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
+  const out = r.stdout;
+  assert.match(out, /✔ pod cart \(signed by CI-CD\.yml\): ADMITTED, as expected/);
+  assert.match(out, /patch: replace \/spec\/containers\/0\/image → \S+\/shop\/rs-cart:v1@sha256:[0-9a-f]{64}/);
+  assert.match(out, /✔ pod payment \(never signed\): DENIED, as expected\n\s+reason: .*rs-payment:v1: .*no signatures found/);
+  assert.match(out, /✔ pod catalogue \(tag moved after signing\): DENIED, as expected\n\s+reason: .*rs-catalogue:v1: .*no signatures found/);
+  assert.match(out, /✔ pod ratings \(signed by \.github\/workflows\/nightly\.yml\): DENIED, as expected\n\s+reason: .*subject mismatch.*nightly\.yml/);
+  assert.match(out, /SubjectAltName:\s+https:\/\/github\.com\/org\/repo\/\.github\/workflows\/CI-CD\.yml@refs\/heads\/main/);
+  assert.match(out, /Validity:\s+\S+ → \S+ \(10 minutes\)/);
+  assert.match(out, /log index:\s+\d+/);
+  assert.match(out, /integrated time: \S+ \(inside the certificate's validity ✔\)/);
+  assert.match(out, /SET verified with the log key ✔/);
+  assert.match(out, /inclusion proof verified ✔: leaf \d+ of a tree of \d+, root [0-9a-f]{64}/);
+  assert.match(out, /checkpoint signed by 127\.0\.0\.1 ✔/);
+  assert.match(out, /DEMO PASSED: 4 of 4 admission outcomes as expected, trust chain verified/);
+  assert.doesNotMatch(out, /✘/);
+  assert.doesNotMatch(r.stderr, /FSTDEP|error/i);
+  // The token never reaches the output.
+  assert.doesNotMatch(out + r.stderr, /eyJ[A-Za-z0-9_-]{20,}\./);
+}
