@@ -13,7 +13,8 @@ function settings(databaseUrl: string, applicationName: string): pg.ClientConfig
   checkDatabaseUrl(databaseUrl);
   return {
     connectionString: databaseUrl,
-    application_name: applicationName,
+    // The pid lets an operator (and the failover test) see which process holds the sequencer lock.
+    application_name: `${applicationName}:${process.pid}`,
     // Durable before acknowledgment: a COMMIT returns only after its WAL is flushed locally
     // (and on synchronous standbys, if the server has any), whatever the server default.
     options: '-c synchronous_commit=on',
