@@ -139,3 +139,82 @@ export async function within<T>(ms: number, p: Promise<T>, what: string): Promis
     clearTimeout(timer);
   }
 }
+
+export type ProxyMode = 'pass' | 'refuse' | 'hang' | 'drip';
+
+/**
+ * An HTTP proxy in front of a real server whose behaviour is chosen per request: pass it on,
+ * reset the connection, never answer, or answer the headers and then drip the body a byte a second.
+ */
+export async function flakyProxy(
+  target: string | (() => string),
+  mode: (method: string, path: string) => ProxyMode,
+): Promise<{ url: string; host: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const sockets = new Set<import('node:net').Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    const m = mode(req.method ?? 'GET', req.url ?? '/');
+    if (m === 'refuse') {
+      req.socket.destroy();
+      return;
+    }
+    if (m === 'hang') return; // holds the socket open, answers nothing
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = { ...req.headers };
+      delete headers.host;
+      delete headers['content-length'];
+      void fetch(`${typeof target === 'string' ? target : target()}${req.url}`, {
+        method: req.method,
+        headers: headers as Record<string, string>,
+        redirect: 'manual',
+        ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+      })
+        .then(async (up) => {
+          const body = Buffer.from(await up.arrayBuffer());
+          const out: Record<string, string> = {};
+          up.headers.forEach((v, k) => {
+            if (k !== 'content-encoding' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+          });
+          if (m === 'pass') {
+            res.writeHead(up.status, { ...out, 'content-length': String(body.length) });
+            res.end(body);
+            return;
+          }
+          res.writeHead(up.status, { ...out, 'content-length': String(body.length) });
+          let i = 0;
+          const timer = setInterval(() => {
+            if (i >= body.length || res.destroyed) {
+              clearInterval(timer);
+              timers.delete(timer);
+              res.end();
+              return;
+            }
+            res.write(body.subarray(i, i + 1));
+            i++;
+          }, 1000);
+          timers.add(timer);
+        })
+        .catch(() => res.destroy());
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const t of timers) clearInterval(t);
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
