@@ -1,0 +1,199 @@
+/**
+ * `npm run bench:log`: throughput and latency of `POST /api/v1/log/entries` (hashedrekord) on a
+ * log server running in its own process, with durable commits and a SET + inclusion proof in
+ * every response; next to it, the machine's raw single-core ECDSA P-256 verify rate measured in
+ * the same run. Prints one JSON object.
+ *
+ * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
+ * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir, availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
+const KEYS = Number(process.env.BENCH_KEYS ?? 1024);
+const WORKERS = process.env.BENCH_WORKERS;
+/** Entries prepared up front: enough for ~20,000/s over warm-up and measurement. */
+const PREPARED = Number(process.env.BENCH_PREPARED ?? Math.ceil((SECONDS + WARMUP) * 20_000));
+const ROOT = new URL('../', import.meta.url).pathname;
+
+function rawVerifyRate(ms = 1500): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const data = randomBytes(64);
+  const sig = sign('sha256', data, privateKey);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let i = 0; i < 100; i++) verify('sha256', data, publicKey, sig);
+    n += 100;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+function prepareRequests(host: string, count: number): Buffer[] {
+  const keys: { privateKey: KeyObject; pemB64: string }[] = [];
+  for (let i = 0; i < KEYS; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    keys.push({ privateKey, pemB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') });
+  }
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const k = keys[i % keys.length]!;
+    const data = randomBytes(32);
+    const digest = createHash('sha256').update(data).digest('hex');
+    const signature = sign('sha256', data, k.privateKey).toString('base64');
+    const body = JSON.stringify({
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: { signature: { content: signature, publicKey: { content: k.pemB64 } }, data: { hash: { algorithm: 'sha256', value: digest } } },
+    });
+    out.push(
+      Buffer.from(
+        `POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      ),
+    );
+  }
+  return out;
+}
+
+async function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'log', 'serve', '--port', '0', '--data-dir', dataDir];
+  if (WORKERS !== undefined) args.push('--workers', WORKERS);
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIGIL_LOG_LEVEL: 'error' } });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /sigil log listening on (http:\/\/\S+)\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`log server exited (${code}): ${err}`)));
+  });
+  return { proc, url };
+}
+
+interface Stats {
+  ok: number;
+  other: Map<number, number>;
+  latencies: number[];
+  measuring: boolean;
+}
+
+/** One keep-alive connection sending prepared requests back to back and timing each response. */
+function runClient(port: number, next: () => Buffer | undefined, stats: Stats, until: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
+    let buf: Buffer = Buffer.alloc(0);
+    let sentAt = 0;
+    let counted = false;
+    const send = (): void => {
+      const req = until() ? undefined : next();
+      if (!req) {
+        socket.end();
+        return;
+      }
+      counted = stats.measuring;
+      sentAt = performance.now();
+      socket.write(req);
+    };
+    socket.on('connect', send);
+    socket.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      for (;;) {
+        const headEnd = buf.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const head = buf.subarray(0, headEnd).toString('latin1');
+        const m = /content-length: *(\d+)/i.exec(head);
+        const len = m ? Number(m[1]) : 0;
+        if (buf.length < headEnd + 4 + len) return;
+        const status = Number(head.slice(9, 12));
+        buf = buf.subarray(headEnd + 4 + len);
+        if (counted && stats.measuring) {
+          if (status === 201) {
+            stats.ok++;
+            stats.latencies.push(performance.now() - sentAt);
+          } else stats.other.set(status, (stats.other.get(status) ?? 0) + 1);
+        }
+        send();
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
+  const verifyBefore = rawVerifyRate();
+  const { proc, url } = await startServer(dataDir);
+  try {
+    const port = Number(new URL(url).port);
+    const prepStart = performance.now();
+    const requests = prepareRequests(`127.0.0.1:${port}`, PREPARED);
+    const prepSeconds = (performance.now() - prepStart) / 1000;
+    let cursor = 0;
+    const next = (): Buffer | undefined => requests[cursor++];
+    const stats: Stats = { ok: 0, other: new Map(), latencies: [], measuring: false };
+    let done = false;
+    const clients = Array.from({ length: CLIENTS }, () => runClient(port, next, stats, () => done));
+    await new Promise((r) => setTimeout(r, WARMUP * 1000));
+    const startSize = await treeSize(url);
+    stats.measuring = true;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    stats.measuring = false;
+    const elapsed = (performance.now() - t0) / 1000;
+    done = true;
+    await Promise.all(clients);
+    const endSize = await treeSize(url);
+    const verifyAfter = rawVerifyRate();
+    const rawVerify = (verifyBefore + verifyAfter) / 2;
+    const lat = stats.latencies.sort((a, b) => a - b);
+    const rate = stats.ok / elapsed;
+    const result = {
+      benchmark: 'log-append-hashedrekord',
+      entriesPerSecond: Math.round(rate),
+      latencyMs: { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), max: round(lat[lat.length - 1] ?? NaN) },
+      acknowledged: stats.ok,
+      otherResponses: Object.fromEntries(stats.other),
+      seconds: round(elapsed),
+      clients: CLIENTS,
+      distinctSignerKeys: Math.min(KEYS, PREPARED),
+      exhaustedPreparedEntries: cursor >= requests.length,
+      treeSizeGrowthDuringMeasurement: endSize.during(startSize),
+      rawP256VerifyPerSecondOneCore: Math.round(rawVerify),
+      rawVerifyBeforeAfter: [Math.round(verifyBefore), Math.round(verifyAfter)],
+      ratioToRawVerify: round(rate / rawVerify),
+      durability: 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
+      machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
+      prepareSeconds: round(prepSeconds),
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function treeSize(url: string): Promise<{ size: number; during(s: { size: number }): number }> {
+  const info = (await (await fetch(`${url}/api/v1/log`)).json()) as { treeSize: number };
+  return { size: info.treeSize, during: (s) => info.treeSize - s.size };
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+await main();
