@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as oidc } from './oidc.js';
 import { register as ca } from './ca.js';
 import { register as trustedRoot } from './trusted-root.js';
+import { register as up } from './up.js';
 import { register as log } from './log.js';
 import { register as sign } from './sign.js';
 import { register as keys } from './keys.js';
@@ -18,7 +19,7 @@ import { register as admission } from './admission.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc, ca, trustedRoot, log, sign, keys, verify, blob, attest, tree, admission, demo];
+const groups: Register[] = [oidc, ca, trustedRoot, up, log, sign, keys, verify, blob, attest, tree, admission, demo];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);
