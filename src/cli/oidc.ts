@@ -8,7 +8,9 @@ export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
 
 export function register(program: Command): void {
-  const oidc = program.command('oidc').description('the dev OIDC issuer (GitHub-Actions-shaped tokens on loopback)');
+  const oidc = program
+    .command('oidc')
+    .description('the dev OIDC issuer (GitHub-Actions-shaped tokens on loopback)');
   oidc
     .command('serve')
     .description('serve discovery, JWKS, POST /token and the Actions token-request endpoint')
@@ -19,7 +21,8 @@ export function register(program: Command): void {
     .option('--actions-request-token <token>', 'only accept this bearer token on /actions/token')
     .option('--alg <alg>', 'RS256 or ES256', 'RS256')
     .action(async (o: Record<string, string | undefined>) => {
-      if (o.alg !== 'RS256' && o.alg !== 'ES256') throw new CliError(`unsupported --alg ${o.alg}`, 'use RS256 or ES256');
+      if (o.alg !== 'RS256' && o.alg !== 'ES256')
+        throw new CliError(`unsupported --alg ${o.alg}`, 'use RS256 or ES256');
       const server = await createOidcServer({
         dataDir: o.dataDir as string,
         host: o.host,
@@ -35,7 +38,12 @@ export function register(program: Command): void {
     .command('token')
     .description('print a token minted by the dev issuer')
     .option('--issuer-url <url>', 'dev issuer base URL (default $SIGIL_OIDC_URL or ' + DEFAULT_OIDC_URL + ')')
-    .option('--claim <key=value>', 'override a claim (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '--claim <key=value>',
+      'override a claim (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .action(async (o: { issuerUrl?: string; claim: string[] }) => {
       const base = (o.issuerUrl ?? process.env.SIGIL_OIDC_URL ?? DEFAULT_OIDC_URL).replace(/\/$/, '');
       let claims: Record<string, unknown>;
@@ -53,16 +61,21 @@ export function register(program: Command): void {
           signal: AbortSignal.timeout(10_000),
         });
       } catch {
-        throw new CliError(`cannot reach the dev issuer at ${base}`, 'start it with `sigil oidc serve` or `sigil up`');
+        throw new CliError(
+          `cannot reach the dev issuer at ${base}`,
+          'start it with `sigil oidc serve` or `sigil up`',
+        );
       }
       const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
-      if (!res.ok || !body.token) throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
+      if (!res.ok || !body.token)
+        throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
       process.stdout.write(`${body.token}\n`);
     });
 }
 
 export function parsePort(v: string | undefined): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`invalid port ${v}`, 'use a number 0–65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new CliError(`invalid port ${v}`, 'use a number 0–65535');
   return n;
 }

@@ -36,11 +36,16 @@ export function parseOidcConfig(yamlText: string): OidcConfig {
   try {
     doc = parseYaml(yamlText, { maxAliasCount: 10 });
   } catch (e) {
-    throw new SigilError('INVALID_INPUT', `OIDC issuer file is not valid YAML: ${(e as Error).message}`, { cause: e });
+    throw new SigilError('INVALID_INPUT', `OIDC issuer file is not valid YAML: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const list = Array.isArray(doc) ? doc : isRecord(doc) ? doc.issuers : undefined;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new SigilError('INVALID_INPUT', 'OIDC issuer file must list at least one issuer (under `issuers:`)');
+    throw new SigilError(
+      'INVALID_INPUT',
+      'OIDC issuer file must list at least one issuer (under `issuers:`)',
+    );
   }
   if (list.length > MAX_ISSUERS) throw new SigilError('INVALID_INPUT', `at most ${MAX_ISSUERS} issuers`);
   return { issuers: list.map((item, i) => issuerFrom(item, i)) };
@@ -56,12 +61,14 @@ export function issuerFrom(item: unknown, i = 0): IssuerConfig {
   }
   const url = (exact ?? pattern) as string;
   if (url.length > MAX_PATTERN_LENGTH) throw new SigilError('INVALID_INPUT', `${where}: issuer URL too long`);
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new SigilError('INVALID_INPUT', `${where}: issuer URL must be http(s)`);
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw new SigilError('INVALID_INPUT', `${where}: issuer URL must be http(s)`);
   const type = optString(item, 'type', where);
   if (!type || !(ISSUER_TYPES as readonly string[]).includes(type)) {
     throw new SigilError('INVALID_INPUT', `${where}: type must be one of ${ISSUER_TYPES.join(', ')}`);
   }
-  const subjectDomain = optString(item, 'subjectDomain', where) ?? optString(item, 'spiffeTrustDomain', where);
+  const subjectDomain =
+    optString(item, 'subjectDomain', where) ?? optString(item, 'spiffeTrustDomain', where);
   if ((type === 'uri' || type === 'spiffe' || type === 'username') && !subjectDomain) {
     throw new SigilError('INVALID_INPUT', `${where}: type ${type} requires subjectDomain`);
   }
@@ -86,7 +93,9 @@ export function issuerFrom(item: unknown, i = 0): IssuerConfig {
 export function toFulcioConfiguration(cfg: OidcConfig): { issuers: Record<string, unknown>[] } {
   return {
     issuers: cfg.issuers.map((i) => {
-      const out: Record<string, unknown> = i.wildcard ? { wildcardIssuerUrl: i.issuerUrl } : { issuerUrl: i.issuerUrl };
+      const out: Record<string, unknown> = i.wildcard
+        ? { wildcardIssuerUrl: i.issuerUrl }
+        : { issuerUrl: i.issuerUrl };
       out.audience = i.audience;
       out.challengeClaim = challengeClaimOf(i);
       if (i.type === 'spiffe' && i.subjectDomain) out.spiffeTrustDomain = i.subjectDomain;
@@ -109,6 +118,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function optString(o: Record<string, unknown>, key: string, where: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v === '') throw new SigilError('INVALID_INPUT', `${where}.${key} must be a non-empty string`);
+  if (typeof v !== 'string' || v === '')
+    throw new SigilError('INVALID_INPUT', `${where}.${key} must be a non-empty string`);
   return v;
 }

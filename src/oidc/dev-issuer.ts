@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
@@ -49,7 +55,9 @@ export async function createOidcServer(config: OidcServerConfig): Promise<OidcSe
 
   const mint = async (overrides: Record<string, unknown> = {}): Promise<string> => {
     const claims = devClaims(issuer, DEFAULT_AUDIENCE, overrides);
-    return new SignJWT(claims).setProtectedHeader({ alg, kid: jwk.kid as string, typ: 'JWT' }).sign(privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: jwk.kid as string, typ: 'JWT' })
+      .sign(privateKey);
   };
   routes(app, () => issuer, jwk, mint, config.actionsRequestToken);
 
@@ -72,7 +80,19 @@ function routes(
     response_types_supported: ['id_token'],
     subject_types_supported: ['public', 'pairwise'],
     id_token_signing_alg_values_supported: [jwk.alg],
-    claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'jti', 'nbf', 'ref', 'repository', 'sha', 'workflow'],
+    claims_supported: [
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'nbf',
+      'ref',
+      'repository',
+      'sha',
+      'workflow',
+    ],
     scopes_supported: ['openid'],
   }));
   app.get('/.well-known/jwks', async () => ({ keys: [jwk] }));

@@ -50,9 +50,13 @@ export function createIssuerKeys(issuerUrl: string, opts: ProviderOptions): () =
       const base = issuerUrl.endsWith('/') ? issuerUrl.slice(0, -1) : issuerUrl;
       const doc = await fetchJson(`${base}/.well-known/openid-configuration`, opts.timeoutMs);
       if (doc.issuer !== issuerUrl) {
-        throw new SigilError('INVALID_TOKEN', 'issuer in the discovery document does not match the token issuer');
+        throw new SigilError(
+          'INVALID_TOKEN',
+          'issuer in the discovery document does not match the token issuer',
+        );
       }
-      if (typeof doc.jwks_uri !== 'string') throw new SigilError('UPSTREAM_ERROR', 'discovery document has no jwks_uri');
+      if (typeof doc.jwks_uri !== 'string')
+        throw new SigilError('UPSTREAM_ERROR', 'discovery document has no jwks_uri');
       jwksUri = new URL(doc.jwks_uri);
       const advertised = Array.isArray(doc.id_token_signing_alg_values_supported)
         ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string')
@@ -62,7 +66,8 @@ export function createIssuerKeys(issuerUrl: string, opts: ProviderOptions): () =
     const jwks = await fetchJson(jwksUri.href, opts.timeoutMs);
     if (!Array.isArray(jwks.keys)) throw new SigilError('UPSTREAM_ERROR', 'JWKS has no keys array');
     const keys = (jwks.keys as unknown[]).filter(
-      (k): k is Record<string, unknown> => typeof k === 'object' && k !== null && (k as { kty?: unknown }).kty !== 'oct',
+      (k): k is Record<string, unknown> =>
+        typeof k === 'object' && k !== null && (k as { kty?: unknown }).kty !== 'oct',
     );
     local = createLocalJWKSet({ keys } as JSONWebKeySet);
     fetchedAt = opts.now();

@@ -40,7 +40,8 @@ export const GITHUB_REQUIRED_CLAIMS = [
   'run_attempt',
 ] as const;
 
-const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const EMAIL =
+  /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const MAX_CLAIM_LENGTH = 4096;
 
 /** Maps verified claims to a principal for the issuer's type; throws INVALID_TOKEN when claims are missing. */

@@ -65,9 +65,12 @@ export async function actionsToken(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
-    throw new SigilError('UPSTREAM_ERROR', `getting credentials: cannot reach the token-request endpoint`, { cause: e });
+    throw new SigilError('UPSTREAM_ERROR', `getting credentials: cannot reach the token-request endpoint`, {
+      cause: e,
+    });
   }
-  if (!res.ok) throw new SigilError('UNAUTHENTICATED', `getting credentials: token request answered ${res.status}`);
+  if (!res.ok)
+    throw new SigilError('UNAUTHENTICATED', `getting credentials: token request answered ${res.status}`);
   const text = await res.text();
   if (text.length > MAX_TOKEN_BYTES * 2) throw new SigilError('TOO_LARGE', 'token-request answer too large');
   let value: unknown;
@@ -92,7 +95,8 @@ function readTokenFile(path: string): string {
 
 function checked(token: string): string {
   const t = token.trim();
-  if (t.length > MAX_TOKEN_BYTES) throw new SigilError('TOO_LARGE', `identity token exceeds ${MAX_TOKEN_BYTES} bytes`);
+  if (t.length > MAX_TOKEN_BYTES)
+    throw new SigilError('TOO_LARGE', `identity token exceeds ${MAX_TOKEN_BYTES} bytes`);
   if (t.split('.').length !== 3) throw new SigilError('INVALID_TOKEN', 'identity token is not a JWT');
   return t;
 }

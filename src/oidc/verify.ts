@@ -52,8 +52,10 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 
   return {
     async verify(token) {
-      if (typeof token !== 'string' || token.length === 0) throw new SigilError('UNAUTHENTICATED', 'no identity token');
-      if (token.length > maxBytes) throw new SigilError('TOO_LARGE', `identity token exceeds ${maxBytes} bytes`);
+      if (typeof token !== 'string' || token.length === 0)
+        throw new SigilError('UNAUTHENTICATED', 'no identity token');
+      if (token.length > maxBytes)
+        throw new SigilError('TOO_LARGE', `identity token exceeds ${maxBytes} bytes`);
       const { iss, alg } = peek(token);
       if (!(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) {
         throw new SigilError('INVALID_TOKEN', `token algorithm ${alg} is not allowed`);
@@ -106,7 +108,8 @@ function peek(token: string): { iss: string; alg: string } {
 
 function tokenErrorMessage(e: unknown): string {
   if (e instanceof joseErrors.JWTExpired) return 'token has expired';
-  if (e instanceof joseErrors.JWTClaimValidationFailed) return `token claim check failed: ${e.claim} (${e.reason})`;
+  if (e instanceof joseErrors.JWTClaimValidationFailed)
+    return `token claim check failed: ${e.claim} (${e.reason})`;
   if (e instanceof joseErrors.JWKSNoMatchingKey) return 'token key id is not in the issuer key set';
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature does not verify';
   if (e instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';

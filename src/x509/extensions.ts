@@ -13,7 +13,11 @@ export interface ExtensionSource {
 const GITHUB = 'https://github.com';
 
 /** .1–.6 hold the raw string bytes; .8 and later a DER UTF8String. All non-critical. */
-const raw = (oid: string, value: string): Extension => ({ oid, critical: false, value: Buffer.from(value, 'utf8') });
+const raw = (oid: string, value: string): Extension => ({
+  oid,
+  critical: false,
+  value: Buffer.from(value, 'utf8'),
+});
 const der = (oid: string, value: string): Extension => ({ oid, critical: false, value: utf8String(value) });
 
 function claim(claims: Readonly<Record<string, unknown>>, name: string): string | undefined {
@@ -51,7 +55,8 @@ function githubV2(c: Readonly<Record<string, unknown>>): Extension[] {
   const repo = claim(c, 'repository');
   const runId = claim(c, 'run_id');
   const attempt = claim(c, 'run_attempt');
-  const prefixed = (v: string | undefined): string | undefined => (v === undefined ? undefined : `${GITHUB}/${v}`);
+  const prefixed = (v: string | undefined): string | undefined =>
+    v === undefined ? undefined : `${GITHUB}/${v}`;
   const pairs: [string, string | undefined][] = [
     [FULCIO.buildSignerURI, prefixed(claim(c, 'job_workflow_ref'))],
     [FULCIO.buildSignerDigest, claim(c, 'job_workflow_sha')],

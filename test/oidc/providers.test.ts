@@ -10,7 +10,12 @@ import { isSigilError } from '../../src/errors/index.js';
 
 test('token sources: flag, file, SIGSTORE_ID_TOKEN, Actions token request, none', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-prov-'));
-  const issuer = await createOidcServer({ dataDir: dir, port: 0, actionsRequestToken: 'req-secret', logLevel: 'silent' });
+  const issuer = await createOidcServer({
+    dataDir: dir,
+    port: 0,
+    actionsRequestToken: 'req-secret',
+    logLevel: 'silent',
+  });
   try {
     const t1 = await issuer.mint({ sub: 'flag' });
     const t2 = await issuer.mint({ sub: 'env' });
@@ -29,8 +34,13 @@ test('token sources: flag, file, SIGSTORE_ID_TOKEN, Actions token request, none'
       getIdentityToken({ env: { ...actionsEnv, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'wrong' } }),
       (e: unknown) => isSigilError(e, 'UNAUTHENTICATED'),
     );
-    await assert.rejects(getIdentityToken({ env: {} }), (e: unknown) => isSigilError(e) && e.message === NO_TOKEN_MESSAGE);
-    await assert.rejects(getIdentityToken({ token: 'x'.repeat(100_000), env: {} }), (e: unknown) => isSigilError(e, 'TOO_LARGE'));
+    await assert.rejects(
+      getIdentityToken({ env: {} }),
+      (e: unknown) => isSigilError(e) && e.message === NO_TOKEN_MESSAGE,
+    );
+    await assert.rejects(getIdentityToken({ token: 'x'.repeat(100_000), env: {} }), (e: unknown) =>
+      isSigilError(e, 'TOO_LARGE'),
+    );
   } finally {
     await issuer.close();
     rmSync(dir, { recursive: true, force: true });
@@ -55,9 +65,14 @@ test('dev issuer HTTP: POST /token applies overrides, Actions endpoint needs a b
     assert.ok((claims.exp as number) - Date.now() / 1000 > 500);
     const noAuth = await fetch(`${issuer.url}/actions/token?audience=sigstore`);
     assert.equal(noAuth.status, 401);
-    const any = await fetch(`${issuer.url}/actions/token?audience=sigstore`, { headers: { authorization: 'Bearer x' } });
+    const any = await fetch(`${issuer.url}/actions/token?audience=sigstore`, {
+      headers: { authorization: 'Bearer x' },
+    });
     assert.equal(any.status, 200);
-    const disc = (await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const disc = (await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(disc.issuer, issuer.issuer);
   } finally {
     await issuer.close();

@@ -46,7 +46,10 @@ test('a dev-issuer token verifies into a github-workflow principal', async () =>
   assert.equal(p.type, 'github-workflow');
   assert.equal(p.issuer, issuer.issuer);
   assert.equal(p.name, 'repo:org/repo:ref:refs/heads/main');
-  assert.deepEqual(p.san, { kind: 'uri', value: 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main' });
+  assert.deepEqual(p.san, {
+    kind: 'uri',
+    value: 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main',
+  });
   assert.equal(statSync(join(dir, 'oidc-signing-key.pem')).mode & 0o777, 0o600);
 });
 
@@ -69,9 +72,16 @@ test('audience and issuer must match exactly', async () => {
 
 test('discovery issuer must equal the token issuer', async () => {
   const d = mkdtempSync(join(tmpdir(), 'sigil-oidc-mismatch-'));
-  const other = await createOidcServer({ dataDir: d, port: 0, publicUrl: 'http://issuer.invalid', logLevel: 'silent' });
+  const other = await createOidcServer({
+    dataDir: d,
+    port: 0,
+    publicUrl: 'http://issuer.invalid',
+    logLevel: 'silent',
+  });
   try {
-    const v = createTokenVerifier({ issuers: [issuerFrom({ issuerUrl: other.url, type: 'github-workflow' })] });
+    const v = createTokenVerifier({
+      issuers: [issuerFrom({ issuerUrl: other.url, type: 'github-workflow' })],
+    });
     await refused(await other.mint({ iss: other.url }), 'INVALID_TOKEN', v);
   } finally {
     await other.close();
@@ -95,10 +105,14 @@ test('alg none and HS256 keyed with the public key are refused', async () => {
 test('unknown kid and a foreign signature are refused', async () => {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const claims = JSON.parse(Buffer.from((await issuer.mint()).split('.')[1]!, 'base64url').toString());
-  const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'no-such-kid' }).sign(privateKey);
+  const unknownKid = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: 'no-such-kid' })
+    .sign(privateKey);
   await refused(unknownKid, 'INVALID_TOKEN');
   const jwks = (await (await fetch(`${issuer.url}/.well-known/jwks`)).json()) as { keys: { kid: string }[] };
-  const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwks.keys[0]!.kid }).sign(privateKey);
+  const forged = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: jwks.keys[0]!.kid })
+    .sign(privateKey);
   await refused(forged, 'INVALID_TOKEN');
 });
 
@@ -115,15 +129,32 @@ test('github-workflow tokens missing a required claim are refused', async () => 
 
 test('email issuers require email_verified', async () => {
   const emailIssuerDir = mkdtempSync(join(tmpdir(), 'sigil-oidc-email-'));
-  const emailIssuer = await createOidcServer({ dataDir: emailIssuerDir, port: 0, alg: 'ES256', logLevel: 'silent' });
+  const emailIssuer = await createOidcServer({
+    dataDir: emailIssuerDir,
+    port: 0,
+    alg: 'ES256',
+    logLevel: 'silent',
+  });
   try {
-    const v = createTokenVerifier({ issuers: [issuerFrom({ issuerUrl: emailIssuer.issuer, type: 'email' })] });
-    const ok = await v.verify(await emailIssuer.mint({ sub: 'u1', email: 'dev@example.com', email_verified: true }));
+    const v = createTokenVerifier({
+      issuers: [issuerFrom({ issuerUrl: emailIssuer.issuer, type: 'email' })],
+    });
+    const ok = await v.verify(
+      await emailIssuer.mint({ sub: 'u1', email: 'dev@example.com', email_verified: true }),
+    );
     assert.deepEqual(ok.san, { kind: 'email', value: 'dev@example.com' });
     assert.equal(ok.name, 'dev@example.com');
-    await refused(await emailIssuer.mint({ email: 'dev@example.com', email_verified: false }), 'INVALID_TOKEN', v);
+    await refused(
+      await emailIssuer.mint({ email: 'dev@example.com', email_verified: false }),
+      'INVALID_TOKEN',
+      v,
+    );
     await refused(await emailIssuer.mint({ email: 'dev@example.com' }), 'INVALID_TOKEN', v);
-    await refused(await emailIssuer.mint({ email: 'not an email', email_verified: true }), 'INVALID_TOKEN', v);
+    await refused(
+      await emailIssuer.mint({ email: 'not an email', email_verified: true }),
+      'INVALID_TOKEN',
+      v,
+    );
   } finally {
     await emailIssuer.close();
     rmSync(emailIssuerDir, { recursive: true, force: true });
@@ -153,6 +184,9 @@ test('issuer config YAML parses and rejects bad entries', () => {
   assert.throws(() => parseOidcConfig('issuers: []'), /at least one/);
   assert.throws(() => parseOidcConfig('- issuerUrl: http://x\n  type: nope'), /type must be/);
   assert.throws(() => parseOidcConfig('- issuerUrl: ftp://x\n  type: email'), /http/);
-  assert.throws(() => parseOidcConfig('- issuerUrl: http://x\n  wildcardIssuerUrl: http://*\n  type: email'), /exactly one/);
+  assert.throws(
+    () => parseOidcConfig('- issuerUrl: http://x\n  wildcardIssuerUrl: http://*\n  type: email'),
+    /exactly one/,
+  );
   assert.throws(() => parseOidcConfig('- issuerUrl: http://x\n  type: spiffe'), /subjectDomain/);
 });
