@@ -64,6 +64,7 @@ export async function createPostgresLogServer(config: PostgresLogServerConfig): 
     app = createApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel ?? 'warn', maxInFlight: DEFAULT_MAX_IN_FLIGHT });
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
+    void app.register(import('../log/tiles/routes.js'), { log, dir: `${config.dataDir}/tiles` });
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;
     const opened = { app, workers };

@@ -74,6 +74,7 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
     void app.register(import('./explorer.js'));
+    void app.register(import('../log/tiles/routes.js'), { log, dir: `${config.dataDir}/tiles` }); // C2SP tlog-tiles
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;
     const opened = { log, workers, app };
