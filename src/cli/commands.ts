@@ -12,6 +12,7 @@ import { register as attest } from './attest.js';
 import { register as tree } from './tree.js';
 import { register as demo } from './demo.js';
 import { register as admission } from './admission.js';
+import { register as monitor } from './monitor.js';
 
 /**
  * Every command group registers itself here; each lives in its own file
@@ -19,7 +20,7 @@ import { register as admission } from './admission.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc, ca, trustedRoot, up, log, sign, keys, verify, blob, attest, tree, admission, demo];
+const groups: Register[] = [oidc, ca, trustedRoot, up, log, sign, keys, verify, blob, attest, tree, admission, demo, monitor];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

@@ -1,0 +1,3 @@
+export * from './check.js';
+export * from './state.js';
+export * from './run.js';
