@@ -14,7 +14,6 @@ export function register(program: Command): void {
     .option('--keep-running', 'leave the stack running after the demo (browse the log explorer; Ctrl-C stops it)')
     .action(async (o: { dataDir?: string; embeddedRegistry?: boolean; dockerRegistry?: boolean; keepRunning?: boolean }) => {
       if (o.embeddedRegistry && o.dockerRegistry) throw new CliError('--embedded-registry and --docker-registry exclude each other');
-      quietFastifyDeprecations();
       const registry: RegistryChoice = o.embeddedRegistry ? 'embedded' : o.dockerRegistry ? 'docker-registry' : 'auto';
       const result = await runDemo({ registry, ...(o.dataDir ? { dataDir: o.dataDir } : {}), keepRunning: o.keepRunning === true });
       if (!result.ok) process.exitCode = 1;
@@ -22,10 +21,3 @@ export function register(program: Command): void {
     });
 }
 
-/** The demo's output is read by newcomers: Fastify's deprecation notices are noise there; other warnings still print. */
-function quietFastifyDeprecations(): void {
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => {
-    if (w.name !== 'FastifyDeprecation') process.stderr.write(`${w.name}: ${w.message}\n`);
-  });
-}

@@ -1,5 +1,5 @@
 import { Server as HttpsServer } from 'node:https';
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import { SigilError, httpStatusFor } from '../errors/index.js';
 import { parseJsonBounded } from './json-depth.js';
 
@@ -28,7 +28,7 @@ export function createApp(opts: AppOptions = {}): FastifyInstance {
       level: opts.logLevel ?? 'info',
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     ...(opts.https ? { https: opts.https } : {}),
