@@ -85,7 +85,7 @@ export function parsePublicKeyOrCertificate(input: Uint8Array | string): {
     if (!first) throw new SigilError('INVALID_KEY', 'no PEM block found');
     if (first.type === 'CERTIFICATE') {
       const certificate = parseCertificateDer(first.der);
-      return { key: certificate.publicKey, certificate };
+      return { key: keyOfCertificate(certificate), certificate };
     }
     if (first.type === 'PUBLIC KEY') return { key: publicKeyFromDer(first.der) };
     throw new SigilError('INVALID_KEY', `unexpected PEM block ${first.type}`);
@@ -94,7 +94,17 @@ export function parsePublicKeyOrCertificate(input: Uint8Array | string): {
   try {
     return { key: publicKeyFromDer(der) };
   } catch {
-    return { key: parseCertificateDer(der).publicKey, certificate: parseCertificateDer(der) };
+    const certificate = parseCertificateDer(der);
+    return { key: keyOfCertificate(certificate), certificate };
+  }
+}
+
+/** X509Certificate parses its key lazily: a corrupt SPKI inside a parseable certificate throws here. */
+function keyOfCertificate(certificate: X509Certificate): KeyObject {
+  try {
+    return certificate.publicKey;
+  } catch (e) {
+    throw new SigilError('INVALID_CERTIFICATE', 'certificate public key does not parse', { cause: e });
   }
 }
 

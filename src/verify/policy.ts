@@ -2,6 +2,7 @@ import { SigilError } from '../errors/index.js';
 import { RAW_VALUE_OIDS, type FulcioExtensionName } from '../x509/oids.js';
 import { fulcioValue, sanValues, type ParsedCertificate } from '../x509/parse.js';
 import { readOnly, decodeString } from '../x509/der-read.js';
+import { compileLinearRegExp } from './linear-regex.js';
 
 /**
  * One acceptable signer. A subject (exact or regexp) and an issuer (exact or regexp) are both
@@ -51,7 +52,7 @@ function regexp(pattern: string, what: string): RegExp {
     throw new SigilError('INVALID_POLICY', `${what} must be 1–${MAX_REGEXP_LENGTH} characters`);
   }
   try {
-    return new RegExp(pattern, 'u');
+    return compileLinearRegExp(pattern);
   } catch (e) {
     throw new SigilError('INVALID_POLICY', `${what} is not a valid regular expression: ${(e as Error).message}`, { cause: e });
   }

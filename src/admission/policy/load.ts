@@ -32,7 +32,13 @@ export function parsePolicyText(text: string, source: string, ctx: ParseContext)
         `${source}: document ${i + 1} is not valid YAML: ${d.errors[0]?.message ?? ''}`,
       );
     }
-    const value: unknown = d.toJS({ maxAliasCount: 50 });
+    let value: unknown;
+    try {
+      value = d.toJS({ maxAliasCount: 50 });
+    } catch (e) {
+      // yaml refuses alias bombs ("Excessive alias count") with a plain ReferenceError.
+      throw new SigilError('INVALID_POLICY', `${source}: document ${i + 1}: ${(e as Error).message}`, { cause: e });
+    }
     if (value === null || value === undefined) return;
     if (!isObject(value))
       throw new SigilError('INVALID_POLICY', `${source}: document ${i + 1} is not a mapping`);

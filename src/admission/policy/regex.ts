@@ -1,4 +1,5 @@
 import { SigilError } from '../../errors/index.js';
+import { compileLinearRegExp } from '../../verify/linear-regex.js';
 import { POLICY_LIMITS } from './types.js';
 
 /**
@@ -28,7 +29,7 @@ export function compilePolicyRegex(source: string, what: string): RegExp {
     );
   }
   try {
-    return new RegExp(source, 'u');
+    return compileLinearRegExp(source);
   } catch (e) {
     throw new SigilError(
       'INVALID_POLICY',
