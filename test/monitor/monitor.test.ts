@@ -103,7 +103,7 @@ test('the monitor stays quiet on honest growth and alerts on a rollback and a fo
   r = await monitorOnce(cfg(server.url));
   assert.deepEqual(r.alerts.map((a) => a.kind), ['fork']);
   await server.close();
-  assert.deepEqual(hooks.map((h) => h.kind), ['rollback', 'fork', 'fork'], 'each alert reached the webhook (the CLI run had no webhook)');
+  assert.deepEqual((hooks as { kind: string }[]).map((h) => h.kind), ['rollback', 'fork', 'fork'], 'each alert reached the webhook (the CLI run had no webhook)');
 });
 
 test('--identity alerts on each new entry whose certificate SAN matches, and only on new ones', async (t) => {
