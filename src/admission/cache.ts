@@ -1,3 +1,5 @@
+import { SigilError } from '../errors/index.js';
+
 /**
  * Successful verifications, keyed by policy identity (name + content hash), rule and image
  * digest, kept for a TTL in a size-bounded LRU. Failures and errors are never stored (a
@@ -60,6 +62,13 @@ export class VerificationCache<V> {
     this.stats.size = this.entries.size;
   }
 
+  /** `get` that counts a hit (the synchronous fast path of getOrCompute; a miss is not counted). */
+  lookup(key: string): V | undefined {
+    const hit = this.get(key);
+    if (hit !== undefined) this.stats.hits++;
+    return hit;
+  }
+
   /**
    * The cached value, or the result of `compute` — shared with any identical computation
    * already running. `keep` decides whether a computed value is stored (successes only).
@@ -96,4 +105,44 @@ export class VerificationCache<V> {
     this.entries.clear();
     this.stats.size = 0;
   }
+}
+
+/**
+ * Tag → digest answers, remembered for a few seconds: with it a warm request for a tagged
+ * image makes no registry call at all. Off by default (`ttlMs` 0); at most MAX_TAG_CACHE_TTL_MS.
+ *
+ * Why it is safe when on: the engine uses a remembered answer only where the digest it yields
+ * is pinned into the pod by the mutation patch (`repo:tag@digest`, mutateDigest on), so the pod
+ * runs exactly the digest that was verified, never what the tag names by then. A tag moved to
+ * unsigned content after signing can therefore never get that content admitted; for at most
+ * the TTL it keeps being pinned to the previously verified digest, after which the new content
+ * is resolved, verified and denied. Validation without a patch (and verifyDigest false), where
+ * the kubelet would pull the tag itself, always resolves afresh. Failures are not remembered.
+ *
+ * Why off by default: the visible behaviour within the TTL changes ("admitted, pinned to the
+ * old digest" instead of "denied"), which an operator should choose; the cost of leaving it off
+ * is one manifest GET per tagged image per request (see `npm run bench:admission`).
+ */
+export type TagDigestCache = VerificationCache<string>;
+export const DEFAULT_TAG_CACHE_TTL_MS = 0;
+export const MAX_TAG_CACHE_TTL_MS = 60_000;
+export const DEFAULT_TAG_CACHE_MAX_ENTRIES = 10_000;
+
+/** A tag → digest cache, or undefined when `ttlMs` is 0 (the default). */
+export function createTagDigestCache(
+  opts: { ttlMs?: number; maxEntries?: number; now?: () => number } = {},
+): TagDigestCache | undefined {
+  const ttlMs = opts.ttlMs ?? DEFAULT_TAG_CACHE_TTL_MS;
+  if (!Number.isFinite(ttlMs) || ttlMs < 0 || ttlMs > MAX_TAG_CACHE_TTL_MS) {
+    throw new SigilError(
+      'INVALID_INPUT',
+      `tag cache TTL must be between 0 and ${MAX_TAG_CACHE_TTL_MS} ms, got ${ttlMs}`,
+    );
+  }
+  if (ttlMs === 0) return undefined;
+  return new VerificationCache<string>({
+    ttlMs,
+    maxEntries: opts.maxEntries ?? DEFAULT_TAG_CACHE_MAX_ENTRIES,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }

@@ -22,6 +22,8 @@ export interface EngineOptions {
   /** Every decision is made within this budget, below the API server's 10 s (default 8 s). */
   timeoutMs?: number;
   cache?: VerificationCache<RuleVerdict>;
+  /** Short-lived tag → digest answers (see TagDigestCache); absent = every tag is resolved every time. */
+  tagCache?: VerificationCache<string>;
 }
 
 /** The admission request fields the engine needs (from AdmissionReview or a CLI resource file). */
@@ -93,20 +95,40 @@ function timeoutError(ms: number): SigilError {
   return new SigilError('TIMEOUT', `verification did not finish within ${ms} ms`);
 }
 
+/**
+ * The request's time budget. The AbortSignal (and its timer) is made on first use only: a
+ * request answered wholly from the caches never needs one.
+ */
+class Deadline {
+  private made: AbortSignal | undefined;
+  constructor(
+    readonly timeoutMs: number,
+    private readonly outer: AbortSignal | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.made) {
+      const own = AbortSignal.timeout(this.timeoutMs);
+      this.made = this.outer ? AbortSignal.any([this.outer, own]) : own;
+    }
+    return this.made;
+  }
+}
+
 /** Per-request memo: each registry question is asked once per admission request. */
 class RequestMemo {
   private readonly digests = new Map<string, Promise<string>>();
   private readonly layers = new Map<string, Promise<CosignSignatureLayer[]>>();
   constructor(
     private readonly source: ImageSource,
-    private readonly signal: AbortSignal,
+    private readonly deadline: Deadline,
   ) {}
 
   resolve(ref: ImageReference): Promise<string> {
     const key = ref.toString();
     let p = this.digests.get(key);
     if (!p) {
-      p = this.source.resolveDigest(ref, this.signal);
+      p = this.source.resolveDigest(ref, this.deadline.signal);
       p.catch(() => undefined);
       this.digests.set(key, p);
     }
@@ -117,7 +139,7 @@ class RequestMemo {
     const key = `${pinned.context()}@${pinned.digest}`;
     let p = this.layers.get(key);
     if (!p) {
-      p = this.source.fetchSignatures(pinned, this.signal);
+      p = this.source.fetchSignatures(pinned, this.deadline.signal);
       p.catch(() => undefined);
       this.layers.set(key, p);
     }
@@ -133,6 +155,7 @@ class RequestMemo {
 export class AdmissionEngine {
   readonly policies: readonly ImagePolicy[];
   readonly cache: VerificationCache<RuleVerdict>;
+  readonly tagCache: VerificationCache<string> | undefined;
   readonly timeoutMs: number;
   private readonly source: ImageSource;
   private readonly verifier: SignatureVerifier;
@@ -147,6 +170,7 @@ export class AdmissionEngine {
     this.failurePolicy = opts.failurePolicy ?? 'Fail';
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.cache = opts.cache ?? new VerificationCache<RuleVerdict>();
+    this.tagCache = opts.tagCache;
   }
 
   async evaluate(input: AdmissionInput, mode: Mode, outer?: AbortSignal): Promise<Decision> {
@@ -164,17 +188,15 @@ export class AdmissionEngine {
     if (!isResourceKind(input.kind)) return none(`kind ${input.kind} has no pod spec`);
     const kind: ResourceKind = input.kind;
     const images = extractImages(kind, input.object);
-    const signal = outer
-      ? AbortSignal.any([outer, AbortSignal.timeout(this.timeoutMs)])
-      : AbortSignal.timeout(this.timeoutMs);
-    const memo = new RequestMemo(this.source, signal);
+    const deadline = new Deadline(this.timeoutMs, outer);
+    const memo = new RequestMemo(this.source, deadline);
     const jobs: Promise<ImageResult>[] = [];
     for (const policy of this.policies) {
       if (policy.namespace !== undefined && policy.namespace !== input.namespace) continue;
       for (const rule of policy.rules) {
         if (!ruleApplies(rule, kind, input.namespace)) continue;
         for (const img of images) {
-          const job = this.checkImage(policy, rule, img, mode, memo, signal);
+          const job = this.checkImage(policy, rule, img, mode, memo, deadline);
           if (job) jobs.push(job);
         }
       }
@@ -189,7 +211,7 @@ export class AdmissionEngine {
     img: ContainerImage,
     mode: Mode,
     memo: RequestMemo,
-    signal: AbortSignal,
+    deadline: Deadline,
   ): Promise<ImageResult> | undefined {
     let ref: ImageReference | undefined;
     let parseError: unknown;
@@ -238,27 +260,47 @@ export class AdmissionEngine {
     if (mode === 'validate' && !rule.required)
       return Promise.resolve(result('skip', `verification of ${shown} not required on validate`));
     const pinnedRef = ref;
+    // A remembered tag → digest answer is used only where the answer is pinned by the patch, so
+    // the pod runs exactly the digest verified (see TagDigestCache for why that is safe).
+    const tagCache = !pinnedRef.digest && mode === 'mutate' && rule.mutateDigest ? this.tagCache : undefined;
+    const race = <T>(p: Promise<T>): Promise<T> => raceSignal(p, deadline.signal, this.timeoutMs);
     return (async (): Promise<ImageResult> => {
       let digest: string;
       try {
-        digest = pinnedRef.digest ?? (await raceSignal(memo.resolve(pinnedRef), signal, this.timeoutMs));
+        if (pinnedRef.digest) digest = pinnedRef.digest;
+        else if (tagCache) {
+          const key = shown;
+          digest =
+            tagCache.lookup(key) ??
+            (
+              await race(
+                tagCache.getOrCompute(
+                  key,
+                  () => memo.resolve(pinnedRef),
+                  () => true,
+                ),
+              )
+            ).value;
+        } else digest = await race(memo.resolve(pinnedRef));
       } catch (e) {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
       const key = `${policy.id}|${rule.name}|${pinned.context()}@${digest}`;
       const compute = (): Promise<RuleVerdict> =>
-        this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, signal);
+        this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, deadline.signal);
       let verdict: RuleVerdict;
       let cached = false;
       try {
-        if (rule.useCache) {
-          ({ value: verdict, cached } = await raceSignal(
+        const hit = rule.useCache ? this.cache.lookup(key) : undefined;
+        if (hit) {
+          verdict = hit;
+          cached = true;
+        } else if (rule.useCache) {
+          ({ value: verdict, cached } = await race(
             this.cache.getOrCompute(key, compute, (v) => v.status === 'pass'),
-            signal,
-            this.timeoutMs,
           ));
-        } else verdict = await raceSignal(compute(), signal, this.timeoutMs);
+        } else verdict = await race(compute());
       } catch (e) {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
@@ -282,9 +324,12 @@ export class AdmissionEngine {
     signal: AbortSignal,
   ): Promise<RuleVerdict> {
     try {
-      // A pinned digest must be served by this repository (not merely signed somewhere).
-      if (checkExists) await memo.resolve(pinned);
-      const layers = await memo.signatures(pinned);
+      // A pinned digest must be served by this repository (not merely signed somewhere); that
+      // check and the signature fetch run side by side, and the check's answer comes first.
+      const exists = checkExists ? memo.resolve(pinned) : undefined;
+      const fetched = memo.signatures(pinned);
+      if (exists) await exists;
+      const layers = await fetched;
       if (signal.aborted) throw timeoutError(this.timeoutMs);
       const signatures: VerifiedSignature[] = [];
       for (const [i, set] of rule.attestorSets.entries()) {

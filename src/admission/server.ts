@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { pino, type Logger } from 'pino';
 import { isSigilError, SigilError } from '../errors/index.js';
 import { createApp, listen } from '../server/index.js';
-import { VerificationCache, DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS } from './cache.js';
+import {
+  createTagDigestCache,
+  VerificationCache,
+  DEFAULT_CACHE_MAX_ENTRIES,
+  DEFAULT_CACHE_TTL_MS,
+} from './cache.js';
 import {
   AdmissionEngine,
   DEFAULT_EXCLUDED_NAMESPACES,
@@ -36,6 +42,8 @@ export interface AdmissionServerConfig {
   failurePolicy?: FailurePolicy;
   timeoutMs?: number;
   cache?: { ttlMs?: number; maxEntries?: number };
+  /** Short-lived tag → digest cache for tags pinned by the patch; off unless ttlMs > 0 (see TagDigestCache). */
+  tagCache?: { ttlMs?: number; maxEntries?: number };
   bodyLimit?: number;
   /** pino level (default 'info': one JSON line per decision; 'silent' in tests). */
   logLevel?: string;
@@ -70,6 +78,7 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     ttlMs: config.cache?.ttlMs ?? DEFAULT_CACHE_TTL_MS,
     maxEntries: config.cache?.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES,
   });
+  const tagCache = createTagDigestCache(config.tagCache);
   const engine = new AdmissionEngine({
     policies: config.policies,
     source: config.source,
@@ -78,6 +87,7 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     failurePolicy: config.failurePolicy ?? 'Fail',
     timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     cache,
+    ...(tagCache ? { tagCache } : {}),
   });
   const metrics = new AdmissionMetrics(cache as VerificationCache<unknown>);
   const app = createApp({
@@ -85,6 +95,14 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     logLevel: config.logLevel ?? 'info',
     https: tls,
   });
+
+  // One JSON line per decision on stdout, written asynchronously: under load the lines of many
+  // decisions leave in one write instead of one blocking write each. Flushed on close.
+  const level = config.logLevel ?? 'info';
+  const destination = level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
+  const decisionLog: Logger | undefined = destination
+    ? pino({ level, base: { pid: process.pid } }, destination)
+    : undefined;
 
   const handle = (mode: Mode) => async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
@@ -121,10 +139,11 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
           : 'allowed';
     metrics.decisions.inc({ endpoint, outcome });
     metrics.latency.observe({ endpoint }, seconds);
-    req.log.info(
+    decisionLog?.info(
       {
         event: 'admission.decision',
         endpoint,
+        reqId: req.id,
         uid,
         kind: input.kind,
         namespace: input.namespace,
@@ -173,6 +192,11 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     ...(generated ? { caBundle: generated.caBundle, caPem: generated.caPem } : {}),
     close: async () => {
       await app.close();
+      try {
+        destination?.flushSync();
+      } catch {
+        // nothing buffered, or stdout already gone
+      }
     },
   };
 }
