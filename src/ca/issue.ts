@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import type { Principal } from '../oidc/principal.js';
 import { toPem } from '../crypto/index.js';
 import {
@@ -20,7 +21,7 @@ import { fulcioExtensions } from '../x509/extensions.js';
 import { CT, FULCIO } from '../x509/oids.js';
 import { sctListExtensionValue, type Sct } from '../x509/sct.js';
 import type { CaMaterial } from './keys.js';
-import type { CtLog } from './ct/log.js';
+import { spkiOf, type CtLog } from './ct/log.js';
 
 export const LEAF_VALIDITY_MS = 10 * 60 * 1000;
 const POISON = encodeExtension(ctPoison());
@@ -48,6 +49,8 @@ export function createCertificateIssuer(
   ct?: CtLog,
   now: () => number = Date.now,
 ): CertificateIssuer {
+  assertKeyCertified(ca);
+  const issuerChain = [ca.intermediateDer, ca.rootDer];
   return {
     async issue(principal, spki) {
       const notBefore = new Date(Math.floor(now() / 1000) * 1000);
@@ -61,25 +64,45 @@ export function createCertificateIssuer(
         spkiDer: spki,
       };
       const extensions = leafExtensions(principal, spki, ca.issuerKeyId).map(encodeExtension);
-      let sct: Sct | undefined;
-      let last: Buffer[] = [];
-      if (ct) {
-        const precert = await signTbs(
-          encodeTbs({ ...base, extensions: [...extensions, POISON] }),
-          ca.sigAlg,
-          ca.intermediateKey,
-        );
-        sct = await ct.addPreChain([precert, ca.intermediateDer, ca.rootDer]);
-        last = [encodeExtension({ oid: CT.sctList, critical: false, value: sctListExtensionValue([sct]) })];
+      if (!ct) {
+        const leafDer = await signTbs(encodeTbs({ ...base, extensions }), ca.sigAlg, ca.intermediateKey);
+        return { chain: [toPem('CERTIFICATE', leafDer), ...ca.chainPem], leafDer };
       }
-      const leafDer = await signTbs(
-        encodeTbs({ ...base, extensions: [...extensions, ...last] }),
+      // The poison and the SCT list are both the last extension, so the precertificate TBS
+      // without poison and the final TBS without the SCT list are this same encoding (DER is
+      // canonical): the CT leaf and the SCT's signed data cover exactly these bytes.
+      const tbs = encodeTbs({ ...base, extensions });
+      const precert = await signTbs(
+        encodeTbs({ ...base, extensions: [...extensions, POISON] }),
         ca.sigAlg,
         ca.intermediateKey,
       );
-      return { chain: [toPem('CERTIFICATE', leafDer), ...ca.chainPem], leafDer, ...(sct ? { sct } : {}) };
+      const sct = await ct.addOwnPrecertificate(precert, tbs, issuerChain);
+      const sctList = encodeExtension({
+        oid: CT.sctList,
+        critical: false,
+        value: sctListExtensionValue([sct]),
+      });
+      const leafDer = await signTbs(
+        encodeTbs({ ...base, extensions: [...extensions, sctList] }),
+        ca.sigAlg,
+        ca.intermediateKey,
+      );
+      return { chain: [toPem('CERTIFICATE', leafDer), ...ca.chainPem], leafDer, sct };
     },
   };
+}
+
+/**
+ * Leaves and precertificates are not re-verified one by one (the CA signed them a moment ago);
+ * the one fault a check would catch, a signing key that is not the one the intermediate
+ * certifies, is refused here, once.
+ */
+function assertKeyCertified(ca: CaMaterial): void {
+  const certified = createPublicKey({ key: spkiOf(ca.intermediateDer), format: 'der', type: 'spki' });
+  if (!certified.equals(createPublicKey(ca.intermediateKey))) {
+    throw new Error('the intermediate key does not match the intermediate certificate');
+  }
 }
 
 function leafExtensions(principal: Principal, spki: Buffer, issuerKeyId: Buffer): Extension[] {

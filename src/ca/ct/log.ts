@@ -7,7 +7,8 @@ import {
 } from 'node:crypto';
 import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
-import { createLog, openSqliteStore, type Log, type LogStore } from '../../log/index.js';
+import { createLog, openSqliteStore, type Log, type LogStore, type StoredEntry } from '../../log/index.js';
+import { leafHash } from '../../merkle/index.js';
 import { CT } from '../../x509/oids.js';
 import {
   sctSignedData,
@@ -18,8 +19,8 @@ import {
   type Sct,
 } from '../../x509/sct.js';
 import { sequenceElements } from '../../x509/build.js';
-import { digitallySigned, precertChainEntry, precertLeaf, treeHeadSignedData } from './structs.js';
-import { openPrecertStore, type PrecertStore } from './precert-store.js';
+import { digitallySigned, precertLeaf, treeHeadSignedData } from './structs.js';
+import { openPrecertJournal } from './precert-journal.js';
 
 export const MAX_CHAIN_LENGTH = 5;
 const POISON_VALUE = Buffer.from([0x05, 0x00]);
@@ -31,8 +32,10 @@ export interface CtLogConfig {
   key: KeyObject;
   /** DER roots whose chains add-pre-chain accepts. */
   acceptedRoots: readonly Buffer[];
-  /** Another log store (default: SQLite in dataDir). */
+  /** Another log store (default: SQLite in dataDir/ctlog). */
   store?: LogStore;
+  /** Store of the precertificate journal (get-entries extra_data; default: SQLite in dataDir/ctlog/extra). */
+  journalStore?: LogStore;
   now?: () => number;
 }
 
@@ -42,12 +45,20 @@ export interface CtLog {
   readonly publicKeyDer: Buffer;
   readonly log: Log;
   /**
-   * RFC 6962 add-pre-chain, called in-process: chain[0] is the precertificate (with poison),
-   * chain[1] its issuer, ending at an accepted root. Resolves with the SCT once the entry is
-   * durably in the log.
+   * RFC 6962 add-pre-chain with every check: chain[0] is the precertificate (with poison),
+   * chain[1] its issuer, ending at an accepted root. Resolves with the SCT once the entry (and
+   * its extra data) is durably in the log.
    */
   addPreChain(chain: readonly Buffer[]): Promise<Sct>;
-  extraData(indexes: readonly number[]): Map<number, Buffer>;
+  /**
+   * add-pre-chain for the CA that owns this log, in-process. The caller vouches for what
+   * addPreChain re-derives per call: `precert` was just signed with the key certified by
+   * issuerChain[0] (the CA checks that pairing once at start), and `tbs` is its TBS without
+   * the poison extension (it built both). The issuer chain is checked here, once per chain.
+   */
+  addOwnPrecertificate(precert: Buffer, tbs: Buffer, issuerChain: readonly Buffer[]): Promise<Sct>;
+  /** get-entries extra_data (PrecertChainEntry) by entry index. */
+  extraData(entries: readonly StoredEntry[]): Promise<Map<number, Buffer>>;
   close(): Promise<void>;
 }
 
@@ -65,23 +76,65 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
         'base64',
       ),
   });
-  const precerts: PrecertStore = openPrecertStore(join(config.dataDir, 'ctlog', 'precerts.db'));
+  const journal = await openPrecertJournal(
+    config.journalStore ?? (await openSqliteStore({ dir: join(config.dataDir, 'ctlog', 'extra') })),
+    join(config.dataDir, 'ctlog', 'precerts.db'),
+  );
   const roots = new Set(config.acceptedRoots.map((r) => r.toString('base64')));
   const verifiedChains = new Set<string>();
 
-  const checkIssuerChain = async (chain: readonly Buffer[]): Promise<void> => {
+  const checkIssuerChain = (chain: readonly Buffer[]): void => {
     const fingerprint = chain.map((c) => createHash('sha256').update(c).digest('hex')).join(':');
     if (verifiedChains.has(fingerprint)) return;
     const last = chain[chain.length - 1]!;
     if (!roots.has(last.toString('base64')))
       throw new SigilError('INVALID_CERTIFICATE', 'chain does not end at an accepted root');
     for (let i = 0; i + 1 < chain.length; i++) {
-      if (!(await signedBy(chain[i]!, chain[i + 1]!))) {
+      // Synchronous: a chain is checked once, and must not queue behind signing jobs.
+      if (!signedBySync(chain[i]!, chain[i + 1]!)) {
         throw new SigilError('INVALID_CERTIFICATE', `chain certificate ${i + 1} is not signed by the next`);
       }
     }
     if (verifiedChains.size > 64) verifiedChains.clear();
     verifiedChains.add(fingerprint);
+  };
+
+  // The CA passes the same chain array on every call: checked and hashed once.
+  const ownChains = new WeakMap<readonly Buffer[], Buffer>();
+  const ownIssuerKeyHash = (chain: readonly Buffer[]): Buffer => {
+    let known = ownChains.get(chain);
+    if (!known) {
+      if (chain.length < 1 || chain.length + 1 > MAX_CHAIN_LENGTH)
+        throw new SigilError('INVALID_INPUT', `add-pre-chain needs 2–${MAX_CHAIN_LENGTH} certificates`);
+      checkIssuerChain(chain);
+      known = createHash('sha256').update(spkiOf(chain[0]!)).digest();
+      ownChains.set(chain, known);
+    }
+    return known;
+  };
+
+  /** Journals the extra data, appends the leaf, then signs the SCT (after the durable commit). */
+  const submit = async (
+    precert: Buffer,
+    tbs: Buffer,
+    issuerChain: readonly Buffer[],
+    issuerKeyHash: Buffer,
+  ): Promise<Sct> => {
+    const leaf = precertLeaf(BigInt(now()), issuerKeyHash, tbs);
+    await journal.put(leafHash(leaf), precert, issuerChain);
+    const appended = await log.append(leaf);
+    // Same leaf hash, same bytes: a duplicate keeps the first timestamp, which is in the leaf.
+    const timestamp = appended.entry.leaf.readBigUInt64BE(2);
+    const signature = await signAsync(sctSignedData({ timestamp, issuerKeyHash, tbs }), key);
+    return {
+      version: 0,
+      logId,
+      timestamp,
+      extensions: Buffer.alloc(0),
+      hashAlgorithm: SCT_HASH_SHA256,
+      signatureAlgorithm: SCT_SIG_ECDSA,
+      signature,
+    };
   };
 
   return {
@@ -96,30 +149,28 @@ export async function createCtLog(config: CtLogConfig): Promise<CtLog> {
       const poison = extensionValue(precert, CT.poison);
       if (!poison || !poison.equals(POISON_VALUE))
         throw new SigilError('INVALID_CERTIFICATE', 'not a precertificate (no poison)');
-      await checkIssuerChain(chain.slice(1));
+      checkIssuerChain(chain.slice(1));
       if (!(await signedBy(precert, issuer)))
         throw new SigilError('INVALID_CERTIFICATE', 'precertificate signature does not verify');
       const tbs = tbsWithoutExtension(precert, CT.poison);
       const issuerKeyHash = createHash('sha256').update(spkiOf(issuer)).digest();
-      const stamp = BigInt(now());
-      const appended = await log.append(precertLeaf(stamp, issuerKeyHash, tbs));
-      const timestamp = appended.duplicate ? appended.entry.leaf.readBigUInt64BE(2) : stamp;
-      if (!appended.duplicate) precerts.put(appended.entry.index, precertChainEntry(precert, chain.slice(1)));
-      const signature = await signAsync(sctSignedData({ timestamp, issuerKeyHash, tbs }), key);
-      return {
-        version: 0,
-        logId,
-        timestamp,
-        extensions: Buffer.alloc(0),
-        hashAlgorithm: SCT_HASH_SHA256,
-        signatureAlgorithm: SCT_SIG_ECDSA,
-        signature,
-      };
+      return submit(precert, tbs, chain.slice(1), issuerKeyHash);
     },
-    extraData: (indexes) => precerts.get(indexes),
+    async addOwnPrecertificate(precert, tbs, issuerChain) {
+      return submit(precert, tbs, issuerChain, ownIssuerKeyHash(issuerChain));
+    },
+    async extraData(entries) {
+      const data = await journal.get(entries);
+      const out = new Map<number, Buffer>();
+      entries.forEach((e, i) => {
+        const d = data[i];
+        if (d) out.set(e.index, d);
+      });
+      return out;
+    },
     async close() {
       await log.close();
-      precerts.close();
+      await journal.close();
     },
   };
 }
@@ -132,12 +183,28 @@ function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
 
 /** Checks cert's signature with issuer's key (ECDSA, hash from the signature algorithm). */
 async function signedBy(cert: Buffer, issuer: Buffer): Promise<boolean> {
-  const [tbs, alg, sigBits] = sequenceElements(cert);
-  if (!tbs || !alg || !sigBits || sigBits[0] !== 0x03) return false;
-  const hash = alg.includes(Buffer.from('2a8648ce3d040303', 'hex')) ? 'sha384' : 'sha256';
-  const sig = sigBits.subarray(sigBits.length - (sequenceElementsLength(sigBits) - 1));
+  const parts = signatureParts(cert);
+  if (!parts) return false;
   const key = issuerKey(issuer);
-  return new Promise((resolve) => nodeVerify(hash, tbs, key, sig, (e, ok) => resolve(!e && ok)));
+  return new Promise((resolve) =>
+    nodeVerify(parts.hash, parts.tbs, key, parts.sig, (e, ok) => resolve(!e && ok)),
+  );
+}
+
+function signedBySync(cert: Buffer, issuer: Buffer): boolean {
+  const parts = signatureParts(cert);
+  try {
+    return parts !== undefined && nodeVerify(parts.hash, parts.tbs, issuerKey(issuer), parts.sig);
+  } catch {
+    return false;
+  }
+}
+
+function signatureParts(cert: Buffer): { tbs: Buffer; hash: string; sig: Buffer } | undefined {
+  const [tbs, alg, sigBits] = sequenceElements(cert);
+  if (!tbs || !alg || !sigBits || sigBits[0] !== 0x03) return undefined;
+  const hash = alg.includes(Buffer.from('2a8648ce3d040303', 'hex')) ? 'sha384' : 'sha256';
+  return { tbs, hash, sig: sigBits.subarray(sigBits.length - (sequenceElementsLength(sigBits) - 1)) };
 }
 
 const issuerKeys = new Map<string, KeyObject>();

@@ -49,7 +49,7 @@ export function registerCtRoutes(app: FastifyInstance, ct: CtLog): void {
       throw new SigilError('INVALID_INPUT', `need start ≤ end and start < ${size}`);
     const last = Math.min(end, size - 1, start + MAX_GET_ENTRIES - 1);
     const entries = await log.getEntries(start, last - start + 1);
-    const extra = ct.extraData(entries.map((e) => e.index));
+    const extra = await ct.extraData(entries);
     return {
       entries: entries.map((e) => ({
         leaf_input: e.leaf.toString('base64'),

@@ -45,8 +45,16 @@ export function digitallySigned(signature: Buffer): Buffer {
   return Buffer.concat([Buffer.from([4, 3]), u16(signature.length), signature]);
 }
 
+/** ASN.1Cert list<0..2^24-1> contents: each certificate with its 24-bit length. */
+export function encodeChain(chain: readonly Buffer[]): Buffer {
+  return Buffer.concat(chain.map((c) => Buffer.concat([u24(c.length), c])));
+}
+
 /** PrecertChainEntry { ASN.1Cert pre_certificate; ASN.1Cert precertificate_chain<0..2^24-1> } (get-entries extra_data). */
 export function precertChainEntry(precert: Buffer, chain: readonly Buffer[]): Buffer {
-  const certs = Buffer.concat(chain.map((c) => Buffer.concat([u24(c.length), c])));
-  return Buffer.concat([u24(precert.length), precert, u24(certs.length), certs]);
+  return precertChainEntryFromEncodedChain(precert, encodeChain(chain));
+}
+
+export function precertChainEntryFromEncodedChain(precert: Buffer, encodedChain: Buffer): Buffer {
+  return Buffer.concat([u24(precert.length), precert, u24(encodedChain.length), encodedChain]);
 }
