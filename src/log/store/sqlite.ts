@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SigilError } from '../../errors/index.js';
 import type { StoredEntry, TreeHead } from '../types.js';
+import {
+  DEFAULT_LOOKUP_TUNING,
+  encodeIndexKeys,
+  LOOKUP_SCHEMA,
+  LookupIndex,
+  type LookupTuning,
+} from './lookup-index.js';
 import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -16,27 +23,43 @@ export interface SqliteStoreOptions {
    * event loop; false runs it on the calling thread (synchronous calls behind async methods).
    */
   worker?: boolean;
+  /** Lookup-index tuning (tests use small values to exercise flushes and merges). */
+  lookup?: Partial<LookupTuning>;
 }
 
 export const SQLITE_FILE_NAME = 'log.db';
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
 /**
  * The SQLite log store (better-sqlite3, one connection, synchronous calls behind async methods).
  *
  * Durability: WAL journal with `synchronous = FULL`, so the WAL is fsynced at every commit and a
  * resolved `commitBatch` survives a crash of the process or a power loss. One batch is one
- * transaction: entries, index keys, tree nodes and the signed tree head land together or not at
- * all, so after any crash the stored tree head describes exactly the stored entries.
+ * transaction: entries (each row holding its leaf hash and index keys), tree nodes and the
+ * signed tree head land together or not at all, so after any crash the stored tree head
+ * describes exactly the stored entries. A commit writes only append-ordered rows (entries by
+ * index, nodes by level and index, the one tree-head row): no B-tree keyed by a random value is
+ * touched on the commit path, so a commit dirties few pages however large the log grows.
+ *
+ * Lookups (leaf hash → entry for duplicate detection, index key → indexes for search) are
+ * derived data, kept by lookup-index.ts: a memtable of the newest entries plus sorted runs
+ * merged in the background. Background steps run between requests, each its own small
+ * transaction committed with `synchronous = NORMAL`: it is not fsynced itself, but the next
+ * FULL commit fsyncs the WAL through it, and losing it in a crash loses only derived data that
+ * the open rebuilds (the memtable from the entries rows above the live runs; a half-built run
+ * is dropped). Lookups consult the memtable and the live runs and confirm every match against
+ * the entry row, so they are exact at every moment, including right after a crash. The store
+ * also refuses (STORAGE_FAILURE) a batch whose leaf hash is already stored.
  *
  * Concurrency: the connection uses `locking_mode = EXCLUSIVE` and takes the write lock when it
  * opens, keeping it until close. The lock is a POSIX advisory (fcntl) lock that the OS drops
  * when the process dies, so a SIGKILLed writer never leaves the directory locked. A second
  * process (or a second store in the same process) opening the same file is refused with
- * SigilError LOCKED before it reads or writes anything. All reads go through the same
- * connection; because calls are synchronous underneath, a read never observes half a batch.
- * By default the connection lives on a worker thread (worker-client.ts), so a commit and its
- * fsync run beside the event loop; requests to the worker are answered in order.
+ * SigilError LOCKED before it reads or writes anything. All reads and background steps go
+ * through the same connection; because calls are synchronous underneath, a read never
+ * observes half a batch or half a step. By default the connection lives on a worker thread
+ * (worker-client.ts), so a commit and its fsync run beside the event loop; requests to the
+ * worker are answered in order, and a batch's bytes cross to it in one transferred buffer.
  */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStore> {
   let path: string;
@@ -45,9 +68,10 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStor
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     path = join(opts.dir, SQLITE_FILE_NAME);
   } else throw new SigilError('INVALID_INPUT', 'openSqliteStore needs dir or path');
-  if (opts.worker === false) return new SqliteLogStore(path);
+  const tuning = { ...DEFAULT_LOOKUP_TUNING, ...opts.lookup };
+  if (opts.worker === false) return new SqliteLogStore(path, tuning);
   const { openWorkerStore } = await import('./worker-client.js');
-  return openWorkerStore(path);
+  return openWorkerStore(path, tuning);
 }
 
 interface EntryRow {
@@ -75,9 +99,10 @@ CREATE TABLE IF NOT EXISTS tree_head (
 );
 CREATE TABLE IF NOT EXISTS entries (
   idx INTEGER PRIMARY KEY,
-  leaf_hash BLOB NOT NULL UNIQUE,
-  leaf BLOB NOT NULL,
-  integrated_time INTEGER NOT NULL
+  leaf_hash BLOB NOT NULL,
+  integrated_time INTEGER NOT NULL,
+  index_keys TEXT,
+  leaf BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL,
@@ -85,11 +110,31 @@ CREATE TABLE IF NOT EXISTS nodes (
   hash BLOB NOT NULL,
   PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS index_keys (
-  key TEXT NOT NULL,
-  idx INTEGER NOT NULL,
-  PRIMARY KEY (key, idx)
-) WITHOUT ROWID;
+${LOOKUP_SCHEMA}`;
+
+/**
+ * Schema 1 kept a UNIQUE index on leaf_hash and an index_keys table, both written at random
+ * places on every commit. Moves their content into the entries rows; the lookup runs are then
+ * built in the background from the memtable, which the open fills from those rows.
+ */
+const MIGRATE_1_TO_2 = `
+CREATE TABLE entries_v2 (
+  idx INTEGER PRIMARY KEY,
+  leaf_hash BLOB NOT NULL,
+  integrated_time INTEGER NOT NULL,
+  index_keys TEXT,
+  leaf BLOB NOT NULL
+);
+INSERT INTO entries_v2 (idx, leaf_hash, integrated_time, index_keys, leaf)
+  SELECT e.idx, e.leaf_hash, e.integrated_time,
+    (SELECT json_group_array(key) FROM (SELECT key FROM index_keys k WHERE k.idx = e.idx ORDER BY key)
+      HAVING count(*) > 0),
+    e.leaf
+  FROM entries e ORDER BY e.idx;
+DROP TABLE entries;
+DROP TABLE index_keys;
+ALTER TABLE entries_v2 RENAME TO entries;
+UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
 function isBusy(e: unknown): boolean {
@@ -115,8 +160,12 @@ export class SqliteLogStore implements LogStore {
   readonly description: string;
   private db: Database.Database | undefined;
   private readonly stmt: ReturnType<SqliteLogStore['prepare']>;
+  private readonly index: LookupIndex;
+  private maintenance: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** The last background step's failure (the step is retried; lookups stay exact meanwhile). */
+  maintenanceError: unknown;
 
-  constructor(path: string) {
+  constructor(path: string, tuning: LookupTuning = DEFAULT_LOOKUP_TUNING) {
     this.description = `sqlite:${path}`;
     let db: Database.Database;
     try {
@@ -139,6 +188,8 @@ export class SqliteLogStore implements LogStore {
       if (version === undefined) {
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('tree_id', newTreeId());
+      } else if (version === '1') {
+        db.exec(MIGRATE_1_TO_2);
       } else if (version !== SCHEMA_VERSION) {
         throw new SigilError(
           'STORAGE_FAILURE',
@@ -146,6 +197,7 @@ export class SqliteLogStore implements LogStore {
         );
       }
       db.exec('COMMIT');
+      this.index = new LookupIndex(db, tuning);
     } catch (e) {
       try {
         db.close();
@@ -159,6 +211,7 @@ export class SqliteLogStore implements LogStore {
     }
     this.db = db;
     this.stmt = this.prepare(db);
+    this.kick();
   }
 
   private prepare(db: Database.Database) {
@@ -171,14 +224,14 @@ export class SqliteLogStore implements LogStore {
           'ON CONFLICT (id) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash, ' +
           'timestamp = excluded.timestamp, signed = excluded.signed',
       ),
-      putEntry: db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_time) VALUES (?, ?, ?, ?)'),
+      putEntry: db.prepare(
+        'INSERT INTO entries (idx, leaf_hash, leaf, integrated_time, index_keys) VALUES (?, ?, ?, ?, ?)',
+      ),
       putNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
-      putKey: db.prepare('INSERT OR IGNORE INTO index_keys (key, idx) VALUES (?, ?)'),
       entries: db.prepare(
         'SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
       ),
-      byHash: db.prepare('SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE leaf_hash = ?'),
-      byKey: db.prepare('SELECT idx FROM index_keys WHERE key = ? ORDER BY idx LIMIT ?').pluck(),
+      entry: db.prepare('SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE idx = ?'),
       leafRange: db.prepare('SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
       nodeRange: db
         .prepare('SELECT hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx')
@@ -218,12 +271,17 @@ export class SqliteLogStore implements LogStore {
           );
         }
         let expected = batch.previousSize;
+        const inBatch = new Set<string>();
         for (const e of batch.entries) {
           if (e.index !== expected)
             throw new SigilError('STORAGE_FAILURE', `batch index ${e.index} is not ${expected}`);
           expected += 1;
-          s.putEntry.run(e.index, e.leafHash, e.leaf, e.integratedTime);
-          for (const key of e.indexKeys) s.putKey.run(key, e.index);
+          // The leaf hash is unique in the log: the store checks it too, not only the core.
+          const h = e.leafHash.toString('latin1');
+          if (inBatch.has(h) || this.findStored(e.leafHash) !== undefined)
+            throw new SigilError('STORAGE_FAILURE', `leaf hash of entry ${e.index} is already stored`);
+          inBatch.add(h);
+          s.putEntry.run(e.index, e.leafHash, e.leaf, e.integratedTime, encodeIndexKeys(e.indexKeys));
         }
         for (const n of batch.nodes) s.putNode.run(n.level, n.index, n.hash);
         const h = batch.treeHead;
@@ -232,8 +290,55 @@ export class SqliteLogStore implements LogStore {
         s.putHead.run(h.size, h.rootHash, h.timestamp, h.signed);
       }).immediate();
     } catch (e) {
+      // Whether a failed COMMIT reached the disk is unknown: rebuild the memtable from the rows.
+      this.index.markStale();
       throw storageError('commit failed', e);
     }
+    this.index.added(batch.entries);
+    this.kick();
+  }
+
+  private findStored(leafHash: Buffer): EntryRow | undefined {
+    for (const idx of this.index.candidates(leafHash)) {
+      const row = this.stmt.entry.get(idx) as EntryRow | undefined;
+      if (row !== undefined && row.leaf_hash.equals(leafHash)) return row;
+    }
+    return undefined;
+  }
+
+  /** Schedules one background lookup-index step after the current request (see lookup-index.ts). */
+  private kick(delay = 0): void {
+    if (this.maintenance !== undefined || this.db === undefined || !this.index.hasWork()) return;
+    const run = (): void => {
+      this.maintenance = undefined;
+      this.maintain();
+    };
+    this.maintenance = delay > 0 ? setTimeout(run, delay) : setImmediate(run);
+    this.maintenance.unref();
+  }
+
+  private maintain(): void {
+    const db = this.db;
+    if (db === undefined) return;
+    try {
+      // The step's commit need not be synced itself: the next synced commit syncs the WAL up
+      // to and including it, and losing it in a crash loses only derived lookup data.
+      db.pragma('synchronous = NORMAL');
+      this.index.step();
+      this.maintenanceError = undefined;
+    } catch (e) {
+      this.maintenanceError = e;
+      this.kick(1000);
+      return;
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+    this.kick();
+  }
+
+  /** Lookup-index figures (runs, memtable size, merges in progress). */
+  lookupStats(): ReturnType<LookupIndex['describe']> {
+    return this.index.describe();
   }
 
   async getEntries(start: number, count: number): Promise<StoredEntry[]> {
@@ -245,7 +350,7 @@ export class SqliteLogStore implements LogStore {
     this.open();
     const out: StoredEntry[] = [];
     for (const h of leafHashes) {
-      const row = this.stmt.byHash.get(h) as EntryRow | undefined;
+      const row = this.findStored(h);
       if (row !== undefined) out.push(toEntry(row));
     }
     return out;
@@ -253,7 +358,7 @@ export class SqliteLogStore implements LogStore {
 
   async lookupIndexKey(key: string, limit: number): Promise<number[]> {
     this.open();
-    return this.stmt.byKey.all(key, limit) as number[];
+    return this.index.lookup(key, limit);
   }
 
   async getNodeRange(level: number, start: number, count: number): Promise<Buffer[]> {
@@ -276,6 +381,11 @@ export class SqliteLogStore implements LogStore {
   async close(): Promise<void> {
     const db = this.db;
     this.db = undefined;
+    if (this.maintenance !== undefined) {
+      clearTimeout(this.maintenance as NodeJS.Timeout);
+      clearImmediate(this.maintenance as NodeJS.Immediate);
+      this.maintenance = undefined;
+    }
     db?.close();
   }
 }

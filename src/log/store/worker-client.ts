@@ -2,6 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { SigilError, ERROR_CODES, type ErrorCode } from '../../errors/index.js';
 import type { StoredEntry } from '../types.js';
 import { reviveBuffers } from './revive.js';
+import { packBatch, packHashes } from './worker-codec.js';
+import type { LookupTuning } from './lookup-index.js';
 import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
 
 interface Reply {
@@ -29,8 +31,8 @@ function bootstrap(): string {
 }
 
 /** Opens the SQLite store (see sqlite.ts for its contract) on a worker thread. */
-export async function openWorkerStore(path: string): Promise<LogStore> {
-  const worker = new Worker(bootstrap(), { eval: true, execArgv: [], workerData: { path } });
+export async function openWorkerStore(path: string, tuning: LookupTuning): Promise<LogStore> {
+  const worker = new Worker(bootstrap(), { eval: true, execArgv: [], workerData: { path, tuning } });
   const client = new WorkerStore(path, worker);
   await client.ready;
   return client;
@@ -79,12 +81,16 @@ class WorkerStore implements LogStore {
   }
 
   private call<T>(method: string, ...args: unknown[]): Promise<T> {
+    return this.send(method, args, []);
+  }
+
+  private send<T>(method: string, args: unknown[], transfer: ArrayBuffer[]): Promise<T> {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.ref();
-      this.worker.postMessage({ id, method, args });
+      this.worker.postMessage({ id, method, args }, transfer);
     });
   }
 
@@ -92,13 +98,15 @@ class WorkerStore implements LogStore {
     return this.call('load');
   }
   commitBatch(batch: CommitBatch): Promise<void> {
-    return this.call('commitBatch', batch);
+    const packed = packBatch(batch);
+    return this.send('commitBatchPacked', [packed], [packed.bytes]);
   }
   getEntries(start: number, count: number): Promise<StoredEntry[]> {
     return this.call('getEntries', start, count);
   }
   findByLeafHashes(leafHashes: readonly Buffer[]): Promise<StoredEntry[]> {
-    return this.call('findByLeafHashes', leafHashes);
+    const packed = packHashes(leafHashes);
+    return this.send('findByLeafHashesPacked', [packed], [packed.bytes]);
   }
   lookupIndexKey(key: string, limit: number): Promise<number[]> {
     return this.call('lookupIndexKey', key, limit);

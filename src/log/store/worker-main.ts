@@ -2,6 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLogStore } from './sqlite.js';
 import { reviveBuffers } from './revive.js';
+import { unpackBatch, unpackHashes, type PackedBatch } from './worker-codec.js';
+import type { LookupTuning } from './lookup-index.js';
 import type { LogStore } from './types.js';
 
 const METHODS = new Set([
@@ -13,6 +15,8 @@ const METHODS = new Set([
   'getNodeRange',
   'getNodes',
   'close',
+  'commitBatchPacked',
+  'findByLeafHashesPacked',
 ]);
 
 interface Request {
@@ -32,7 +36,8 @@ function describe(e: unknown): { code: string; message: string } {
 const port = parentPort!;
 let store: SqliteLogStore | undefined;
 try {
-  store = new SqliteLogStore((workerData as { path: string }).path);
+  const data = workerData as { path: string; tuning: LookupTuning };
+  store = new SqliteLogStore(data.path, data.tuning);
   port.postMessage({ id: 0, ok: true });
 } catch (e) {
   port.postMessage({ id: 0, ok: false, error: describe(e) });
@@ -48,11 +53,19 @@ port.on('message', (req: Request) => {
     });
     return;
   }
-  const method = (s as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
-    req.method
-  ] as LogStore['close'];
-  (method as (...a: unknown[]) => Promise<unknown>).apply(s, reviveBuffers(req.args)).then(
-    (value) => port.postMessage({ id: req.id, ok: true, value }),
-    (e: unknown) => port.postMessage({ id: req.id, ok: false, error: describe(e) }),
-  );
+  const run = (): Promise<unknown> => {
+    if (req.method === 'commitBatchPacked') return s.commitBatch(unpackBatch(req.args[0] as PackedBatch));
+    if (req.method === 'findByLeafHashesPacked')
+      return s.findByLeafHashes(unpackHashes(req.args[0] as { lengths: Uint32Array; bytes: ArrayBuffer }));
+    const method = (s as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
+      req.method
+    ] as LogStore['close'];
+    return (method as (...a: unknown[]) => Promise<unknown>).apply(s, reviveBuffers(req.args));
+  };
+  Promise.resolve()
+    .then(run)
+    .then(
+      (value) => port.postMessage({ id: req.id, ok: true, value }),
+      (e: unknown) => port.postMessage({ id: req.id, ok: false, error: describe(e) }),
+    );
 });
