@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reliability and fuzz suites at full counts: 100 SIGKILL rounds, 20 overload waves, 10x fuzz runs.
-# Usage: npm run test:soak            (override counts with SIGIL_CRASH_ROUNDS, SIGIL_OVERLOAD_WAVES)
+# Usage: npm run test:soak   (override counts with SIGIL_CRASH_ROUNDS, SIGIL_OVERLOAD_WAVES, SIGIL_FUZZ_FACTOR)
 # Writes the TAP-ish output to soak-<date>.log as well as to the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."

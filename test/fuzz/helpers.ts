@@ -4,8 +4,12 @@ import * as x509 from '@peculiar/x509';
 import fc from 'fast-check';
 import { isSigilError } from '../../src/errors/index.js';
 
-/** Full counts under `SIGIL_SOAK=1`; CI keeps each property short. */
-export const RUNS = (ci: number): number => (process.env.SIGIL_SOAK === '1' ? ci * 10 : ci);
+/** Runs per property: the CI count, ×10 under `SIGIL_SOAK=1`, or ×`SIGIL_FUZZ_FACTOR`. */
+export const RUNS = (ci: number): number => {
+  const factor = process.env.SIGIL_FUZZ_FACTOR;
+  if (factor !== undefined && /^[0-9]+$/.test(factor)) return ci * Number(factor);
+  return process.env.SIGIL_SOAK === '1' ? ci * 10 : ci;
+};
 
 /** Each call must settle within this time: a parser that hangs on some input is a failure. */
 export const CALL_TIMEOUT_MS = 2_000;

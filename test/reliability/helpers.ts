@@ -65,7 +65,7 @@ export interface ServedProcess {
 export async function spawnServer(
   args: string[],
   env: Record<string, string> = {},
-  startTimeoutMs = 30_000,
+  startTimeoutMs = 120_000,
 ): Promise<ServedProcess> {
   const proc = spawn(process.execPath, ['bin/sigil.js', ...args], {
     cwd: ROOT,
