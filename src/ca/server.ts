@@ -78,7 +78,7 @@ export async function createCaServer(config: CaServerConfig): Promise<CaServer> 
       const req = await parseSigningCertRequest(body, auth);
       const principal = await verifier.verify(req.token);
       checkProofOfPossession(req.key, principal.name);
-      return issuer.issue(principal, req.key.key.export({ type: 'spki', format: 'der' }));
+      return issuer.issue(principal, req.key.spki);
     },
     ct !== undefined,
   );
