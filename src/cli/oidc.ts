@@ -3,6 +3,7 @@ import { createOidcServer } from '../oidc/dev-issuer.js';
 import { parseClaimArgs } from '../oidc/dev-claims.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
+import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
@@ -11,8 +12,7 @@ export function register(program: Command): void {
   const oidc = program
     .command('oidc')
     .description('the dev OIDC issuer (GitHub-Actions-shaped tokens on loopback)');
-  oidc
-    .command('serve')
+  withTlsFlags(oidc.command('serve'))
     .description('serve discovery, JWKS, POST /token and the Actions token-request endpoint')
     .option('--port <n>', 'listen port', String(DEFAULT_OIDC_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .action(async (o: Record<string, string | undefined>) => {
       if (o.alg !== 'RS256' && o.alg !== 'ES256')
         throw new CliError(`unsupported --alg ${o.alg}`, 'use RS256 or ES256');
+      const tls = readTlsFlags(o);
       const server = await createOidcServer({
         dataDir: o.dataDir as string,
         host: o.host,
@@ -30,6 +31,7 @@ export function register(program: Command): void {
         alg: o.alg,
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
         ...(o.actionsRequestToken ? { actionsRequestToken: o.actionsRequestToken } : {}),
+        ...(tls ? { tls } : {}),
       });
       process.stdout.write(`sigil oidc: issuer ${server.issuer} listening on ${server.url}\n`);
       closeOnSignals(() => server.close());

@@ -29,6 +29,8 @@ export interface OidcServerConfig {
   /** Token signing algorithm (default RS256, like GitHub). */
   alg?: 'RS256' | 'ES256';
   logLevel?: string;
+  /** PEM serving certificate (chain) and key: HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export interface OidcServer {
@@ -50,7 +52,11 @@ export async function createOidcServer(config: OidcServerConfig): Promise<OidcSe
   const privateKey = loadOrCreateKey(config.dataDir, alg);
   const jwk: JWK = { ...(await exportJWK(createPublicKey(privateKey))), alg, use: 'sig' };
   jwk.kid = await calculateJwkThumbprint(jwk);
-  const app = createApp({ logLevel: config.logLevel ?? 'warn', bodyLimit: MAX_OVERRIDE_BODY });
+  const app = createApp({
+    logLevel: config.logLevel ?? 'warn',
+    bodyLimit: MAX_OVERRIDE_BODY,
+    ...(config.tls ? { https: config.tls } : {}),
+  });
   let issuer = config.publicUrl?.replace(/\/$/, '') ?? '';
 
   const mint = async (overrides: Record<string, unknown> = {}): Promise<string> => {
