@@ -73,6 +73,7 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
   check4xx(lazy.status, await lazy.text(), 'certificate with an off-curve key');
   assert.ok(lazy.status >= 400);
   const before = (await (await fetch(`${log.url}/api/v1/log`)).json()) as { treeSize: number };
+  assert.equal((await fetch(`${log.url}/checkpoint`)).status, 200, 'the tlog-tiles routes are served (fuzzed below)');
   let created = 0;
   await fc.assert(
     fc.asyncProperty(bodies, async (body) => {
@@ -91,6 +92,9 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
     fc.stringMatching(/^[0-9a-f]{0,90}$/).map((s) => `/api/v1/log/entries/${s}`),
     num.map((n) => `/api/v1/log?treeID=${encodeURIComponent(String(n))}`),
     num.map((n) => `/api/v1/log/entries/${encodeURIComponent(String(n))}/proof`),
+    fc.string({ maxLength: 60 }).map((s) => `/tile/${encodeURIComponent(s)}`),
+    fc.tuple(fc.oneof(fc.constant('entries'), fc.integer({ min: -1, max: 70 }).map(String)), fc.stringMatching(/^(x[0-9]{3}\/){0,8}[0-9]{1,4}(\.p\/[0-9]{1,4})?$/)).map(([l, n]) => `/tile/${l}/${n}`),
+    fc.constantFrom('/checkpoint', '/tile/0/000', '/tile/entries/000', '/tile/0/000.p/1', '/tile/0/x000/000', '/tile/../../etc/passwd', '/tile/0/%2e%2e/000'),
   );
   await fc.assert(
     fc.asyncProperty(reads, async (path) => {

@@ -14,6 +14,8 @@ import { createTokenVerifier } from '../../src/oidc/verify.js';
 import { canonicalizeProposedEntry, VerifierCache } from '../../src/rekor/kinds/index.js';
 import { parseSctList } from '../../src/x509/sct.js';
 import { compileLinearRegExp } from '../../src/verify/linear-regex.js';
+import { parseTilePath, tilePath } from '../../src/log/tiles/paths.js';
+import { decodeEntryBundle } from '../../src/log/tiles/bundle.js';
 import { certificateAndCsr, mutatedBytes, mutatedJson, mutatedText, onlySigilErrors, RUNS } from './helpers.js';
 import { entryMaker, tempDir } from '../reliability/helpers.js';
 
@@ -255,6 +257,25 @@ test('AdmissionReviews: random and mutated reviews give only coded errors', asyn
     fc.asyncProperty(fc.oneof(mutatedJson(reviewDoc), fc.jsonValue({ maxDepth: 5 })), (v) =>
       onlySigilErrors(() => parseAdmissionReview(v), 'review parser'),
     ),
+    { numRuns: RUNS(500) },
+  );
+});
+
+test('tiles: random and mutated tile paths and entry bundles give only coded errors; valid paths round-trip', async () => {
+  const valid = fc
+    .record({ level: fc.oneof(fc.constant('entries' as const), fc.integer({ min: 0, max: 6 })), index: fc.nat(2 ** 40), width: fc.integer({ min: 1, max: 256 }) })
+    .map((t) => tilePath(t));
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(fc.string({ maxLength: 120 }), valid, valid.chain((p) => mutatedText(p))), (p) =>
+      onlySigilErrors(() => {
+        const t = parseTilePath(p);
+        assert.equal(tilePath(t), p, 'a path that parses is canonical');
+      }, 'tile path'),
+    ),
+    { numRuns: RUNS(1000) },
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), (b) => onlySigilErrors(() => decodeEntryBundle(b), 'entry bundle')),
     { numRuns: RUNS(500) },
   );
 });
