@@ -138,7 +138,8 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate();
-  const { proc, url } = await startServer(dataDir);
+  // BENCH_URL targets a server started elsewhere (e.g. under a profiler).
+  const { proc, url } = process.env.BENCH_URL ? { proc: undefined, url: process.env.BENCH_URL } : await startServer(dataDir);
   try {
     const port = Number(new URL(url).port);
     const prepStart = performance.now();
@@ -183,8 +184,10 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    if (proc) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

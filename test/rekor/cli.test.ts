@@ -31,7 +31,7 @@ function assertCleanFailure(r: Run, pattern: RegExp): void {
   assert.match(lines[0]!, pattern);
 }
 
-test('sigil log serve prints one line, and info/get/search/verify work against it and fail cleanly', async (t) => {
+test('sigil log serve prints one line, and info/get/search/verify work against it and fail cleanly', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t);
   const server = await spawnLog(dir);
   t.after(async () => {

@@ -48,7 +48,7 @@ async function checkAfterRestart(url: string, acks: Ack[], publicKeyPem: string)
   verifyLogEntry(next, createPublicKey(publicKeyPem));
 }
 
-test('SIGTERM then restart: nothing acknowledged is lost, no index reused, old checkpoints stay consistent', async (t) => {
+test('SIGTERM then restart: nothing acknowledged is lost, no index reused, old checkpoints stay consistent', { timeout: 180_000 }, async (t) => {
   const dir = tempDir(t);
   const first = await spawnLog(dir);
   const client = new RekorClient(first.url);
@@ -71,7 +71,7 @@ test('SIGTERM then restart: nothing acknowledged is lost, no index reused, old c
   await checkAfterRestart(second.url, acks, publicKeyPem);
 });
 
-test('SIGKILL in the middle of a load: every acknowledged entry survives and the tree stays consistent', async (t) => {
+test('SIGKILL in the middle of a load: every acknowledged entry survives and the tree stays consistent', { timeout: 180_000 }, async (t) => {
   const dir = tempDir(t);
   const first = await spawnLog(dir);
   const client = new RekorClient(first.url);
