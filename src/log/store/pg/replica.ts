@@ -195,11 +195,14 @@ class Replica implements ReplicatedLog {
     if (this.promoting || this.core || this.closed) return;
     this.promoting = true;
     try {
-      this.candidate ??= await connectClient(this.config.databaseUrl, 'sigil-log-sequencer');
+      if (!this.candidate) {
+        const fresh = await connectClient(this.config.databaseUrl, 'sigil-log-sequencer');
+        fresh.on('error', () => {
+          if (this.candidate === fresh) this.candidate = undefined;
+        });
+        this.candidate = fresh;
+      }
       const client = this.candidate;
-      client.on('error', () => {
-        if (this.candidate === client) this.candidate = undefined;
-      });
       if (!(await tryAcquireSequencerLock(client, this.schema))) return;
       this.candidate = undefined;
       const store = new PostgresLogStore(client, this.reads, this.treeId, describeDatabaseUrl(this.config.databaseUrl), false);
