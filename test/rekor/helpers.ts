@@ -117,7 +117,7 @@ export async function spawnLog(dataDir: string, extra: string[] = []): Promise<{
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`log did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`log did not start within 90 s: ${err}`)), 90_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^sigil log listening on (http:\/\/\S+)\n/.exec(out);
