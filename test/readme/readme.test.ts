@@ -53,7 +53,7 @@ after(async () => {
 /** bash -eo pipefail -c CODE in the work directory; asynchronous, since this process serves the stack. */
 function runBash(code: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn('bash', ['-eo', 'pipefail', '-c', code], { cwd: join(dir, 'work'), env, timeout: 60_000 });
+    const child = spawn('bash', ['-eo', 'pipefail', '-c', code], { cwd: join(dir, 'work'), env, timeout: 300_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
