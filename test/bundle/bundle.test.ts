@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
-import { requireSharedFile } from '../helpers/env.js';
+import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 import { isSigilError, type ErrorCode } from '../../src/errors/index.js';
 import {
   BUNDLE_V03_MEDIA_TYPE,
@@ -19,7 +19,7 @@ import {
   trustedRootToJson,
 } from '../../src/bundle/index.js';
 
-const DIR = '/work/shared/fixtures/public-sigstore/';
+const DIR = PUBLIC_SIGSTORE_DIR;
 const fixtures = (): [string, string][] =>
   readdirSync(DIR)
     .filter((f) => f.endsWith('.sigstore'))

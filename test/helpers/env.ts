@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 export const IN_CI = process.env.CI === 'true';
 
@@ -28,3 +29,15 @@ export function requireSharedFile(t: TestContext, path: string): boolean {
   t.skip(reason);
   return false;
 }
+
+/**
+ * The project's shared/ folder (data that is not committed): beside the checkout, as CI lays it
+ * out, or SIGIL_SHARED_DIR, or the development machine's /work/shared.
+ */
+export const SHARED_DIR: string =
+  [process.env.SIGIL_SHARED_DIR, fileURLToPath(new URL('../../../shared', import.meta.url)), '/work/shared'].find(
+    (d): d is string => d !== undefined && existsSync(d),
+  ) ?? fileURLToPath(new URL('../../../shared', import.meta.url));
+
+/** The real public-Sigstore bundles and trusted root (shared/fixtures/public-sigstore/), with a trailing slash. */
+export const PUBLIC_SIGSTORE_DIR = `${SHARED_DIR}/fixtures/public-sigstore/`;

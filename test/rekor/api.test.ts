@@ -93,11 +93,11 @@ test('retrieve by proposed entry and index search by digest, key and SAN', async
   assert.deepEqual(found.map((e) => e.uuid), [eb.uuid]);
 
   const byDigest = await client.searchIndex({ hash: `sha256:${a.digest.toString('hex')}` });
-  assert.deepEqual(byDigest.sort(), [ea.uuid, ec.uuid].sort());
+  assert.deepEqual([...byDigest].sort(), [ea.uuid, ec.uuid].sort());
   assert.deepEqual(await client.searchIndex({ hash: a.digest.toString('hex').toUpperCase() }), byDigest);
   const keyB64 = Buffer.from(toPem('PUBLIC KEY', spkiDer(k.publicKey))).toString('base64');
   const byKey = await client.searchIndex({ publicKey: { format: 'x509', content: keyB64 } });
-  assert.deepEqual(byKey.sort(), [ea.uuid, eb.uuid].sort());
+  assert.deepEqual([...byKey].sort(), [ea.uuid, eb.uuid].sort());
   assert.deepEqual(await client.searchIndex({ email: 'dev@example.COM' }), [ec.uuid]);
   const both = await client.searchIndex({ email: 'dev@example.com', hash: `sha256:${a.digest.toString('hex')}`, operator: 'and' });
   assert.deepEqual(both, [ec.uuid]);

@@ -8,6 +8,7 @@ import { canonicalizeProposedEntry, VerifierCache } from '../../src/rekor/kinds/
 import { entryId, parseEntryId } from '../../src/rekor/entry-id.js';
 import { setPayload } from '../../src/rekor/set.js';
 import { hashedRekord, selfSignedCert } from './helpers.js';
+import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 const keys = new VerifierCache();
@@ -128,8 +129,9 @@ test('hashedrekord: every malformed field is INVALID_ENTRY / INVALID_INPUT / INV
   rejects([1, 2], 'INVALID_ENTRY');
 });
 
-test('dsse: the canonical body of a real public-good entry is reproduced byte for byte', () => {
-  const bundle = JSON.parse(readFileSync('/work/shared/fixtures/public-sigstore/bundleV03-dsse.sigstore', 'utf8')) as {
+test('dsse: the canonical body of a real public-good entry is reproduced byte for byte', (t) => {
+  if (!requireSharedFile(t, `${PUBLIC_SIGSTORE_DIR}bundleV03-dsse.sigstore`)) return;
+  const bundle = JSON.parse(readFileSync(`${PUBLIC_SIGSTORE_DIR}bundleV03-dsse.sigstore`, 'utf8')) as {
     dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string; keyid?: string }[] };
     verificationMaterial: { certificate: { rawBytes: string }; tlogEntries: { canonicalizedBody: string }[] };
   };

@@ -7,14 +7,14 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } from '@sigstore/sign';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { requireSharedFile } from '../helpers/env.js';
+import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 import { verifyBlob } from '../../src/cli/blob.js';
 import { CliError } from '../../src/cli/output.js';
 import { isSigilError } from '../../src/errors/index.js';
 import { runSigil, runSigilInProcess, startStack } from '../e2e/stack.js';
 
 const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main';
-const PUBLIC = '/work/shared/fixtures/public-sigstore/';
+const PUBLIC = PUBLIC_SIGSTORE_DIR;
 
 function scratch(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-blob-'));

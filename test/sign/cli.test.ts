@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { runSigil, runSigilInProcess, type CliResult } from '../e2e/stack.js';
+import { PUBLIC_SIGSTORE_DIR } from '../helpers/env.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -51,10 +52,10 @@ test('bad references, flags and files: one-line errors, non-zero exit', async ()
     [['verify', '127.0.0.1:5000/app:v1'], /--certificate-identity or --certificate-identity-regexp is required/],
     [['verify', '--certificate-identity', 'x', '127.0.0.1:5000/app:v1'], /--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required/],
     [['verify', '--certificate-identity', 'x', '--certificate-oidc-issuer', 'y', '--trusted-root', '/nonexistent', '127.0.0.1:5000/app:v1'], /cannot read trusted root \/nonexistent: ENOENT/],
-    [['verify', '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', 'y', '--trusted-root', '/work/shared/fixtures/public-sigstore/trusted_root.json', '127.0.0.1:9/app@' + DIGEST], /subjectRegExp is not a valid regular expression/],
+    [['verify', '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', 'y', '--trusted-root', `${PUBLIC_SIGSTORE_DIR}trusted_root.json`, '127.0.0.1:9/app@' + DIGEST], /subjectRegExp is not a valid regular expression/],
     [['sign', '--yes', '--fulcio-url', 'ftp://x', '--identity-token', 'a.b.c', `127.0.0.1:9/app@${DIGEST}`], /--fulcio-url "ftp:\/\/x" is not an http\(s\) URL/],
     [['sign', '--yes', '--identity-token', 'not-a-jwt', `127.0.0.1:9/app@${DIGEST}`], /identity token is not a JWT/],
-    [['verify-blob', '--bundle', '/nonexistent', '--insecure-ignore-identity-unsafe', '--trusted-root', '/work/shared/fixtures/public-sigstore/trusted_root.json', '/etc/hostname'], /cannot read bundle \/nonexistent/],
+    [['verify-blob', '--bundle', '/nonexistent', '--insecure-ignore-identity-unsafe', '--trusted-root', `${PUBLIC_SIGSTORE_DIR}trusted_root.json`, '/etc/hostname'], /cannot read bundle \/nonexistent/],
     [['attest', '--yes', '--predicate', '/nonexistent', '--type', 'not a uri', `127.0.0.1:9/app@${DIGEST}`], /invalid predicate type/],
     [['triangulate', '--type', 'nope', `127.0.0.1:9/app@${DIGEST}`], /invalid --type "nope"/],
     [['sign', '--no-such-flag', 'x'], /unknown option '--no-such-flag'/],

@@ -4,11 +4,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { requireSharedFile } from '../helpers/env.js';
+import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 import { isSigilError } from '../../src/errors/index.js';
 import { createTrustMaterial, verifyBundle, VERIFICATION_MEDIA_TYPE, type VerificationPolicy } from '../../src/verify/index.js';
 
-const DIR = '/work/shared/fixtures/public-sigstore/';
+const DIR = PUBLIC_SIGSTORE_DIR;
 const ID = 'brian@dehamer.com';
 const ISSUER = 'https://github.com/login/oauth';
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -13,10 +13,10 @@ import {
   serializeSctList,
   tbsWithoutExtension,
 } from '../../src/x509/sct.js';
-import { requireSharedFile } from '../helpers/env.js';
+import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 import { isSigilError } from '../../src/errors/index.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/public-sigstore/', import.meta.url).pathname;
+const FIXTURES = PUBLIC_SIGSTORE_DIR;
 
 test('the embedded SCT of a real public-good Fulcio certificate verifies against the CT log key', (t) => {
   if (!requireSharedFile(t, `${FIXTURES}bundleV01-full-cert-chain.sigstore`)) return;

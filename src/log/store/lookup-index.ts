@@ -283,30 +283,30 @@ export class LookupIndex {
   }
 
   /** Indexes filed under `key`, ascending, at most `limit` (run matches confirmed on the entry row). */
+  /** The lowest `limit` entry indexes carrying `key`, ascending (runs may cover interleaved ranges). */
   lookup(key: string, limit: number): number[] {
     this.fresh();
     const out: number[] = [];
     const k = indexLookupKey(key);
     for (const run of this.live) {
       let after = -1;
-      while (out.length < limit) {
-        const want = limit - out.length;
+      let fromRun = 0;
+      while (fromRun < limit) {
+        const want = limit - fromRun;
         const found = this.probe(run.id).all(k, after, want) as number[];
         for (const idx of found) {
           const keys = this.stmt.keysOf.get(idx) as string | null | undefined;
-          if (keys != null && decodeIndexKeys(keys).includes(key)) out.push(idx);
+          if (keys != null && decodeIndexKeys(keys).includes(key)) {
+            out.push(idx);
+            fromRun++;
+          }
         }
         if (found.length < want) break;
         after = found[found.length - 1]!;
       }
     }
-    for (const mem of [this.flush?.mem, this.active]) {
-      for (const idx of mem?.keys.get(key) ?? []) {
-        if (out.length >= limit) return out;
-        out.push(idx);
-      }
-    }
-    return out;
+    for (const mem of [this.flush?.mem, this.active]) out.push(...(mem?.keys.get(key) ?? []).slice(0, limit));
+    return [...new Set(out)].sort((a, b) => a - b).slice(0, limit);
   }
 
   /** Whether a background step has something to do. */
