@@ -123,6 +123,7 @@ interface ServeFlags extends CommonFlags {
   failurePolicy: string;
   cacheTtl?: string;
   cacheSize?: string;
+  tagCacheTtl?: string;
   serviceName: string;
   serviceNamespace: string;
   logLevel: string;
@@ -156,6 +157,7 @@ async function serve(f: ServeFlags): Promise<void> {
       ...(f.cacheTtl ? { ttlMs: intFlag(f.cacheTtl, '--cache-ttl', 0, 86_400) * 1000 } : {}),
       ...(f.cacheSize ? { maxEntries: intFlag(f.cacheSize, '--cache-size', 0, 1_000_000) } : {}),
     },
+    ...(f.tagCacheTtl ? { tagCache: { ttlMs: intFlag(f.tagCacheTtl, '--tag-cache-ttl', 0, 60) * 1000 } } : {}),
     logLevel: f.logLevel,
   });
   process.stderr.write(
@@ -299,6 +301,10 @@ export function register(program: Command): void {
     )
     .option('--cache-ttl <seconds>', 'keep successful verifications this long (default 3600; 0 disables)')
     .option('--cache-size <n>', 'at most this many cached verifications (default 1000)')
+    .option(
+      '--tag-cache-ttl <seconds>',
+      'remember tag → digest answers this long on /mutate only, where the patch pins the verified digest (default 0 = off, at most 60)',
+    )
     .option('--service-name <name>', 'Service name for the generated certificate SANs', DEFAULT_SERVICE.name)
     .option(
       '--service-namespace <ns>',
