@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,17 @@ function runClient(port: number, next: () => Buffer | undefined, stats: Stats, u
   });
 }
 
+/** CPU seconds (user + system, all threads) used so far by a process, from /proc; undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -152,11 +163,13 @@ async function main(): Promise<void> {
     const clients = Array.from({ length: CLIENTS }, () => runClient(port, next, stats, () => done));
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
     const startSize = await treeSize(url);
+    const cpu0 = cpuSeconds(proc?.pid);
     stats.measuring = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     stats.measuring = false;
     const elapsed = (performance.now() - t0) / 1000;
+    const cpu1 = cpuSeconds(proc?.pid);
     done = true;
     await Promise.all(clients);
     const endSize = await treeSize(url);
@@ -178,6 +191,10 @@ async function main(): Promise<void> {
       rawP256VerifyPerSecondOneCore: Math.round(rawVerify),
       rawVerifyBeforeAfter: [Math.round(verifyBefore), Math.round(verifyAfter)],
       ratioToRawVerify: round(rate / rawVerify),
+      // CPU the server process (all its threads) spent per acknowledged entry while measuring:
+      // steadier than entries/s when other work shares the machine.
+      serverCpuMsPerEntry: cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, stats.ok)),
+      serverCpuCores: cpu0 === undefined || cpu1 === undefined ? null : round((cpu1 - cpu0) / elapsed),
       durability: 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
       machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
       prepareSeconds: round(prepSeconds),

@@ -39,6 +39,18 @@ export interface LogConfig {
   now?: () => number;
   hotLevel?: number;
   cacheWindow?: number;
+  /**
+   * Per-entry attestations (e.g. Rekor signed entry timestamps), produced for a batch's new
+   * entries (index and integratedTime assigned) while the batch commits, so the signing overlaps
+   * the fsync instead of following it. Results reach appenders only after the durable commit,
+   * as `attestation` on their AppendResult; if it fails, results carry none.
+   */
+  attest?: (entries: readonly StoredEntry[]) => Promise<readonly Buffer[]>;
+}
+
+/** What createLog's append resolves with: AppendResult plus the entry's attestation, if any. */
+export interface CoreAppendResult extends AppendResult {
+  attestation?: Buffer;
 }
 
 export interface LogStats {
@@ -96,6 +108,7 @@ class LogCore implements Log {
   private readonly now: () => number;
   private readonly hotLevel: number;
   private readonly cacheWindow: number;
+  private readonly attest: LogConfig['attest'];
   private queue: Pending[] = [];
   private running = false;
   private scheduled = false;
@@ -112,6 +125,7 @@ class LogCore implements Log {
     this.now = config.now ?? Date.now;
     this.hotLevel = config.hotLevel ?? DEFAULT_HOT_LEVEL;
     this.cacheWindow = config.cacheWindow ?? DEFAULT_CACHE_WINDOW;
+    this.attest = config.attest;
     if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1))
       throw new RangeError('maxBatch must be ≥ 1');
     if (!(Number.isSafeInteger(this.maxPending) && this.maxPending >= 1))
@@ -260,6 +274,7 @@ class LogCore implements Log {
     const nodes: NodeHash[] = [];
     const byHash = new Map<string, StoredEntry>(stored);
     let head = this.head;
+    let attesting: Promise<readonly Buffer[] | undefined> | undefined;
     try {
       for (const p of unique) {
         const key = p.leafHash.toString('hex');
@@ -280,6 +295,16 @@ class LogCore implements Log {
         const rootHash = await this.withSource((src) => src.hashRange(0, size) as Buffer);
         const timestamp = this.now();
         head = { size, rootHash, timestamp, signed: this.sign(size, rootHash, timestamp) };
+        // Started before the commit, awaited after it: nothing is released before durability.
+        const attest = this.attest;
+        if (attest !== undefined) {
+          attesting = Promise.resolve()
+            .then(() => attest(entries))
+            .then(
+              (a) => (a.length === entries.length ? a : undefined),
+              () => undefined,
+            );
+        }
         await this.store.commitBatch({ previousSize, entries, nodes, treeHead: head });
       }
     } catch (e) {
@@ -302,6 +327,8 @@ class LogCore implements Log {
       this.counters.largestBatch = Math.max(this.counters.largestBatch, entries.length);
     }
 
+    const attestations = attesting === undefined ? undefined : await attesting;
+
     const results = await this.withSource((src) =>
       batch.map((p) => {
         const entry = byHash.get(p.leafHash.toString('hex'))!;
@@ -314,12 +341,15 @@ class LogCore implements Log {
         stored.has(p.leafHash.toString('hex')) || firstByHash.get(p.leafHash.toString('hex')) !== p;
       if (duplicate) this.counters.duplicates += 1;
       const e = r.entry;
-      p.resolve({
+      const result: CoreAppendResult = {
         entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
         duplicate,
         treeHead: head,
         inclusionProof: copyProof(r.proof),
-      });
+      };
+      const attestation = duplicate ? undefined : attestations?.[e.index - previousSize];
+      if (attestation !== undefined) result.attestation = attestation;
+      p.resolve(result);
     });
   }
 

@@ -6,7 +6,7 @@ import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
 import { loadOrCreateLogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
 import { registerRekorRoutes } from './routes.js';
-import { RekorService } from './service.js';
+import { RekorService, rekorSetAttestor } from './service.js';
 
 export const DEFAULT_LOG_PORT = 3000;
 export const DEFAULT_LOG_HOST = '127.0.0.1';
@@ -60,7 +60,11 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
   let app: FastifyInstance | undefined;
   try {
     const { treeId } = await store.load();
-    log = await createLog({ store, signTreeHead: rekorCheckpointSigner(key, name, treeId) });
+    log = await createLog({
+      store,
+      signTreeHead: rekorCheckpointSigner(key, name, treeId),
+      attest: rekorSetAttestor(() => workers, key.logId),
+    });
     const keyPem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const size = config.workers ?? availableParallelism();
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);

@@ -1,4 +1,5 @@
 import { SigilError } from '../errors/index.js';
+import type { CoreAppendResult } from '../log/core.js';
 import type { StoredEntry, TransparencyLog, TreeHead } from '../log/types.js';
 import { entryId, parseEntryId, treeIdHex } from './entry-id.js';
 import type { LogKey } from './log-key.js';
@@ -10,6 +11,25 @@ import { setPayload } from './set.js';
 export const MAX_RETRIEVE_ITEMS = 10;
 /** Most entry IDs one index lookup returns. */
 export const MAX_INDEX_RESULTS = 1000;
+
+/**
+ * The log core's `attest` hook for Rekor: signs the SETs of a batch's new entries on the worker
+ * pool while the batch commits (see LogConfig.attest). `workers` is read at call time.
+ */
+export function rekorSetAttestor(
+  workers: () => RekorWorkers | undefined,
+  logId: string,
+): (entries: readonly StoredEntry[]) => Promise<Buffer[]> {
+  return async (entries) => {
+    const w = workers();
+    if (w === undefined) return [];
+    return Promise.all(
+      entries.map((e) =>
+        w.signSet(setPayload({ body: e.leaf.toString('base64'), integratedTime: e.integratedTime, logID: logId, logIndex: e.index })),
+      ),
+    );
+  };
+}
 
 /**
  * The Rekor v1 personality over a TransparencyLog: turns proposed entries into log leaves and
@@ -46,7 +66,9 @@ export class RekorService {
         headers: { 'x-sigil-entry-id': uuid },
       });
     }
-    return { uuid, member: await this.member(r.entry, r.treeHead, r.inclusionProof) };
+    // A log built with rekorSetAttestor hands back the SET it signed during the commit.
+    const set = (r as CoreAppendResult).attestation;
+    return { uuid, member: await this.member(r.entry, r.treeHead, r.inclusionProof, set) };
   }
 
   /** `"<id>":{…}` for a stored entry, proven against the latest tree head. */
@@ -56,10 +78,10 @@ export class RekorService {
     return this.member(entry, head, proof);
   }
 
-  private async member(entry: StoredEntry, head: TreeHead, proof: readonly Uint8Array[]): Promise<string> {
+  private async member(entry: StoredEntry, head: TreeHead, proof: readonly Uint8Array[], signed?: Buffer): Promise<string> {
     const bodyB64 = entry.leaf.toString('base64');
     const fields = { body: bodyB64, integratedTime: entry.integratedTime, logID: this.key.logId, logIndex: entry.index };
-    const set = await this.workers.signSet(setPayload(fields));
+    const set = signed ?? (await this.workers.signSet(setPayload(fields)));
     return logEntryMember(
       { ...fields, uuid: entryId(this.log.treeId, entry.leafHash), bodyB64, setB64: set.toString('base64'), proof },
       this.headJson(head),
