@@ -46,6 +46,7 @@ test('non-canonical or hostile tile paths are INVALID_INPUT', () => {
     'tile/0/x1/000',
     'tile/entries/001/',
     'tile/0/x001/x002/x003/x004/x005/x006/007',
+    'tile/0/x010/x000/x000/x000/x000/000',
     `tile/0/${'x001/'.repeat(40)}001`,
     'tile/data/000',
   ]) {

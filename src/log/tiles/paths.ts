@@ -44,6 +44,7 @@ export function parseTilePath(path: string): TileId {
   const elements = [...(m[2] ?? '').split('/').filter((e) => e !== '').map((e) => e.slice(1)), m[3]!];
   if (elements.length > 6) throw new SigilError('INVALID_INPUT', 'tile index too large');
   const index = elements.reduce((acc, e) => acc * 1000 + Number(e), 0);
+  if (!Number.isSafeInteger(index)) throw new SigilError('INVALID_INPUT', 'tile index too large');
   const level = m[1] === 'entries' ? 'entries' : Number(m[1]);
   if (typeof level === 'number' && level > MAX_TILE_LEVEL) throw new SigilError('INVALID_INPUT', `tile level ${level} is beyond ${MAX_TILE_LEVEL}`);
   // Canonical form only: the leading element may not be a zero group (x000/…) unless it is alone.
