@@ -43,7 +43,10 @@ export interface EntryParts {
   bodyB64: string;
   integratedTime: number;
   logID: string;
+  /** Global index: what the SET covers. */
   logIndex: number;
+  /** Index within the entry's shard, for the inclusion proof (default: logIndex, a log of one shard). */
+  proofIndex?: number;
   setB64: string;
   proof: readonly Uint8Array[];
 }
@@ -56,7 +59,7 @@ export function logEntryMember(e: EntryParts, th: TreeHeadJson): string {
   }
   return (
     `"${e.uuid}":{"body":"${e.bodyB64}","integratedTime":${e.integratedTime},"logID":"${e.logID}","logIndex":${e.logIndex},` +
-    `"verification":{"signedEntryTimestamp":"${e.setB64}","inclusionProof":{"logIndex":${e.logIndex},` +
+    `"verification":{"signedEntryTimestamp":"${e.setB64}","inclusionProof":{"logIndex":${e.proofIndex ?? e.logIndex},` +
     `"rootHash":"${th.rootHashHex}","treeSize":${th.treeSize},"hashes":[${hashes}],"checkpoint":${th.checkpointLiteral}}}}`
   );
 }

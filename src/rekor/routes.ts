@@ -59,26 +59,32 @@ export function registerRekorRoutes(app: FastifyInstance, svc: RekorService, bas
 
   app.get('/api/v1/log', async (_req, reply) => {
     const head = svc.log.latestTreeHead();
-    return reply.send({ rootHash: head.rootHash.toString('hex'), treeSize: head.size, signedTreeHead: head.signed, treeID: svc.treeId });
+    const inactive = svc.shards.inactiveShardsJson();
+    return reply.send({
+      rootHash: head.rootHash.toString('hex'),
+      treeSize: head.size,
+      signedTreeHead: head.signed,
+      treeID: svc.treeId,
+      ...(inactive.length > 0 ? { inactiveShards: inactive } : {}),
+    });
   });
 
   app.get('/api/v1/log/publicKey', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    if (q.treeID !== undefined && q.treeID !== svc.treeId) throw notFound(`tree ${String(q.treeID).slice(0, 32)}`);
+    svc.shards.byTreeIdParam((req.query as Record<string, unknown>).treeID); // every shard shares the log key
     return reply.header('content-type', 'application/x-pem-file').send(svc.key.publicKeyPem);
   });
 
   app.get('/api/v1/log/proof', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    if (q.treeID !== undefined && q.treeID !== svc.treeId) throw notFound(`tree ${String(q.treeID).slice(0, 32)}`);
+    const log = svc.shards.byTreeIdParam(q.treeID).log;
     const first = q.firstSize === undefined ? 1 : parseIndex(q.firstSize, 'firstSize');
     if (q.lastSize === undefined) throw new SigilError('INVALID_INPUT', 'lastSize is required');
     const last = parseIndex(q.lastSize, 'lastSize');
-    const size = svc.log.latestTreeHead().size;
+    const size = log.latestTreeHead().size;
     if (first < 1) throw new SigilError('INVALID_INPUT', 'firstSize must be at least 1');
     if (first > last) throw new SigilError('INVALID_INPUT', 'firstSize must not exceed lastSize');
     if (last > size) throw new SigilError('INVALID_INPUT', `lastSize ${last} is beyond the tree size ${size}`);
-    const [root, hashes] = await Promise.all([svc.log.rootAt(last), svc.log.consistencyProof(first, last)]);
+    const [root, hashes] = await Promise.all([log.rootAt(last), log.consistencyProof(first, last)]);
     return reply.send({ rootHash: root.toString('hex'), hashes: hashes.map((h) => Buffer.from(h).toString('hex')) });
   });
 
@@ -107,9 +113,9 @@ export function registerRekorRoutes(app: FastifyInstance, svc: RekorService, bas
       throw new SigilError('INVALID_INPUT', `name between 1 and ${MAX_RETRIEVE_ITEMS} entries in entryUUIDs, logIndexes and entries`);
     }
     const found = [
-      ...(await Promise.all(uuids.map((u) => svc.byId(u)))),
+      ...(await Promise.all(uuids.map((u) => svc.allById(u)))).flat(),
       ...(await Promise.all(indexes.map((i) => svc.byIndex(i)))),
-      ...(await Promise.all(entries.map((e) => svc.byProposedEntry(e)))),
+      ...(await Promise.all(entries.map((e) => svc.byProposedEntry(e)))).flat(),
     ];
     const members = await Promise.all(found.filter((e) => e !== undefined).map((e) => svc.memberFor(e)));
     return sendJsonText(reply, 200, `[${members.map((m) => `{${m}}`).join(',')}]`);

@@ -1,12 +1,16 @@
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { createApp, listen } from '../server/index.js';
-import { createLog, openSqliteStore, type Log } from '../log/index.js';
+import { join } from 'node:path';
+import { createLog, type Log } from '../log/index.js';
+import { openShards } from '../log/shards/open.js';
+import { registerShardTiles } from '../log/shards/tiles.js';
 import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
 import { loadOrCreateLogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
 import { registerRekorRoutes } from './routes.js';
 import { RekorService, rekorSetAttestor } from './service.js';
+import { ShardSet } from './shards.js';
 
 export const DEFAULT_LOG_PORT = 3000;
 export const DEFAULT_LOG_HOST = '127.0.0.1';
@@ -14,7 +18,7 @@ export const DEFAULT_LOG_HOST = '127.0.0.1';
 export const DEFAULT_MAX_IN_FLIGHT = 8192;
 
 export interface LogServerConfig {
-  /** Holds the signing key (PKCS#8, 0600) and the SQLite log. */
+  /** Holds the signing key (PKCS#8, 0600) and the SQLite log (one database per shard, see src/log/shards). */
   dataDir: string;
   host?: string;
   /** 0 picks a free port. */
@@ -54,7 +58,8 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
   const host = config.host ?? DEFAULT_LOG_HOST;
   const key = loadOrCreateLogKey(config.dataDir);
   const name = checkpointName(config.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}`);
-  const store = await openSqliteStore({ dir: config.dataDir });
+  const shards = await openShards(config.dataDir);
+  const { store, offset } = shards.active;
   let log: Log | undefined;
   let workers: RekorWorkers | undefined;
   let app: FastifyInstance | undefined;
@@ -63,12 +68,12 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     log = await createLog({
       store,
       signTreeHead: rekorCheckpointSigner(key, name, treeId),
-      attest: rekorSetAttestor(() => workers, key.logId),
+      attest: rekorSetAttestor(() => workers, key.logId, offset),
     });
     const keyPem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const size = config.workers ?? availableParallelism();
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
-    const svc = new RekorService(log, workers, key);
+    const svc = new RekorService(log, workers, key, new ShardSet(log, offset, shards.inactive));
     app = createApp({
       bodyLimit: config.bodyLimit,
       logLevel: config.logLevel ?? 'warn',
@@ -78,7 +83,8 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
     void app.register(import('./explorer.js'));
-    void app.register(import('../log/tiles/routes.js'), { log, dir: `${config.dataDir}/tiles` }); // C2SP tlog-tiles
+    void app.register(import('../log/tiles/routes.js'), { log, dir: join(config.dataDir, shards.active.record.tiles) }); // C2SP tlog-tiles
+    registerShardTiles(app, config.dataDir, shards);
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;
     const opened = { log, workers, app };
@@ -95,6 +101,7 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
       close: async () => {
         await opened.app.close();
         await opened.log.close();
+        await shards.closeInactive();
         await opened.workers.close();
       },
     };
@@ -103,6 +110,7 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     await workers?.close().catch(() => undefined);
     if (log) await log.close().catch(() => undefined);
     else await store.close().catch(() => undefined);
+    await shards.closeInactive();
     throw e;
   }
 }

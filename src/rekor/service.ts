@@ -1,11 +1,12 @@
 import { SigilError } from '../errors/index.js';
 import type { CoreAppendResult } from '../log/core.js';
 import type { StoredEntry, TransparencyLog, TreeHead } from '../log/types.js';
-import { entryId, parseEntryId, treeIdHex } from './entry-id.js';
+import { parseEntryId } from './entry-id.js';
 import type { LogKey } from './log-key.js';
 import { logEntryMember, treeHeadJson, type TreeHeadJson } from './log-entry.js';
 import type { PreparedEntry, RekorWorkers } from './pool.js';
 import { setPayload } from './set.js';
+import { shardEntryId, ShardSet, type RekorShard, type ShardEntry } from './shards.js';
 
 /** Most entries one retrieve request may name, as in Rekor. */
 export const MAX_RETRIEVE_ITEMS = 10;
@@ -14,18 +15,20 @@ export const MAX_INDEX_RESULTS = 1000;
 
 /**
  * The log core's `attest` hook for Rekor: signs the SETs of a batch's new entries on the worker
- * pool while the batch commits (see LogConfig.attest). `workers` is read at call time.
+ * pool while the batch commits (see LogConfig.attest). `workers` is read at call time. `offset`
+ * turns the shard's indexes into global ones (the SET covers the global logIndex).
  */
 export function rekorSetAttestor(
   workers: () => RekorWorkers | undefined,
   logId: string,
+  offset = 0,
 ): (entries: readonly StoredEntry[]) => Promise<Buffer[]> {
   return async (entries) => {
     const w = workers();
     if (w === undefined) return [];
     return Promise.all(
       entries.map((e) =>
-        w.signSet(setPayload({ body: e.leaf.toString('base64'), integratedTime: e.integratedTime, logID: logId, logIndex: e.index })),
+        w.signSet(setPayload({ body: e.leaf.toString('base64'), integratedTime: e.integratedTime, logID: logId, logIndex: offset + e.index })),
       ),
     );
   };
@@ -35,17 +38,19 @@ export function rekorSetAttestor(
  * The Rekor v1 personality over a TransparencyLog: turns proposed entries into log leaves and
  * stored entries into LogEntry JSON with a fresh SET and an inclusion proof.
  * Every method answers text (`"<id>":{…}` members) so the routes only frame it.
+ * Appends go to `log`, the active shard; reads span `shards` (see shards.ts).
  */
 export class RekorService {
   private lastHead: { signed: string; json: TreeHeadJson } | undefined;
-  private readonly treeIdPrefix: string;
+  private readonly active: RekorShard;
 
   constructor(
     readonly log: TransparencyLog,
     private readonly workers: RekorWorkers,
     readonly key: LogKey,
+    readonly shards: ShardSet = new ShardSet(log),
   ) {
-    this.treeIdPrefix = treeIdHex(log.treeId);
+    this.active = shards.active;
   }
 
   get treeId(): string {
@@ -60,7 +65,7 @@ export class RekorService {
 
   private async append(prepared: PreparedEntry): Promise<{ uuid: string; member: string }> {
     const r = await this.log.append(prepared.body, { indexKeys: prepared.indexKeys });
-    const uuid = entryId(this.log.treeId, r.entry.leafHash);
+    const uuid = shardEntryId(this.active, r.entry.leafHash);
     if (r.duplicate) {
       throw new SigilError('DUPLICATE_ENTRY', `an equivalent entry already exists in the transparency log with UUID ${uuid}`, {
         headers: { 'x-sigil-entry-id': uuid },
@@ -68,22 +73,23 @@ export class RekorService {
     }
     // A log built with rekorSetAttestor hands back the SET it signed during the commit.
     const set = (r as CoreAppendResult).attestation;
-    return { uuid, member: await this.member(r.entry, r.treeHead, r.inclusionProof, set) };
+    return { uuid, member: await this.member(this.active, r.entry, r.treeHead, r.inclusionProof, set) };
   }
 
-  /** `"<id>":{…}` for a stored entry, proven against the latest tree head. */
-  async memberFor(entry: StoredEntry): Promise<string> {
-    const head = this.log.latestTreeHead();
-    const proof = await this.log.inclusionProof(entry.index, head.size);
-    return this.member(entry, head, proof);
+  /** `"<id>":{…}` for a stored entry, proven against its shard's latest (for a frozen shard: final) tree head. */
+  async memberFor({ shard, entry }: ShardEntry): Promise<string> {
+    const head = shard.log.latestTreeHead();
+    const proof = await shard.log.inclusionProof(entry.index, head.size);
+    return this.member(shard, entry, head, proof);
   }
 
-  private async member(entry: StoredEntry, head: TreeHead, proof: readonly Uint8Array[], signed?: Buffer): Promise<string> {
+  private async member(shard: RekorShard, entry: StoredEntry, head: TreeHead, proof: readonly Uint8Array[], signed?: Buffer): Promise<string> {
     const bodyB64 = entry.leaf.toString('base64');
-    const fields = { body: bodyB64, integratedTime: entry.integratedTime, logID: this.key.logId, logIndex: entry.index };
+    const logIndex = shard.offset + entry.index;
+    const fields = { body: bodyB64, integratedTime: entry.integratedTime, logID: this.key.logId, logIndex };
     const set = signed ?? (await this.workers.signSet(setPayload(fields)));
     return logEntryMember(
-      { ...fields, uuid: entryId(this.log.treeId, entry.leafHash), bodyB64, setB64: set.toString('base64'), proof },
+      { ...fields, proofIndex: entry.index, uuid: shardEntryId(shard, entry.leafHash), bodyB64, setB64: set.toString('base64'), proof },
       this.headJson(head),
     );
   }
@@ -95,29 +101,60 @@ export class RekorService {
     return this.lastHead.json;
   }
 
-  async byIndex(index: number): Promise<StoredEntry | undefined> {
-    if (index >= this.log.latestTreeHead().size) return undefined;
-    return this.log.getEntry(index);
+  /** The entry at a global index, in whichever shard holds it. */
+  async byIndex(index: number): Promise<ShardEntry | undefined> {
+    const at = this.shards.resolveIndex(index);
+    if (at === undefined) return undefined;
+    const entry = await at.shard.log.getEntry(at.local);
+    return entry && { shard: at.shard, entry };
   }
 
-  async byId(id: unknown): Promise<StoredEntry | undefined> {
+  /** An 80-hex ID looks in its tree only; a 64-hex leaf hash in the active shard, then the frozen ones newest first. */
+  async byId(id: unknown): Promise<ShardEntry | undefined> {
+    return (await this.findAll(id, true))[0];
+  }
+
+  /** Every shard's entry with this ID or leaf hash (Rekor's retrieve answers one per shard). */
+  async allById(id: unknown): Promise<ShardEntry[]> {
+    return this.findAll(id, false);
+  }
+
+  private async findAll(id: unknown, first: boolean): Promise<ShardEntry[]> {
     const parsed = parseEntryId(id);
-    if (parsed.treeIdHex !== undefined && parsed.treeIdHex !== this.treeIdPrefix) return undefined;
-    return this.log.findByLeafHash(parsed.leafHash);
+    if (parsed.treeIdHex !== undefined) {
+      const shard = this.shards.byTreeIdHex(parsed.treeIdHex);
+      return shard ? this.findIn([shard], parsed.leafHash, first) : [];
+    }
+    return this.findIn(this.shards.searchOrder, parsed.leafHash, first);
   }
 
-  /** The stored entry equal to a proposed entry (it is verified and canonicalized first). */
-  async byProposedEntry(entry: unknown): Promise<StoredEntry | undefined> {
+  private async findIn(shards: readonly RekorShard[], leafHash: Buffer, first: boolean): Promise<ShardEntry[]> {
+    const out: ShardEntry[] = [];
+    for (const shard of shards) {
+      const entry = await shard.log.findByLeafHash(leafHash);
+      if (entry === undefined) continue;
+      out.push({ shard, entry });
+      if (first) break;
+    }
+    return out;
+  }
+
+  /** The stored entries equal to a proposed entry, one per shard that holds it (it is verified and canonicalized first). */
+  async byProposedEntry(entry: unknown): Promise<ShardEntry[]> {
     const prepared = await this.workers.prepareEntry(JSON.stringify(entry));
-    return this.log.findByLeafHash(prepared.leafHash);
+    return this.findIn(this.shards.searchOrder, prepared.leafHash, false);
   }
 
+  /** Entry IDs filed under an index key, oldest shard first, at most MAX_INDEX_RESULTS. */
   async idsForIndexKey(key: string): Promise<Set<string>> {
-    const indexes = await this.log.lookupIndexKey(key, MAX_INDEX_RESULTS);
     const ids = new Set<string>();
-    for (const i of indexes) {
-      const e = await this.log.getEntry(i);
-      if (e) ids.add(entryId(this.log.treeId, e.leafHash));
+    for (const shard of [...this.shards.inactive, this.active]) {
+      const room = MAX_INDEX_RESULTS - ids.size;
+      if (room <= 0) break;
+      for (const i of await shard.log.lookupIndexKey(key, room)) {
+        const e = await shard.log.getEntry(i);
+        if (e) ids.add(shardEntryId(shard, e.leafHash));
+      }
     }
     return ids;
   }

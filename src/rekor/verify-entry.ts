@@ -51,7 +51,10 @@ export function verifyLogEntry(
 
   const p = v.inclusionProof;
   if (!p) fail('entry has no inclusion proof');
-  if (p.logIndex !== entry.logIndex) fail('inclusion proof index differs from the entry index');
+  // The proof index is shard-local; the entry's logIndex is global (offset by the frozen shards before it).
+  if (!Number.isSafeInteger(p.logIndex) || p.logIndex < 0 || p.logIndex > entry.logIndex) {
+    fail('inclusion proof index is not a shard-local index of the entry');
+  }
   if (!Array.isArray(p.hashes) || p.hashes.length > MAX_PROOF_HASHES) fail('inclusion proof hashes are malformed');
   const hashes = p.hashes.map((h, i) => fromHex(h, `inclusion proof hash ${i}`, 32));
   const root = fromHex(p.rootHash, 'inclusion proof root hash', 32);
