@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
@@ -5,12 +6,13 @@ import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../cry
 import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
 import { closeOnSignals } from '../server/index.js';
 import { createLogServer, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
-import { DEFAULT_LOG_URL, RekorClient } from '../rekor/client.js';
+import { DEFAULT_LOG_URL, RekorClient, type InactiveShard } from '../rekor/client.js';
 import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
 import { registerMigrate, servePostgres } from './log-postgres.js';
+import { registerRotate } from './log-rotate.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
 interface ClientOpts {
@@ -55,6 +57,7 @@ export function register(program: Command): void {
     });
 
   registerMigrate(log);
+  registerRotate(log);
 
   const withClient = (c: Command): Command =>
     c.option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL).option('--json', 'print JSON');
@@ -64,18 +67,19 @@ export function register(program: Command): void {
       const client = clientFor(o);
       const [info, pem] = await Promise.all([client.logInfo(), client.publicKey()]).catch(unreachable);
       const key = parsePublicKeyOrCertificate(pem).key;
-      const note = parseSignedNote(info.signedTreeHead);
-      const cp = parseCheckpoint(note.text);
-      const hint = sha256(spkiDer(key)).subarray(0, 4);
-      const signer = note.signatures.find((s) => s.keyHint.equals(hint) && verifyNote(note, s.name, hint, key));
-      if (!signer) throw new CliError('the signed tree head does not verify with the log public key');
-      if (cp.size !== info.treeSize || cp.rootHash.toString('hex') !== info.rootHash) {
-        throw new CliError('the signed tree head disagrees with the reported tree size or root hash');
-      }
+      const { signer, origin } = verifyTreeHead(info, key, 'the signed tree head');
+      const shards = (info.inactiveShards ?? []).map((s) => ({ ...s, origin: verifyTreeHead(s, key, `the final tree head of shard ${s.treeID}`).origin }));
       if (o.json) return printJson({ ...info, verified: true });
+      let offset = 0;
+      let text = '';
+      for (const s of shards) {
+        text += `Inactive Shard: tree ${s.treeID}, size ${s.treeSize}, global indexes ${offset}–${offset + s.treeSize - 1}, root ${s.rootHash} (final tree head verified)\n`;
+        offset += s.treeSize;
+      }
       process.stdout.write(
-        `Verification: signed tree head verified with the log public key (${signer.name})\n` +
-          `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${cp.origin}\n`,
+        `Verification: signed tree head verified with the log public key (${signer})\n` +
+          `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
+          (shards.length > 0 ? `Global Log Indexes: ${offset} onward (after ${shards.length} inactive shard(s))\n${text}` : ''),
       );
     },
   );
@@ -158,6 +162,19 @@ export function register(program: Command): void {
         `UUID: ${v.uuid}\n`,
     );
   });
+}
+
+/** Checks a signed tree head against the log key and the size and root reported beside it. */
+function verifyTreeHead(th: InactiveShard, key: KeyObject, what: string): { signer: string; origin: string } {
+  const note = parseSignedNote(th.signedTreeHead);
+  const cp = parseCheckpoint(note.text);
+  const hint = sha256(spkiDer(key)).subarray(0, 4);
+  const signer = note.signatures.find((s) => s.keyHint.equals(hint) && verifyNote(note, s.name, hint, key));
+  if (!signer) throw new CliError(`${what} does not verify with the log public key`);
+  if (cp.size !== th.treeSize || cp.rootHash.toString('hex') !== th.rootHash) {
+    throw new CliError(`${what} disagrees with the reported tree size or root hash`);
+  }
+  return { signer: signer.name, origin: cp.origin };
 }
 
 function clientFor(o: ClientOpts): RekorClient {

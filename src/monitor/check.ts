@@ -1,10 +1,12 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { parseCheckpoint, parseSignedNote, verifyNote, type Checkpoint } from '../bundle/signed-note.js';
-import { fromBase64, sha256, spkiDer } from '../crypto/index.js';
+import { createPublicKey } from 'node:crypto';
+import type { Checkpoint } from '../bundle/signed-note.js';
+import { fromBase64 } from '../crypto/index.js';
 import { SigilError } from '../errors/index.js';
 import { verifyConsistency } from '../merkle/index.js';
 import { parseVerifierMaterial } from '../rekor/kinds/index.js';
 import type { RekorClient } from '../rekor/client.js';
+import { verifiedCheckpoint } from './checkpoint.js';
+import { checkRotation } from './rotation.js';
 import { MONITOR_STATE_VERSION, type MonitorState } from './state.js';
 
 /** Entries fetched per run for --identity (the rest wait for the next run). */
@@ -34,14 +36,6 @@ export interface CheckOptions {
   client: RekorClient;
   state: MonitorState | undefined;
   identity?: RegExp;
-}
-
-function verifiedCheckpoint(signed: string, key: KeyObject): Checkpoint {
-  const note = parseSignedNote(signed);
-  const hint = sha256(spkiDer(key)).subarray(0, 4);
-  const ok = note.signatures.some((s) => s.keyHint.equals(hint) && verifyNote(note, s.name, hint, key));
-  if (!ok) throw new SigilError('INVALID_SIGNATURE', 'the checkpoint is not signed by the pinned log key');
-  return parseCheckpoint(note.text);
 }
 
 /** Lowercased SANs of the certificates an entry body names (hashedrekord and dsse). */
@@ -100,10 +94,11 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
     return alert('fork', 'the log info disagrees with its own signed checkpoint');
   }
   const root = cp.rootHash.toString('hex');
-  if (prev) {
-    if (cp.origin !== prev.origin) {
-      return alert('fork', `the log now signs checkpoints of another tree (origin "${cp.origin}", was "${prev.origin}")`);
-    }
+  if (prev && cp.origin !== prev.origin) {
+    // A rotation: the followed tree must be a frozen shard that extends what was seen; the new tree starts afresh.
+    const finding = await checkRotation(client, info, key, prev, cp.origin);
+    if (finding) return alert(finding.kind, finding.message);
+  } else if (prev) {
     if (cp.size < prev.size) {
       return alert('rollback', `tree size went back from ${prev.size} to ${cp.size}`);
     }
@@ -121,6 +116,8 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
       }
     }
   }
+  // Identity checks walk global log indexes, which run on through the shards.
+  const globalSize = (info.inactiveShards ?? []).reduce((n, s) => n + s.treeSize, 0) + cp.size;
   const state: MonitorState = {
     version: MONITOR_STATE_VERSION,
     publicKeyPem: pem,
@@ -128,11 +125,11 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
     size: cp.size,
     rootHash: root,
     signedTreeHead: info.signedTreeHead,
-    identityCheckedUpTo: prev?.identityCheckedUpTo ?? cp.size,
+    identityCheckedUpTo: prev?.identityCheckedUpTo ?? globalSize,
   };
   const alerts: Alert[] = [];
   if (opts.identity) {
-    const end = Math.min(cp.size, state.identityCheckedUpTo + MAX_IDENTITY_ENTRIES_PER_RUN);
+    const end = Math.min(globalSize, state.identityCheckedUpTo + MAX_IDENTITY_ENTRIES_PER_RUN);
     for (let i = state.identityCheckedUpTo; i < end; i += RETRIEVE_BATCH) {
       const indexes = Array.from({ length: Math.min(RETRIEVE_BATCH, end - i) }, (_, j) => i + j);
       const entries = await client.retrieveEntries({ logIndexes: indexes });
@@ -145,7 +142,7 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
     }
     state.identityCheckedUpTo = end;
   } else {
-    state.identityCheckedUpTo = cp.size;
+    state.identityCheckedUpTo = globalSize;
   }
   return { state, alerts, consistent: true };
 }

@@ -11,6 +11,27 @@ export interface LogInfo {
   treeSize: number;
   signedTreeHead: string;
   treeID: string;
+  /** Frozen shards, oldest first (absent on a log that never rotated). */
+  inactiveShards?: InactiveShard[];
+}
+
+export interface InactiveShard {
+  rootHash: string;
+  treeSize: number;
+  signedTreeHead: string;
+  treeID: string;
+}
+
+const MAX_INACTIVE_SHARDS = 1024;
+
+function isShardInfo(j: Partial<InactiveShard> | null): j is InactiveShard {
+  return (
+    j !== null &&
+    typeof j.rootHash === 'string' &&
+    Number.isSafeInteger(j.treeSize) &&
+    typeof j.signedTreeHead === 'string' &&
+    typeof j.treeID === 'string'
+  );
 }
 
 export interface ConsistencyProof {
@@ -95,16 +116,22 @@ export class RekorClient {
     const res = await this.request('GET', '/api/v1/log');
     if (res.status !== 200) throw this.failure(res);
     const j = res.json as Partial<LogInfo> | null;
-    if (
-      !j ||
-      typeof j.rootHash !== 'string' ||
-      !Number.isSafeInteger(j.treeSize) ||
-      typeof j.signedTreeHead !== 'string' ||
-      typeof j.treeID !== 'string'
-    ) {
-      throw new SigilError('UPSTREAM_ERROR', 'log info is malformed');
+    const shards: unknown = j?.inactiveShards;
+    const shardsOk =
+      shards === undefined ||
+      shards === null ||
+      (Array.isArray(shards) && shards.length <= MAX_INACTIVE_SHARDS && shards.every((x) => isShardInfo(x as Partial<InactiveShard> | null)));
+    if (!isShardInfo(j) || !shardsOk) throw new SigilError('UPSTREAM_ERROR', 'log info is malformed');
+    const info: LogInfo = { rootHash: j.rootHash, treeSize: j.treeSize, signedTreeHead: j.signedTreeHead, treeID: j.treeID };
+    if (Array.isArray(shards) && shards.length > 0) {
+      info.inactiveShards = (shards as InactiveShard[]).map((x) => ({
+        rootHash: x.rootHash,
+        treeSize: x.treeSize,
+        signedTreeHead: x.signedTreeHead,
+        treeID: x.treeID,
+      }));
     }
-    return { rootHash: j.rootHash, treeSize: j.treeSize!, signedTreeHead: j.signedTreeHead, treeID: j.treeID };
+    return info;
   }
 
   /** The log's PEM public key. */
@@ -115,8 +142,10 @@ export class RekorClient {
     return res.text;
   }
 
-  async consistencyProof(firstSize: number, lastSize: number): Promise<ConsistencyProof> {
-    const res = await this.request('GET', `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}`);
+  /** GET /api/v1/log/proof, in the active tree or (with `treeId`) in a frozen shard. */
+  async consistencyProof(firstSize: number, lastSize: number, treeId?: string): Promise<ConsistencyProof> {
+    const tree = treeId === undefined ? '' : `&treeID=${encodeURIComponent(treeId)}`;
+    const res = await this.request('GET', `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}${tree}`);
     if (res.status !== 200) throw this.failure(res);
     const j = res.json as Partial<ConsistencyProof> | null;
     if (!j || typeof j.rootHash !== 'string' || !Array.isArray(j.hashes) || !j.hashes.every((h) => typeof h === 'string')) {
