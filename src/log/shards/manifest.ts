@@ -90,7 +90,8 @@ export function readManifest(dataDir: string): ShardManifest | undefined {
   return { version: MANIFEST_VERSION, inactive, active };
 }
 
-function fsyncPath(path: string): void {
+/** fsync of a file or directory (a directory's fsync makes the names created or renamed in it durable). */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

@@ -1,9 +1,9 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
 import { createLog } from '../core.js';
 import { openSqliteStore, SQLITE_FILE_NAME } from '../store/sqlite.js';
-import { MANIFEST_FILE, MANIFEST_VERSION, MAX_SHARDS, writeManifest, type FrozenShard, type ShardRecord } from './manifest.js';
+import { fsyncPath, MANIFEST_FILE, MANIFEST_VERSION, MAX_SHARDS, writeManifest, type FrozenShard, type ShardRecord } from './manifest.js';
 import { frozenSigner, lockActiveShard } from './open.js';
 
 /** Points where a rotation can be interrupted (tests stop there to check the log stays whole). */
@@ -21,15 +21,6 @@ export interface RotateResult {
   activeOffset: number;
 }
 
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Creates the new shard's database (it draws its own random tree ID); the server signs its empty tree head. */
 async function createShard(dataDir: string, dir: string, taken: Set<string>): Promise<string> {
   const path = join(dataDir, dir);
@@ -41,8 +32,8 @@ async function createShard(dataDir: string, dir: string, taken: Set<string>): Pr
     const { treeId } = await store.load();
     await store.close();
     if (taken.has(treeId)) continue;
-    fsyncDir(path);
-    fsyncDir(join(path, '..'));
+    fsyncPath(path);
+    fsyncPath(join(path, '..'));
     return treeId;
   }
   throw new SigilError('STORAGE_FAILURE', 'could not draw a tree ID unused by the other shards');
