@@ -153,7 +153,8 @@ async function entryTable(entries) {
 async function home() {
   const head = await renderTree();
   if (!head) return show(h('p', { class: 'error' }, 'The log could not be read.'));
-  const n = head.treeSize;
+  // Log indexes are global: they run on through the frozen shards (inactiveShards) into the active tree.
+  const n = (head.inactiveShards ?? []).reduce((sum, s) => sum + s.treeSize, head.treeSize);
   if (n === 0) return show(h('h1', {}, 'Recent entries'), h('p', { class: 'muted' }, 'The log is empty.'));
   const indexes = [];
   for (let i = n - 1; i >= Math.max(0, n - RECENT); i--) indexes.push(i);
@@ -218,12 +219,21 @@ async function indexSearch(q, query) {
   );
 }
 
-/** Fetches the entry and the latest head until the entry's proof is for that head (the log may grow meanwhile). */
+/** The head an entry is proven against: the active tree's, or the final one of the frozen shard its ID names. */
+function headOfTree(entry, latest) {
+  const prefix = entry.uuid.length === 80 ? entry.uuid.slice(0, 16) : '';
+  const shard = (latest.inactiveShards ?? []).find((s) => BigInt(s.treeID).toString(16).padStart(16, '0') === prefix);
+  if (!shard) return latest;
+  const origin = shard.signedTreeHead.split('\n')[0];
+  return { ...shard, name: origin.split(' - ')[0], origin };
+}
+
+/** Fetches the entry and its tree's latest head until the entry's proof is for that head (the log may grow meanwhile). */
 async function entryWithLatest(ref) {
   for (let attempt = 0; ; attempt++) {
     const map = ref.uuid ? await api(`/api/v1/log/entries/${ref.uuid}`) : await api(`/api/v1/log/entries?logIndex=${ref.logIndex}`);
     const entry = entriesOf(map)[0];
-    const head = await latestHead();
+    const head = headOfTree(entry, await latestHead());
     if (entry.verification?.inclusionProof?.treeSize === head.treeSize || attempt === 2) return { entry, head };
   }
 }

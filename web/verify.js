@@ -224,14 +224,15 @@ export async function checkEntry(entry, latest) {
     add('inclusion', false, `the proof is for tree size ${p.treeSize}, the checkpoint for ${checkpoint.size}`);
   } else {
     try {
-      const root = await rootFromInclusionProof(entry.logIndex, p.treeSize, leaf, p.hashes.map(fromHex));
+      // The proof index is the entry's index within its tree (shard); logIndex is global.
+      const root = await rootFromInclusionProof(p.logIndex, p.treeSize, leaf, p.hashes.map(fromHex));
       const ok = root !== null && equalBytes(root, checkpoint.rootHash);
       add(
         'inclusion',
         ok,
         root === null
-          ? `the proof (${p.hashes.length} hashes) does not fit index ${entry.logIndex} in a tree of ${p.treeSize}`
-          : `${p.hashes.length} hashes from leaf ${entry.logIndex} lead to ${toHex(root)}${ok ? ' = the checkpoint root' : ', not the checkpoint root'}`,
+          ? `the proof (${p.hashes.length} hashes) does not fit index ${p.logIndex} in a tree of ${p.treeSize}`
+          : `${p.hashes.length} hashes from leaf ${p.logIndex} lead to ${toHex(root)}${ok ? ' = the checkpoint root' : ', not the checkpoint root'}`,
       );
     } catch (e) {
       add('inclusion', false, e.message);
