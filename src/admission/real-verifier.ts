@@ -26,10 +26,15 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** The registry side, on src/oci: manifest digests from the bytes, cosign `.sig` layers (bounded). */
+/**
+ * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
+ * cosign `.sig` layers (bounded). The HEAD's digest is what gets verified and what the patch
+ * pins; validation of an unpinned tag trusts the registry's answer exactly as far as the
+ * kubelet's later pull by tag does.
+ */
 export function registryImageSource(client: RegistryClient): ImageSource {
   return {
-    resolveDigest: (ref, signal) => bounded(client.resolveDigest(ref), signal),
+    resolveDigest: (ref, signal) => bounded(client.headDigest(ref), signal),
     fetchSignatures: (pinned, signal) => bounded(readSignatures(client, pinned), signal),
   };
 }

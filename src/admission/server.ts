@@ -1,23 +1,18 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { pino, type Logger } from 'pino';
-import { isSigilError, SigilError } from '../errors/index.js';
-import { createApp, listen } from '../server/index.js';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { FastifyInstance } from 'fastify';
+import { SigilError } from '../errors/index.js';
+import { createApp } from '../server/index.js';
 import {
   createTagDigestCache,
   VerificationCache,
   DEFAULT_CACHE_MAX_ENTRIES,
   DEFAULT_CACHE_TTL_MS,
 } from './cache.js';
-import {
-  AdmissionEngine,
-  DEFAULT_EXCLUDED_NAMESPACES,
-  DEFAULT_TIMEOUT_MS,
-  type Mode,
-  type RuleVerdict,
-} from './engine.js';
+import { DecisionLog, type LineSink } from './decision-log.js';
+import { AdmissionEngine, DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_TIMEOUT_MS, type RuleVerdict } from './engine.js';
 import { AdmissionMetrics } from './metrics.js';
 import type { FailurePolicy, ImagePolicy } from './policy/types.js';
-import { admissionResponse, parseAdmissionReview } from './review.js';
+import { createReviewHandler, reviewMode } from './review-http.js';
 import { generateServingTls, serviceDnsNames } from './tls.js';
 import type { ImageSource, SignatureVerifier } from './verifier.js';
 
@@ -47,11 +42,15 @@ export interface AdmissionServerConfig {
   bodyLimit?: number;
   /** pino level (default 'info': one JSON line per decision; 'silent' in tests). */
   logLevel?: string;
+  /** Where the decision lines go (default stdout, written synchronously). */
+  decisionSink?: LineSink;
 }
 
 export interface AdmissionServer {
   url: string;
+  /** /healthz, /readyz, /metrics (and the 404s); /validate and /mutate never reach it. */
   app: FastifyInstance;
+  server: HttpsServer;
   engine: AdmissionEngine;
   metrics: AdmissionMetrics;
   /** base64 PEM of the CA to put in the webhook configurations' `caBundle` (generated certificates only). */
@@ -61,9 +60,19 @@ export interface AdmissionServer {
   close(): Promise<void>;
 }
 
+/** Keep API-server connections open between reviews (Fastify's default; Node's is 5 s). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** On close, reviews in flight get this long to be answered. */
+const CLOSE_GRACE_MS = 5_000;
+/** A request (headers and body) must arrive within this. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * The HTTPS admission webhook: POST /validate and POST /mutate take an `admission.k8s.io/v1`
  * AdmissionReview and answer with the same uid; /healthz, /readyz, /metrics.
+ *
+ * The two review routes are served by a plain node:https handler (review-http.ts), the hot
+ * path of the webhook; the rest goes through Fastify's router with the shared error mapping.
  */
 export async function createAdmissionServer(config: AdmissionServerConfig): Promise<AdmissionServer> {
   const service = config.service ?? DEFAULT_SERVICE;
@@ -90,113 +99,63 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     ...(tagCache ? { tagCache } : {}),
   });
   const metrics = new AdmissionMetrics(cache as VerificationCache<unknown>);
-  const app = createApp({
+  const level = config.logLevel ?? 'info';
+  const log = DecisionLog.create(level, config.decisionSink);
+  const review = createReviewHandler({
+    engine,
+    metrics,
+    log,
     bodyLimit: config.bodyLimit ?? DEFAULT_ADMISSION_BODY_LIMIT,
-    logLevel: config.logLevel ?? 'info',
-    https: tls,
   });
 
-  // One JSON line per decision on stdout, written asynchronously: under load the lines of many
-  // decisions leave in one write instead of one blocking write each. Flushed on close.
-  const level = config.logLevel ?? 'info';
-  const destination = level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
-  const decisionLog: Logger | undefined = destination
-    ? pino({ level, base: { pid: process.pid } }, destination)
-    : undefined;
-
-  const handle = (mode: Mode) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const started = performance.now();
-    const endpoint = mode;
-    let parsed;
-    try {
-      parsed = parseAdmissionReview(req.body);
-    } catch (e) {
-      metrics.decisions.inc({ endpoint, outcome: 'malformed' });
-      throw e;
-    }
-    const { uid, input } = parsed;
-    let decision;
-    try {
-      decision = await engine.evaluate(input, mode);
-    } catch (e) {
-      // The object itself is unusable (not a pod spec, too many images): deny, never 5xx.
-      if (!isSigilError(e, 'INVALID_INPUT')) throw e;
-      decision = {
-        allowed: false,
-        message: `resource ${input.kind}/${input.namespace}/${input.name} was refused: ${e.message}`,
-        warnings: [],
-        patch: [],
-        results: [],
-      };
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const outcome = decision.skippedBecause
-      ? 'skipped'
-      : !decision.allowed
-        ? 'denied'
-        : decision.warnings.length > 0
-          ? 'warned'
-          : 'allowed';
-    metrics.decisions.inc({ endpoint, outcome });
-    metrics.latency.observe({ endpoint }, seconds);
-    decisionLog?.info(
-      {
-        event: 'admission.decision',
-        endpoint,
-        reqId: req.id,
-        uid,
-        kind: input.kind,
-        namespace: input.namespace,
-        name: input.name,
-        operation: input.operation,
-        allowed: decision.allowed,
-        outcome,
-        patches: decision.patch.length,
-        ms: Math.round(seconds * 1e4) / 10,
-        results: decision.results.map((r) => ({
-          policy: r.policy,
-          rule: r.rule,
-          image: r.image,
-          status: r.status,
-          digest: r.digest,
-          cached: r.cached,
-          message: r.status === 'pass' ? undefined : r.message,
-        })),
-        ...(decision.skippedBecause ? { skipped: decision.skippedBecause } : {}),
-      },
-      'admission decision',
-    );
-    return reply.send(admissionResponse(uid, decision));
-  };
-
-  app.post('/validate', handle('validate'));
-  app.post('/mutate', handle('mutate'));
+  // Fastify without a listener of its own: the HTTPS server below hands it what is not a review.
+  const app = createApp({ logLevel: level });
   app.get('/readyz', async () => ({ status: 'ready', policies: config.policies.length }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+  await app.ready();
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const mode = reviewMode(req.method, req.url);
+    if (mode) review(req, res, mode);
+    else app.routing(req, res);
+  });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
 
-  let url: string;
+  const host = config.host ?? '127.0.0.1';
   try {
-    url = await listen(app, config.port ?? DEFAULT_ADMISSION_PORT, config.host ?? '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port ?? DEFAULT_ADMISSION_PORT, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (e) {
     await app.close().catch(() => undefined);
     throw new SigilError('UNAVAILABLE', `cannot listen: ${(e as Error).message}`, { cause: e });
   }
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
     app,
+    server,
     engine,
     metrics,
     ...(generated ? { caBundle: generated.caBundle, caPem: generated.caPem } : {}),
     close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Reviews in flight get a moment to be answered; then every connection goes.
+      const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      await closed;
+      clearTimeout(force);
       await app.close();
-      try {
-        destination?.flushSync();
-      } catch {
-        // nothing buffered, or stdout already gone
-      }
+      log?.flush();
     },
   };
 }

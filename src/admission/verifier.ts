@@ -11,7 +11,7 @@ import type { KeyAttestor, KeylessAttestor } from './policy/types.js';
 /** I/O: what the registry serves now. Throwing = the registry could not be asked (an *error*),
  * except NOT_FOUND / DIGEST_MISMATCH / INVALID_* which are the image's fault (a *failure*). */
 export interface ImageSource {
-  /** The digest of the manifest the reference names now (computed from the bytes; a pinned digest is checked to exist here). */
+  /** The digest of the manifest the reference names now (a pinned digest is checked to exist here). */
   resolveDigest(ref: ImageReference, signal: AbortSignal): Promise<string>;
   /** cosign signature layers stored for `ref.digest` (`sha256-<hex>.sig`); [] when there are none. */
   fetchSignatures(pinned: ImageReference, signal: AbortSignal): Promise<CosignSignatureLayer[]>;

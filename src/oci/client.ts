@@ -17,6 +17,7 @@ import {
   type Manifest,
 } from './media-types.js';
 import { ImageReference, isLoopbackRegistry, parseDigest } from './reference.js';
+import { KeepAliveTransport, type RegistryResponse } from './transport.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -75,6 +76,8 @@ export class RegistryClient {
   private readonly basicRegistries = new Set<string>();
   /** `registry|scope` → bearer token. */
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  /** Keep-alive connections, per client. */
+  private readonly transport = new KeepAliveTransport();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.creds = opts.credentials ?? (() => undefined);
@@ -139,7 +142,10 @@ export class RegistryClient {
       headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
       scope: { repository: ref.repository, actions: ['pull'] },
     });
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      await discard(res);
+      return undefined;
+    }
     if (!res.ok) throw await this.failure(res, `manifest ${ref.toString()}`);
     await discard(res);
     const digest = res.headers.get('docker-content-digest') ?? ref.digest;
@@ -154,6 +160,35 @@ export class RegistryClient {
   /** Tag → digest, computed from the manifest bytes (a pinned digest is fetched and checked). */
   async resolveDigest(ref: ImageReference): Promise<string> {
     return (await this.getManifest(ref)).digest;
+  }
+
+  /**
+   * Tag → digest in one HEAD, as `crane digest` and cosign do: the registry's
+   * Docker-Content-Digest, which must be a well-formed digest and, for a pinned reference, the
+   * pinned one (NOT_FOUND when the repository does not serve it). The digest is the registry's
+   * claim, not a hash of bytes read here: use it where what runs is pinned to this digest and
+   * verified against it (the runtime checks the bytes it pulls by digest). Falls back to a GET
+   * (resolveDigest) when the registry sends no digest header.
+   */
+  async headDigest(ref: ImageReference): Promise<string> {
+    const res = await this.send(ref, {
+      method: 'HEAD',
+      url: `/v2/${ref.repository}/manifests/${ref.identifier()}`,
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      scope: { repository: ref.repository, actions: ['pull'] },
+    });
+    if (!res.ok) throw await this.failure(res, `manifest ${ref.toString()}`);
+    await discard(res);
+    const header = res.headers.get('docker-content-digest');
+    if (!header) return this.resolveDigest(ref);
+    parseDigest(header);
+    if (ref.digest && header !== ref.digest) {
+      throw new SigilError(
+        'DIGEST_MISMATCH',
+        `manifest ${ref.toString()}: the registry serves it as ${header}`,
+      );
+    }
+    return header;
   }
 
   /** PUT a manifest under a tag (or by digest when `ref` has one); returns its digest. */
@@ -250,7 +285,10 @@ export class RegistryClient {
       url: `/v2/${repo.repository}/blobs/${digest}`,
       scope: { repository: repo.repository, actions: ['pull'] },
     });
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      await discard(res);
+      return undefined;
+    }
     if (!res.ok) throw await this.failure(res, `blob ${digest} in ${repo.context()}`);
     await discard(res);
     return Number(res.headers.get('content-length') ?? 0);
@@ -391,7 +429,7 @@ export class RegistryClient {
   // --- transport ---------------------------------------------------------------------------
 
   /** Sends a request, answering at most one auth challenge and following redirects by hand. */
-  private async send(ref: ImageReference, spec: RequestSpec): Promise<Response> {
+  private async send(ref: ImageReference, spec: RequestSpec): Promise<RegistryResponse> {
     const host = ref.apiHost();
     const base = this.baseUrl(host);
     const url = new URL(spec.url, base);
@@ -521,7 +559,7 @@ export class RegistryClient {
     spec: RequestSpec,
     authOrigin: string,
     authorization: string | undefined,
-  ): Promise<Response> {
+  ): Promise<RegistryResponse> {
     let url = start;
     let method = spec.method;
     let body = spec.body;
@@ -529,15 +567,14 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...(spec.headers ?? {}) };
       if (authorization && url.origin === authOrigin) headers.authorization = authorization;
       if (body === undefined) delete headers['content-type'];
-      let res: Response;
+      let res: RegistryResponse;
       try {
-        res = await fetch(url, {
+        res = await this.transport.request({
           method,
+          url,
           headers,
-          body:
-            body === undefined ? undefined : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.timeoutMs),
+          ...(body === undefined ? {} : { body }),
+          timeoutMs: this.timeoutMs,
         });
       } catch (e) {
         const err = e as Error;
@@ -571,7 +608,7 @@ export class RegistryClient {
     }
   }
 
-  private async failure(res: Response, what: string): Promise<SigilError> {
+  private async failure(res: RegistryResponse, what: string): Promise<SigilError> {
     const text = await registryErrorText(res);
     const detail = text ? ` (${text})` : '';
     switch (res.status) {
@@ -589,6 +626,7 @@ export class RegistryClient {
 }
 
 function describeCause(e: Error): string {
+  const own = (e as NodeJS.ErrnoException).code;
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? e.message;
+  return own ?? cause?.code ?? cause?.message ?? e.message;
 }

@@ -29,6 +29,8 @@ export interface DockerRegistryProcess {
   port: number;
   /** Storage directory. */
   dataDir: string;
+  /** The registry process's id (benchmarks read its CPU time from /proc). */
+  pid: number;
   /** SIGTERM, then SIGKILL after 3 s; leaves the files in place. */
   close(): Promise<void>;
 }
@@ -121,6 +123,6 @@ export async function startDockerRegistryProcess(opts: DockerRegistryOptions): P
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     };
-    return { host: `127.0.0.1:${port}`, url, port, dataDir: join(opts.root, 'data'), close };
+    return { host: `127.0.0.1:${port}`, url, port, dataDir: join(opts.root, 'data'), pid: child.pid!, close };
   }
 }

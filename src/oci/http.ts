@@ -1,47 +1,20 @@
-import { SigilError } from '../errors/index.js';
+import type { RegistryResponse } from './transport.js';
 
 /**
  * Reads a response body into memory, refusing (TOO_LARGE) as soon as more than `max` bytes
  * arrive, and before reading when Content-Length already says so.
  */
-export async function readBounded(res: Response, max: number, what: string): Promise<Buffer> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new SigilError('TOO_LARGE', `${what} is ${declared} bytes, more than the limit of ${max}`);
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    let chunk: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      const err = e as Error;
-      const why = err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timed out' : err.message;
-      throw new SigilError('REGISTRY_ERROR', `reading ${what} failed: ${why}`, { cause: e });
-    }
-    const { done, value } = chunk;
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new SigilError('TOO_LARGE', `${what} is larger than the limit of ${max} bytes`);
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return Buffer.concat(chunks, total);
+export function readBounded(res: RegistryResponse, max: number, what: string): Promise<Buffer> {
+  return res.read(max, what);
 }
 
-/** Drains and discards a body we do not need (keeps the connection reusable), bounded. */
-export async function discard(res: Response): Promise<void> {
-  await res.body?.cancel().catch(() => undefined);
+/** Discards a body we do not need, keeping the connection reusable when the body is small. */
+export function discard(res: RegistryResponse): Promise<void> {
+  return res.discard();
 }
 
 /** The `message`s of a distribution-spec error body `{errors:[{code,message}]}`, when there is one. */
-export async function registryErrorText(res: Response): Promise<string> {
+export async function registryErrorText(res: RegistryResponse): Promise<string> {
   let body: Buffer;
   try {
     body = await readBounded(res, 64 * 1024, 'error body');
