@@ -25,12 +25,22 @@
  * less than rates and latencies.
  *
  * Env: BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_PRIME_SECONDS (2), BENCH_CLIENTS (32),
- * BENCH_IMAGES (8), BENCH_LOADGEN (node forces the Node client), BENCH_PROFILE_DIR (--cpu-prof
- * of the server process).
+ * BENCH_IMAGES (8), BENCH_LOADGEN (node forces the Node client), BENCH_PROFILE_DIR (a CPU profile
+ * of the server process per measuring window, `<phase>.cpuprofile`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { Session } from 'node:inspector';
 import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +64,7 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 8);
 const PRIME = Number(process.env.BENCH_PRIME_SECONDS ?? 2);
 const COLD_LOWER_CONCURRENCY = [8, 1];
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const TARGETS = { warmPerSecond: 5000, warmP99Ms: 5, coldP99Ms: 50 };
 const KYVERNO_ANCHOR = {
@@ -237,16 +248,9 @@ function startServerProcess(
   logPath: string,
 ): Promise<{ proc: ChildProcess; serving: Serving }> {
   const fd = openSync(logPath, 'w');
-  const prof = process.env.BENCH_PROFILE_DIR
-    ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
-    : [];
-  const proc = spawn(
-    process.execPath,
-    [...prof, '--import', 'tsx', new URL(import.meta.url).pathname, '--serve'],
-    {
-      stdio: ['ignore', fd, 'inherit', 'ipc'],
-    },
-  );
+  const proc = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve'], {
+    stdio: ['ignore', fd, 'inherit', 'ipc'],
+  });
   closeSync(fd);
   return new Promise((resolve, reject) => {
     proc.once('message', (m) => resolve({ proc, serving: m as Serving }));
@@ -267,6 +271,7 @@ type Phase = LoadResult & {
 
 async function main(): Promise<void> {
   const { generator, note } = pickLoadGenerator();
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
   const rawBefore = rawVerifyRate();
   const registry = await startRegistry();
   const stack = await startStack();
@@ -329,7 +334,19 @@ spec:
         started.proc.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros / 1000));
         started.proc.send('cpu');
       });
-    const phase = async (port: number, requests: LoadSpec['requests'], clients = CLIENTS): Promise<Phase> => {
+    // BENCH_PROFILE_DIR: the server process's CPU profile of each measuring window, one file per phase.
+    const profile = (m: { profile: 'start' } | { profile: 'stop'; file: string }): Promise<void> =>
+      new Promise((resolve) => {
+        if (!PROFILE_DIR) return resolve();
+        started.proc.once('message', () => resolve());
+        started.proc.send(m);
+      });
+    const phase = async (
+      name: string,
+      port: number,
+      requests: LoadSpec['requests'],
+      clients = CLIENTS,
+    ): Promise<Phase> => {
       let server0 = 0;
       let server1 = 0;
       let registry0 = 0;
@@ -338,12 +355,14 @@ spec:
         { port, ca: serving.caPem, requests, clients, warmupSeconds: WARMUP, seconds: SECONDS },
         {
           onMeasureStart: async () => {
+            await profile({ profile: 'start' });
             server0 = await serverCpuMs();
             registry0 = registry.pid ? processCpuMs(registry.pid) : NaN;
           },
           onMeasureEnd: async () => {
             server1 = await serverCpuMs();
             registry1 = registry.pid ? processCpuMs(registry.pid) : NaN;
+            await profile({ profile: 'stop', file: join(PROFILE_DIR ?? '', `${name}.cpuprofile`) });
           },
         },
       );
@@ -357,7 +376,9 @@ spec:
       };
     };
 
-    const echo = [{ path: '/echo', body: review('@@UID@@', 'echo', images[0]!.pinned), expect: '"allowed":true' }];
+    const echo = [
+      { path: '/echo', body: review('@@UID@@', 'echo', images[0]!.pinned), expect: '"allowed":true' },
+    ];
     // Prime every server (JIT, connection pools, caches) before anything is measured.
     const prime = (port: number, requests: LoadSpec['requests']): Promise<LoadResult> =>
       generator.run(
@@ -370,14 +391,15 @@ spec:
     await prime(serving.warm, [...pinnedValidate, ...tagMutate]);
     await prime(serving.warmTagCached, tagMutate);
     await prime(serving.cold, coldRequests);
-    const echoPlain = await phase(serving.echoPlain, echo);
-    const echoFastify = await phase(serving.echoFastify, echo);
-    const warmPinned = await phase(serving.warm, pinnedValidate);
-    const warmTag = await phase(serving.warm, tagMutate);
-    const warmTagCache = await phase(serving.warmTagCached, tagMutate);
-    const cold = await phase(serving.cold, coldRequests);
+    const echoPlain = await phase('echo-plain', serving.echoPlain, echo);
+    const echoFastify = await phase('echo-fastify', serving.echoFastify, echo);
+    const warmPinned = await phase('warm-pinned', serving.warm, pinnedValidate);
+    const warmTag = await phase('warm-tag', serving.warm, tagMutate);
+    const warmTagCache = await phase('warm-tag-cached', serving.warmTagCached, tagMutate);
+    const cold = await phase('cold', serving.cold, coldRequests);
     const coldLower: Record<string, Phase> = {};
-    for (const c of COLD_LOWER_CONCURRENCY) coldLower[`clients${c}`] = await phase(serving.cold, coldRequests, c);
+    for (const c of COLD_LOWER_CONCURRENCY)
+      coldLower[`clients${c}`] = await phase(`cold-${c}`, serving.cold, coldRequests, c);
     const decisionLogLines = readFileSync(logPath, 'utf8')
       .split('\n')
       .filter((l) => l.includes('admission.decision')).length;
@@ -387,7 +409,8 @@ spec:
     const cores = availableParallelism();
     // What 2 shared cores allow at CLIENTS concurrent cold reviews (Little's law): the server is
     // one thread, and server + registry + load generator share the cores.
-    const coldCpu = cold.serverCpuMsPerReview + (cold.registryCpuMsPerReview ?? 0) + cold.clientCpuMsPerReview;
+    const coldCpu =
+      cold.serverCpuMsPerReview + (cold.registryCpuMsPerReview ?? 0) + cold.clientCpuMsPerReview;
     const coldCapacity = Math.min(1000 / cold.serverCpuMsPerReview, (cores * 1000) / coldCpu);
     const result = {
       benchmark: 'admission',
@@ -474,10 +497,27 @@ if (process.argv.includes('--serve')) {
       },
     );
   });
+  const session = new Session();
+  session.connect();
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
   process.on('message', (m) => {
-    if (m !== 'cpu') return;
-    const u = process.cpuUsage();
-    process.send!({ cpuMicros: u.user + u.system });
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ cpuMicros: u.user + u.system });
+      return;
+    }
+    const p = m as { profile?: 'start' | 'stop'; file?: string };
+    if (p.profile === 'start') {
+      void post('Profiler.enable')
+        .then(() => post('Profiler.start'))
+        .then(() => process.send!('ok'));
+    } else if (p.profile === 'stop') {
+      void post('Profiler.stop').then((r) => {
+        writeFileSync(p.file!, JSON.stringify((r as { profile: unknown }).profile));
+        process.send!('ok');
+      });
+    }
   });
   process.once('SIGTERM', () => process.exit(0));
 } else {

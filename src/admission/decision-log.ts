@@ -1,10 +1,31 @@
-import { pino } from 'pino';
+import { writeSync } from 'node:fs';
 import type { Decision } from './decision.js';
 import type { AdmissionInput } from './engine.js';
 
 /** Where decision lines go: anything with a synchronous `write` of one string. */
 export interface LineSink {
   write(line: string): unknown;
+}
+
+/**
+ * Lines to a file descriptor with one write(2) each, synchronously; a full non-blocking pipe
+ * (EAGAIN) is waited out, never dropped.
+ */
+export class FdSink implements LineSink {
+  private readonly pause = new Int32Array(new SharedArrayBuffer(4));
+  constructor(private readonly fd: number) {}
+
+  write(line: string): void {
+    const buf = Buffer.from(line, 'utf8');
+    for (let off = 0; off < buf.length;) {
+      try {
+        off += writeSync(this.fd, buf, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(this.pause, 0, 0, 1);
+      }
+    }
+  }
 }
 
 /** pino's numeric levels: a decision is logged at info (30), like every other sigil line. */
@@ -37,24 +58,24 @@ export interface DecisionRecord {
  * One JSON line per admission answer, in pino's shape (`level`, `time`, `pid`, fields, `msg`),
  * written synchronously before the answer leaves: every decision is on record by the time the
  * API server hears it, even if the process dies the next instant. No pino logger is involved:
- * the line is one JSON.stringify of a flat object, written in one call (SonicBoom in sync mode
- * on stdout, which retries a full pipe instead of dropping).
+ * the line is one JSON.stringify of a flat object, written in one write(2) (FdSink on stdout).
  */
 export class DecisionLog {
-  private readonly pidPart = `,"pid":${process.pid}`;
-
   private constructor(private readonly sink: LineSink) {}
 
   /** A log at `level` on `sink` (default stdout); undefined when the level hides info lines. */
   static create(level: string, sink?: LineSink): DecisionLog | undefined {
     const threshold = LEVELS[level] ?? INFO;
     if (threshold > INFO) return undefined;
-    return new DecisionLog(sink ?? pino.destination({ dest: 1, sync: true }));
+    return new DecisionLog(sink ?? new FdSink(1));
   }
 
   write(r: DecisionRecord): void {
     const d = r.decision;
-    const fields = {
+    const line = {
+      level: INFO,
+      time: Date.now(),
+      pid: process.pid,
       event: 'admission.decision',
       endpoint: r.endpoint,
       reqId: r.reqId,
@@ -80,11 +101,10 @@ export class DecisionLog {
       error: r.error,
       msg: 'admission decision',
     };
-    const body = JSON.stringify(fields);
-    this.sink.write(`{"level":${INFO},"time":${Date.now()}${this.pidPart},${body.slice(1)}\n`);
+    this.sink.write(`${JSON.stringify(line)}\n`);
   }
 
-  /** Flushes what the sink may hold (a sync SonicBoom holds nothing; kept for other sinks). */
+  /** Flushes what the sink may hold (FdSink holds nothing; kept for other sinks). */
   flush(): void {
     const s = this.sink as { flushSync?: () => void };
     try {

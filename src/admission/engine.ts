@@ -41,6 +41,15 @@ export type Mode = 'mutate' | 'validate';
 export type RuleVerdict =
   { status: 'pass'; signatures: VerifiedSignature[] } | { status: 'fail' | 'error'; reason: string };
 
+interface ParsedImage {
+  ref?: ImageReference;
+  /** The normalized reference (docker.io/library/… filled in), or the input when it does not parse. */
+  shown: string;
+  parseError?: unknown;
+}
+
+const MAX_REMEMBERED_REFERENCES = 10_000;
+
 type Outcome = { ok: true; signatures: VerifiedSignature[] } | { ok: false; reason: string };
 
 /** Failure = the image's fault (unsigned, bad signature, absent); error = could not find out. */
@@ -161,6 +170,7 @@ export class AdmissionEngine {
   private readonly verifier: SignatureVerifier;
   private readonly excluded: ReadonlySet<string>;
   private readonly failurePolicy: FailurePolicy;
+  private readonly references = new Map<string, ParsedImage>();
 
   constructor(opts: EngineOptions) {
     this.policies = opts.policies;
@@ -171,6 +181,25 @@ export class AdmissionEngine {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.cache = opts.cache ?? new VerificationCache<RuleVerdict>();
     this.tagCache = opts.tagCache;
+  }
+
+  /**
+   * parseReference and the normalized form, remembered per image string (references are
+   * immutable values; a pod's images repeat from review to review). Bounded: cleared when full.
+   */
+  private parsed(image: string): ParsedImage {
+    let p = this.references.get(image);
+    if (!p) {
+      try {
+        const ref = parseReference(image);
+        p = { ref, shown: ref.toString() };
+      } catch (e) {
+        p = { shown: image, parseError: e };
+      }
+      if (this.references.size >= MAX_REMEMBERED_REFERENCES) this.references.clear();
+      this.references.set(image, p);
+    }
+    return p;
   }
 
   async evaluate(input: AdmissionInput, mode: Mode, outer?: AbortSignal): Promise<Decision> {
@@ -213,14 +242,7 @@ export class AdmissionEngine {
     memo: RequestMemo,
     deadline: Deadline,
   ): Promise<ImageResult> | undefined {
-    let ref: ImageReference | undefined;
-    let parseError: unknown;
-    try {
-      ref = parseReference(img.image);
-    } catch (e) {
-      parseError = e;
-    }
-    const shown = ref ? ref.toString() : img.image;
+    const { ref, shown, parseError } = this.parsed(img.image);
     // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
     // An image that does not even parse is refused by every rule in scope: it cannot be matched
     // reliably, so it must not slip through as "outside the pattern".

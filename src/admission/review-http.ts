@@ -59,7 +59,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     };
     req.on('data', onData);
     req.once('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8')),
+      resolve(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8'),
+      ),
     );
     req.once('error', (e) =>
       reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),

@@ -9,7 +9,12 @@ import {
   DEFAULT_CACHE_TTL_MS,
 } from './cache.js';
 import { DecisionLog, type LineSink } from './decision-log.js';
-import { AdmissionEngine, DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_TIMEOUT_MS, type RuleVerdict } from './engine.js';
+import {
+  AdmissionEngine,
+  DEFAULT_EXCLUDED_NAMESPACES,
+  DEFAULT_TIMEOUT_MS,
+  type RuleVerdict,
+} from './engine.js';
 import { AdmissionMetrics } from './metrics.js';
 import type { FailurePolicy, ImagePolicy } from './policy/types.js';
 import { createReviewHandler, reviewMode } from './review-http.js';

@@ -1,4 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type ClientRequest,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SigilError } from '../errors/index.js';
 
@@ -131,8 +136,16 @@ class NodeResponse implements RegistryResponse {
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export class KeepAliveTransport {
-  private readonly http = new HttpAgent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
-  private readonly https = new HttpsAgent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
+  private readonly http = new HttpAgent({
+    keepAlive: true,
+    maxFreeSockets: MAX_FREE_SOCKETS,
+    scheduling: 'lifo',
+  });
+  private readonly https = new HttpsAgent({
+    keepAlive: true,
+    maxFreeSockets: MAX_FREE_SOCKETS,
+    scheduling: 'lifo',
+  });
 
   async request(r: TransportRequest): Promise<RegistryResponse> {
     try {

@@ -47,7 +47,11 @@ test('headDigest: a header naming another digest is refused; no header falls bac
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 },
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `sha256:${'1'.repeat(64)}`,
+        size: 2,
+      },
       layers: [],
     }),
   );
@@ -66,7 +70,11 @@ test('headDigest: a header naming another digest is refused; no header falls bac
   t.after(() => srv.close());
   const client = new RegistryClient();
   assert.equal(await client.headDigest(parseReference(`${srv.host}/silent/app:v1`)), real);
-  assert.equal(await client.headDigest(parseReference(`${srv.host}/lying/app:v1`)), other, "a tag's digest is the registry's claim");
+  assert.equal(
+    await client.headDigest(parseReference(`${srv.host}/lying/app:v1`)),
+    other,
+    "a tag's digest is the registry's claim",
+  );
   await assert.rejects(client.headDigest(parseReference(`${srv.host}/lying/app@${real}`)), (e: unknown) =>
     isSigilError(e, 'DIGEST_MISMATCH'),
   );
