@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { createApp, listen } from '../server/index.js';
+import { createApp, DEFAULT_BODY_LIMIT, listen } from '../server/index.js';
+import { InFlightLimit } from '../server/raw-http.js';
 import { join } from 'node:path';
 import { createLog, type Log } from '../log/index.js';
 import { openShards } from '../log/shards/open.js';
@@ -8,6 +9,7 @@ import { registerShardTiles } from '../log/shards/tiles.js';
 import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
 import { loadOrCreateLogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
+import { createEntryRoute } from './create-route.js';
 import { registerRekorRoutes } from './routes.js';
 import { RekorService, rekorSetAttestor } from './service.js';
 import { ShardSet } from './shards.js';
@@ -74,13 +76,22 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     const size = config.workers ?? availableParallelism();
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
     const svc = new RekorService(log, workers, key, new ShardSet(log, offset, shards.inactive));
+    let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
+    const bodyLimit = config.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    const inFlight = new InFlightLimit(config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    const fastRoute = createEntryRoute(svc, {
+      baseUrl: () => publicUrl,
+      bodyLimit,
+      inFlight,
+      onInternal: (e) => app?.log.error({ err: e }, 'append failed'),
+    });
     app = createApp({
-      bodyLimit: config.bodyLimit,
+      bodyLimit,
       logLevel: config.logLevel ?? 'warn',
-      maxInFlight: config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      inFlight,
+      fastRoute,
       ...(config.tls ? { https: config.tls } : {}),
     });
-    let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
     registerRekorRoutes(app, svc, () => publicUrl);
     void app.register(import('./explorer.js'));
     void app.register(import('../log/tiles/routes.js'), { log, dir: join(config.dataDir, shards.active.record.tiles) }); // C2SP tlog-tiles

@@ -1,7 +1,9 @@
-import { Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import { SigilError, httpStatusFor } from '../errors/index.js';
 import { parseJsonBounded } from './json-depth.js';
+import { InFlightLimit } from './raw-http.js';
 
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -14,6 +16,14 @@ export interface AppOptions {
   https?: { cert: string | Buffer; key: string | Buffer };
   /** Concurrent in-flight requests before answering 503 + Retry-After. */
   maxInFlight?: number;
+  /**
+   * A hot route served on the plain node:http(s) request, before Fastify's pipeline: returns
+   * true when it took the request (it answers it itself), false to hand it to Fastify. It
+   * shares `inFlight` with the Fastify routes.
+   */
+  fastRoute?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** The in-flight counter (made from maxInFlight when absent). */
+  inFlight?: InFlightLimit;
 }
 
 /**
@@ -32,6 +42,7 @@ export function createApp(opts: AppOptions = {}): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.fastRoute ? { serverFactory: fastRouteServer(opts.fastRoute, opts.https) } : {}),
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
@@ -44,18 +55,16 @@ export function createApp(opts: AppOptions = {}): FastifyInstance {
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  if (opts.maxInFlight) {
-    const max = opts.maxInFlight;
-    let inFlight = 0;
-    app.addHook('onRequest', async (_req, reply) => {
-      if (inFlight >= max) {
-        reply.header('retry-after', '1');
-        throw new SigilError('PUSHBACK', 'server is at capacity, retry shortly');
-      }
-      inFlight++;
+  const inFlight = opts.inFlight ?? (opts.maxInFlight ? new InFlightLimit(opts.maxInFlight) : undefined);
+  if (inFlight) {
+    // Only requests that were counted in are counted out (a refused one is answered too).
+    const counted = new WeakSet<object>();
+    app.addHook('onRequest', async (req) => {
+      if (!inFlight.enter()) throw InFlightLimit.pushback();
+      counted.add(req.raw);
     });
-    app.addHook('onResponse', async () => {
-      inFlight--;
+    app.addHook('onResponse', async (req) => {
+      if (counted.delete(req.raw)) inFlight.leave();
     });
   }
 
@@ -86,6 +95,17 @@ export function createApp(opts: AppOptions = {}): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function fastRouteServer(fast: (req: IncomingMessage, res: ServerResponse) => boolean, https: AppOptions['https']) {
+  return (fastify: Handler) => {
+    const handler: Handler = (req, res) => {
+      if (!fast(req, res)) fastify(req, res);
+    };
+    return https ? createHttpsServer(https, handler) : createHttpServer(handler);
+  };
 }
 
 /** Listens and returns the base URL (use port 0 in tests). */

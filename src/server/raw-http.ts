@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { httpStatusFor, SigilError } from '../errors/index.js';
+
+/**
+ * Pieces for hot routes served on plain node:http(s), outside Fastify's request pipeline (see
+ * AppOptions.fastRoute): a bounded body read, a one-write JSON answer, and the error mapping
+ * every sigil server shares (SigilError code → status, body `{code, message}`).
+ */
+
+function tooLarge(limit: number): SigilError {
+  return new SigilError('TOO_LARGE', `request body larger than ${limit} bytes`);
+}
+
+/** The body as UTF-8 text, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (c: Buffer): void => {
+      total += c.length;
+      if (total > limit) {
+        req.off('data', onData);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8')),
+    );
+    req.once('error', (e) => reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)));
+  });
+}
+
+/** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
+export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+}
+
+/**
+ * Answers an error as the Fastify servers do: a SigilError with its status, headers and
+ * `{code, message}`; anything else a 500 `INTERNAL` without details (`onInternal` sees it).
+ */
+export function sendError(res: ServerResponse, e: unknown, onInternal?: (e: unknown) => void): void {
+  if (!(e instanceof SigilError)) {
+    onInternal?.(e);
+    sendJson(res, 500, '{"code":"INTERNAL","message":"internal error"}');
+    return;
+  }
+  const status = httpStatusFor(e.code);
+  if (status >= 500) onInternal?.(e);
+  // A body refused for its size is not drained: the connection ends with the answer.
+  sendJson(res, status, JSON.stringify({ code: e.code, message: e.message }), e.headers, e.code === 'TOO_LARGE');
+}
+
+/** Requests in flight, shared by the Fastify hooks and the fast routes of one server. */
+export class InFlightLimit {
+  private n = 0;
+  constructor(readonly max: number) {}
+
+  /** False (nothing counted) when the server is at capacity. */
+  enter(): boolean {
+    if (this.n >= this.max) return false;
+    this.n++;
+    return true;
+  }
+
+  leave(): void {
+    this.n--;
+  }
+
+  static pushback(): SigilError {
+    return new SigilError('PUSHBACK', 'server is at capacity, retry shortly', { headers: { 'retry-after': '1' } });
+  }
+}
