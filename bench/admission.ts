@@ -25,7 +25,8 @@
  * less than rates and latencies.
  *
  * Env: BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_PRIME_SECONDS (2), BENCH_CLIENTS (32),
- * BENCH_IMAGES (8), BENCH_LOADGEN (node forces the Node client), BENCH_PROFILE_DIR (a CPU profile
+ * BENCH_IMAGES (8), BENCH_LOADGEN (node forces the Node client), BENCH_DECISION_LOG (where the
+ * servers' stdout goes; default a file beside the stack), BENCH_PROFILE_DIR (a CPU profile
  * of the server process per measuring window, `<phase>.cpuprofile`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +45,7 @@ import { Session } from 'node:inspector';
 import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseTrustedRoot } from '../src/bundle/index.js';
 import {
   createRegistryServer,
@@ -203,16 +205,19 @@ function plainEcho(tls: { cert: string; key: string }): Promise<number> {
  * per decision goes to this process's stdout, which the parent points at a file.
  */
 async function serve(spec: ServeSpec): Promise<Serving> {
-  // BENCH_ADMISSION_MODULE: another copy of src/admission (e.g. an older commit) to compare.
+  // BENCH_ADMISSION_MODULE: src/admission/index.ts of another checkout (e.g. an older commit),
+  // run with that checkout's src/oci registry client, to compare in the same conditions.
+  const other = process.env.BENCH_ADMISSION_MODULE;
+  const admissionModule = other ?? '../src/admission/index.js';
+  const ociModule = other ? new URL('../oci/index.ts', pathToFileURL(other)).href : '../src/oci/index.js';
   const {
     createAdmissionServer,
     parsePolicyText,
     registryImageSource,
     SigstoreSignatureVerifier,
     generateServingTls,
-  } = (await import(
-    process.env.BENCH_ADMISSION_MODULE ?? '../src/admission/index.js'
-  )) as typeof import('../src/admission/index.js');
+  } = (await import(admissionModule)) as typeof import('../src/admission/index.js');
+  const { RegistryClient: Client } = (await import(ociModule)) as typeof import('../src/oci/index.js');
   const policies = parsePolicyText(spec.policyYaml, 'bench-policy.yaml', { hasTrustedRoot: true });
   const root = parseTrustedRoot(spec.trustedRootJson);
   const tls = await generateServingTls();
@@ -220,7 +225,7 @@ async function serve(spec: ServeSpec): Promise<Serving> {
   const admission = async (extra: Record<string, unknown>): Promise<number> => {
     const s = await createAdmissionServer({
       policies,
-      source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
+      source: registryImageSource(new Client({ timeoutMs: 5000 })),
       verifier: new SigstoreSignatureVerifier(root),
       port: 0,
       tls: { cert: tls.cert, key: tls.key },
@@ -312,7 +317,7 @@ spec:
                     rekor:
                       url: ${stack.log.url}
 `;
-    const logPath = join(stack.dir, 'admission-decisions.log');
+    const logPath = process.env.BENCH_DECISION_LOG ?? join(stack.dir, 'admission-decisions.log');
     const started = await startServerProcess({ policyYaml, trustedRootJson: stack.trustedRootJson }, logPath);
     server = started.proc;
     const { serving } = started;
@@ -400,9 +405,12 @@ spec:
     const coldLower: Record<string, Phase> = {};
     for (const c of COLD_LOWER_CONCURRENCY)
       coldLower[`clients${c}`] = await phase(`cold-${c}`, serving.cold, coldRequests, c);
-    const decisionLogLines = readFileSync(logPath, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('admission.decision')).length;
+    const decisionLogLines =
+      existsSync(logPath) && logPath !== '/dev/null'
+        ? readFileSync(logPath, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('admission.decision')).length
+        : 'not counted';
     const rawAfter = rawVerifyRate();
     const raw = (rawBefore + rawAfter) / 2;
     const ratio = (a: number, b: number): number => round(a / b);
@@ -467,7 +475,7 @@ spec:
         },
         coldP99Met: cold.latencyMs.p99 < TARGETS.coldP99Ms,
       },
-      decisionLogLines,
+      decisionLog: { path: logPath, lines: decisionLogLines },
       kyvernoAnchor: KYVERNO_ANCHOR,
       machine: {
         cpus: cores,

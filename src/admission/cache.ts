@@ -22,8 +22,11 @@ export interface CacheStats {
   size: number;
 }
 
+/** A hit moves its entry to the recent end at most this often (LRU, approximately, without two Map writes per hit). */
+const RECENCY_REFRESH_MS = 1000;
+
 export class VerificationCache<V> {
-  private readonly entries = new Map<string, { value: V; expires: number }>();
+  private readonly entries = new Map<string, { value: V; expires: number; refreshed: number }>();
   private readonly inFlight = new Map<string, Promise<V>>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
@@ -39,21 +42,26 @@ export class VerificationCache<V> {
   get(key: string): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    if (e.expires <= this.now()) {
+    const now = this.now();
+    if (e.expires <= now) {
       this.entries.delete(key);
       this.stats.size = this.entries.size;
       return undefined;
     }
     // Refresh recency: Map iteration order is insertion order, so re-insert.
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    if (now - e.refreshed >= RECENCY_REFRESH_MS) {
+      e.refreshed = now;
+      this.entries.delete(key);
+      this.entries.set(key, e);
+    }
     return e.value;
   }
 
   set(key: string, value: V): void {
     if (this.maxEntries <= 0 || this.ttlMs <= 0) return;
     this.entries.delete(key);
-    this.entries.set(key, { value, expires: this.now() + this.ttlMs });
+    const now = this.now();
+    this.entries.set(key, { value, expires: now + this.ttlMs, refreshed: now });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;

@@ -124,10 +124,10 @@ class Deadline {
   }
 }
 
-/** Per-request memo: each registry question is asked once per admission request. */
+/** Per-request memo: each registry question is asked once per admission request (maps made on first use). */
 class RequestMemo {
-  private readonly digests = new Map<string, Promise<string>>();
-  private readonly layers = new Map<string, Promise<CosignSignatureLayer[]>>();
+  private digestMemo: Map<string, Promise<string>> | undefined;
+  private layerMemo: Map<string, Promise<CosignSignatureLayer[]>> | undefined;
   constructor(
     private readonly source: ImageSource,
     private readonly deadline: Deadline,
@@ -135,22 +135,24 @@ class RequestMemo {
 
   resolve(ref: ImageReference): Promise<string> {
     const key = ref.toString();
-    let p = this.digests.get(key);
+    const digests = (this.digestMemo ??= new Map());
+    let p = digests.get(key);
     if (!p) {
       p = this.source.resolveDigest(ref, this.deadline.signal);
       p.catch(() => undefined);
-      this.digests.set(key, p);
+      digests.set(key, p);
     }
     return p;
   }
 
   signatures(pinned: ImageReference): Promise<CosignSignatureLayer[]> {
     const key = `${pinned.context()}@${pinned.digest}`;
-    let p = this.layers.get(key);
+    const layers = (this.layerMemo ??= new Map());
+    let p = layers.get(key);
     if (!p) {
       p = this.source.fetchSignatures(pinned, this.deadline.signal);
       p.catch(() => undefined);
-      this.layers.set(key, p);
+      layers.set(key, p);
     }
     return p;
   }
