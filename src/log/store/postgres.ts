@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SigilError } from '../../errors/index.js';
 import type { StoredEntry } from '../types.js';
+import { byteaArray, int2Array, int8Array, textArray } from './pg/binary.js';
 import { connectClient, describeDatabaseUrl, newPool } from './pg/connect.js';
 import { PgReads } from './pg/reads.js';
 import { checkSchemaName, DEFAULT_PG_SCHEMA, migrateSchema, readTreeId } from './pg/schema.js';
@@ -47,9 +48,10 @@ export async function migratePostgres(databaseUrl: string, schema = DEFAULT_PG_S
  * loss detected by TCP keepalive, pg_terminate_backend).
  */
 export async function tryAcquireSequencerLock(client: pg.ClientBase, schema: string): Promise<boolean> {
-  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [
-    `sigil-log:${checkSchemaName(schema)}`,
-  ]);
+  const r = await client.query<{ ok: boolean }>(
+    'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+    [`sigil-log:${checkSchemaName(schema)}`],
+  );
   return r.rows[0]!.ok === true;
 }
 
@@ -64,10 +66,19 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
   try {
     const treeId = await readTreeId(client, schema);
     if (!(await tryAcquireSequencerLock(client, schema))) {
-      throw new SigilError('LOCKED', `another sequencer holds the log ${schema} at ${describeDatabaseUrl(opts.databaseUrl)}`);
+      throw new SigilError(
+        'LOCKED',
+        `another sequencer holds the log ${schema} at ${describeDatabaseUrl(opts.databaseUrl)}`,
+      );
     }
     const pool = newPool(opts.databaseUrl, opts.poolSize ?? DEFAULT_PG_POOL_SIZE);
-    return new PostgresLogStore(client, new PgReads(pool, schema), treeId, describeDatabaseUrl(opts.databaseUrl), true);
+    return new PostgresLogStore(
+      client,
+      new PgReads(pool, schema),
+      treeId,
+      describeDatabaseUrl(opts.databaseUrl),
+      true,
+    );
   } catch (e) {
     await client.end().catch(() => undefined);
     throw e;
@@ -106,7 +117,9 @@ export class PostgresLogStore implements LogStore {
   ) {
     this.description = `postgres:${target} schema ${reads.schema}`;
     const lost = (why: string) => (e?: Error) =>
-      this.markLost(new SigilError('STORAGE_FAILURE', `lost the sequencer session: ${why}${e ? `: ${e.message}` : ''}`));
+      this.markLost(
+        new SigilError('STORAGE_FAILURE', `lost the sequencer session: ${why}${e ? `: ${e.message}` : ''}`),
+      );
     client.on('error', lost('connection error'));
     client.on('end', lost('connection ended'));
   }
@@ -145,38 +158,47 @@ export class PostgresLogStore implements LogStore {
       const r = await c.query<{ size: number }>(`SELECT size FROM ${s}.tree_head WHERE id = 1 FOR UPDATE`);
       const size = r.rows[0]?.size ?? 0;
       if (size !== batch.previousSize) {
-        throw new SigilError('STORAGE_FAILURE', `log store holds ${size} entries, batch expects ${batch.previousSize}`);
+        throw new SigilError(
+          'STORAGE_FAILURE',
+          `log store holds ${size} entries, batch expects ${batch.previousSize}`,
+        );
       }
       let expected = batch.previousSize;
       for (const e of batch.entries) {
-        if (e.index !== expected) throw new SigilError('STORAGE_FAILURE', `batch index ${e.index} is not ${expected}`);
+        if (e.index !== expected)
+          throw new SigilError('STORAGE_FAILURE', `batch index ${e.index} is not ${expected}`);
         expected += 1;
       }
       const h = batch.treeHead;
-      if (h.size !== expected) throw new SigilError('STORAGE_FAILURE', `tree head size ${h.size} is not ${expected}`);
+      if (h.size !== expected)
+        throw new SigilError('STORAGE_FAILURE', `tree head size ${h.size} is not ${expected}`);
       if (batch.entries.length > 0) {
         await c.query(
           `INSERT INTO ${s}.entries (idx, leaf_hash, leaf, integrated_time)
            SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[])`,
           [
-            batch.entries.map((e) => e.index),
-            batch.entries.map((e) => e.leafHash),
-            batch.entries.map((e) => e.leaf),
-            batch.entries.map((e) => e.integratedTime),
+            int8Array(batch.entries.map((e) => e.index)),
+            byteaArray(batch.entries.map((e) => e.leafHash)),
+            byteaArray(batch.entries.map((e) => e.leaf)),
+            int8Array(batch.entries.map((e) => e.integratedTime)),
           ],
         );
         const keys = batch.entries.flatMap((e) => e.indexKeys.map((k) => [k, e.index] as const));
         if (keys.length > 0) {
           await c.query(
             `INSERT INTO ${s}.index_keys (key, idx) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`,
-            [keys.map((k) => k[0]), keys.map((k) => k[1])],
+            [textArray(keys.map((k) => k[0])), int8Array(keys.map((k) => k[1]))],
           );
         }
       }
       if (batch.nodes.length > 0) {
         await c.query(
           `INSERT INTO ${s}.nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
-          [batch.nodes.map((n) => n.level), batch.nodes.map((n) => n.index), batch.nodes.map((n) => n.hash)],
+          [
+            int2Array(batch.nodes.map((n) => n.level)),
+            int8Array(batch.nodes.map((n) => n.index)),
+            byteaArray(batch.nodes.map((n) => n.hash)),
+          ],
         );
       }
       await c.query(
@@ -189,7 +211,9 @@ export class PostgresLogStore implements LogStore {
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       if (e instanceof SigilError) throw e;
-      throw new SigilError('STORAGE_FAILURE', `log store: commit failed: ${(e as Error).message}`, { cause: e });
+      throw new SigilError('STORAGE_FAILURE', `log store: commit failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 

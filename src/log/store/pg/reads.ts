@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { StoredEntry, TreeHead } from '../../types.js';
 import type { NodeId } from '../types.js';
+import { byteaArray, int2Array, int8Array } from './binary.js';
 
 interface EntryRow {
   idx: number;
@@ -31,7 +32,9 @@ export class PgReads {
   ) {}
 
   async head(): Promise<TreeHead | undefined> {
-    const r = await this.pool.query<HeadRow>(`SELECT size, root_hash, ts, signed FROM ${this.schema}.tree_head WHERE id = 1`);
+    const r = await this.pool.query<HeadRow>(
+      `SELECT size, root_hash, ts, signed FROM ${this.schema}.tree_head WHERE id = 1`,
+    );
     const row = r.rows[0];
     return row && { size: row.size, rootHash: row.root_hash, timestamp: row.ts, signed: row.signed };
   }
@@ -48,9 +51,21 @@ export class PgReads {
     if (leafHashes.length === 0) return [];
     const r = await this.pool.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM ${this.schema}.entries WHERE leaf_hash = ANY($1::bytea[])`,
-      [leafHashes],
+      [byteaArray(leafHashes)],
     );
     return r.rows.map(toEntry);
+  }
+
+  /** Index and integration time of the stored entries among `leafHashes`, without their bodies. */
+  async locate(
+    leafHashes: readonly Buffer[],
+  ): Promise<{ index: number; leafHash: Buffer; integratedTime: number }[]> {
+    if (leafHashes.length === 0) return [];
+    const r = await this.pool.query<Omit<EntryRow, 'leaf'>>(
+      `SELECT idx, leaf_hash, integrated_time FROM ${this.schema}.entries WHERE leaf_hash = ANY($1::bytea[])`,
+      [byteaArray(leafHashes)],
+    );
+    return r.rows.map((x) => ({ index: x.idx, leafHash: x.leaf_hash, integratedTime: x.integrated_time }));
   }
 
   async lookupIndexKey(key: string, limit: number): Promise<number[]> {
@@ -85,9 +100,9 @@ export class PgReads {
        SELECT n.level, n.idx, n.hash AS h FROM ${this.schema}.nodes n
          JOIN unnest($2::smallint[], $3::bigint[]) AS want(level, idx) ON n.level = want.level AND n.idx = want.idx`,
       [
-        nodes.filter((n) => n.level === 0).map((n) => n.index),
-        nodes.filter((n) => n.level > 0).map((n) => n.level),
-        nodes.filter((n) => n.level > 0).map((n) => n.index),
+        int8Array(nodes.filter((n) => n.level === 0).map((n) => n.index)),
+        int2Array(nodes.filter((n) => n.level > 0).map((n) => n.level)),
+        int8Array(nodes.filter((n) => n.level > 0).map((n) => n.index)),
       ],
     );
     const found = new Map(r.rows.map((x) => [`${x.level}/${x.idx}`, x.h]));

@@ -12,9 +12,16 @@ import {
   type LogStats,
 } from '../../core.js';
 import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
-import { headChannel, pendingChannel, PostgresLogStore, tryAcquireSequencerLock, DEFAULT_PG_POOL_SIZE } from '../postgres.js';
+import {
+  headChannel,
+  pendingChannel,
+  PostgresLogStore,
+  tryAcquireSequencerLock,
+  DEFAULT_PG_POOL_SIZE,
+} from '../postgres.js';
 import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
 import { FollowerReads } from './follower-reads.js';
+import { PendingQueue, type PendingRow } from './pending.js';
 import { PgReads } from './reads.js';
 import { checkSchemaName, DEFAULT_PG_SCHEMA, readTreeId } from './schema.js';
 
@@ -22,7 +29,8 @@ export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
 const FLUSH_MAX = 1000;
-const PUMP_MAX = 2000;
+const PUMP_MAX = 1000;
+const PUMP_IN_FLIGHT = 4000;
 const OPEN_WAIT_MS = 30_000;
 
 export interface ReplicatedLogConfig {
@@ -50,6 +58,7 @@ export interface ReplicatedLog extends Log {
 }
 
 interface Waiter {
+  leaf: Buffer;
   leafHash: Buffer;
   duplicate: boolean;
   deadline: number;
@@ -72,7 +81,7 @@ interface Outgoing {
  * Why this shape: the log core keeps the tree's recent nodes in memory and assumes it is the only
  * writer, which is what makes batching fast. So rather than letting every replica write the tree
  * (each would have to re-read it under a row lock per batch), a replica that is not the
- * sequencer *queues* its appends in the `pending` table — durably, with one multi-row INSERT per
+ * sequencer *queues* its appends in the `pending` table — one multi-row INSERT per
  * batch and a NOTIFY — and the sequencer integrates them through its log core, exactly as its own
  * appends, then deletes them. The forwarding replica answers its client only once the entry is in
  * `entries` under a tree head (it learns of new heads by LISTEN, with a polling fallback), with an
@@ -101,9 +110,11 @@ export async function openReplicatedLog(config: ReplicatedLogConfig): Promise<Re
 
 function validate(leaf: Buffer, opts: AppendOptions | undefined): SigilError | undefined {
   if (!(leaf instanceof Uint8Array)) return new SigilError('INVALID_INPUT', 'leaf must be bytes');
-  if (leaf.length > MAX_LEAF_BYTES) return new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`);
+  if (leaf.length > MAX_LEAF_BYTES)
+    return new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`);
   const keys = opts?.indexKeys ?? [];
-  if (keys.length > MAX_INDEX_KEYS) return new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`);
+  if (keys.length > MAX_INDEX_KEYS)
+    return new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`);
   for (const k of keys) {
     if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
       return new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length');
@@ -118,6 +129,7 @@ class Replica implements ReplicatedLog {
   private readonly pool: pg.Pool;
   private readonly reads: PgReads;
   private readonly follower: FollowerReads;
+  private readonly queueTable: PendingQueue;
   private head: TreeHead | undefined;
   private core: Log | undefined;
   private listener: pg.Client | undefined;
@@ -133,6 +145,8 @@ class Replica implements ReplicatedLog {
   private refreshAgain = false;
   private pumping = false;
   private pumpAgain = false;
+  private pumpAfter = 0;
+  private pumpRows = 0;
   private readonly counters = { forwarded: 0, duplicates: 0 };
 
   constructor(private readonly config: ReplicatedLogConfig) {
@@ -140,6 +154,7 @@ class Replica implements ReplicatedLog {
     this.pool = newPool(config.databaseUrl, config.poolSize ?? DEFAULT_PG_POOL_SIZE);
     this.reads = new PgReads(this.pool, this.schema);
     this.follower = new FollowerReads(this.reads, () => this.latestTreeHead());
+    this.queueTable = new PendingQueue(this.pool, this.schema, pendingChannel(this.schema));
   }
 
   async open(): Promise<void> {
@@ -149,11 +164,17 @@ class Replica implements ReplicatedLog {
     const deadline = Date.now() + OPEN_WAIT_MS;
     while (this.core === undefined && (this.head = await this.reads.head()) === undefined) {
       if (Date.now() > deadline) {
-        throw new SigilError('UNAVAILABLE', `no sequencer has initialized the log at ${describeDatabaseUrl(this.config.databaseUrl)}`);
+        throw new SigilError(
+          'UNAVAILABLE',
+          `no sequencer has initialized the log at ${describeDatabaseUrl(this.config.databaseUrl)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    const every = Math.min(this.config.lockRetryMs ?? DEFAULT_LOCK_RETRY_MS, this.config.pollMs ?? DEFAULT_POLL_MS);
+    const every = Math.min(
+      this.config.lockRetryMs ?? DEFAULT_LOCK_RETRY_MS,
+      this.config.pollMs ?? DEFAULT_POLL_MS,
+    );
     let last = 0;
     this.timer = setInterval(() => {
       if (this.config.sequence !== false && this.core === undefined) void this.tryPromote();
@@ -205,7 +226,13 @@ class Replica implements ReplicatedLog {
       const client = this.candidate;
       if (!(await tryAcquireSequencerLock(client, this.schema))) return;
       this.candidate = undefined;
-      const store = new PostgresLogStore(client, this.reads, this.treeId, describeDatabaseUrl(this.config.databaseUrl), false);
+      const store = new PostgresLogStore(
+        client,
+        this.reads,
+        this.treeId,
+        describeDatabaseUrl(this.config.databaseUrl),
+        false,
+      );
       let core: Log;
       try {
         core = await createLog({
@@ -226,6 +253,7 @@ class Replica implements ReplicatedLog {
       store.onLost(() => this.demote());
       this.core = core;
       this.head = core.latestTreeHead();
+      this.pumpAfter = 0;
       this.pump();
     } catch {
       const c = this.candidate;
@@ -266,12 +294,18 @@ class Replica implements ReplicatedLog {
     }
     const copy = Buffer.from(leaf);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.outbox.push({ leaf: copy, leafHash: leafHash(copy), indexKeys: [...(opts?.indexKeys ?? [])], resolve, reject });
+      this.outbox.push({
+        leaf: copy,
+        leafHash: leafHash(copy),
+        indexKeys: [...(opts?.indexKeys ?? [])],
+        resolve,
+        reject,
+      });
       if (!this.flushing) setImmediate(() => void this.flush());
     });
   }
 
-  /** Queues the outbox in `pending` (one durable multi-row INSERT per round) and waits for integration. */
+  /** Queues the outbox in `pending` (one multi-row INSERT per round, see PendingQueue) and waits for integration. */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
@@ -292,31 +326,27 @@ class Replica implements ReplicatedLog {
 
   private async queue(batch: Outgoing[]): Promise<void> {
     const first = new Map<string, Outgoing>();
-    for (const o of batch) if (!first.has(o.leafHash.toString('hex'))) first.set(o.leafHash.toString('hex'), o);
+    for (const o of batch)
+      if (!first.has(o.leafHash.toString('hex'))) first.set(o.leafHash.toString('hex'), o);
     const unique = [...first.values()];
     const stored = new Set(
-      (await this.reads.findByLeafHashes(unique.map((o) => o.leafHash))).map((e) => e.leafHash.toString('hex')),
+      (await this.reads.locate(unique.map((o) => o.leafHash))).map((e) => e.leafHash.toString('hex')),
     );
     const fresh = unique.filter((o) => !stored.has(o.leafHash.toString('hex')));
-    const inserted = new Set<string>();
-    if (fresh.length > 0) {
-      const s = this.schema;
-      const r = await this.pool.query<{ leaf_hash: Buffer }>(
-        `WITH ins AS (
-           INSERT INTO ${s}.pending (leaf_hash, leaf, index_keys)
-           SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[])
-           ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_hash)
-         SELECT leaf_hash, pg_notify($4, '') FROM ins`,
-        [fresh.map((o) => o.leafHash), fresh.map((o) => o.leaf), fresh.map((o) => JSON.stringify(o.indexKeys)), pendingChannel(s)],
-      );
-      for (const row of r.rows) inserted.add(row.leaf_hash.toString('hex'));
-    }
+    const inserted = new Set((await this.queueTable.add(fresh)).map((h) => h.toString('hex')));
     const deadline = Date.now() + (this.config.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS);
     for (const o of batch) {
       const key = o.leafHash.toString('hex');
       const duplicate = first.get(key) !== o || !inserted.has(key);
       const list = this.waiters.get(key) ?? [];
-      list.push({ leafHash: o.leafHash, duplicate, deadline, resolve: o.resolve, reject: o.reject });
+      list.push({
+        leaf: o.leaf,
+        leafHash: o.leafHash,
+        duplicate,
+        deadline,
+        resolve: o.resolve,
+        reject: o.reject,
+      });
       this.waiters.set(key, list);
       this.waiting += 1;
       this.counters.forwarded += 1;
@@ -349,23 +379,32 @@ class Replica implements ReplicatedLog {
   private async answerWaiters(): Promise<void> {
     if (this.waiters.size === 0) return;
     const head = this.latestTreeHead();
-    const keys = [...this.waiters.keys()];
-    const found: StoredEntry[] = [];
-    for (let i = 0; i < keys.length; i += 1000) {
-      const chunk = keys.slice(i, i + 1000).map((k) => this.waiters.get(k)![0]!.leafHash);
-      for (const e of await this.reads.findByLeafHashes(chunk)) if (e.index < head.size) found.push(e);
-    }
+    const hashes = [...this.waiters.values()].map((list) => list[0]!.leafHash);
+    const found = (await this.reads.locate(hashes)).filter((e) => e.index < head.size);
     if (found.length === 0) return;
-    const proofs = await this.follower.withSource((src) => found.map((e) => inclusionProof(src, e.index, head.size)));
+    const proofs = await this.follower.withSource((src) =>
+      found.map((e) => inclusionProof(src, e.index, head.size)),
+    );
     found.forEach((e, i) => {
       const key = e.leafHash.toString('hex');
       const list = this.waiters.get(key);
       if (!list) return;
       this.waiters.delete(key);
       this.waiting -= list.length;
+      const entry: StoredEntry = {
+        index: e.index,
+        leaf: list[0]!.leaf,
+        leafHash: e.leafHash,
+        integratedTime: e.integratedTime,
+      };
       for (const w of list) {
         if (w.duplicate) this.counters.duplicates += 1;
-        w.resolve({ entry: e, duplicate: w.duplicate, treeHead: head, inclusionProof: proofs[i]!.map((p) => Buffer.from(p)) });
+        w.resolve({
+          entry,
+          duplicate: w.duplicate,
+          treeHead: head,
+          inclusionProof: proofs[i]!.map((p) => Buffer.from(p)),
+        });
       }
     });
   }
@@ -375,9 +414,15 @@ class Replica implements ReplicatedLog {
       const keep = list.filter((w) => w.deadline > now);
       for (const w of list) {
         if (w.deadline <= now) {
-          w.reject(new SigilError('UNAVAILABLE', 'the entry is queued but no sequencer integrated it in time; retry later', {
-            headers: { 'retry-after': '1' },
-          }));
+          w.reject(
+            new SigilError(
+              'UNAVAILABLE',
+              'the entry is queued but no sequencer integrated it in time; retry later',
+              {
+                headers: { 'retry-after': '1' },
+              },
+            ),
+          );
         }
       }
       this.waiting -= list.length - keep.length;
@@ -386,7 +431,12 @@ class Replica implements ReplicatedLog {
     }
   }
 
-  /** Sequencer only: integrates appends that other replicas queued, then deletes them. */
+  /**
+   * Sequencer only: integrates appends that other replicas queued, then deletes them. Reads run
+   * ahead of integration (up to PUMP_IN_FLIGHT rows) so the queue feeds whole batches to the core;
+   * `pumpAfter` is the highest queue id handed to the core, reset when an append fails so that the
+   * rows left behind are read again (rows integrated meanwhile come back as duplicates).
+   */
   private pump(): void {
     if (!this.core) return;
     if (this.pumping) {
@@ -395,37 +445,47 @@ class Replica implements ReplicatedLog {
     }
     this.pumping = true;
     void (async () => {
-      const s = this.schema;
+      const inFlight = new Set<Promise<void>>();
       try {
         do {
           this.pumpAgain = false;
           for (;;) {
             const core = this.core;
             if (!core || this.closed) return;
-            const rows = (
-              await this.pool.query<{ id: number; leaf: Buffer; index_keys: string }>(
-                `SELECT id, leaf, index_keys FROM ${s}.pending ORDER BY id LIMIT ${PUMP_MAX}`,
-              )
-            ).rows;
+            while (this.pumpRows >= PUMP_IN_FLIGHT && inFlight.size > 0) await Promise.race(inFlight);
+            const rows = await this.queueTable.next(this.pumpAfter, PUMP_MAX);
             if (rows.length === 0) break;
-            const settled = await Promise.allSettled(
-              rows.map((r) => core.append(r.leaf, { indexKeys: parseKeys(r.index_keys) })),
-            );
-            // Rows the core refuses as malformed would be refused forever: drop them too.
-            const done = rows.filter((_, i) => {
-              const st = settled[i]!;
-              return st.status === 'fulfilled' || ['INVALID_INPUT', 'TOO_LARGE'].includes((st.reason as SigilError)?.code);
+            this.pumpAfter = rows[rows.length - 1]!.id;
+            this.pumpRows += rows.length;
+            const p = this.integrate(core, rows).finally(() => {
+              this.pumpRows -= rows.length;
+              inFlight.delete(p);
             });
-            if (done.length > 0) await this.pool.query(`DELETE FROM ${s}.pending WHERE id = ANY($1::bigint[])`, [done.map((r) => r.id)]);
-            if (done.length < rows.length) return; // the core is failing; the next poll retries
+            inFlight.add(p);
           }
         } while (this.pumpAgain);
+        await Promise.all(inFlight);
       } catch {
-        // database unreachable: the next poll retries
+        this.pumpAfter = 0; // database unreachable: the next poll retries from the start of the queue
       } finally {
         this.pumping = false;
       }
     })();
+  }
+
+  private async integrate(core: Log, rows: PendingRow[]): Promise<void> {
+    const settled = await Promise.allSettled(
+      rows.map((r) => core.append(r.leaf, { indexKeys: parseKeys(r.index_keys) })),
+    );
+    // Rows the core refuses as malformed would be refused forever: drop them too.
+    const done = rows.filter((_, i) => {
+      const st = settled[i]!;
+      return (
+        st.status === 'fulfilled' || ['INVALID_INPUT', 'TOO_LARGE'].includes((st.reason as SigilError)?.code)
+      );
+    });
+    if (done.length < rows.length) this.pumpAfter = 0;
+    await this.queueTable.delete(done.map((r) => r.id)).catch(() => undefined);
   }
 
   getEntry(index: number): Promise<StoredEntry | undefined> {
@@ -449,11 +509,15 @@ class Replica implements ReplicatedLog {
   }
 
   inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
-    return this.core ? this.core.inclusionProof(index, treeSize) : this.follower.inclusionProof(index, treeSize);
+    return this.core
+      ? this.core.inclusionProof(index, treeSize)
+      : this.follower.inclusionProof(index, treeSize);
   }
 
   consistencyProof(first: number, second: number): Promise<Buffer[]> {
-    return this.core ? this.core.consistencyProof(first, second) : this.follower.consistencyProof(first, second);
+    return this.core
+      ? this.core.consistencyProof(first, second)
+      : this.follower.consistencyProof(first, second);
   }
 
   stats(): LogStats & { role: 'sequencer' | 'follower'; forwarded: number } {
