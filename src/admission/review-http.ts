@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { httpStatusFor, isSigilError, SigilError } from '../errors/index.js';
+import { httpStatusFor, isSigilError } from '../errors/index.js';
 import { parseJsonBounded } from '../server/json-depth.js';
+import { readBody, sendJson } from '../server/raw-http.js';
 import type { Decision } from './decision.js';
 import type { DecisionLog, DecisionOutcome } from './decision-log.js';
 import type { AdmissionEngine, Mode } from './engine.js';
@@ -37,49 +38,6 @@ function isJson(contentType: string | undefined): boolean {
   return type === 'application/json' || type === 'text/json';
 }
 
-function tooLarge(limit: number): SigilError {
-  return new SigilError('TOO_LARGE', `request body larger than ${limit} bytes`);
-}
-
-/** The body as text, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (c: Buffer): void => {
-      total += c.length;
-      if (total > limit) {
-        req.off('data', onData);
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () =>
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8'),
-      ),
-    );
-    req.once('error', (e) =>
-      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
-    );
-  });
-}
-
-function send(res: ServerResponse, status: number, body: string, close = false): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    // A body left unread (too large) is not drained: the connection ends with the answer.
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(body);
-}
-
 function outcomeOf(d: Decision): DecisionOutcome {
   if (d.skippedBecause) return 'skipped';
   if (!d.allowed) return 'denied';
@@ -114,7 +72,7 @@ export function createReviewHandler(o: ReviewHttpOptions): ReviewHandler {
     count(mode, outcome);
     const error = { code: r.code, message: r.message, ...(r.detail ? { detail: r.detail } : {}) };
     log?.write({ endpoint: mode, reqId, outcome, ms: msSince(started), error });
-    send(res, r.status, JSON.stringify({ code: r.code, message: r.message }), r.unread);
+    sendJson(res, r.status, JSON.stringify({ code: r.code, message: r.message }), undefined, r.unread);
   };
   const refuse = (res: ServerResponse, mode: Mode, reqId: number, started: number, e: unknown): void => {
     const known = isSigilError(e);
@@ -177,7 +135,7 @@ export function createReviewHandler(o: ReviewHttpOptions): ReviewHandler {
     count(mode, outcome);
     latency[mode].observe(ms / 1000);
     log?.write({ endpoint: mode, reqId, uid: parsed.uid, input: parsed.input, outcome, ms, decision });
-    send(res, 200, JSON.stringify(admissionResponse(parsed.uid, decision)));
+    sendJson(res, 200, JSON.stringify(admissionResponse(parsed.uid, decision)));
   };
 
   return (req, res, mode) => void handle(req, res, mode);

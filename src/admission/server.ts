@@ -1,7 +1,6 @@
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { SigilError } from '../errors/index.js';
-import { createApp } from '../server/index.js';
+import { createApp, listen } from '../server/index.js';
 import {
   createTagDigestCache,
   VerificationCache,
@@ -53,9 +52,8 @@ export interface AdmissionServerConfig {
 
 export interface AdmissionServer {
   url: string;
-  /** /healthz, /readyz, /metrics (and the 404s); /validate and /mutate never reach it. */
+  /** /healthz, /readyz, /metrics (and the 404s); /validate and /mutate are answered before it. */
   app: FastifyInstance;
-  server: HttpsServer;
   engine: AdmissionEngine;
   metrics: AdmissionMetrics;
   /** base64 PEM of the CA to put in the webhook configurations' `caBundle` (generated certificates only). */
@@ -67,17 +65,14 @@ export interface AdmissionServer {
 
 /** Keep API-server connections open between reviews (Fastify's default; Node's is 5 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-/** On close, reviews in flight get this long to be answered. */
-const CLOSE_GRACE_MS = 5_000;
-/** A request (headers and body) must arrive within this. */
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The HTTPS admission webhook: POST /validate and POST /mutate take an `admission.k8s.io/v1`
  * AdmissionReview and answer with the same uid; /healthz, /readyz, /metrics.
  *
- * The two review routes are served by a plain node:https handler (review-http.ts), the hot
- * path of the webhook; the rest goes through Fastify's router with the shared error mapping.
+ * The two review routes are served on the plain node:https request (review-http.ts, through
+ * createApp's fastRoute), the hot path of the webhook; the rest goes through Fastify's router
+ * with the shared error mapping.
  */
 export async function createAdmissionServer(config: AdmissionServerConfig): Promise<AdmissionServer> {
   const service = config.service ?? DEFAULT_SERVICE;
@@ -113,52 +108,39 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     bodyLimit: config.bodyLimit ?? DEFAULT_ADMISSION_BODY_LIMIT,
   });
 
-  // Fastify without a listener of its own: the HTTPS server below hands it what is not a review.
-  const app = createApp({ logLevel: level });
+  // The reviews are answered on the plain HTTPS request, before Fastify's pipeline.
+  const app = createApp({
+    logLevel: level,
+    https: tls,
+    fastRoute: (req, res) => {
+      const mode = reviewMode(req.method, req.url);
+      if (!mode) return false;
+      review(req, res, mode);
+      return true;
+    },
+  });
+  // Fastify sets its 72 s keep-alive only on servers it makes itself; the API server reuses connections.
+  app.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   app.get('/readyz', async () => ({ status: 'ready', policies: config.policies.length }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  await app.ready();
-  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    const mode = reviewMode(req.method, req.url);
-    if (mode) review(req, res, mode);
-    else app.routing(req, res);
-  });
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
 
-  const host = config.host ?? '127.0.0.1';
+  let url: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port ?? DEFAULT_ADMISSION_PORT, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    url = await listen(app, config.port ?? DEFAULT_ADMISSION_PORT, config.host ?? '127.0.0.1');
   } catch (e) {
     await app.close().catch(() => undefined);
     throw new SigilError('UNAVAILABLE', `cannot listen: ${(e as Error).message}`, { cause: e });
   }
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
     app,
-    server,
     engine,
     metrics,
     ...(generated ? { caBundle: generated.caBundle, caPem: generated.caPem } : {}),
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // Reviews in flight get a moment to be answered; then every connection goes.
-      const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-      await closed;
-      clearTimeout(force);
       await app.close();
       log?.flush();
     },

@@ -84,6 +84,7 @@ test('reviewMode: POST /validate and /mutate, with or without a query', () => {
 
 test('the review handler decides, answers with the uid, and logs one line per answer', async (t) => {
   const { server, lines, ca } = await start(t);
+  assert.equal(server.app.server.keepAliveTimeout, 72_000, "the API server's connections stay open");
   const outside = review('Pod', pod('outside', ['nginx']));
   const a = await postJson(`${server.url}/mutate?timeout=10s`, outside, ca);
   assert.equal(a.status, 200, a.text);
