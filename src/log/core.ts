@@ -25,6 +25,8 @@ export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
 export const MAX_INDEX_KEYS = 64;
 export const MAX_INDEX_KEY_LENGTH = 1024;
 const COLD_CACHE_LIMIT = 65_536;
+/** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
+const PIPELINE_DEPTH = 2;
 /** Leaves whose low-level nodes are loaded at open (the window then fills as entries arrive). */
 const OPEN_WINDOW = 4096;
 
@@ -91,6 +93,19 @@ function isIndex(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
+interface InFlightBatch {
+  batch: Pending[];
+  firstByHash: Map<string, Pending>;
+  /** Entries stored before the batch or in flight ahead of it, by hex leaf hash. */
+  known: Map<string, StoredEntry>;
+  byHash: Map<string, StoredEntry>;
+  entries: NewEntry[];
+  previousSize: number;
+  head: TreeHead;
+  committing: Promise<void>;
+  attesting: Promise<readonly Buffer[] | undefined> | undefined;
+}
+
 function copyProof(proof: readonly Uint8Array[]): Buffer[] {
   return proof.map((p) => Buffer.from(p));
 }
@@ -110,8 +125,21 @@ class LogCore implements Log {
   private readonly cacheWindow: number;
   private readonly attest: LogConfig['attest'];
   private queue: Pending[] = [];
-  private running = false;
+  private building = false;
   private scheduled = false;
+  /** Batches whose commit was handed to the store, oldest first. */
+  private inflight: InFlightBatch[] = [];
+  /** Resolves when every started batch has finished (the chain that keeps them in order). */
+  private settled: Promise<void> = Promise.resolve();
+  /** Entries of batches in flight, by hex leaf hash: an append of one of them is a duplicate. */
+  private readonly unsettled = new Map<string, StoredEntry>();
+  /** Size and head including the batches in flight (this.head is the durable one). */
+  private tipSize = 0;
+  private tipHead!: TreeHead;
+  /** The store refuses duplicates at commit and takes pipelined commits (LogStore.pipelinedCommits). */
+  private readonly optimistic: boolean;
+  private readonly depth: number;
+  private verifyStored = false;
   private needsReload = false;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -126,6 +154,8 @@ class LogCore implements Log {
     this.hotLevel = config.hotLevel ?? DEFAULT_HOT_LEVEL;
     this.cacheWindow = config.cacheWindow ?? DEFAULT_CACHE_WINDOW;
     this.attest = config.attest;
+    this.optimistic = config.store.pipelinedCommits === true;
+    this.depth = this.optimistic ? PIPELINE_DEPTH : 1;
     if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1))
       throw new RangeError('maxBatch must be ≥ 1');
     if (!(Number.isSafeInteger(this.maxPending) && this.maxPending >= 1))
@@ -181,6 +211,9 @@ class LogCore implements Log {
     this.treeId = state.treeId;
     this.cache = cache;
     this.head = head;
+    this.tipHead = head;
+    this.tipSize = head.size;
+    this.unsettled.clear();
     this.needsReload = false;
   }
 
@@ -219,8 +252,9 @@ class LogCore implements Log {
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled || this.queue.length === 0) {
-      if (!this.running && this.queue.length === 0) this.drained?.();
+    if (this.scheduled) return;
+    if (this.building || this.queue.length === 0 || this.inflight.length >= this.depth) {
+      if (!this.building && this.inflight.length === 0 && this.queue.length === 0) this.drained?.();
       return;
     }
     this.scheduled = true;
@@ -232,21 +266,28 @@ class LogCore implements Log {
   }
 
   private async runBatch(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
-    this.running = true;
+    if (this.building || this.queue.length === 0 || this.inflight.length >= this.depth) return;
+    // After a failure, memory is brought back to the durable state once nothing is in flight.
+    if (this.needsReload && this.inflight.length > 0) return;
+    this.building = true;
     const batch = this.queue.splice(0, this.maxBatch);
     try {
-      await this.processBatch(batch);
+      await this.startBatch(batch);
     } catch (e) {
       const err = toSigilError(e, 'STORAGE_FAILURE');
       for (const p of batch) p.reject(err);
     } finally {
-      this.running = false;
+      this.building = false;
       this.schedule();
     }
   }
 
-  private async processBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Dedups, sequences and integrates a batch, then hands its commit to the store without waiting
+   * for it: with a store that takes pipelined commits, the next batch is built while this one's
+   * fsync runs. Results are released in order by `finish`, only after the batch's durable commit.
+   */
+  private async startBatch(batch: Pending[]): Promise<void> {
     if (this.needsReload) {
       try {
         await this.reload();
@@ -263,29 +304,33 @@ class LogCore implements Log {
         unique.push(p);
       }
     }
-    const stored = new Map<string, StoredEntry>();
-    for (const e of await this.store.findByLeafHashes(unique.map((p) => p.leafHash))) {
-      stored.set(e.leafHash.toString('hex'), e);
+    // Known entries: stored ones (looked up first unless the store refuses duplicates itself at
+    // commit: then a conflict sends the batches back with `verifyStored` set) and entries of
+    // batches still in flight.
+    const known = new Map<string, StoredEntry>();
+    if (!this.optimistic || this.verifyStored) {
+      for (const e of await this.store.findByLeafHashes(unique.map((p) => p.leafHash))) known.set(e.leafHash.toString('hex'), e);
+      this.verifyStored = false;
+    }
+    for (const p of unique) {
+      const key = p.leafHash.toString('hex');
+      const e = this.unsettled.get(key);
+      if (e !== undefined && !known.has(key)) known.set(key, e);
     }
 
-    const previousSize = this.head.size;
+    const previousSize = this.tipSize;
     const integratedTime = Math.floor(this.now() / 1000);
     const entries: NewEntry[] = [];
     const nodes: NodeHash[] = [];
-    const byHash = new Map<string, StoredEntry>(stored);
-    let head = this.head;
+    const byHash = new Map<string, StoredEntry>(known);
+    let head = this.tipHead;
     let attesting: Promise<readonly Buffer[] | undefined> | undefined;
+    let committing: Promise<void> = Promise.resolve();
     try {
       for (const p of unique) {
         const key = p.leafHash.toString('hex');
-        if (stored.has(key)) continue;
-        const entry: NewEntry = {
-          index: previousSize + entries.length,
-          leaf: p.leaf,
-          leafHash: p.leafHash,
-          integratedTime,
-          indexKeys: p.indexKeys,
-        };
+        if (known.has(key)) continue;
+        const entry: NewEntry = { index: previousSize + entries.length, leaf: p.leaf, leafHash: p.leafHash, integratedTime, indexKeys: p.indexKeys };
         entries.push(entry);
         byHash.set(key, entry);
         for (const n of this.cache.append(p.leafHash)) nodes.push(n);
@@ -305,20 +350,60 @@ class LogCore implements Log {
               () => undefined,
             );
         }
-        await this.store.commitBatch({ previousSize, entries, nodes, treeHead: head });
+        committing = this.store.commitBatch({ previousSize, entries, nodes, treeHead: head });
+        // Marked handled here; `finish` awaits it in order.
+        committing.catch(() => undefined);
+        this.tipSize = size;
+        this.tipHead = head;
+        for (const e of entries) this.unsettled.set(e.leafHash.toString('hex'), e);
       }
     } catch (e) {
-      this.counters.failedCommits += 1;
-      this.needsReload = true;
-      // Bring memory back to the durable state now, so reads stay right; if the store is
-      // down, the next batch retries the reload first.
-      await this.reload().catch(() => undefined);
-      throw toSigilError(
-        e,
-        'STORAGE_FAILURE',
-        `log commit failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      this.failed(e);
+      throw toSigilError(e, 'STORAGE_FAILURE', `log commit failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+    const inflight: InFlightBatch = { batch, firstByHash, known, byHash, entries, previousSize, head, committing, attesting };
+    this.inflight.push(inflight);
+    const previous = this.settled;
+    this.settled = previous.then(() => this.finish(inflight));
+  }
+
+  /** Releases a batch's results after its commit (batches finish in the order they started). */
+  private async finish(b: InFlightBatch): Promise<void> {
+    try {
+      await b.committing;
+    } catch (e) {
+      this.counters.failedCommits += 1;
+      this.failed(e);
+      const conflict = e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' && this.optimistic;
+      const later = this.inflight.splice(0).filter((x) => x !== b);
+      // Bring memory back to the durable state before anyone hears of the failure, so reads stay
+      // right; if the store is down (or a batch is being built), the next batch reloads first.
+      if (!this.building) await this.reload().catch(() => undefined);
+      if (conflict) {
+        // A leaf hash was stored already: this batch and the ones behind it (refused in turn
+        // for their previous size) run again, looking their entries up first.
+        this.verifyStored = true;
+        this.queue.unshift(...b.batch, ...later.flatMap((x) => x.batch));
+        for (const x of later) x.batch.length = 0;
+      } else {
+        const err = toSigilError(e, 'STORAGE_FAILURE', `log commit failed: ${e instanceof Error ? e.message : String(e)}`);
+        for (const p of b.batch) p.reject(err);
+      }
+      this.schedule();
+      return;
+    } finally {
+      for (const e of b.entries) this.unsettled.delete(e.leafHash.toString('hex'));
+    }
+    if (this.inflight[0] !== b) {
+      // A batch behind a failed one is normally refused by the store too (its previous size); if
+      // it was stored after all, its appenders learn it on retry (as duplicates).
+      const err = new SigilError('STORAGE_FAILURE', 'log commit failed: an earlier batch failed; retry');
+      for (const p of b.batch) p.reject(err);
+      this.schedule();
+      return;
+    }
+    this.inflight.shift();
+    const { batch, head, entries, previousSize } = b;
     if (entries.length > 0) {
       this.head = head;
       this.cache.trim();
@@ -326,31 +411,41 @@ class LogCore implements Log {
       this.counters.appended += entries.length;
       this.counters.largestBatch = Math.max(this.counters.largestBatch, entries.length);
     }
+    try {
+      const attestations = b.attesting === undefined ? undefined : await b.attesting;
+      const results = await this.withSource((src) =>
+        batch.map((p) => {
+          const entry = b.byHash.get(p.leafHash.toString('hex'))!;
+          return { entry, proof: inclusionProof(src, entry.index, head.size) };
+        }),
+      );
+      results.forEach((r, i) => {
+        const p = batch[i]!;
+        const key = p.leafHash.toString('hex');
+        const duplicate = b.known.has(key) || b.firstByHash.get(key) !== p;
+        if (duplicate) this.counters.duplicates += 1;
+        const e = r.entry;
+        const result: CoreAppendResult = {
+          entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
+          duplicate,
+          treeHead: head,
+          inclusionProof: copyProof(r.proof),
+        };
+        const attestation = duplicate ? undefined : attestations?.[e.index - previousSize];
+        if (attestation !== undefined) result.attestation = attestation;
+        p.resolve(result);
+      });
+    } catch (e) {
+      const err = toSigilError(e, 'STORAGE_FAILURE');
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.schedule();
+    }
+  }
 
-    const attestations = attesting === undefined ? undefined : await attesting;
-
-    const results = await this.withSource((src) =>
-      batch.map((p) => {
-        const entry = byHash.get(p.leafHash.toString('hex'))!;
-        return { entry, proof: inclusionProof(src, entry.index, head.size) };
-      }),
-    );
-    results.forEach((r, i) => {
-      const p = batch[i]!;
-      const duplicate =
-        stored.has(p.leafHash.toString('hex')) || firstByHash.get(p.leafHash.toString('hex')) !== p;
-      if (duplicate) this.counters.duplicates += 1;
-      const e = r.entry;
-      const result: CoreAppendResult = {
-        entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
-        duplicate,
-        treeHead: head,
-        inclusionProof: copyProof(r.proof),
-      };
-      const attestation = duplicate ? undefined : attestations?.[e.index - previousSize];
-      if (attestation !== undefined) result.attestation = attestation;
-      p.resolve(result);
-    });
+  /** Memory may be ahead of the store: reload it before the next batch (once nothing is in flight). */
+  private failed(_e: unknown): void {
+    this.needsReload = true;
   }
 
   /**
@@ -462,7 +557,7 @@ class LogCore implements Log {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.running || this.queue.length > 0 || this.scheduled) {
+    if (this.building || this.inflight.length > 0 || this.queue.length > 0 || this.scheduled) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
       });

@@ -49,9 +49,11 @@ interface Slot {
 const MAX_TASKS_PER_MESSAGE = 256;
 
 /**
- * A pool of worker threads running work.ts. Tasks queued in the same event-loop turn are sent as
- * one message per worker (spread over the least busy workers), so the per-message cost is paid
- * per batch, not per entry.
+ * A pool of worker threads running work.ts: `size` threads verify and canonicalize entries, and
+ * one more signs SETs only, so that the signatures a committing batch waits for never queue
+ * behind entry verification. Tasks queued in the same event-loop turn are sent as one message
+ * per worker (entries spread over the least busy workers), so the per-message cost is paid per
+ * batch, not per entry.
  */
 export async function createWorkerPool(size: number, signingKeyPem: string): Promise<RekorWorkers> {
   const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
@@ -61,11 +63,8 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     ? `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); });`
     : `import(${JSON.stringify(script)});`;
 
-  const slots: Slot[] = [];
   let closed = false;
   let nextId = 1;
-  let queue: Pending[] = [];
-  let scheduled = false;
 
   const failAll = (slot: Slot, e: unknown): void => {
     for (const batch of slot.batches.values()) for (const p of batch) p.reject(e);
@@ -73,71 +72,86 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     slot.outstanding = 0;
   };
 
-  await Promise.all(
-    Array.from({ length: Math.max(1, size) }, async () => {
-      const worker = new Worker(bootstrap, { eval: true, workerData: { signingKeyPem } });
-      const slot: Slot = { worker, outstanding: 0, batches: new Map() };
-      await new Promise<void>((resolve, reject) => {
-        const onReady = (m: { ready?: boolean }): void => {
-          if (m.ready) {
-            worker.off('error', reject);
-            resolve();
-          }
-        };
-        worker.once('message', onReady);
-        worker.once('error', reject);
-      });
-      worker.on('message', (m: { id: number; results: TaskResult[] }) => {
-        const batch = slot.batches.get(m.id);
-        if (!batch) return;
-        slot.batches.delete(m.id);
-        slot.outstanding -= batch.length;
-        batch.forEach((p, i) => p.resolve(m.results[i]!));
-      });
-      worker.on('error', (e) => failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })));
-      worker.on('exit', () => {
-        if (!closed) failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
-      });
-      slots.push(slot);
-    }),
-  );
-
-  const flush = (): void => {
-    scheduled = false;
-    const items = queue;
-    queue = [];
-    const per = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(items.length / slots.length));
-    for (let i = 0; i < items.length; i += per) {
-      const batch = items.slice(i, i + per);
-      let slot = slots[0]!;
-      for (const s of slots) if (s.outstanding < slot.outstanding) slot = s;
-      const id = nextId++;
-      slot.batches.set(id, batch);
-      slot.outstanding += batch.length;
-      slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
-    }
-  };
-
-  const submit = (task: Task): Promise<TaskResult> => {
-    if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
-    return new Promise((resolve, reject) => {
-      queue.push({ task, resolve, reject });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+  const startSlot = async (): Promise<Slot> => {
+    const worker = new Worker(bootstrap, { eval: true, workerData: { signingKeyPem } });
+    const slot: Slot = { worker, outstanding: 0, batches: new Map() };
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (m: { ready?: boolean }): void => {
+        if (m.ready) {
+          worker.off('error', reject);
+          resolve();
+        }
+      };
+      worker.once('message', onReady);
+      worker.once('error', reject);
     });
+    worker.on('message', (m: { id: number; results: TaskResult[] }) => {
+      const batch = slot.batches.get(m.id);
+      if (!batch) return;
+      slot.batches.delete(m.id);
+      slot.outstanding -= batch.length;
+      batch.forEach((p, i) => p.resolve(m.results[i]!));
+    });
+    worker.on('error', (e) => failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })));
+    worker.on('exit', () => {
+      if (!closed) failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+    });
+    return slot;
   };
+
+  const [signer, ...verifiers] = await Promise.all(Array.from({ length: Math.max(1, size) + 1 }, startSlot));
+  const all = [signer!, ...verifiers];
+
+  const send = (slot: Slot, batch: Pending[]): void => {
+    const id = nextId++;
+    slot.batches.set(id, batch);
+    slot.outstanding += batch.length;
+    slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
+  };
+
+  /** Tasks of one kind, queued this turn and sent together at the next setImmediate. */
+  const lane = (dispatch: (items: Pending[]) => void): ((task: Task) => Promise<TaskResult>) => {
+    let queue: Pending[] = [];
+    let scheduled = false;
+    const flush = (): void => {
+      scheduled = false;
+      const items = queue;
+      queue = [];
+      dispatch(items);
+    };
+    return (task) => {
+      if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+      return new Promise((resolve, reject) => {
+        queue.push({ task, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    };
+  };
+
+  const submitEntry = lane((items) => {
+    const per = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(items.length / verifiers.length));
+    for (let i = 0; i < items.length; i += per) {
+      let slot = verifiers[0]!;
+      for (const s of verifiers) if (s.outstanding < slot.outstanding) slot = s;
+      send(slot, items.slice(i, i + per));
+    }
+  });
+  const submitSign = lane((items) => {
+    for (let i = 0; i < items.length; i += MAX_TASKS_PER_MESSAGE) send(signer!, items.slice(i, i + MAX_TASKS_PER_MESSAGE));
+  });
 
   return {
-    prepareEntry: async (json) => unwrapEntry((await submit({ t: 'entry', json })) as EntryOutcome),
+    prepareEntry: async (json) => unwrapEntry((await submitEntry({ t: 'entry', json })) as EntryOutcome),
     signSet: async (payload) => {
-      const r = (await submit({ t: 'sign', payload })) as Uint8Array;
+      const r = (await submitSign({ t: 'sign', payload })) as Uint8Array;
       return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
     },
     close: async () => {
       closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      await Promise.all(all.map((s) => s.worker.terminate()));
     },
   };
 }

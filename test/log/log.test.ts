@@ -180,6 +180,40 @@ test('duplicates, stored or twice in one batch, write nothing and return the exi
   await log.close();
 });
 
+test('pipelined batches: re-appends of stored and in-flight entries resolve as duplicates of the one entry', async (t) => {
+  const dir = tempDir(t);
+  const store = await openSqliteStore({ dir });
+  assert.equal(store.pipelinedCommits, true, 'the SQLite store takes pipelined commits');
+  const log = await createLog({ store, signTreeHead: textSigner, maxBatch: 16 });
+  const first = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(leaf('p', i))));
+  // Waves queued in separate turns so several batches are in flight at once; every wave repeats
+  // stored leaves (0–49) and leaves of the wave before it, which may still be committing.
+  const waves: Promise<AppendResult>[][] = [];
+  for (let w = 0; w < 6; w++) {
+    const wave = Array.from({ length: 20 }, (_, i) => log.append(leaf('p', 50 + w * 20 + i)));
+    wave.push(log.append(leaf('p', w * 7)), log.append(leaf('p', 50 + Math.max(0, w - 1) * 20 + 3)));
+    waves.push(wave);
+    await new Promise((r) => setImmediate(r));
+  }
+  const results = [...first, ...(await Promise.all(waves.flat()))];
+  const indexOf = new Map<string, number>();
+  for (const r of results) {
+    assertProof(r);
+    const key = r.entry.leafHash.toString('hex');
+    const seen = indexOf.get(key);
+    if (seen === undefined) indexOf.set(key, r.entry.index);
+    else assert.equal(r.entry.index, seen, 'a re-append answers the one entry');
+  }
+  const size = 50 + 6 * 20;
+  assert.equal(log.latestTreeHead().size, size, 'no leaf was stored twice');
+  assert.equal(indexOf.size, size);
+  assert.equal(results.filter((r) => !r.duplicate).length, size, 'exactly one append per leaf is new');
+  const entries = await log.getEntries(0, size);
+  assert.ok(rootOf(entries.map((e) => e.leafHash)).equals(log.latestTreeHead().rootHash));
+  assert.ok(log.stats().failedCommits >= 1, 'stored duplicates were refused by the store and retried');
+  await log.close();
+});
+
 test('appends beyond maxPending are refused with PUSHBACK and Retry-After', async (t) => {
   const dir = tempDir(t);
   const log = await createLog({

@@ -85,7 +85,7 @@ test('lookups stay exact while entries move from the memtable into runs and runs
   await reopened.log.close();
 });
 
-test('the store itself refuses a batch whose leaf hash is already stored', async (t) => {
+test('the store itself refuses (DUPLICATE_ENTRY) a batch whose leaf hash is already stored', async (t) => {
   const dir = tempDir(t);
   const { log, store } = await openInThread(dir);
   await appendRange(log, 0, 60);
@@ -100,7 +100,7 @@ test('the store itself refuses a batch whose leaf hash is already stored', async
         nodes: [],
         treeHead: { ...head, size: head.size + 1 },
       }),
-      (e: unknown) => (e as { code?: string }).code === 'STORAGE_FAILURE',
+      (e: unknown) => (e as { code?: string }).code === 'DUPLICATE_ENTRY',
     );
   }
   assert.equal((await store.getEntries(head.size, 1)).length, 0, 'nothing written');

@@ -158,6 +158,8 @@ function newTreeId(): string {
 /** The store on the calling thread; the worker thread runs this same class. */
 export class SqliteLogStore implements LogStore {
   readonly description: string;
+  /** Commits apply in call order (synchronous underneath) and refuse stored leaf hashes. */
+  readonly pipelinedCommits = true;
   private db: Database.Database | undefined;
   private readonly stmt: ReturnType<SqliteLogStore['prepare']>;
   private readonly index: LookupIndex;
@@ -279,7 +281,7 @@ export class SqliteLogStore implements LogStore {
           // The leaf hash is unique in the log: the store checks it too, not only the core.
           const h = e.leafHash.toString('latin1');
           if (inBatch.has(h) || this.findStored(e.leafHash) !== undefined)
-            throw new SigilError('STORAGE_FAILURE', `leaf hash of entry ${e.index} is already stored`);
+            throw new SigilError('DUPLICATE_ENTRY', `leaf hash of entry ${e.index} is already stored`);
           inBatch.add(h);
           s.putEntry.run(e.index, e.leafHash, e.leaf, e.integratedTime, encodeIndexKeys(e.indexKeys));
         }

@@ -20,6 +20,14 @@ import type { StoredEntry, TreeHead } from '../types.js';
 export interface LogStore {
   /** A short description for logs (path or connection target, never credentials). */
   readonly description: string;
+  /**
+   * True when the driver takes pipelined commits: `commitBatch` may be called again before the
+   * previous call resolved, and calls apply in call order (each checking `previousSize`); and a
+   * batch holding a leaf hash that is already stored is refused with DUPLICATE_ENTRY, writing
+   * nothing. The core then skips the lookup before each batch and builds the next batch while
+   * one commits.
+   */
+  readonly pipelinedCommits?: boolean;
   /** The persisted identity and latest signed tree head (undefined on a fresh store). */
   load(): Promise<StoreState>;
   commitBatch(batch: CommitBatch): Promise<void>;

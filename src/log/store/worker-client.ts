@@ -40,6 +40,8 @@ export async function openWorkerStore(path: string, tuning: LookupTuning): Promi
 
 class WorkerStore implements LogStore {
   readonly description: string;
+  /** Requests are answered in order by one connection (see sqlite.ts). */
+  readonly pipelinedCommits = true;
   readonly ready: Promise<void>;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   private nextId = 1;
