@@ -146,7 +146,8 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   return {
     prepareEntry: async (json) => unwrapEntry((await submitEntry({ t: 'entry', json })) as EntryOutcome),
     signSet: async (payload) => {
-      const r = (await submitSign({ t: 'sign', payload })) as Uint8Array;
+      // An exact-size copy: postMessage clones a view's whole backing buffer (8 KiB for a pooled Buffer).
+      const r = (await submitSign({ t: 'sign', payload: new Uint8Array(payload) })) as Uint8Array;
       return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
     },
     close: async () => {

@@ -33,7 +33,8 @@ export class Work {
   private entry(json: string): EntryOutcome {
     try {
       const c = canonicalizeProposedEntry(parseJsonBounded(json), this.keys);
-      return { ok: true, kind: c.kind, apiVersion: c.apiVersion, body: c.body, leafHash: leafHash(c.body), indexKeys: c.indexKeys };
+      // Exact-size copies: postMessage clones a view's whole backing buffer (8 KiB for a pooled Buffer).
+      return { ok: true, kind: c.kind, apiVersion: c.apiVersion, body: new Uint8Array(c.body), leafHash: new Uint8Array(leafHash(c.body)), indexKeys: c.indexKeys };
     } catch (e) {
       // A non-SigilError here comes from a parser choking on the input: the entry's fault (400).
       const err = toSigilError(e, 'INVALID_ENTRY');
