@@ -1,7 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createLogServer, type LogServer } from '../../src/rekor/server.js';
 import type { IdentifiedLogEntry } from '../../src/rekor/log-entry.js';
-import { createEntry, hashedRekord } from '../rekor/helpers.js';
+import { rotateLog } from '../../src/log/shards/rotate.js';
+import { createEntry, hashedRekord, tempDir } from '../rekor/helpers.js';
 
 export const openLog = (dataDir: string): Promise<LogServer> => createLogServer({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
 
@@ -36,3 +37,18 @@ export interface LogInfoJson {
 }
 
 export const treeHex = (treeId: string): string => BigInt(treeId).toString(16).padStart(16, '0');
+
+/** Serves a fresh log, runs `first` against it, rotates it with the server stopped, and serves it again (closed after the test). */
+export async function rotatedAfter(
+  t: { after(fn: () => Promise<void> | void): void },
+  first: (server: LogServer) => Promise<void>,
+): Promise<{ dataDir: string; server: LogServer; oldTree: string }> {
+  const dataDir = tempDir(t);
+  const before = await openLog(dataDir);
+  await first(before);
+  await before.close();
+  await rotateLog(dataDir);
+  const server = await openLog(dataDir);
+  t.after(() => server.close());
+  return { dataDir, server, oldTree: before.treeId };
+}

@@ -3,12 +3,11 @@ import { test } from 'node:test';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { rotateLog } from '../../src/log/shards/rotate.js';
 import type { IdentifiedLogEntry } from '../../src/rekor/log-entry.js';
 import type { LogServer } from '../../src/rekor/server.js';
-import { createEntry, hashedRekord, tempDir, type Signed } from '../rekor/helpers.js';
+import { createEntry, hashedRekord, type Signed } from '../rekor/helpers.js';
 import { publicKeyBundle, trustedRoot } from '../rekor/bundle.js';
-import { getJson, grow, logKey, only, openLog } from './helpers.js';
+import { getJson, grow, logKey, only, rotatedAfter } from './helpers.js';
 
 const HINT = 'sigil-shard-signer';
 
@@ -23,16 +22,14 @@ function verify(server: LogServer, s: Signed, entry: IdentifiedLogEntry, withSet
 }
 
 test('@sigstore/verify 3.1.1 accepts bundles whose entry lives in the frozen shard and in the active one', async (t) => {
-  const dataDir = tempDir(t);
-  let server = await openLog(dataDir);
-  await grow(server, 3);
   const oldSigned = hashedRekord(Buffer.from('artifact of the first tree'));
-  const oldAtCreation = await createEntry(server.url, oldSigned.entry);
-  await grow(server, 2);
-  await server.close();
-  await rotateLog(dataDir);
-  server = await openLog(dataDir);
-  t.after(() => server.close());
+  let oldAtCreation: IdentifiedLogEntry | undefined;
+  const { server } = await rotatedAfter(t, async (s) => {
+    await grow(s, 3);
+    oldAtCreation = await createEntry(s.url, oldSigned.entry);
+    await grow(s, 2);
+  });
+  assert.ok(oldAtCreation);
   await grow(server, 2);
   const newSigned = hashedRekord(Buffer.from('artifact of the second tree'));
   const fresh = await createEntry(server.url, newSigned.entry);

@@ -1,11 +1,9 @@
 // The explorer's browser checks (web/verify.js) on entries of a frozen shard and of the active one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rotateLog } from '../../src/log/shards/rotate.js';
 // @ts-expect-error plain browser JS module without type declarations
 import * as web from '../../web/verify.js';
-import { tempDir } from '../rekor/helpers.js';
-import { getJson, grow, only, openLog, type LogInfoJson } from './helpers.js';
+import { getJson, grow, only, rotatedAfter, type LogInfoJson } from './helpers.js';
 
 interface Check {
   id: string;
@@ -14,13 +12,7 @@ interface Check {
 }
 
 test("the explorer's checks pass for entries of both shards against their own tree's checkpoint", async (t) => {
-  const dataDir = tempDir(t);
-  let server = await openLog(dataDir);
-  await grow(server, 3);
-  await server.close();
-  await rotateLog(dataDir);
-  server = await openLog(dataDir);
-  t.after(() => server.close());
+  const { server } = await rotatedAfter(t, async (s) => void (await grow(s, 3)));
   await grow(server, 3);
   const info = (await getJson<LogInfoJson>(`${server.url}/api/v1/log`)).json;
   const key = await web.importP256PublicKey(server.publicKeyPem);
