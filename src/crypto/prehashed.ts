@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { createHash, type KeyObject } from 'node:crypto';
-import { keyKind, spkiDer } from './keys.js';
+import { keyKind, spkiDer, type KeyKind } from './keys.js';
 import { SigilError } from '../errors/index.js';
 
 /**
@@ -10,6 +10,7 @@ import { SigilError } from '../errors/index.js';
  */
 interface NativeAddon {
   parseKey(spkiDer: Buffer): unknown;
+  parseEcPoint(bits: 256 | 384 | 521, point: Buffer): unknown;
   verify(key: unknown, digest: Buffer, signature: Buffer): boolean;
 }
 
@@ -29,9 +30,14 @@ function loadAddon(): NativeAddon {
 /** A public key parsed once for many prehashed verifications. */
 export class PrehashedVerifier {
   private readonly handle: unknown;
-  readonly kind: ReturnType<typeof keyKind>;
+  readonly kind: KeyKind;
 
-  constructor(key: KeyObject) {
+  constructor(key: KeyObject | { ec: EcSpki }) {
+    if ('ec' in key) {
+      this.kind = key.ec.kind;
+      this.handle = loadAddon().parseEcPoint(key.ec.bits, key.ec.point);
+      return;
+    }
     this.kind = keyKind(key);
     this.handle = this.kind === 'ed25519' ? undefined : loadAddon().parseKey(spkiDer(key));
   }
@@ -41,6 +47,36 @@ export class PrehashedVerifier {
     if (this.kind === 'ed25519' || this.kind === 'rsa') return false;
     return loadAddon().verify(this.handle, Buffer.from(digest), Buffer.from(signature));
   }
+}
+
+/** A NIST-curve public key in the one DER form Go's x509.MarshalPKIXPublicKey writes. */
+export interface EcSpki {
+  kind: 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+  bits: 256 | 384 | 521;
+  /** The uncompressed point (0x04 ‖ X ‖ Y). */
+  point: Buffer;
+}
+
+// SEQUENCE { SEQUENCE { id-ecPublicKey, namedCurve }, BIT STRING (0 unused bits) 0x04… }
+const EC_SPKI_PREFIXES: readonly { prefix: Buffer; kind: EcSpki['kind']; bits: EcSpki['bits']; pointLength: number }[] = [
+  { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), kind: 'ecdsa-p256', bits: 256, pointLength: 65 },
+  { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), kind: 'ecdsa-p384', bits: 384, pointLength: 97 },
+  { prefix: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'), kind: 'ecdsa-p521', bits: 521, pointLength: 133 },
+];
+
+/**
+ * The curve and point of a DER SPKI when it is exactly the canonical encoding of an uncompressed
+ * NIST-curve key (then the DER is its own canonical form); undefined for anything else, which
+ * takes the general (slower) parse. The point is checked to be on the curve when a verifier is made.
+ */
+export function canonicalEcSpki(der: Uint8Array): EcSpki | undefined {
+  for (const f of EC_SPKI_PREFIXES) {
+    if (der.length !== f.prefix.length + f.pointLength) continue;
+    const d = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    if (!d.subarray(0, f.prefix.length).equals(f.prefix) || d[f.prefix.length] !== 0x04) return undefined;
+    return { kind: f.kind, bits: f.bits, point: Buffer.from(d.subarray(f.prefix.length)) };
+  }
+  return undefined;
 }
 
 export function verifyPrehashed(key: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {

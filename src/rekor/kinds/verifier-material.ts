@@ -5,6 +5,8 @@ import { SigilError } from '../../errors/index.js';
 import {
   MAX_PEM_BYTES,
   PrehashedVerifier,
+  canonicalEcSpki,
+  type EcSpki,
   assertStrongKey,
   fromBase64,
   parseCertificateDer,
@@ -52,6 +54,11 @@ export function parseVerifierMaterial(b64: unknown, what: string): VerifierMater
   const first = blocks[0];
   if (!first) throw new SigilError('INVALID_KEY', `${what} has no PEM block`);
 
+  if (first.type === 'PUBLIC KEY' && blocks.length === 1) {
+    const ec = canonicalEcSpki(first.der);
+    if (ec) return ecKeyMaterial(first.der, ec);
+  }
+
   let key: KeyObject;
   let canonicalPem: string;
   let subjects: string[] = [];
@@ -83,6 +90,34 @@ export function parseVerifierMaterial(b64: unknown, what: string): VerifierMater
     subjects,
     isCertificate: first.type === 'CERTIFICATE',
     prehashed: () => (verifier ??= new PrehashedVerifier(key)),
+  };
+}
+
+/**
+ * A NIST-curve key already in its canonical DER: the point goes straight to the native verifier
+ * (checked to be on the curve here), and a KeyObject is made only if something asks for one
+ * (DSSE verification): OpenSSL 3's general key parse costs about thirty verifications.
+ */
+function ecKeyMaterial(der: Buffer, ec: EcSpki): VerifierMaterial {
+  let verifier: PrehashedVerifier;
+  try {
+    verifier = new PrehashedVerifier({ ec });
+  } catch (e) {
+    throw new SigilError('INVALID_KEY', 'public key does not parse', { cause: e });
+  }
+  const canonical = Buffer.from(toPem('PUBLIC KEY', der), 'latin1');
+  let key: KeyObject | undefined;
+  return {
+    get key() {
+      return (key ??= publicKeyFromDer(der));
+    },
+    kind: ec.kind,
+    canonicalPem: canonical,
+    canonicalB64: canonical.toString('base64'),
+    pemSha256: sha256Hex(canonical),
+    subjects: [],
+    isCertificate: false,
+    prehashed: () => verifier,
   };
 }
 
