@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { SigilError } from '../../errors/index.js';
 import type { StoredEntry } from '../types.js';
-import { byteaArray, int2Array, int8Array, textArray } from './pg/binary.js';
+import { byteaArray, int2Array, int8Array } from './pg/binary.js';
 import { connectClient, describeDatabaseUrl, newPool } from './pg/connect.js';
 import { PgReads } from './pg/reads.js';
-import { checkSchemaName, DEFAULT_PG_SCHEMA, migrateSchema, readTreeId } from './pg/schema.js';
+import { checkSchemaName, DEFAULT_PG_SCHEMA, indexKeyHash, migrateSchema, readTreeId } from './pg/schema.js';
 import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
 
 export { DEFAULT_PG_SCHEMA } from './pg/schema.js';
@@ -186,8 +186,8 @@ export class PostgresLogStore implements LogStore {
         const keys = batch.entries.flatMap((e) => e.indexKeys.map((k) => [k, e.index] as const));
         if (keys.length > 0) {
           await c.query(
-            `INSERT INTO ${s}.index_keys (key, idx) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`,
-            [textArray(keys.map((k) => k[0])), int8Array(keys.map((k) => k[1]))],
+            `INSERT INTO ${s}.index_keys (key_hash, idx) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT DO NOTHING`,
+            [byteaArray(keys.map((k) => indexKeyHash(k[0]))), int8Array(keys.map((k) => k[1]))],
           );
         }
       }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { StoredEntry, TreeHead } from '../../types.js';
 import type { NodeId } from '../types.js';
 import { byteaArray, int2Array, int8Array } from './binary.js';
+import { indexKeyHash } from './schema.js';
 
 interface EntryRow {
   idx: number;
@@ -70,8 +71,8 @@ export class PgReads {
 
   async lookupIndexKey(key: string, limit: number): Promise<number[]> {
     const r = await this.pool.query<{ idx: number }>(
-      `SELECT idx FROM ${this.schema}.index_keys WHERE key = $1 ORDER BY idx LIMIT $2`,
-      [key, limit],
+      `SELECT idx FROM ${this.schema}.index_keys WHERE key_hash = $1 ORDER BY idx LIMIT $2`,
+      [indexKeyHash(key), limit],
     );
     return r.rows.map((x) => x.idx);
   }

@@ -1,22 +1,27 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { SigilError } from '../../../errors/index.js';
 
-export const PG_SCHEMA_VERSION = '1';
+export const PG_SCHEMA_VERSION = '2';
 export const DEFAULT_PG_SCHEMA = 'sigil_log';
 const IDENT = /^[a-z_][a-z0-9_]{0,47}$/;
 
 /** Validates a PostgreSQL schema name (it is spliced into SQL, so only plain identifiers pass). */
 export function checkSchemaName(schema: string): string {
   if (!IDENT.test(schema)) {
-    throw new SigilError('INVALID_INPUT', `schema name ${JSON.stringify(schema).slice(0, 60)} must match ${IDENT.source}`);
+    throw new SigilError(
+      'INVALID_INPUT',
+      `schema name ${JSON.stringify(schema).slice(0, 60)} must match ${IDENT.source}`,
+    );
   }
   return schema;
 }
 
 /**
  * The tables of one log (one tree). `pending` holds appends accepted by a replica that is not the
- * sequencer: durable before the sequencer integrates them, deleted once they are in `entries`.
+ * sequencer until the sequencer integrates them (see PendingQueue). Index keys are filed under
+ * indexKeyHash(key): a short fixed-width binary key compares with memcmp and keeps the B-tree
+ * that every append writes at random places about half the size of one on the key text.
  */
 function ddl(s: string): string {
   return `
@@ -42,9 +47,9 @@ CREATE TABLE IF NOT EXISTS ${s}.nodes (
   PRIMARY KEY (level, idx)
 );
 CREATE TABLE IF NOT EXISTS ${s}.index_keys (
-  key text NOT NULL,
+  key_hash bytea NOT NULL,
   idx bigint NOT NULL,
-  PRIMARY KEY (key, idx)
+  PRIMARY KEY (key_hash, idx)
 );
 CREATE TABLE IF NOT EXISTS ${s}.pending (
   id bigserial PRIMARY KEY,
@@ -54,6 +59,27 @@ CREATE TABLE IF NOT EXISTS ${s}.pending (
 );
 `;
 }
+
+/** Schema 1 filed index keys by their text; schema 2 by indexKeyHash (computed here in SQL, the same bytes). */
+async function upgradeFrom1(client: pg.ClientBase, s: string): Promise<void> {
+  await client.query(`
+    CREATE TABLE ${s}.index_keys_v2 (key_hash bytea NOT NULL, idx bigint NOT NULL);
+    INSERT INTO ${s}.index_keys_v2 (key_hash, idx)
+      SELECT DISTINCT substring(sha256(convert_to(key, 'UTF8')) FROM 1 FOR ${INDEX_KEY_HASH_BYTES}), idx FROM ${s}.index_keys;
+    DROP TABLE ${s}.index_keys;
+    ALTER TABLE ${s}.index_keys_v2 RENAME TO index_keys;
+    ALTER TABLE ${s}.index_keys ADD PRIMARY KEY (key_hash, idx);
+    UPDATE ${s}.meta SET value = '2' WHERE key = 'schema';`);
+}
+
+/**
+ * The key under which an index key is filed: the first 16 bytes of its SHA-256 (a second key
+ * with the same 128-bit digest is out of reach, so a lookup returns exactly the key's entries).
+ */
+export function indexKeyHash(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest().subarray(0, INDEX_KEY_HASH_BYTES);
+}
+const INDEX_KEY_HASH_BYTES = 16;
 
 function newTreeId(): string {
   for (;;) {
@@ -78,8 +104,13 @@ export async function migrateSchema(client: pg.ClientBase, schema = DEFAULT_PG_S
         PG_SCHEMA_VERSION,
         newTreeId(),
       ]);
+    } else if (version.rows[0]!.value === '1') {
+      await upgradeFrom1(client, s);
     } else if (version.rows[0]!.value !== PG_SCHEMA_VERSION) {
-      throw new SigilError('STORAGE_FAILURE', `log schema ${s} is version ${version.rows[0]!.value}, expected ${PG_SCHEMA_VERSION}`);
+      throw new SigilError(
+        'STORAGE_FAILURE',
+        `log schema ${s} is version ${version.rows[0]!.value}, expected ${PG_SCHEMA_VERSION}`,
+      );
     }
     const id = await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'tree_id'`);
     await client.query('COMMIT');
@@ -96,7 +127,8 @@ export async function readTreeId(client: pg.ClientBase | pg.Pool, schema: string
   try {
     const r = await client.query<{ key: string; value: string }>(`SELECT key, value FROM ${s}.meta`);
     const m = new Map(r.rows.map((x) => [x.key, x.value]));
-    if (m.get('schema') !== PG_SCHEMA_VERSION || !m.get('tree_id')) throw new Error(`schema version ${m.get('schema') ?? 'none'}`);
+    if (m.get('schema') !== PG_SCHEMA_VERSION || !m.get('tree_id'))
+      throw new Error(`schema version ${m.get('schema') ?? 'none'}`);
     return m.get('tree_id')!;
   } catch (e) {
     throw new SigilError(
