@@ -63,9 +63,6 @@ export interface AdmissionServer {
   close(): Promise<void>;
 }
 
-/** Keep API-server connections open between reviews (Fastify's default; Node's is 5 s). */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-
 /**
  * The HTTPS admission webhook: POST /validate and POST /mutate take an `admission.k8s.io/v1`
  * AdmissionReview and answer with the same uid; /healthz, /readyz, /metrics.
@@ -119,8 +116,6 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
       return true;
     },
   });
-  // Fastify sets its 72 s keep-alive only on servers it makes itself; the API server reuses connections.
-  app.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   app.get('/readyz', async () => ({ status: 'ready', policies: config.policies.length }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
