@@ -1,0 +1,34 @@
+// `sigil log serve` in its own process for the log benchmarks (the current sources through tsx).
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export const ROOT = new URL('../', import.meta.url).pathname;
+
+/** Starts `sigil log serve --port 0 <args>` and resolves with its process and URL once it listens. */
+export async function startLogServer(args: readonly string[]): Promise<{ proc: ChildProcess; url: string }> {
+  const argv = ['--import', 'tsx', 'src/cli/main.ts', 'log', 'serve', '--port', '0', ...args];
+  const proc = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SIGIL_LOG_LEVEL: 'error' },
+  });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /sigil log listening on (http:\/\/\S+)\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`log server exited (${code}): ${err}`)));
+  });
+  return { proc, url };
+}
+
+/** SIGTERM and wait for the exit. */
+export async function stopLogServer(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
