@@ -5,3 +5,4 @@ export * from './dsse.js';
 export * from './keys.js';
 export * from './signature.js';
 export * from './prehashed.js';
+export * from './verifying-key.js';

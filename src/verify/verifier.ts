@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
-import { sha256, spkiDer } from '../crypto/index.js';
+import { VerifyingKey, sha256, spkiDer } from '../crypto/index.js';
 import { parseBundle, type Bundle, type HashAlgorithm } from '../bundle/index.js';
 import { parseCertificate, sanValues, type ParsedCertificate } from '../x509/parse.js';
 import { validateChain } from '../x509/chain.js';
@@ -26,7 +26,7 @@ export interface VerifyOptions {
 }
 
 interface Signer {
-  key: KeyObject;
+  key: VerifyingKey;
   der: Buffer;
   leaf?: ParsedCertificate;
   intermediates: ParsedCertificate[];
@@ -38,12 +38,13 @@ function signerOf(bundle: Bundle, options: VerifyOptions): Signer {
     if (vm.kind !== 'publicKey') {
       throw new SigilError('VERIFICATION_FAILED', 'public key: the bundle carries a certificate but a public key was given');
     }
-    return { key: options.publicKey, der: spkiDer(options.publicKey), intermediates: [] };
+    const der = spkiDer(options.publicKey);
+    return { key: VerifyingKey.fromKeyObject(options.publicKey), der, intermediates: [] };
   }
   if (vm.kind === 'publicKey') throw new SigilError('VERIFICATION_FAILED', 'the bundle is key-based: verify it with a public key');
   const ders = vm.kind === 'certificate' ? [vm.certificate] : vm.certificates;
   const leaf = parseCertificate(ders[0]!);
-  return { key: leaf.publicKey, der: leaf.der, leaf, intermediates: ders.slice(1).map((d) => parseCertificate(d)) };
+  return { key: leaf.key, der: leaf.der, leaf, intermediates: ders.slice(1).map((d) => parseCertificate(d)) };
 }
 
 /** Resolves the message digest from the bundle, the artifact and/or the caller's digest; they must agree. */
@@ -174,7 +175,7 @@ export function verifyBundle(
       bundle.content.kind === 'dsseEnvelope'
         ? { kind: 'dsseEnvelope', payloadType: bundle.content.envelope.payloadType }
         : { kind: 'messageSignature', ...(messageDigest ? { digest: { algorithm: messageDigest.algorithm, hex: messageDigest.digest.toString('hex') } } : {}) },
-    keyId: sha256(spkiDer(signer.key)).toString('hex'),
+    keyId: sha256(signer.key.spki).toString('hex'),
     tlogEntries: tlogResults,
     ctlogs,
     checks,

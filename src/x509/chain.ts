@@ -1,6 +1,7 @@
 import { SigilError } from '../errors/index.js';
 import { EKU_CODE_SIGNING, CT } from './oids.js';
 import { EXT, isValidAt, type ParsedCertificate } from './parse.js';
+import { signatureVerifies } from './issued-by.js';
 
 /** A CA from the trusted root: its chain runs from the issuer of leaves to the anchor (last). */
 export interface CertificateAuthority {
@@ -42,12 +43,7 @@ function signedBy(child: ParsedCertificate, issuer: ParsedCertificate, cacheable
   if (!child.issuerName.equals(issuer.subjectName)) return false;
   if (child.authorityKeyId && issuer.subjectKeyId && !child.authorityKeyId.equals(issuer.subjectKeyId)) return false;
   if (cacheable && verifiedIssuers.get(child)?.has(issuer)) return true;
-  let ok = false;
-  try {
-    ok = child.x509.verify(issuer.publicKey);
-  } catch {
-    ok = false;
-  }
+  const ok = signatureVerifies(child, issuer);
   if (ok && cacheable) {
     let set = verifiedIssuers.get(child);
     if (!set) verifiedIssuers.set(child, (set = new WeakSet()));

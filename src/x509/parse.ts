@@ -1,5 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
+import { VerifyingKey } from '../crypto/verifying-key.js';
 import { CT, FULCIO, RAW_VALUE_OIDS, type FulcioExtensionName } from './oids.js';
 import {
   TAG,
@@ -22,10 +23,18 @@ export interface ParsedCertificate {
   der: Buffer;
   /** The DER TBSCertificate (what the issuer signed). */
   tbs: Buffer;
-  x509: X509Certificate;
-  publicKey: KeyObject;
+  /** Node's certificate object, made on first use (OpenSSL's parse costs ~150 µs). */
+  readonly x509: X509Certificate;
+  /** The subject key as a KeyObject, made on first use; `key` verifies without one. */
+  readonly publicKey: KeyObject;
+  /** The subject key, parsed (and an EC point checked on its curve) when the certificate is. */
+  key: VerifyingKey;
   /** DER SubjectPublicKeyInfo. */
   spki: Buffer;
+  /** DER AlgorithmIdentifier of the issuer's signature (outer, equal to the inner one). */
+  signatureAlgorithm: Buffer;
+  /** The issuer's signature (BIT STRING). */
+  signatureValue: { unused: number; bytes: Buffer };
   serialHex: string;
   /** Raw DER of the issuer and subject Names (compared bytewise when chaining). */
   issuerName: Buffer;
@@ -107,27 +116,22 @@ function bad(message: string, cause?: unknown): SigilError {
 export function parseCertificate(input: Uint8Array): ParsedCertificate {
   const der = Buffer.from(input);
   if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) throw bad('certificate is empty or too large');
-  let x509: X509Certificate;
-  let publicKey: KeyObject;
-  try {
-    x509 = new X509Certificate(der);
-    publicKey = x509.publicKey;
-  } catch (e) {
-    throw bad('certificate does not parse', e);
-  }
   const cert = expectTag(readOnly(der), TAG.SEQUENCE, 'certificate');
   const [tbsTlv, sigAlg, sigValue, ...extra] = children(der, cert);
   if (!tbsTlv || !sigAlg || !sigValue || extra.length > 0) throw bad('certificate must have three parts');
   expectTag(tbsTlv, TAG.SEQUENCE, 'tbsCertificate');
+  checkAlgorithmIdentifier(der, sigAlg);
+  const signatureValue = decodeBitString(der, sigValue);
   const parts = children(der, tbsTlv);
   let i = 0;
-  if (parts[0]?.tag === 0xa0) i++; // [0] EXPLICIT version
+  if (parts[0]?.tag === 0xa0) checkVersion(der, parts[i++]!);
   const serial = expectTag(need(parts[i++], 'serial'), TAG.INTEGER, 'serial');
+  if (serial.end === serial.valueStart) throw bad('empty serial number');
   const innerSigAlg = expectTag(need(parts[i++], 'signature algorithm'), TAG.SEQUENCE, 'signature algorithm');
   if (!bytesOf(der, innerSigAlg).equals(bytesOf(der, sigAlg))) throw bad('inner and outer signature algorithms differ');
-  const issuer = expectTag(need(parts[i++], 'issuer'), TAG.SEQUENCE, 'issuer');
+  const issuer = checkName(der, need(parts[i++], 'issuer'), 'issuer');
   const validity = expectTag(need(parts[i++], 'validity'), TAG.SEQUENCE, 'validity');
-  const subject = expectTag(need(parts[i++], 'subject'), TAG.SEQUENCE, 'subject');
+  const subject = checkName(der, need(parts[i++], 'subject'), 'subject');
   const spki = expectTag(need(parts[i++], 'subjectPublicKeyInfo'), TAG.SEQUENCE, 'subjectPublicKeyInfo');
   const [nb, na, ...moreTimes] = children(der, validity);
   if (!nb || !na || moreTimes.length > 0) throw bad('validity must have two times');
@@ -137,12 +141,27 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
     if (p.tag === 0xa3) extensions = parseExtensions(der, p);
     else if (p.tag !== 0x81 && p.tag !== 0x82 && p.tag !== 0xa1 && p.tag !== 0xa2) throw bad('unexpected field in tbsCertificate');
   }
+  const spkiDer = bytesOf(der, spki);
+  let key: VerifyingKey;
+  try {
+    key = VerifyingKey.fromSpki(spkiDer);
+  } catch (e) {
+    throw bad('certificate public key does not parse', e);
+  }
+  let x509: X509Certificate | undefined;
   const parsed: ParsedCertificate = {
     der,
     tbs: bytesOf(der, tbsTlv),
-    x509,
-    publicKey,
-    spki: bytesOf(der, spki),
+    get x509() {
+      return (x509 ??= nodeCertificate(der));
+    },
+    get publicKey() {
+      return key.keyObject;
+    },
+    key,
+    spki: spkiDer,
+    signatureAlgorithm: bytesOf(der, sigAlg),
+    signatureValue,
     serialHex: valueOf(der, serial).toString('hex'),
     issuerName: bytesOf(der, issuer),
     subjectName: bytesOf(der, subject),
@@ -154,6 +173,41 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
   };
   applyExtensions(parsed);
   return parsed;
+}
+
+function nodeCertificate(der: Buffer): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (e) {
+    throw bad('certificate does not parse', e);
+  }
+}
+
+/** [0] EXPLICIT Version: v1, v2 or v3. */
+function checkVersion(der: Buffer, wrapper: Tlv): void {
+  const [v, ...rest] = children(der, wrapper);
+  if (!v || rest.length > 0 || decodeSmallInteger(der, v) > 2) throw bad('version');
+}
+
+/** AlgorithmIdentifier: SEQUENCE { OID, parameters OPTIONAL }. */
+function checkAlgorithmIdentifier(der: Buffer, t: Tlv): void {
+  const [oid, , ...rest] = children(der, expectTag(t, TAG.SEQUENCE, 'algorithm identifier'));
+  decodeOid(der, need(oid, 'algorithm'));
+  if (rest.length > 0) throw bad('algorithm identifier');
+}
+
+/** Name: SEQUENCE OF RelativeDistinguishedName (SET OF { type OID, value }). */
+function checkName(der: Buffer, t: Tlv, what: string): Tlv {
+  for (const rdn of children(der, expectTag(t, TAG.SEQUENCE, what))) {
+    const atvs = children(der, expectTag(rdn, TAG.SET, `${what} RDN`));
+    if (atvs.length === 0) throw bad(`${what}: empty RDN`);
+    for (const atv of atvs) {
+      const [type, value, ...rest] = children(der, expectTag(atv, TAG.SEQUENCE, `${what} attribute`));
+      decodeOid(der, need(type, `${what} attribute type`));
+      if (!value || rest.length > 0) throw bad(`${what} attribute`);
+    }
+  }
+  return t;
 }
 
 function need(t: Tlv | undefined, what: string): Tlv {
