@@ -41,10 +41,11 @@ export class PgReads {
   }
 
   async getEntries(start: number, count: number): Promise<StoredEntry[]> {
-    const r = await this.pool.query<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM ${this.schema}.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx`,
-      [start, start + count],
-    );
+    const r = await this.pool.query<EntryRow>({
+      name: `${this.schema}.entries`,
+      text: `SELECT ${ENTRY_COLUMNS} FROM ${this.schema}.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx`,
+      values: [start, start + count],
+    });
     return r.rows.map(toEntry);
   }
 
@@ -94,18 +95,21 @@ export class PgReads {
   /** All requested nodes in one round trip (leaves from `entries`, the rest from `nodes`). */
   async getNodes(nodes: readonly NodeId[]): Promise<(Buffer | undefined)[]> {
     if (nodes.length === 0) return [];
-    const r = await this.pool.query<{ level: number; idx: number; h: Buffer }>(
-      `SELECT 0 AS level, e.idx, e.leaf_hash AS h FROM ${this.schema}.entries e
+    // A named statement: parsed and planned once per connection (planning this join costs more
+    // than running it), so a proof's nodes cost one round trip and a few index probes.
+    const r = await this.pool.query<{ level: number; idx: number; h: Buffer }>({
+      name: `${this.schema}.nodes`,
+      text: `SELECT 0 AS level, e.idx, e.leaf_hash AS h FROM ${this.schema}.entries e
          WHERE e.idx = ANY($1::bigint[])
        UNION ALL
        SELECT n.level, n.idx, n.hash AS h FROM ${this.schema}.nodes n
          JOIN unnest($2::smallint[], $3::bigint[]) AS want(level, idx) ON n.level = want.level AND n.idx = want.idx`,
-      [
+      values: [
         int8Array(nodes.filter((n) => n.level === 0).map((n) => n.index)),
         int2Array(nodes.filter((n) => n.level > 0).map((n) => n.level)),
         int8Array(nodes.filter((n) => n.level > 0).map((n) => n.index)),
       ],
-    );
+    });
     const found = new Map(r.rows.map((x) => [`${x.level}/${x.idx}`, x.h]));
     return nodes.map((n) => found.get(`${n.level}/${n.index}`));
   }
