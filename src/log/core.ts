@@ -253,7 +253,7 @@ class LogCore implements Log {
 
   private schedule(): void {
     if (this.scheduled) return;
-    if (this.building || this.queue.length === 0 || this.inflight.length >= this.depth) {
+    if (!this.canStart()) {
       if (!this.building && this.inflight.length === 0 && this.queue.length === 0) this.drained?.();
       return;
     }
@@ -265,8 +265,19 @@ class LogCore implements Log {
     });
   }
 
+  /**
+   * A batch starts when nothing is being built and the pipeline has room; behind a batch in
+   * flight, only once as many appends wait as that batch holds, so that batches (and their
+   * per-batch costs: an fsync, a tree head signature) do not shrink to a few entries each.
+   */
+  private canStart(): boolean {
+    if (this.building || this.queue.length === 0) return false;
+    const last = this.inflight[this.inflight.length - 1];
+    return last === undefined || (this.inflight.length < this.depth && this.queue.length >= last.batch.length);
+  }
+
   private async runBatch(): Promise<void> {
-    if (this.building || this.queue.length === 0 || this.inflight.length >= this.depth) return;
+    if (!this.canStart()) return;
     // After a failure, memory is brought back to the durable state once nothing is in flight.
     if (this.needsReload && this.inflight.length > 0) return;
     this.building = true;
