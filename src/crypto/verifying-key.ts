@@ -1,7 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
 import type { HashName } from './digest.js';
-import { defaultHashFor, keyKind, publicKeyFromDer, spkiDer, type KeyKind } from './keys.js';
+import { assertStrongKey, defaultHashFor, keyKind, publicKeyFromDer, spkiDer, type KeyKind } from './keys.js';
 import { PrehashedVerifier, canonicalEcSpki } from './prehashed.js';
 import { verifyData } from './signature.js';
 
@@ -59,6 +59,16 @@ export class VerifyingKey {
     return this.raw?.kind ?? keyKind(this.keyObject);
   }
 
+  /** keyKind, refusing RSA < 2048 or > 4096 bits and e ≠ 65537 (assertStrongKey). */
+  assertStrong(): KeyKind {
+    return this.raw?.kind ?? assertStrongKey(this.keyObject);
+  }
+
+  /** A verifier over precomputed digests (the raw point's, or one made from the KeyObject once). */
+  prehashedVerifier(): PrehashedVerifier {
+    return this.raw ?? (this.prehashed ??= new PrehashedVerifier(this.keyObject));
+  }
+
   /** An ECDSA key on a NIST curve (verifyDigest applies). */
   get isEcdsa(): boolean {
     if (this.raw) return true;
@@ -89,7 +99,7 @@ export class VerifyingKey {
   /** ECDSA over a precomputed digest; false for RSA and Ed25519 keys; never throws. */
   verifyDigest(digest: Uint8Array, signature: Uint8Array): boolean {
     try {
-      return (this.raw ?? (this.prehashed ??= new PrehashedVerifier(this.keyObject))).verify(digest, signature);
+      return this.prehashedVerifier().verify(digest, signature);
     } catch {
       return false;
     }

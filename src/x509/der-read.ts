@@ -51,6 +51,7 @@ export function readTlv(buf: Buffer, offset: number, limit = buf.length): Tlv {
     if (lenByte === 0) fail('indefinite length');
     if (lenByte > MAX_DEPTH_LENGTH_BYTES) fail('length too large');
     if (pos + lenByte > limit) fail('truncated length');
+    if (buf[pos] === 0) fail('non-minimal length');
     length = 0;
     for (let i = 0; i < lenByte; i++) length = length * 256 + buf[pos + i]!;
     pos += lenByte;

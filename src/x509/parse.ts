@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
 import { VerifyingKey } from '../crypto/verifying-key.js';
@@ -196,6 +197,15 @@ function checkAlgorithmIdentifier(der: Buffer, t: Tlv): void {
   if (rest.length > 0) throw bad('algorithm identifier');
 }
 
+/** What OpenSSL's name parse converts to UTF-8 (and refuses when it cannot): UTF8, BMP and Universal strings. */
+function convertibleString(der: Buffer, t: Tlv): boolean {
+  const n = t.end - t.valueStart;
+  if (t.tag === TAG.UTF8_STRING) return isUtf8(valueOf(der, t));
+  if (t.tag === 0x1e) return n % 2 === 0;
+  if (t.tag === 0x1c) return n % 4 === 0;
+  return true;
+}
+
 /** Name: SEQUENCE OF RelativeDistinguishedName (SET OF { type OID, value }). */
 function checkName(der: Buffer, t: Tlv, what: string): Tlv {
   for (const rdn of children(der, expectTag(t, TAG.SEQUENCE, what))) {
@@ -204,7 +214,7 @@ function checkName(der: Buffer, t: Tlv, what: string): Tlv {
     for (const atv of atvs) {
       const [type, value, ...rest] = children(der, expectTag(atv, TAG.SEQUENCE, `${what} attribute`));
       decodeOid(der, need(type, `${what} attribute type`));
-      if (!value || rest.length > 0) throw bad(`${what} attribute`);
+      if (!value || rest.length > 0 || !convertibleString(der, value)) throw bad(`${what} attribute`);
     }
   }
   return t;
