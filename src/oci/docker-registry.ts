@@ -56,6 +56,9 @@ function configYaml(port: number, root: string, opts: DockerRegistryOptions): st
     '  accesslog:',
     '    disabled: true',
     'storage:',
+    // Blob descriptors answered from memory, as production registries configure (redis or inmemory).
+    '  cache:',
+    '    blobdescriptor: inmemory',
     '  filesystem:',
     `    rootdirectory: ${JSON.stringify(join(root, 'data'))}`,
     '  delete:',
