@@ -10,3 +10,4 @@ export * from './real-verifier.js';
 export * from './tls.js';
 export * from './metrics.js';
 export * from './server.js';
+export * from './cluster.js';

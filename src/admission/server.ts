@@ -48,6 +48,11 @@ export interface AdmissionServerConfig {
   logLevel?: string;
   /** Where the decision lines go (default stdout, written synchronously). */
   decisionSink?: LineSink;
+  /**
+   * What GET /metrics answers (default: this server's own registry). A cluster worker answers
+   * with the metrics of every worker, aggregated by the primary (cluster.ts).
+   */
+  metricsText?: () => Promise<string>;
 }
 
 export interface AdmissionServer {
@@ -119,7 +124,7 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
   app.get('/readyz', async () => ({ status: 'ready', policies: config.policies.length }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return config.metricsText ? config.metricsText() : metrics.registry.metrics();
   });
 
   let url: string;

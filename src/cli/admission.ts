@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
@@ -14,12 +15,19 @@ import {
   DEFAULT_EXCLUDED_NAMESPACES,
   DEFAULT_SERVICE,
   DEFAULT_TIMEOUT_MS,
-  loadPolicies,
+  generateServingTls,
+  isClusterWorker,
+  parsePolicySources,
+  readPolicySources,
   registryImageSource,
+  runAdmissionWorker,
+  serviceDnsNames,
+  startAdmissionCluster,
   SigstoreSignatureVerifier,
   type Decision,
   type FailurePolicy,
   type ImagePolicy,
+  type PolicySource,
 } from '../admission/index.js';
 import { CliError, printJson } from './output.js';
 
@@ -37,7 +45,7 @@ function intFlag(v: string, flag: string, min: number, max: number): number {
   return n;
 }
 
-function readTrustedRoot(path: string | undefined): TrustedRoot | undefined {
+function readTrustedRootText(path: string | undefined): { file: string; text: string } | undefined {
   const file = path ?? process.env.SIGIL_TRUSTED_ROOT;
   if (!file) return undefined;
   let text: string;
@@ -49,29 +57,47 @@ function readTrustedRoot(path: string | undefined): TrustedRoot | undefined {
     );
   }
   if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${file} is too large`);
+  return { file, text };
+}
+
+function parseTrustedRootText(root: { file: string; text: string } | undefined): TrustedRoot | undefined {
+  if (!root) return undefined;
   try {
-    return parseTrustedRoot(JSON.parse(text));
+    return parseTrustedRoot(JSON.parse(root.text));
   } catch (e) {
-    throw new CliError(`invalid trusted root ${file}: ${(e as Error).message}`);
+    throw new CliError(`invalid trusted root ${root.file}: ${(e as Error).message}`);
   }
 }
 
-async function policiesFrom(paths: string[] | undefined, hasTrustedRoot: boolean): Promise<ImagePolicy[]> {
+function policyError(e: unknown, hasTrustedRoot: boolean): unknown {
+  if (!isSigilError(e, 'INVALID_POLICY')) return e;
+  return new CliError(
+    `invalid policy: ${e.message}`,
+    hasTrustedRoot ? undefined : 'keyless attestors without roots need --trusted-root FILE',
+  );
+}
+
+async function policySourcesFrom(paths: string[] | undefined): Promise<PolicySource[]> {
   if (!paths || paths.length === 0) throw new CliError('at least one --policy FILE_OR_DIR is required');
   try {
-    const policies = await loadPolicies(paths, { hasTrustedRoot });
-    if (policies.length === 0)
-      throw new CliError(`no ClusterPolicy, Policy or ImageValidatingPolicy found in ${paths.join(', ')}`);
-    return policies;
+    return await readPolicySources(paths);
   } catch (e) {
-    if (isSigilError(e, 'INVALID_POLICY')) {
-      throw new CliError(
-        `invalid policy: ${e.message}`,
-        hasTrustedRoot ? undefined : 'keyless attestors without roots need --trusted-root FILE',
-      );
-    }
-    throw e;
+    throw policyError(e, true);
   }
+}
+
+function policiesFrom(sources: readonly PolicySource[], hasTrustedRoot: boolean): ImagePolicy[] {
+  let policies: ImagePolicy[];
+  try {
+    policies = parsePolicySources(sources, { hasTrustedRoot });
+  } catch (e) {
+    throw policyError(e, hasTrustedRoot);
+  }
+  if (policies.length === 0)
+    throw new CliError(
+      `no ClusterPolicy, Policy or ImageValidatingPolicy found in ${sources.map((x) => x.source).join(', ')}`,
+    );
+  return policies;
 }
 
 /** Registries named literally (no wildcard in the host part) by the policies' image patterns. */
@@ -95,9 +121,20 @@ interface CommonFlags {
   timeout?: string;
 }
 
-async function setUp(f: CommonFlags) {
-  const root = readTrustedRoot(f.trustedRoot);
-  const policies = await policiesFrom(f.policy, root !== undefined);
+/** Policy texts and trusted root as read once (by the primary, for every worker). */
+interface Inputs {
+  sources: PolicySource[];
+  root?: { file: string; text: string };
+}
+
+async function readInputs(f: CommonFlags): Promise<Inputs> {
+  const root = readTrustedRootText(f.trustedRoot);
+  return { sources: await policySourcesFrom(f.policy), ...(root ? { root } : {}) };
+}
+
+function setUp(f: CommonFlags, inputs: Inputs) {
+  const root = parseTrustedRootText(inputs.root);
+  const policies = policiesFrom(inputs.sources, root !== undefined);
   const timeoutMs =
     f.timeout === undefined ? DEFAULT_TIMEOUT_MS : intFlag(f.timeout, '--timeout', 100, 30_000);
   const client = new RegistryClient({
@@ -127,28 +164,31 @@ interface ServeFlags extends CommonFlags {
   serviceName: string;
   serviceNamespace: string;
   logLevel: string;
+  workers?: string;
 }
 
-async function serve(f: ServeFlags): Promise<void> {
+/** What each worker process starts from (sent by the primary over IPC). */
+interface ServePayload extends Inputs {
+  tls?: { cert: string; key: string };
+}
+
+function checkServeFlags(f: ServeFlags): number {
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined))
     throw new CliError('--tls-cert and --tls-key go together');
   if (f.failurePolicy !== 'Fail' && f.failurePolicy !== 'Ignore')
     throw new CliError('--failure-policy must be Fail or Ignore');
-  const { policies, timeoutMs, source, verifier } = await setUp(f);
-  const read = (p: string): string => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch (e) {
-      throw new CliError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  const server = await createAdmissionServer({
+  return f.workers === undefined ? availableParallelism() : intFlag(f.workers, '--workers', 1, 256);
+}
+
+function startServer(f: ServeFlags, p: ServePayload, metricsText?: () => Promise<string>) {
+  const { policies, timeoutMs, source, verifier } = setUp(f, p);
+  return createAdmissionServer({
     policies,
     source,
     verifier,
     host: f.host,
     port: intFlag(f.port, '--port', 0, 65535),
-    ...(f.tlsCert && f.tlsKey ? { tls: { cert: read(f.tlsCert), key: read(f.tlsKey) } } : {}),
+    ...(p.tls ? { tls: p.tls } : {}),
     service: { name: f.serviceName, namespace: f.serviceNamespace },
     excludedNamespaces: f.excludeNamespace ?? DEFAULT_EXCLUDED_NAMESPACES,
     failurePolicy: f.failurePolicy as FailurePolicy,
@@ -159,18 +199,65 @@ async function serve(f: ServeFlags): Promise<void> {
     },
     ...(f.tagCacheTtl ? { tagCache: { ttlMs: intFlag(f.tagCacheTtl, '--tag-cache-ttl', 0, 60) * 1000 } } : {}),
     logLevel: f.logLevel,
+    ...(metricsText ? { metricsText } : {}),
   });
+}
+
+function announce(policies: readonly ImagePolicy[], url: string, caBundle: string | undefined, workers: number) {
   process.stderr.write(
     `sigil admission: ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => p.name).join(', ')}); ` +
-      `listening on ${server.url} (/validate, /mutate)\n`,
+      `listening on ${url} (/validate, /mutate)${workers > 1 ? ` in ${workers} worker processes` : ''}\n`,
   );
-  if (server.caBundle) {
+  if (caBundle) {
     process.stderr.write(
       'sigil admission: generated a self-signed serving certificate; put this in the webhook configurations:\n',
     );
-    process.stdout.write(`caBundle: ${server.caBundle}\n`);
+    process.stdout.write(`caBundle: ${caBundle}\n`);
   }
-  closeOnSignals(() => server.close());
+}
+
+/**
+ * One process (--workers 1), or a node:cluster primary whose workers re-run this command
+ * (cluster.ts): the primary reads and checks policies, trusted root and certificate once and
+ * sends them to every worker, so all of them serve the same policies with the same key.
+ */
+async function serve(f: ServeFlags): Promise<void> {
+  const workers = checkServeFlags(f);
+  if (isClusterWorker()) {
+    return runAdmissionWorker<ServePayload>(async (p, metricsText) => {
+      const s = await startServer(f, p, metricsText);
+      return { url: s.url, registry: s.metrics.registry, close: () => s.close() };
+    });
+  }
+  const read = (p: string): string => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (e) {
+      throw new CliError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const inputs = await readInputs(f);
+  const tlsFiles = f.tlsCert && f.tlsKey ? { cert: read(f.tlsCert), key: read(f.tlsKey) } : undefined;
+  if (workers === 1) {
+    const server = await startServer(f, { ...inputs, ...(tlsFiles ? { tls: tlsFiles } : {}) });
+    announce(server.engine.policies, server.url, server.caBundle, 1);
+    closeOnSignals(() => server.close());
+    return;
+  }
+  const { policies } = setUp(f, inputs); // refuses what a worker would, before any is started
+  intFlag(f.port, '--port', 0, 65535);
+  const generated = tlsFiles
+    ? undefined
+    : await generateServingTls(serviceDnsNames(f.serviceName, f.serviceNamespace));
+  const tls = tlsFiles ?? { cert: generated!.cert, key: generated!.key };
+  let cluster;
+  try {
+    cluster = await startAdmissionCluster<ServePayload>({ workers, payload: { ...inputs, tls } });
+  } catch (e) {
+    throw new CliError(`admission workers did not start: ${(e as Error).message}`);
+  }
+  announce(policies, cluster.url, generated?.caBundle, workers);
+  closeOnSignals(() => cluster.close());
 }
 
 interface TestFlags extends CommonFlags {
@@ -207,7 +294,7 @@ function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
  * pins), the patch is applied, then the validating pass runs on the patched object.
  */
 async function testPolicies(f: TestFlags): Promise<void> {
-  const { policies, timeoutMs, source, verifier } = await setUp(f);
+  const { policies, timeoutMs, source, verifier } = setUp(f, await readInputs(f));
   const engine = new AdmissionEngine({ policies, source, verifier, timeoutMs, excludedNamespaces: [] });
   let denied = 0;
   const results: unknown[] = [];
@@ -312,6 +399,10 @@ export function register(program: Command): void {
       DEFAULT_SERVICE.namespace,
     )
     .option('--log-level <level>', 'pino level (one JSON line per decision at info)', 'info')
+    .option(
+      '--workers <n>',
+      'processes accepting connections on the one port (default: the number of CPUs; 1 = a single process)',
+    )
     .action((f: ServeFlags) => serve(f));
   const test = (c: Command): Command =>
     withCommon(c)

@@ -3,5 +3,11 @@ export * from './wildcard.js';
 export * from './regex.js';
 export { type ParseContext } from './attestors.js';
 export { parseKyvernoPolicy, parseImageValidatingPolicy } from './kyverno.js';
-export { parsePolicyText, loadPolicies } from './load.js';
+export {
+  parsePolicyText,
+  loadPolicies,
+  readPolicySources,
+  parsePolicySources,
+  type PolicySource,
+} from './load.js';
 export { ALL_KINDS, POD_CONTROLLERS } from './match.js';

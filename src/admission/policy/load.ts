@@ -70,23 +70,43 @@ async function filesUnder(path: string): Promise<string[]> {
   return names.map((n) => join(path, n));
 }
 
-/** Loads every policy from files and directories (`*.yaml`, `*.yml`, `*.json`, not recursive). */
-export async function loadPolicies(paths: readonly string[], ctx: ParseContext): Promise<ImagePolicy[]> {
-  const out: ImagePolicy[] = [];
-  const seen = new Set<string>();
+/** A policy file's name and text, as read from disk (what every webhook worker process parses). */
+export interface PolicySource {
+  source: string;
+  text: string;
+}
+
+/** Reads every policy file under `paths` (`*.yaml`, `*.yml`, `*.json` in directories, not recursive). */
+export async function readPolicySources(paths: readonly string[]): Promise<PolicySource[]> {
+  const out: PolicySource[] = [];
   for (const p of paths) {
     for (const file of await filesUnder(p)) {
       const st = await stat(file);
       if (st.size > POLICY_LIMITS.maxFileBytes)
         throw new SigilError('INVALID_POLICY', `${file}: larger than ${POLICY_LIMITS.maxFileBytes} bytes`);
-      for (const policy of parsePolicyText(await readFile(file, 'utf8'), file, ctx)) {
-        const key = `${policy.kind}/${policy.namespace ?? ''}/${policy.name}`;
-        if (seen.has(key))
-          throw new SigilError('INVALID_POLICY', `${file}: ${policy.kind} ${policy.name} is defined twice`);
-        seen.add(key);
-        out.push(policy);
-      }
+      out.push({ source: file, text: await readFile(file, 'utf8') });
     }
   }
   return out;
+}
+
+/** Parses policy texts in order; a policy defined twice is refused. */
+export function parsePolicySources(sources: readonly PolicySource[], ctx: ParseContext): ImagePolicy[] {
+  const out: ImagePolicy[] = [];
+  const seen = new Set<string>();
+  for (const { source, text } of sources) {
+    for (const policy of parsePolicyText(text, source, ctx)) {
+      const key = `${policy.kind}/${policy.namespace ?? ''}/${policy.name}`;
+      if (seen.has(key))
+        throw new SigilError('INVALID_POLICY', `${source}: ${policy.kind} ${policy.name} is defined twice`);
+      seen.add(key);
+      out.push(policy);
+    }
+  }
+  return out;
+}
+
+/** Loads every policy from files and directories (`*.yaml`, `*.yml`, `*.json`, not recursive). */
+export async function loadPolicies(paths: readonly string[], ctx: ParseContext): Promise<ImagePolicy[]> {
+  return parsePolicySources(await readPolicySources(paths), ctx);
 }
