@@ -91,10 +91,25 @@ export function children(buf: Buffer, parent: Tlv): Tlv[] {
 export const valueOf = (buf: Buffer, t: Tlv): Buffer => buf.subarray(t.valueStart, t.end);
 export const bytesOf = (buf: Buffer, t: Tlv): Buffer => buf.subarray(t.start, t.end);
 
+/** Decoded OIDs by their content bytes: the same few dozen recur in every certificate. */
+const oidMemo = new Map<string, string>();
+const MAX_MEMO_OIDS = 1024;
+
 export function decodeOid(buf: Buffer, t: Tlv): string {
   expectTag(t, TAG.OID, 'object identifier');
   const v = valueOf(buf, t);
   if (v.length === 0 || v.length > 128) fail('object identifier length');
+  const key = v.toString('latin1');
+  let dotted = oidMemo.get(key);
+  if (dotted === undefined) {
+    dotted = oidText(v);
+    if (oidMemo.size >= MAX_MEMO_OIDS) oidMemo.clear();
+    oidMemo.set(key, dotted);
+  }
+  return dotted;
+}
+
+function oidText(v: Buffer): string {
   const arcs: number[] = [];
   let acc = 0;
   for (let i = 0; i < v.length; i++) {
