@@ -3,8 +3,10 @@
  * webhook over HTTPS at 32 keep-alive connections, cache warm and cache cold, against a real
  * stack on loopback: dev OIDC issuer, CA with CT, transparency log, Debian's docker-registry
  * (sigil's embedded registry when that binary is absent), images pushed and keyless-signed by
- * the real signing code. The admission servers run in a child process of their own (their
- * one-JSON-line-per-decision log going to a file). The load generator is Debian's `wrk` (C, one
+ * the real signing code. Each webhook is started the way a user does: `sigil admission serve`
+ * (--workers BENCH_WORKERS, default the CPU count; a primary and its worker processes on one
+ * port), with a certificate and key written for it, its one-JSON-line-per-decision log going
+ * to a file. The echo baselines run in a child process of their own. The load generator is Debian's `wrk` (C, one
  * thread, its own process) when installed, else a Node client in this process (see
  * admission-load.ts); the output names the one that ran, and every phase, the baselines
  * included, uses it.
@@ -13,6 +15,7 @@
  * - baselines: a trivial JSON echo (parse the review, answer allowed with its uid) on a plain
  *   node:https server, and on the Fastify stack of the other sigil servers, same certificate;
  * - warm-pinned: POST /validate, digest-pinned images, verification cached (no registry call);
+ * - warm-pinned-1-worker: the same against `--workers 1` (one process, as before --workers);
  * - warm-tag: POST /mutate, tagged images, verification cached; the tag → digest lookup still
  *   goes to the registry on every request;
  * - warm-tag-cached: the same with the short-lived tag → digest cache on (--tag-cache-ttl);
@@ -20,16 +23,18 @@
  * Plus the raw single-core ECDSA P-256 verify rate measured in the same run.
  *
  * Every server is primed first (BENCH_PRIME_SECONDS of load each, unmeasured). Besides wall-clock
- * rates, each phase reports CPU time per review of the server process, of the registry process
- * and of the load generator: capacity figures that other tenants of a shared machine disturb far
- * less than rates and latencies.
+ * rates, each phase reports CPU time per review of the server (all processes of the webhook:
+ * primary and workers), of the registry process and of the load generator: capacity figures
+ * that other tenants of a shared machine disturb far less than rates and latencies.
  *
  * Env: BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_PRIME_SECONDS (2), BENCH_CLIENTS (32),
- * BENCH_IMAGES (8), BENCH_LOADGEN (node forces the Node client), BENCH_DECISION_LOG (where the
- * servers' stdout goes; default a file beside the stack), BENCH_PROFILE_DIR (a CPU profile
- * of the server process per measuring window, `<phase>.cpuprofile`).
+ * BENCH_IMAGES (8), BENCH_WORKERS (the CPU count), BENCH_LOADGEN (node forces the Node client),
+ * BENCH_DECISION_LOG (where the webhooks' stdout goes; default a file beside the stack),
+ * BENCH_SIGIL_MAIN (src/cli/main.ts of another checkout, to compare in the same conditions; it
+ * must know --workers), BENCH_PROFILE_DIR (node --cpu-prof of every webhook process, whole run).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import {
   closeSync,
@@ -41,12 +46,9 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { Session } from 'node:inspector';
 import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseTrustedRoot } from '../src/bundle/index.js';
 import {
   createRegistryServer,
   parseReference,
@@ -58,7 +60,15 @@ import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/dock
 import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
 import { startStack } from '../test/e2e/stack.js';
-import { pickLoadGenerator, processCpuMs, type LoadResult, type LoadSpec } from './admission-load.js';
+import { generateServingTls } from '../src/admission/index.js';
+import {
+  pickLoadGenerator,
+  processCpuMs,
+  processTree,
+  processTreeCpuMs,
+  type LoadResult,
+  type LoadSpec,
+} from './admission-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -67,6 +77,8 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 8);
 const PRIME = Number(process.env.BENCH_PRIME_SECONDS ?? 2);
 const COLD_LOWER_CONCURRENCY = [8, 1];
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const SIGIL_MAIN = process.env.BENCH_SIGIL_MAIN ?? new URL('../src/cli/main.ts', import.meta.url).pathname;
 const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const TARGETS = { warmPerSecond: 5000, warmP99Ms: 5, coldP99Ms: 50 };
 const KYVERNO_ANCHOR = {
@@ -161,18 +173,9 @@ function review(uidPlaceholder: string, name: string, image: string): string {
   });
 }
 
-interface ServeSpec {
-  policyYaml: string;
-  trustedRootJson: Record<string, unknown>;
-}
-
-interface Serving {
-  caPem: string;
+interface Echoes {
   echoPlain: number;
   echoFastify: number;
-  warm: number;
-  warmTagCached: number;
-  cold: number;
 }
 
 const echoAnswer = (body: unknown): string =>
@@ -199,69 +202,89 @@ function plainEcho(tls: { cert: string; key: string }): Promise<number> {
   );
 }
 
-/**
- * The server process: three admission servers (default cache; default cache + 5 s tag cache;
- * verification cache off) and the two echo baselines, all on one certificate. The one line
- * per decision goes to this process's stdout, which the parent points at a file.
- */
-async function serve(spec: ServeSpec): Promise<Serving> {
-  // BENCH_ADMISSION_MODULE: src/admission/index.ts of another checkout (e.g. an older commit),
-  // run with that checkout's src/oci registry client, to compare in the same conditions.
-  const other = process.env.BENCH_ADMISSION_MODULE;
-  const admissionModule = other ?? '../src/admission/index.js';
-  const ociModule = other ? new URL('../oci/index.ts', pathToFileURL(other)).href : '../src/oci/index.js';
-  const {
-    createAdmissionServer,
-    parsePolicyText,
-    registryImageSource,
-    SigstoreSignatureVerifier,
-    generateServingTls,
-  } = (await import(admissionModule)) as typeof import('../src/admission/index.js');
-  const { RegistryClient: Client } = (await import(ociModule)) as typeof import('../src/oci/index.js');
-  const policies = parsePolicyText(spec.policyYaml, 'bench-policy.yaml', { hasTrustedRoot: true });
-  const root = parseTrustedRoot(spec.trustedRootJson);
-  const tls = await generateServingTls();
-  const port = (url: string): number => Number(new URL(url).port);
-  const admission = async (extra: Record<string, unknown>): Promise<number> => {
-    const s = await createAdmissionServer({
-      policies,
-      source: registryImageSource(new Client({ timeoutMs: 5000 })),
-      verifier: new SigstoreSignatureVerifier(root),
-      port: 0,
-      tls: { cert: tls.cert, key: tls.key },
-      logLevel: 'info',
-      ...extra,
-    });
-    return port(s.url);
-  };
-  const echoApp = createApp({ logLevel: 'info', https: { cert: tls.cert, key: tls.key } });
+/** The echo baselines' process: the two echo servers on the webhooks' certificate. */
+async function serveEchoes(tls: { cert: string; key: string }): Promise<Echoes> {
+  const echoApp = createApp({ logLevel: 'info', https: tls });
   echoApp.post('/echo', async (req, reply) =>
     reply.header('content-type', 'application/json').send(echoAnswer(req.body)),
   );
   return {
-    caPem: tls.caPem,
-    echoPlain: await plainEcho({ cert: tls.cert, key: tls.key }),
-    echoFastify: port(await listen(echoApp, 0)),
-    warm: await admission({}),
-    warmTagCached: await admission({ tagCache: { ttlMs: 5000 } }),
-    cold: await admission({ cache: { ttlMs: 0 } }),
+    echoPlain: await plainEcho(tls),
+    echoFastify: Number(new URL(await listen(echoApp, 0)).port),
   };
 }
 
-function startServerProcess(
-  spec: ServeSpec,
-  logPath: string,
-): Promise<{ proc: ChildProcess; serving: Serving }> {
-  const fd = openSync(logPath, 'w');
+function startEchoProcess(
+  tls: { cert: string; key: string },
+  logFd: number,
+): Promise<{ proc: ChildProcess; echoes: Echoes }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve'], {
-    stdio: ['ignore', fd, 'inherit', 'ipc'],
+    stdio: ['ignore', logFd, 'inherit', 'ipc'],
   });
-  closeSync(fd);
   return new Promise((resolve, reject) => {
-    proc.once('message', (m) => resolve({ proc, serving: m as Serving }));
-    proc.once('exit', (code) => reject(new Error(`server process exited ${code}`)));
-    proc.send(spec);
+    proc.once('message', (m) => resolve({ proc, echoes: m as Echoes }));
+    proc.once('exit', (code) => reject(new Error(`echo process exited ${code}`)));
+    proc.send(tls);
   });
+}
+
+interface Webhook {
+  proc: ChildProcess;
+  port: number;
+  workers: number;
+  /** CPU (ms) of the primary and every worker. */
+  cpuMs(): number;
+}
+
+/** `sigil admission serve … --workers N`, as a user starts it; resolves on its "listening on" line. */
+function startWebhook(args: string[], workers: number, logFd: number): Promise<Webhook> {
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
+      '--import',
+      'tsx',
+      SIGIL_MAIN,
+      'admission',
+      'serve',
+      '--port',
+      '0',
+      '--workers',
+      String(workers),
+      ...args,
+    ],
+    { stdio: ['ignore', logFd, 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let err = '';
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (d: string) => {
+      err += d;
+      const m = /listening on https:\/\/[^:]+:(\d+)/.exec(err);
+      if (m) {
+        proc.stderr!.removeAllListeners('data');
+        proc.stderr!.on('data', (d2: string) => process.stderr.write(`webhook: ${d2}`));
+        resolve({ proc, port: Number(m[1]), workers, cpuMs: () => processTreeCpuMs(proc.pid!) });
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`sigil admission serve exited ${code}: ${err}`)));
+  });
+}
+
+async function stopProcess(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const left = processTree(proc.pid!);
+  proc.kill('SIGTERM');
+  await once(proc, 'exit');
+  const alive = left.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (alive.length > 0) process.stderr.write(`bench: processes left behind: ${alive.join(' ')}\n`);
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
@@ -270,6 +293,7 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 type Phase = LoadResult & {
   clients: number;
   serverCpuMsPerReview: number;
+  primaryCpuMsPerReview?: number;
   reviewsPerServerCpuSecond: number;
   registryCpuMsPerReview?: number;
 };
@@ -280,7 +304,8 @@ async function main(): Promise<void> {
   const rawBefore = rawVerifyRate();
   const registry = await startRegistry();
   const stack = await startStack();
-  let server: ChildProcess | undefined;
+  const servers: ChildProcess[] = [];
+  const files = mkdtempSync(join(tmpdir(), 'sigil-bench-webhook-'));
   try {
     // Push and sign the images with the real signing code (keyless: dev issuer → CA → log).
     const client = new RegistryClient();
@@ -318,9 +343,35 @@ spec:
                       url: ${stack.log.url}
 `;
     const logPath = process.env.BENCH_DECISION_LOG ?? join(stack.dir, 'admission-decisions.log');
-    const started = await startServerProcess({ policyYaml, trustedRootJson: stack.trustedRootJson }, logPath);
-    server = started.proc;
-    const { serving } = started;
+    const tls = await generateServingTls();
+    const file = (name: string, text: string): string => {
+      writeFileSync(join(files, name), text, { mode: 0o600 });
+      return join(files, name);
+    };
+    const common = [
+      '--policy',
+      file('policy.yaml', policyYaml),
+      '--trusted-root',
+      file('trusted_root.json', JSON.stringify(stack.trustedRootJson)),
+      '--tls-cert',
+      file('tls.crt', tls.cert),
+      '--tls-key',
+      file('tls.key', tls.key),
+    ];
+    const logFd = openSync(logPath, 'a');
+    const started = await startEchoProcess({ cert: tls.cert, key: tls.key }, logFd);
+    servers.push(started.proc);
+    const webhook = async (extra: string[], workers = WORKERS): Promise<Webhook> => {
+      const w = await startWebhook([...common, ...extra], workers, logFd);
+      servers.push(w.proc);
+      return w;
+    };
+    const warmHook = await webhook([]);
+    const warmOneWorker = await webhook([], 1);
+    const warmTagCachedHook = await webhook(['--tag-cache-ttl', '5']);
+    const coldHook = await webhook(['--cache-ttl', '0']);
+    closeSync(logFd);
+    const serving = { caPem: tls.caPem, ...started.echoes };
 
     const pinnedValidate = images.map((im, i) => ({
       path: '/validate',
@@ -332,51 +383,53 @@ spec:
       body: review('@@UID@@', `tag-${i}`, im.tag),
       expect: '"patchType":"JSONPatch"',
     }));
-    // Server CPU per phase (user + system of the server process): a capacity figure that the
-    // other tenants of a shared machine disturb much less than wall-clock rates.
-    const serverCpuMs = (): Promise<number> =>
+    // Server CPU per phase (user + system of the server's processes): a capacity figure that
+    // the other tenants of a shared machine disturb much less than wall-clock rates.
+    const echoCpuMs = (): Promise<number> =>
       new Promise((resolve) => {
         started.proc.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros / 1000));
         started.proc.send('cpu');
       });
-    // BENCH_PROFILE_DIR: the server process's CPU profile of each measuring window, one file per phase.
-    const profile = (m: { profile: 'start' } | { profile: 'stop'; file: string }): Promise<void> =>
-      new Promise((resolve) => {
-        if (!PROFILE_DIR) return resolve();
-        started.proc.once('message', () => resolve());
-        started.proc.send(m);
-      });
     const phase = async (
-      name: string,
-      port: number,
+      target: Webhook | number,
       requests: LoadSpec['requests'],
       clients = CLIENTS,
     ): Promise<Phase> => {
+      const port = typeof target === 'number' ? target : target.port;
+      const serverCpuMs = (): Promise<number> | number =>
+        typeof target === 'number' ? echoCpuMs() : target.cpuMs();
       let server0 = 0;
       let server1 = 0;
+      // The cluster primary alone (it accepts connections and hands them to the workers).
+      const primaryCpuMs = (): number =>
+        typeof target === 'number' || target.workers === 1 ? NaN : processCpuMs(target.proc.pid!);
+      let primary0 = 0;
+      let primary1 = 0;
       let registry0 = 0;
       let registry1 = 0;
       const r = await generator.run(
         { port, ca: serving.caPem, requests, clients, warmupSeconds: WARMUP, seconds: SECONDS },
         {
           onMeasureStart: async () => {
-            await profile({ profile: 'start' });
             server0 = await serverCpuMs();
+            primary0 = primaryCpuMs();
             registry0 = registry.pid ? processCpuMs(registry.pid) : NaN;
           },
           onMeasureEnd: async () => {
             server1 = await serverCpuMs();
+            primary1 = primaryCpuMs();
             registry1 = registry.pid ? processCpuMs(registry.pid) : NaN;
-            await profile({ profile: 'stop', file: join(PROFILE_DIR ?? '', `${name}.cpuprofile`) });
           },
         },
       );
       const n = Math.max(1, r.ok);
       return {
         clients,
+        ...(typeof target === 'number' ? {} : { workers: target.workers }),
         ...r,
         serverCpuMsPerReview: round3((server1 - server0) / n),
         reviewsPerServerCpuSecond: Math.round(r.ok / ((server1 - server0) / 1000)),
+        ...(Number.isNaN(primary1) ? {} : { primaryCpuMsPerReview: round3((primary1 - primary0) / n) }),
         ...(registry.pid ? { registryCpuMsPerReview: round3((registry1 - registry0) / n) } : {}),
       };
     };
@@ -393,18 +446,19 @@ spec:
     const coldRequests = pinnedValidate.flatMap((p, i) => [p, tagMutate[i]!]);
     await prime(serving.echoPlain, echo);
     await prime(serving.echoFastify, echo);
-    await prime(serving.warm, [...pinnedValidate, ...tagMutate]);
-    await prime(serving.warmTagCached, tagMutate);
-    await prime(serving.cold, coldRequests);
-    const echoPlain = await phase('echo-plain', serving.echoPlain, echo);
-    const echoFastify = await phase('echo-fastify', serving.echoFastify, echo);
-    const warmPinned = await phase('warm-pinned', serving.warm, pinnedValidate);
-    const warmTag = await phase('warm-tag', serving.warm, tagMutate);
-    const warmTagCache = await phase('warm-tag-cached', serving.warmTagCached, tagMutate);
-    const cold = await phase('cold', serving.cold, coldRequests);
+    await prime(warmHook.port, [...pinnedValidate, ...tagMutate]);
+    await prime(warmOneWorker.port, pinnedValidate);
+    await prime(warmTagCachedHook.port, tagMutate);
+    await prime(coldHook.port, coldRequests);
+    const echoPlain = await phase(serving.echoPlain, echo);
+    const echoFastify = await phase(serving.echoFastify, echo);
+    const warmPinned = await phase(warmHook, pinnedValidate);
+    const warmPinnedOne = await phase(warmOneWorker, pinnedValidate);
+    const warmTag = await phase(warmHook, tagMutate);
+    const warmTagCache = await phase(warmTagCachedHook, tagMutate);
+    const cold = await phase(coldHook, coldRequests);
     const coldLower: Record<string, Phase> = {};
-    for (const c of COLD_LOWER_CONCURRENCY)
-      coldLower[`clients${c}`] = await phase(`cold-${c}`, serving.cold, coldRequests, c);
+    for (const c of COLD_LOWER_CONCURRENCY) coldLower[`clients${c}`] = await phase(coldHook, coldRequests, c);
     const decisionLogLines =
       existsSync(logPath) && logPath !== '/dev/null'
         ? readFileSync(logPath, 'utf8')
@@ -415,22 +469,28 @@ spec:
     const raw = (rawBefore + rawAfter) / 2;
     const ratio = (a: number, b: number): number => round(a / b);
     const cores = availableParallelism();
-    // What 2 shared cores allow at CLIENTS concurrent cold reviews (Little's law): the server is
-    // one thread, and server + registry + load generator share the cores.
+    // What the shared cores allow at CLIENTS concurrent cold reviews (Little's law): the webhook
+    // has WORKERS threads (at most the cores), and server + registry + load generator share the cores.
     const coldCpu =
       cold.serverCpuMsPerReview + (cold.registryCpuMsPerReview ?? 0) + cold.clientCpuMsPerReview;
-    const coldCapacity = Math.min(1000 / cold.serverCpuMsPerReview, (cores * 1000) / coldCpu);
+    const coldCapacity = Math.min(
+      (Math.min(WORKERS, cores) * 1000) / cold.serverCpuMsPerReview,
+      (cores * 1000) / coldCpu,
+    );
     const result = {
       benchmark: 'admission',
       loadGenerator: generator.name,
       ...(note ? { loadGeneratorNote: note } : {}),
       clients: CLIENTS,
+      webhook: `sigil admission serve --workers ${WORKERS} (${WORKERS} worker processes and a primary; echo baselines: one process)`,
+      workers: WORKERS,
       secondsPerPhase: SECONDS,
       images: IMAGES,
       registry: registry.kind,
       baselineHttpsEcho: { plainNodeHttps: echoPlain, fastify: echoFastify },
       warm: {
         pinnedValidate: warmPinned,
+        pinnedValidateOneWorker: warmPinnedOne,
         tagMutate: warmTag,
         tagMutateWithTagCache5s: warmTagCache,
       },
@@ -441,7 +501,7 @@ spec:
         cpuMsPerReviewAllProcesses: round3(coldCpu),
         reviewsPerSecondAtMost: Math.round(coldCapacity),
         meanLatencyMsAtLeast: round((CLIENTS * 1000) / coldCapacity),
-        note: `at ${CLIENTS} concurrent reviews the mean latency cannot be below ${CLIENTS} / (the lower of 1 core / server CPU and ${cores} cores / CPU of server + registry + load generator)`,
+        note: `at ${CLIENTS} concurrent reviews the mean latency cannot be below ${CLIENTS} / (the lower of ${Math.min(WORKERS, cores)} core(s) / server CPU and ${cores} cores / CPU of server + registry + load generator)`,
       },
       rawP256VerifyPerSecondOneCore: Math.round(raw),
       rawVerifyBeforeAfter: [Math.round(rawBefore), Math.round(rawAfter)],
@@ -455,6 +515,7 @@ spec:
           echoPlain.reviewsPerServerCpuSecond,
         ),
         warmPinnedToPlainEcho: ratio(warmPinned.perSecond, echoPlain.perSecond),
+        warmPinnedToOneWorker: ratio(warmPinned.perSecond, warmPinnedOne.perSecond),
         warmPinnedToFastifyEcho: ratio(warmPinned.perSecond, echoFastify.perSecond),
         warmTagToPlainEcho: ratio(warmTag.perSecond, echoPlain.perSecond),
         warmTagCachedToPlainEcho: ratio(warmTagCache.perSecond, echoPlain.perSecond),
@@ -486,46 +547,27 @@ spec:
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server!.once('exit', r));
-    }
+    for (const p of servers) await stopProcess(p);
+    rmSync(files, { recursive: true, force: true });
     await stack.close();
     await registry.stop();
   }
 }
 
 if (process.argv.includes('--serve')) {
-  process.once('message', (spec) => {
-    serve(spec as ServeSpec).then(
+  process.once('message', (tls) => {
+    serveEchoes(tls as { cert: string; key: string }).then(
       (s) => process.send!(s),
       (e: unknown) => {
-        process.stderr.write(`bench server: ${e instanceof Error ? e.stack : String(e)}\n`);
+        process.stderr.write(`bench echo server: ${e instanceof Error ? e.stack : String(e)}\n`);
         process.exit(1);
       },
     );
   });
-  const session = new Session();
-  session.connect();
-  const post = (method: string): Promise<unknown> =>
-    new Promise((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
   process.on('message', (m) => {
-    if (m === 'cpu') {
-      const u = process.cpuUsage();
-      process.send!({ cpuMicros: u.user + u.system });
-      return;
-    }
-    const p = m as { profile?: 'start' | 'stop'; file?: string };
-    if (p.profile === 'start') {
-      void post('Profiler.enable')
-        .then(() => post('Profiler.start'))
-        .then(() => process.send!('ok'));
-    } else if (p.profile === 'stop') {
-      void post('Profiler.stop').then((r) => {
-        writeFileSync(p.file!, JSON.stringify((r as { profile: unknown }).profile));
-        process.send!('ok');
-      });
-    }
+    if (m !== 'cpu') return;
+    const u = process.cpuUsage();
+    process.send!({ cpuMicros: u.user + u.system });
   });
   process.once('SIGTERM', () => process.exit(0));
 } else {
