@@ -9,10 +9,11 @@
  * shared machine the client itself took.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
+import { processTree } from '../test/admission/helpers.js';
 
 export const WRK_BIN = '/usr/bin/wrk';
 
@@ -352,28 +353,6 @@ export function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/** Process ids of `pid` and all its descendants (from /proc/<pid>/task/<tid>/children). */
-export function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tids: string[] = [];
-    try {
-      tids = readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
-        if (children) out.push(...children.split(' ').map(Number));
-      } catch {
-        // the thread or process ended meanwhile
-      }
-    }
-  }
-  return out;
 }
 
 /** CPU (user + system, ms) of `pid` and its live descendants: a cluster primary and its workers. */

@@ -59,12 +59,12 @@ import {
 import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
 import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
+import { processTree } from '../test/admission/helpers.js';
 import { startStack } from '../test/e2e/stack.js';
 import { generateServingTls } from '../src/admission/index.js';
 import {
   pickLoadGenerator,
   processCpuMs,
-  processTree,
   processTreeCpuMs,
   type LoadResult,
   type LoadSpec,

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 
@@ -115,4 +116,36 @@ export async function blackHole(): Promise<{ host: string; close(): Promise<void
         srv.close(() => r());
       }),
   };
+}
+
+/** Process ids of `pid` and all its descendants (from /proc/<pid>/task/<tid>/children). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${out[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (children) out.push(...children.split(' ').map(Number));
+      } catch {
+        // the thread or process ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether process `pid` still exists (a zombie not yet reaped counts as gone). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
