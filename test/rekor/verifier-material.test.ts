@@ -2,20 +2,14 @@ import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
 import { pemBlocks, sha256Hex, spkiDer, toPem } from '../../src/crypto/index.js';
 import { isSigilError, type ErrorCode } from '../../src/errors/index.js';
 import { parseVerifierMaterial } from '../../src/rekor/kinds/index.js';
-import { loadOrCreateCa } from '../../src/ca/keys.js';
-import { createCertificateIssuer } from '../../src/ca/issue.js';
-import { devClaims } from '../../src/oidc/dev-claims.js';
-import { issuerFrom } from '../../src/oidc/config.js';
-import { principalFromClaims } from '../../src/oidc/principal.js';
 import { issue } from '../x509/test-ca.js';
 import { name, rawCertificate } from '../x509/raw-cert.js';
+import { issueFulcioLeaf } from '../x509/our-ca.js';
 import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -48,28 +42,17 @@ function sameAsBefore(pem: string, what: string): void {
 }
 
 test('a Fulcio-profile chain from our CA: same canonical PEM, index subjects and key as before; the leaf key verifies prehashed', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-vm-'));
-  try {
-    const ca = await loadOrCreateCa(dir, 'P-384');
-    const principal = principalFromClaims(
-      devClaims('https://issuer.example', 'sigstore'),
-      issuerFrom({ issuerUrl: 'https://issuer.example', type: 'github-workflow' }),
-    );
-    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const issued = await createCertificateIssuer(ca).issue(principal, spkiDer(k.publicKey));
+  const { issued, keys: k } = await issueFulcioLeaf();
     const pem = issued.chain.join('');
-    sameAsBefore(pem, 'chain');
-    sameAsBefore(issued.chain[0]!, 'leaf');
-    const m = parseVerifierMaterial(b64(pem), 'publicKey.content');
-    assert.equal(m.kind, 'ecdsa-p256');
-    assert.ok(m.subjects.length === 1 && m.subjects[0]!.startsWith('https://'), m.subjects.join());
-    const data = Buffer.from('artifact');
-    const sig = sign('sha256', data, k.privateKey);
-    assert.equal(m.prehashed().verify(createHash('sha256').update(data).digest(), sig), true);
-    assert.equal(m.prehashed().verify(createHash('sha256').update('other').digest(), sig), false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  sameAsBefore(pem, 'chain');
+  sameAsBefore(issued.chain[0]!, 'leaf');
+  const m = parseVerifierMaterial(b64(pem), 'publicKey.content');
+  assert.equal(m.kind, 'ecdsa-p256');
+  assert.ok(m.subjects.length === 1 && m.subjects[0]!.startsWith('https://'), m.subjects.join());
+  const data = Buffer.from('artifact');
+  const sig = sign('sha256', data, k.privateKey);
+  assert.equal(m.prehashed().verify(createHash('sha256').update(data).digest(), sig), true);
+  assert.equal(m.prehashed().verify(createHash('sha256').update('other').digest(), sig), false);
 });
 
 test('SAN index keys match @peculiar/x509 for DNS, email, URI, IPv4 and IPv6 (zero runs), lowercased and deduplicated', async () => {

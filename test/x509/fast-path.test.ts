@@ -1,21 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isSigilError } from '../../src/errors/index.js';
 import { spkiDer } from '../../src/crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../../src/x509/parse.js';
 import { signatureVerifies } from '../../src/x509/issued-by.js';
 import { validateChain } from '../../src/x509/chain.js';
 import { seq, tlv, tlvOf, oid, bitString } from '../../src/x509/build.js';
-import { loadOrCreateCa } from '../../src/ca/keys.js';
-import { createCertificateIssuer } from '../../src/ca/issue.js';
-import { devClaims } from '../../src/oidc/dev-claims.js';
-import { issuerFrom } from '../../src/oidc/config.js';
-import { principalFromClaims } from '../../src/oidc/principal.js';
 import { name, rawCertificate, type AlgName } from './raw-cert.js';
+import { issueFulcioLeaf } from './our-ca.js';
 
 function invalidCertificate(der: Buffer, re?: RegExp): void {
   assert.throws(
@@ -34,39 +27,29 @@ function opensslVerifies(child: ParsedCertificate, issuerKey: KeyObject): boolea
 }
 
 test('a Fulcio-profile certificate from our CA: the DER walk agrees with OpenSSL, and its chain verifies on the digest path', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-fast-path-'));
-  try {
-    const ca = await loadOrCreateCa(dir, 'P-384');
-    const principal = principalFromClaims(
-      devClaims('https://issuer.example', 'sigstore'),
-      issuerFrom({ issuerUrl: 'https://issuer.example', type: 'github-workflow' }),
-    );
-    const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
-    const issued = await createCertificateIssuer(ca).issue(principal, spkiDer(signer));
+  const { ca, issued, keys } = await issueFulcioLeaf();
+  const signer = keys.publicKey;
     const leaf = parseCertificate(issued.leafDer);
-    const inter = parseCertificate(ca.intermediateDer);
-    const root = parseCertificate(ca.rootDer);
-    const openssl = new X509Certificate(issued.leafDer);
-    assert.ok(leaf.spki.equals(spkiDer(signer)));
-    assert.ok(spkiDer(leaf.publicKey).equals(openssl.publicKey.export({ type: 'spki', format: 'der' })));
-    assert.equal(leaf.key.kind, 'ecdsa-p256');
-    assert.equal(inter.key.kind, 'ecdsa-p384');
-    assert.equal(leaf.x509.fingerprint256, openssl.fingerprint256);
-    assert.equal(signatureVerifies(leaf, inter), true);
-    assert.equal(signatureVerifies(leaf, inter), opensslVerifies(leaf, inter.publicKey));
-    assert.equal(signatureVerifies(inter, root), opensslVerifies(inter, root.publicKey));
-    assert.equal(signatureVerifies(leaf, root), false);
-    assert.equal(opensslVerifies(leaf, root.publicKey), false);
-    const tampered = Buffer.from(issued.leafDer);
-    tampered[tampered.length - 5]! ^= 1;
-    const bad = parseCertificate(tampered);
-    assert.equal(signatureVerifies(bad, inter), false);
-    assert.equal(opensslVerifies(bad, inter.publicKey), false);
-    const path = validateChain(leaf, [{ certChain: [inter, root], validFor: { start: new Date(0) } }], { at: new Date() });
-    assert.equal(path.length, 3);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const inter = parseCertificate(ca.intermediateDer);
+  const root = parseCertificate(ca.rootDer);
+  const openssl = new X509Certificate(issued.leafDer);
+  assert.ok(leaf.spki.equals(spkiDer(signer)));
+  assert.ok(spkiDer(leaf.publicKey).equals(openssl.publicKey.export({ type: 'spki', format: 'der' })));
+  assert.equal(leaf.key.kind, 'ecdsa-p256');
+  assert.equal(inter.key.kind, 'ecdsa-p384');
+  assert.equal(leaf.x509.fingerprint256, openssl.fingerprint256);
+  assert.equal(signatureVerifies(leaf, inter), true);
+  assert.equal(signatureVerifies(leaf, inter), opensslVerifies(leaf, inter.publicKey));
+  assert.equal(signatureVerifies(inter, root), opensslVerifies(inter, root.publicKey));
+  assert.equal(signatureVerifies(leaf, root), false);
+  assert.equal(opensslVerifies(leaf, root.publicKey), false);
+  const tampered = Buffer.from(issued.leafDer);
+  tampered[tampered.length - 5]! ^= 1;
+  const bad = parseCertificate(tampered);
+  assert.equal(signatureVerifies(bad, inter), false);
+  assert.equal(opensslVerifies(bad, inter.publicKey), false);
+  const path = validateChain(leaf, [{ certChain: [inter, root], validFor: { start: new Date(0) } }], { at: new Date() });
+  assert.equal(path.length, 3);
 });
 
 const KEYS: [string, () => { privateKey: KeyObject; publicKey: KeyObject }, AlgName[]][] = [
