@@ -59,7 +59,7 @@ import {
 import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
 import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
-import { processTree } from '../test/admission/helpers.js';
+import { processAlive, processTree } from '../test/admission/helpers.js';
 import { startStack } from '../test/e2e/stack.js';
 import { generateServingTls } from '../src/admission/index.js';
 import {
@@ -276,14 +276,12 @@ async function stopProcess(proc: ChildProcess | undefined): Promise<void> {
   const left = processTree(proc.pid!);
   proc.kill('SIGTERM');
   await once(proc, 'exit');
-  const alive = left.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  // tsx's esbuild service ends on its own once its parent is gone: give it a moment.
+  let alive = left;
+  for (let i = 0; i < 40 && alive.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    alive = alive.filter(processAlive);
+  }
   if (alive.length > 0) process.stderr.write(`bench: processes left behind: ${alive.join(' ')}\n`);
 }
 
