@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { closeOnSignals } from '../server/index.js';
 
@@ -27,6 +29,22 @@ const isMessage = (m: unknown): m is { sigil: string } =>
   typeof m === 'object' && m !== null && typeof (m as { sigil?: unknown }).sigil === 'string';
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
+
+/**
+ * The default --workers: the CPUs this process may run on (availableParallelism), capped by a
+ * cgroup v2 CPU quota when there is one: in a container with `limits.cpu: 2`, 2, not the node's 64.
+ */
+export function defaultWorkerCount(cpuMaxFile = '/sys/fs/cgroup/cpu.max'): number {
+  const cpus = availableParallelism();
+  let quota = Infinity;
+  try {
+    const [max, period] = readFileSync(cpuMaxFile, 'utf8').trim().split(/\s+/);
+    if (max !== 'max' && Number(period) > 0) quota = Math.ceil(Number(max) / Number(period));
+  } catch {
+    // no cgroup v2 CPU controller here
+  }
+  return Math.max(1, Math.min(cpus, Number.isFinite(quota) ? quota : cpus));
+}
 
 export interface ClusterOptions<P> {
   workers: number;

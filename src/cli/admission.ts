@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
@@ -15,6 +14,7 @@ import {
   DEFAULT_EXCLUDED_NAMESPACES,
   DEFAULT_SERVICE,
   DEFAULT_TIMEOUT_MS,
+  defaultWorkerCount,
   generateServingTls,
   isClusterWorker,
   parsePolicySources,
@@ -177,7 +177,7 @@ function checkServeFlags(f: ServeFlags): number {
     throw new CliError('--tls-cert and --tls-key go together');
   if (f.failurePolicy !== 'Fail' && f.failurePolicy !== 'Ignore')
     throw new CliError('--failure-policy must be Fail or Ignore');
-  return f.workers === undefined ? availableParallelism() : intFlag(f.workers, '--workers', 1, 256);
+  return f.workers === undefined ? defaultWorkerCount() : intFlag(f.workers, '--workers', 1, 256);
 }
 
 function startServer(f: ServeFlags, p: ServePayload, metricsText?: () => Promise<string>) {
@@ -401,7 +401,7 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'pino level (one JSON line per decision at info)', 'info')
     .option(
       '--workers <n>',
-      'processes accepting connections on the one port (default: the number of CPUs; 1 = a single process)',
+      'processes accepting connections on the one port (default: the number of CPUs, capped by a cgroup CPU limit; 1 = a single process)',
     )
     .action((f: ServeFlags) => serve(f));
   const test = (c: Command): Command =>

@@ -3,10 +3,11 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
+import { defaultWorkerCount } from '../../src/admission/index.js';
 import { generateP256, publicKeyPem } from '../../src/crypto/index.js';
 import { ROOT } from '../e2e/stack.js';
 import { getText, pod, processAlive, processTree, review } from './helpers.js';
@@ -244,5 +245,21 @@ describe('sigil admission serve --workers 2', () => {
       s.child.kill('SIGTERM');
       await once(s.child, 'exit');
     }
+  });
+});
+
+describe('default --workers', () => {
+  it('is the CPU count, capped by a cgroup v2 CPU quota', () => {
+    const cpus = availableParallelism();
+    const cpuMax = (text: string): string => {
+      const f = join(dir, `cpu.max-${text.replace(/\s/g, '_')}`);
+      writeFileSync(f, `${text}\n`);
+      return f;
+    };
+    assert.equal(defaultWorkerCount(join(dir, 'absent')), cpus);
+    assert.equal(defaultWorkerCount(cpuMax('max 100000')), cpus);
+    assert.equal(defaultWorkerCount(cpuMax('50000 100000')), 1);
+    assert.equal(defaultWorkerCount(cpuMax('150000 100000')), Math.min(cpus, 2));
+    assert.equal(defaultWorkerCount(cpuMax('6400000 100000')), cpus);
   });
 });
