@@ -38,8 +38,7 @@ function signerOf(bundle: Bundle, options: VerifyOptions): Signer {
     if (vm.kind !== 'publicKey') {
       throw new SigilError('VERIFICATION_FAILED', 'public key: the bundle carries a certificate but a public key was given');
     }
-    const der = spkiDer(options.publicKey);
-    return { key: VerifyingKey.fromKeyObject(options.publicKey), der, intermediates: [] };
+    return { key: VerifyingKey.fromKeyObject(options.publicKey), der: spkiDer(options.publicKey), intermediates: [] };
   }
   if (vm.kind === 'publicKey') throw new SigilError('VERIFICATION_FAILED', 'the bundle is key-based: verify it with a public key');
   const ders = vm.kind === 'certificate' ? [vm.certificate] : vm.certificates;
