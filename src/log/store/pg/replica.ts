@@ -29,6 +29,7 @@ export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
 const FLUSH_MAX = 1000;
+const FLUSH_PARALLEL = 4;
 const PUMP_MAX = 1000;
 const PUMP_IN_FLIGHT = 4000;
 const OPEN_WAIT_MS = 30_000;
@@ -138,7 +139,8 @@ class Replica implements ReplicatedLog {
   private closed = false;
   private promoting = false;
   private outbox: Outgoing[] = [];
-  private flushing = false;
+  /** Queue rounds in flight (several, so a round's round trips do not hold back the next appends). */
+  private flushing = 0;
   private readonly waiters = new Map<string, Waiter[]>();
   private waiting = 0;
   private refreshing: Promise<void> | undefined;
@@ -301,14 +303,14 @@ class Replica implements ReplicatedLog {
         resolve,
         reject,
       });
-      if (!this.flushing) setImmediate(() => void this.flush());
+      if (this.flushing < FLUSH_PARALLEL) setImmediate(() => void this.flush());
     });
   }
 
   /** Queues the outbox in `pending` (one multi-row INSERT per round, see PendingQueue) and waits for integration. */
   private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
+    if (this.flushing >= FLUSH_PARALLEL) return;
+    this.flushing += 1;
     try {
       while (this.outbox.length > 0 && !this.closed) {
         const batch = this.outbox.splice(0, FLUSH_MAX);
@@ -320,7 +322,7 @@ class Replica implements ReplicatedLog {
         }
       }
     } finally {
-      this.flushing = false;
+      this.flushing -= 1;
     }
   }
 
