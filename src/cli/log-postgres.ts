@@ -2,14 +2,14 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { SigilError } from '../errors/index.js';
-import { closeOnSignals, createApp, listen } from '../server/index.js';
+import { closeOnSignals, listen } from '../server/index.js';
 import { DEFAULT_PG_SCHEMA, migratePostgres, openReplicatedLog, type ReplicatedLog } from '../log/store/postgres.js';
 import { checkDatabaseUrl } from '../log/store/pg/connect.js';
 import { rekorCheckpointSigner, checkpointName } from '../rekor/checkpoint.js';
 import { loadOrCreateLogKey } from '../rekor/log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from '../rekor/pool.js';
-import { registerRekorRoutes } from '../rekor/routes.js';
-import { DEFAULT_LOG_HOST, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
+import { createRekorApp } from '../rekor/app.js';
+import { DEFAULT_LOG_HOST, DEFAULT_LOG_PORT } from '../rekor/server.js';
 import { RekorService } from '../rekor/service.js';
 import { CliError } from './output.js';
 
@@ -61,9 +61,12 @@ export async function createPostgresLogServer(config: PostgresLogServerConfig): 
     const size = config.workers ?? availableParallelism();
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
     const svc = new RekorService(log, workers, key);
-    app = createApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel ?? 'warn', maxInFlight: DEFAULT_MAX_IN_FLIGHT });
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
-    registerRekorRoutes(app, svc, () => publicUrl);
+    app = createRekorApp(svc, {
+      baseUrl: () => publicUrl,
+      ...(config.bodyLimit !== undefined ? { bodyLimit: config.bodyLimit } : {}),
+      logLevel: config.logLevel ?? 'warn',
+    });
     void app.register(import('../log/tiles/routes.js'), { log, dir: `${config.dataDir}/tiles` });
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;

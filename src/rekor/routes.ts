@@ -34,29 +34,8 @@ function optionalList(v: unknown, what: string): unknown[] {
   return v;
 }
 
-/** The Rekor v1 API (WIRE §2.2–2.3) on a Fastify app. `baseUrl` builds Location headers. */
-export function registerRekorRoutes(app: FastifyInstance, svc: RekorService, baseUrl: () => string): void {
-  const entriesUrl = (): string => `${baseUrl()}/api/v1/log/entries`;
-
-  // The create route keeps the body as text: parsing, verification and canonicalization run in workers.
-  void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    scope.post('/api/v1/log/entries', async (req, reply) => {
-      if (typeof req.body !== 'string' || req.body.length === 0) throw new SigilError('INVALID_JSON', 'request body is empty');
-      try {
-        const { uuid, member } = await svc.create(req.body);
-        reply.header('etag', uuid).header('location', `${entriesUrl()}/${uuid}`);
-        return sendJsonText(reply, 201, `{${member}}`);
-      } catch (e) {
-        if (e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' && e.headers?.['x-sigil-entry-id']) {
-          throw new SigilError('DUPLICATE_ENTRY', e.message, { headers: { location: `${entriesUrl()}/${e.headers['x-sigil-entry-id']}` } });
-        }
-        throw e;
-      }
-    });
-  });
-
+/** The Rekor v1 API (WIRE §2.2–2.3) on a Fastify app, but for the append route (create-route.ts). */
+export function registerRekorRoutes(app: FastifyInstance, svc: RekorService): void {
   app.get('/api/v1/log', async (_req, reply) => {
     const head = svc.log.latestTreeHead();
     const inactive = svc.shards.inactiveShardsJson();

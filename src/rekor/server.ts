@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { createApp, DEFAULT_BODY_LIMIT, listen } from '../server/index.js';
-import { InFlightLimit } from '../server/raw-http.js';
+import { listen } from '../server/index.js';
 import { join } from 'node:path';
 import { createLog, type Log } from '../log/index.js';
 import { openShards } from '../log/shards/open.js';
@@ -9,15 +8,13 @@ import { registerShardTiles } from '../log/shards/tiles.js';
 import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
 import { loadOrCreateLogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
-import { createEntryRoute } from './create-route.js';
-import { registerRekorRoutes } from './routes.js';
+import { createRekorApp, DEFAULT_MAX_IN_FLIGHT } from './app.js';
 import { RekorService, rekorSetAttestor } from './service.js';
 import { ShardSet } from './shards.js';
 
 export const DEFAULT_LOG_PORT = 3000;
 export const DEFAULT_LOG_HOST = '127.0.0.1';
-/** Requests in flight before the server answers 503 + Retry-After. */
-export const DEFAULT_MAX_IN_FLIGHT = 8192;
+export { DEFAULT_MAX_IN_FLIGHT };
 
 export interface LogServerConfig {
   /** Holds the signing key (PKCS#8, 0600) and the SQLite log (one database per shard, see src/log/shards). */
@@ -77,22 +74,13 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
     workers = size > 0 ? await createWorkerPool(size, keyPem) : inlineWorkers(keyPem);
     const svc = new RekorService(log, workers, key, new ShardSet(log, offset, shards.inactive));
     let publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
-    const bodyLimit = config.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    const inFlight = new InFlightLimit(config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    const fastRoute = createEntryRoute(svc, {
+    app = createRekorApp(svc, {
       baseUrl: () => publicUrl,
-      bodyLimit,
-      inFlight,
-      onInternal: (e) => app?.log.error({ err: e }, 'append failed'),
-    });
-    app = createApp({
-      bodyLimit,
+      ...(config.bodyLimit !== undefined ? { bodyLimit: config.bodyLimit } : {}),
       logLevel: config.logLevel ?? 'warn',
-      inFlight,
-      fastRoute,
-      ...(config.tls ? { https: config.tls } : {}),
+      maxInFlight: config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      ...(config.tls ? { tls: config.tls } : {}),
     });
-    registerRekorRoutes(app, svc, () => publicUrl);
     void app.register(import('./explorer.js'));
     void app.register(import('../log/tiles/routes.js'), { log, dir: join(config.dataDir, shards.active.record.tiles) }); // C2SP tlog-tiles
     registerShardTiles(app, config.dataDir, shards);
