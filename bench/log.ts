@@ -7,12 +7,12 @@
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
+import { startLogServer, stopLogServer } from './log-server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -21,7 +21,6 @@ const KEYS = Number(process.env.BENCH_KEYS ?? 1024);
 const WORKERS = process.env.BENCH_WORKERS;
 /** Entries prepared up front: enough for ~20,000/s over warm-up and measurement. */
 const PREPARED = Number(process.env.BENCH_PREPARED ?? Math.ceil((SECONDS + WARMUP) * 20_000));
-const ROOT = new URL('../', import.meta.url).pathname;
 
 function rawVerifyRate(ms = 1500): number {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -60,24 +59,6 @@ function prepareRequests(host: string, count: number): Buffer[] {
     );
   }
   return out;
-}
-
-async function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'log', 'serve', '--port', '0', '--data-dir', dataDir];
-  if (WORKERS !== undefined) args.push('--workers', WORKERS);
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIGIL_LOG_LEVEL: 'error' } });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /sigil log listening on (http:\/\/\S+)\n/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.once('exit', (code) => reject(new Error(`log server exited (${code}): ${err}`)));
-  });
-  return { proc, url };
 }
 
 interface Stats {
@@ -150,7 +131,9 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate();
   // BENCH_URL targets a server started elsewhere (e.g. under a profiler).
-  const { proc, url } = process.env.BENCH_URL ? { proc: undefined, url: process.env.BENCH_URL } : await startServer(dataDir);
+  const { proc, url } = process.env.BENCH_URL
+    ? { proc: undefined, url: process.env.BENCH_URL }
+    : await startLogServer(['--data-dir', dataDir, ...(WORKERS !== undefined ? ['--workers', WORKERS] : [])]);
   try {
     const port = Number(new URL(url).port);
     const prepStart = performance.now();
@@ -201,10 +184,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    if (proc) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    }
+    if (proc) await stopLogServer(proc);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
