@@ -147,12 +147,14 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
     const startSize = await treeSize(url);
     const cpu0 = cpuSeconds(proc?.pid);
+    const client0 = process.cpuUsage();
     stats.measuring = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     stats.measuring = false;
     const elapsed = (performance.now() - t0) / 1000;
     const cpu1 = cpuSeconds(proc?.pid);
+    const client = process.cpuUsage(client0);
     done = true;
     await Promise.all(clients);
     const endSize = await treeSize(url);
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
       // steadier than entries/s when other work shares the machine.
       serverCpuMsPerEntry: cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, stats.ok)),
       serverCpuCores: cpu0 === undefined || cpu1 === undefined ? null : round((cpu1 - cpu0) / elapsed),
+      loadGeneratorCpuMsPerEntry: round((client.user + client.system) / 1000 / Math.max(1, stats.ok)),
       durability: 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
       machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
       prepareSeconds: round(prepSeconds),
