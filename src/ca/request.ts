@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { SigilError } from '../errors/index.js';
-import { assertStrongKey, fromBase64, pemBlocks, verifyData } from '../crypto/index.js';
+import { assertStrongKey, canonicalEcSpki, fromBase64, pemBlocks, verifyData } from '../crypto/index.js';
 
 export const MAX_KEY_CHARS = 16 * 1024;
 export const MAX_CSR_CHARS = 32 * 1024;
@@ -78,21 +78,6 @@ export function checkProofOfPossession(req: KeyRequest, name: string): void {
   }
 }
 
-/**
- * Canonical SPKI prefixes of uncompressed P-256 / P-384 points. OpenSSL 3 decodes a DER key
- * through its generic decoder (~0.15 ms) and encodes it back as slowly; for these exact
- * encodings the point is imported as a JWK (half the cost) and the request's DER, which is
- * then byte for byte what an export would produce, goes into the certificate as it is.
- */
-const EC_SPKI = [
-  {
-    crv: 'P-256',
-    size: 32,
-    prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
-  },
-  { crv: 'P-384', size: 48, prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex') },
-] as const;
-
 /** PEM `PUBLIC KEY`, or base64 DER SPKI; with the canonical DER SPKI to certify. */
 function parsePublicKeyContent(content: string): { key: KeyObject; spki: Buffer } {
   let der: Buffer;
@@ -105,13 +90,15 @@ function parsePublicKeyContent(content: string): { key: KeyObject; spki: Buffer 
     der = fromBase64(content.replace(/\s+/g, ''), 'publicKey.content');
   }
   try {
-    for (const ec of EC_SPKI) {
-      const at = ec.prefix.length;
-      if (der.length === at + 1 + 2 * ec.size && der[at] === 0x04 && der.subarray(0, at).equals(ec.prefix)) {
-        const x = der.subarray(at + 1, at + 1 + ec.size).toString('base64url');
-        const y = der.subarray(at + 1 + ec.size).toString('base64url');
-        return { key: createPublicKey({ key: { kty: 'EC', crv: ec.crv, x, y }, format: 'jwk' }), spki: der };
-      }
+    // OpenSSL 3 decodes a DER key through its generic decoder and encodes it back as slowly; a
+    // canonical NIST-curve SPKI is imported from its point as a JWK (half the cost), and the
+    // request's DER, byte for byte what an export would produce, goes into the certificate.
+    const ec = canonicalEcSpki(der);
+    if (ec) {
+      const size = (ec.point.length - 1) / 2;
+      const x = ec.point.subarray(1, 1 + size).toString('base64url');
+      const y = ec.point.subarray(1 + size).toString('base64url');
+      return { key: createPublicKey({ key: { kty: 'EC', crv: `P-${ec.bits}`, x, y }, format: 'jwk' }), spki: der };
     }
     const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
     return { key, spki: key.export({ type: 'spki', format: 'der' }) };
