@@ -140,6 +140,7 @@ class LogCore implements Log {
   private readonly optimistic: boolean;
   private readonly depth: number;
   private verifyStored = false;
+  /** Memory may be ahead of the store: reload before the next batch (once nothing is in flight). */
   private needsReload = false;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -369,7 +370,7 @@ class LogCore implements Log {
         for (const e of entries) this.unsettled.set(e.leafHash.toString('hex'), e);
       }
     } catch (e) {
-      this.failed(e);
+      this.needsReload = true;
       throw toSigilError(e, 'STORAGE_FAILURE', `log commit failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     const inflight: InFlightBatch = { batch, firstByHash, known, byHash, entries, previousSize, head, committing, attesting };
@@ -384,7 +385,7 @@ class LogCore implements Log {
       await b.committing;
     } catch (e) {
       this.counters.failedCommits += 1;
-      this.failed(e);
+      this.needsReload = true;
       const conflict = e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' && this.optimistic;
       const later = this.inflight.splice(0).filter((x) => x !== b);
       // Bring memory back to the durable state before anyone hears of the failure, so reads stay
@@ -452,11 +453,6 @@ class LogCore implements Log {
     } finally {
       this.schedule();
     }
-  }
-
-  /** Memory may be ahead of the store: reload it before the next batch (once nothing is in flight). */
-  private failed(_e: unknown): void {
-    this.needsReload = true;
   }
 
   /**
