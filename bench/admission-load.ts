@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { processTree } from '../test/admission/helpers.js';
+import { percentile, round } from './measure.js';
 
 export const WRK_BIN = '/usr/bin/wrk';
 
@@ -50,12 +51,6 @@ export interface LoadGenerator {
   run(spec: LoadSpec, hooks: LoadHooks): Promise<LoadResult>;
 }
 
-const round = (n: number): number => Math.round(n * 100) / 100;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** wrk when installed (unless BENCH_LOADGEN=node), else the Node client. */
 export function pickLoadGenerator(): { generator: LoadGenerator; note?: string } {

@@ -35,7 +35,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -69,6 +68,7 @@ import {
   type LoadResult,
   type LoadSpec,
 } from './admission-load.js';
+import { rawVerifyRate, round } from './measure.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -94,18 +94,6 @@ const COLD_DEFINITION =
   'process keeps across reviews: the parsed trusted root (CA and log keys, intermediate->root ' +
   'signatures) and the log checkpoint signatures already checked. Half the reviews are /validate ' +
   'digest-pinned, half /mutate by tag.';
-function rawVerifyRate(ms = 1000): number {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(64);
-  const sig = sign('sha256', data, privateKey);
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < 100; i++) verify('sha256', data, publicKey, sig);
-    n += 100;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
 
 interface Registry {
   host: string;
@@ -285,7 +273,6 @@ async function stopProcess(proc: ChildProcess | undefined): Promise<void> {
   if (alive.length > 0) process.stderr.write(`bench: processes left behind: ${alive.join(' ')}\n`);
 }
 
-const round = (n: number): number => Math.round(n * 100) / 100;
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 type Phase = LoadResult & {

@@ -29,6 +29,7 @@ import { createOidcServer } from '../src/oidc/dev-issuer.js';
 import { devClaims } from '../src/oidc/dev-claims.js';
 import { issuerFrom } from '../src/oidc/config.js';
 import { principalFromClaims } from '../src/oidc/principal.js';
+import { percentile } from './measure.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? process.argv[2] ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -60,12 +61,6 @@ interface Rate {
   perSecond: number;
   cpuMicrosPerCertificate: number;
   latencyMs: { p50: number; p99: number };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Keeps CONCURRENCY issuances in flight; counts those completing inside the measured window. */

@@ -7,12 +7,13 @@
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads).
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { startLogServer, stopLogServer } from './log-server.js';
+import { percentile, rawVerifyRate, round } from './measure.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -21,19 +22,6 @@ const KEYS = Number(process.env.BENCH_KEYS ?? 1024);
 const WORKERS = process.env.BENCH_WORKERS;
 /** Entries prepared up front: enough for ~20,000/s over warm-up and measurement. */
 const PREPARED = Number(process.env.BENCH_PREPARED ?? Math.ceil((SECONDS + WARMUP) * 20_000));
-
-function rawVerifyRate(ms = 1500): number {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(64);
-  const sig = sign('sha256', data, privateKey);
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < 100; i++) verify('sha256', data, publicKey, sig);
-    n += 100;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
 
 function prepareRequests(host: string, count: number): Buffer[] {
   const keys: { privateKey: KeyObject; pemB64: string }[] = [];
@@ -122,14 +110,9 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
-  const verifyBefore = rawVerifyRate();
+  const verifyBefore = rawVerifyRate(1500);
   // BENCH_URL targets a server started elsewhere (e.g. under a profiler).
   const { proc, url } = process.env.BENCH_URL
     ? { proc: undefined, url: process.env.BENCH_URL }
@@ -158,7 +141,7 @@ async function main(): Promise<void> {
     done = true;
     await Promise.all(clients);
     const endSize = await treeSize(url);
-    const verifyAfter = rawVerifyRate();
+    const verifyAfter = rawVerifyRate(1500);
     const rawVerify = (verifyBefore + verifyAfter) / 2;
     const lat = stats.latencies.sort((a, b) => a - b);
     const rate = stats.ok / elapsed;
@@ -197,6 +180,5 @@ async function treeSize(url: string): Promise<{ size: number; during(s: { size: 
   return { size: info.treeSize, during: (s) => info.treeSize - s.size };
 }
 
-const round = (n: number): number => Math.round(n * 100) / 100;
 
 await main();
