@@ -12,6 +12,8 @@ interface NativeAddon {
   parseKey(spkiDer: Buffer): unknown;
   parseEcPoint(bits: 256 | 384 | 521, point: Buffer): unknown;
   verify(key: unknown, digest: Buffer, signature: Buffer): boolean;
+  parsePrivateEcKey(pkcs8Der: Buffer): unknown;
+  signDigest(key: unknown, digest: Buffer): Buffer;
 }
 
 let addon: NativeAddon | undefined;
@@ -81,6 +83,28 @@ export function canonicalEcSpki(der: Uint8Array): EcSpki | undefined {
 
 export function verifyPrehashed(key: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {
   return new PrehashedVerifier(key).verify(digest, signature);
+}
+
+const ecSigners = new WeakMap<KeyObject, unknown>();
+
+/**
+ * ECDSA over `digest` (the data's hash, computed by the caller with the curve's hash) with an EC
+ * private key parsed once per KeyObject into the addon: node:crypto's sign() builds a fresh
+ * OpenSSL context per call, and the log signs a SET per entry. The key's DER export is wiped
+ * after parsing; the parsed key lives only in memory and is freed with the KeyObject.
+ */
+export function signDigestEc(privateKey: KeyObject, digest: Uint8Array): Buffer {
+  let handle = ecSigners.get(privateKey);
+  if (handle === undefined) {
+    const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+    try {
+      handle = loadAddon().parsePrivateEcKey(der);
+    } finally {
+      der.fill(0);
+    }
+    ecSigners.set(privateKey, handle);
+  }
+  return loadAddon().signDigest(handle, Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength));
 }
 
 export const sha256Of = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();

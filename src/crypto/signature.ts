@@ -1,10 +1,13 @@
-import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { defaultHashFor, keyKind } from './keys.js';
+import { signDigestEc } from './prehashed.js';
 
-/** Signs data with the key's default hash (ECDSA → DER signature; Ed25519 pure). */
+/** Signs data with the key's default hash (ECDSA → DER signature, through the addon; Ed25519 pure). */
 export function signData(privateKey: KeyObject, data: Uint8Array): Buffer {
   const kind = keyKind(privateKey);
-  return nodeSign(defaultHashFor(kind), data, privateKey);
+  const hash = defaultHashFor(kind);
+  if (kind.startsWith('ecdsa-') && hash !== null) return signDigestEc(privateKey, createHash(hash).update(data).digest());
+  return nodeSign(hash, data, privateKey);
 }
 
 /** Verifies a signature over data with the key's default hash; never throws. */

@@ -1,4 +1,5 @@
-import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { sha256Of, signDigestEc } from '../crypto/prehashed.js';
 
 /** The four members a signed entry timestamp covers (WIRE §2.5). */
 export interface SetFields {
@@ -25,7 +26,7 @@ export function setPayload(f: SetFields): Buffer {
 
 /** ECDSA (SHA-256, ASN.1 DER) signature over the SET payload. */
 export function signSet(privateKey: KeyObject, payload: Uint8Array): Buffer {
-  return nodeSign('sha256', payload, privateKey);
+  return signDigestEc(privateKey, sha256Of(payload));
 }
 
 export function verifySet(publicKey: KeyObject, f: SetFields, signature: Uint8Array): boolean {

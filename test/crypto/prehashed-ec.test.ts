@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
-import { canonicalEcSpki, PrehashedVerifier, publicKeyFromDer, toPem } from '../../src/crypto/index.js';
+import { canonicalEcSpki, PrehashedVerifier, publicKeyFromDer, signData, toPem } from '../../src/crypto/index.js';
+import { signDigestEc } from '../../src/crypto/prehashed.js';
 import { parseVerifierMaterial } from '../../src/rekor/kinds/index.js';
 
 const b64Pem = (der: Buffer): string => Buffer.from(toPem('PUBLIC KEY', der)).toString('base64');
@@ -49,4 +50,24 @@ test('non-canonical or foreign SPKIs take the general parse; points off the curv
   offCurve[offCurve.length - 1] ^= 0x01;
   assert.ok(canonicalEcSpki(offCurve), 'the encoding is canonical');
   assert.throws(() => parseVerifierMaterial(b64Pem(offCurve), 'key'), (e: unknown) => (e as { code?: string }).code === 'INVALID_KEY');
+});
+
+for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
+  test(`${curve}: signData signs through the addon, and node:crypto verifies each (randomized) signature`, () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+    const hash = { 'P-256': 'sha256', 'P-384': 'sha384', 'P-521': 'sha512' }[curve];
+    const data = Buffer.from(`signed by ${curve}`);
+    const a = signData(privateKey, data);
+    const b = signData(privateKey, data);
+    assert.notDeepEqual(a, b, 'ECDSA nonces differ between signatures');
+    for (const s of [a, b]) assert.equal(verify(hash, data, publicKey, s), true);
+    assert.equal(verify(hash, Buffer.from('other'), publicKey, a), false);
+    assert.throws(() => signDigestEc(publicKey, createHash(hash).update(data).digest()), 'a public key cannot sign');
+  });
+}
+
+test('signData keeps node:crypto for Ed25519', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const s = signData(privateKey, Buffer.from('x'));
+  assert.equal(verify(null, Buffer.from('x'), publicKey, s), true);
 });
