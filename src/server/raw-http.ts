@@ -38,13 +38,15 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
 /** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
 export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>, close = false): void {
   if (res.headersSent || res.destroyed) return;
+  // Encoded once: Buffer.byteLength would flatten the (often concatenated) string, then end() encode it again.
+  const bytes = Buffer.from(body, 'utf8');
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
+    'content-length': bytes.length,
     ...headers,
     ...(close ? { connection: 'close' } : {}),
   });
-  res.end(body);
+  res.end(bytes);
 }
 
 /**
