@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { SigilError } from '../../errors/index.js';
 import { Bloom } from './bloom.js';
@@ -37,7 +37,8 @@ export interface LookupTuning {
   fanout: number;
 }
 
-export const DEFAULT_LOOKUP_TUNING: LookupTuning = { flushAt: 8192, stepRows: 8192, fanout: 8 };
+// A step blocks the store's one connection (commits and reads wait behind it): kept to a few ms.
+export const DEFAULT_LOOKUP_TUNING: LookupTuning = { flushAt: 4096, stepRows: 2048, fanout: 8 };
 
 export const LOOKUP_SCHEMA = `
 CREATE TABLE IF NOT EXISTS lookup_runs (
@@ -63,7 +64,7 @@ export function hashLookupKey(leafHash: Uint8Array): Buffer {
 export function indexLookupKey(key: string): Buffer {
   const k = Buffer.alloc(9);
   k[0] = 1;
-  createHash('sha256').update(key, 'utf8').digest().copy(k, 1, 0, 8);
+  hash('sha256', Buffer.from(key, 'utf8'), 'buffer').copy(k, 1, 0, 8);
   return k;
 }
 
@@ -86,7 +87,8 @@ interface Run {
 
 class MemTable {
   readonly hashes = new Map<string, number>();
-  readonly keys = new Map<string, number[]>();
+  /** Index key → its run key (hashed when first seen, so a flush only sorts) and its indexes. */
+  readonly keys = new Map<string, { k: string; list: number[] }>();
   end: number;
 
   constructor(readonly first: number) {
@@ -101,9 +103,9 @@ class MemTable {
     if (index !== this.end) throw new SigilError('STORAGE_FAILURE', `lookup memtable expects ${this.end}`);
     this.hashes.set(Buffer.from(leafHash.buffer, leafHash.byteOffset, 32).toString('latin1'), index);
     for (const key of keys) {
-      const list = this.keys.get(key);
-      if (list === undefined) this.keys.set(key, [index]);
-      else if (list[list.length - 1] !== index) list.push(index);
+      const e = this.keys.get(key);
+      if (e === undefined) this.keys.set(key, { k: indexLookupKey(key).toString('latin1'), list: [index] });
+      else if (e.list[e.list.length - 1] !== index) e.list.push(index);
     }
     this.end = index + 1;
   }
@@ -112,10 +114,7 @@ class MemTable {
   sortedRows(): [string, number][] {
     const rows: [string, number][] = [];
     for (const [h, idx] of this.hashes) rows.push(['\x00' + h.slice(0, 8), idx]);
-    for (const [key, list] of this.keys) {
-      const k = indexLookupKey(key).toString('latin1');
-      for (const idx of list) rows.push([k, idx]);
-    }
+    for (const { k, list } of this.keys.values()) for (const idx of list) rows.push([k, idx]);
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
     return rows;
   }
@@ -305,7 +304,7 @@ export class LookupIndex {
         after = found[found.length - 1]!;
       }
     }
-    for (const mem of [this.flush?.mem, this.active]) out.push(...(mem?.keys.get(key) ?? []).slice(0, limit));
+    for (const mem of [this.flush?.mem, this.active]) out.push(...(mem?.keys.get(key)?.list ?? []).slice(0, limit));
     return [...new Set(out)].sort((a, b) => a - b).slice(0, limit);
   }
 
