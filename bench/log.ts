@@ -5,7 +5,8 @@
  * the same run. Prints one JSON object.
  *
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
- * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads).
+ * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads),
+ * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts).
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { startLogServer, stopLogServer } from './log-server.js';
 import { percentile, rawVerifyRate, round } from './measure.js';
+import { runWrk, WRK_BIN, wrkAvailable } from './log-wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -23,31 +25,32 @@ const WORKERS = process.env.BENCH_WORKERS;
 /** Entries prepared up front: enough for ~20,000/s over warm-up and measurement. */
 const PREPARED = Number(process.env.BENCH_PREPARED ?? Math.ceil((SECONDS + WARMUP) * 20_000));
 
-function prepareRequests(host: string, count: number): Buffer[] {
+/** `count` distinct hashedrekord request bodies (JSON, one line each) from KEYS signer keys. */
+function prepareBodies(count: number): string[] {
   const keys: { privateKey: KeyObject; pemB64: string }[] = [];
   for (let i = 0; i < KEYS; i++) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     keys.push({ privateKey, pemB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') });
   }
-  const out: Buffer[] = [];
+  const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const k = keys[i % keys.length]!;
     const data = randomBytes(32);
     const digest = createHash('sha256').update(data).digest('hex');
     const signature = sign('sha256', data, k.privateKey).toString('base64');
-    const body = JSON.stringify({
-      apiVersion: '0.0.1',
-      kind: 'hashedrekord',
-      spec: { signature: { content: signature, publicKey: { content: k.pemB64 } }, data: { hash: { algorithm: 'sha256', value: digest } } },
-    });
     out.push(
-      Buffer.from(
-        `POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      ),
+      JSON.stringify({
+        apiVersion: '0.0.1',
+        kind: 'hashedrekord',
+        spec: { signature: { content: signature, publicKey: { content: k.pemB64 } }, data: { hash: { algorithm: 'sha256', value: digest } } },
+      }),
     );
   }
   return out;
 }
+
+const frame = (host: string, body: string): Buffer =>
+  Buffer.from(`POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 
 interface Stats {
   ok: number;
@@ -99,6 +102,49 @@ function runClient(port: number, next: () => Buffer | undefined, stats: Stats, u
   });
 }
 
+/** What a load generator reports for the measuring window. */
+interface Window {
+  ok: number;
+  other: Record<string, number>;
+  latencyMs: { p50: number; p99: number; max: number };
+  elapsed: number;
+  exhausted: boolean;
+  clientCpuMs: number;
+  loadGenerator: string;
+}
+
+/** The Node fallback (BENCH_LOADGEN=node or no wrk): CLIENTS raw keep-alive sockets in this process. */
+async function runNodeClients(port: number, bodies: string[], onStart: () => Promise<void>, onEnd: () => void): Promise<Window> {
+  const requests = bodies.map((b) => frame(`127.0.0.1:${port}`, b));
+  let cursor = 0;
+  const next = (): Buffer | undefined => requests[cursor++];
+  const stats: Stats = { ok: 0, other: new Map(), latencies: [], measuring: false };
+  let done = false;
+  const clients = Array.from({ length: CLIENTS }, () => runClient(port, next, stats, () => done));
+  await new Promise((r) => setTimeout(r, WARMUP * 1000));
+  await onStart();
+  const client0 = process.cpuUsage();
+  stats.measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  stats.measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  onEnd();
+  const client = process.cpuUsage(client0);
+  done = true;
+  await Promise.all(clients);
+  const lat = stats.latencies.sort((a, b) => a - b);
+  return {
+    ok: stats.ok,
+    other: Object.fromEntries(stats.other),
+    latencyMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN },
+    elapsed,
+    exhausted: cursor >= requests.length,
+    clientCpuMs: (client.user + client.system) / 1000,
+    loadGenerator: 'node (raw keep-alive sockets, the bench process)',
+  };
+}
+
 /** CPU seconds (user + system, all threads) used so far by a process, from /proc; undefined elsewhere. */
 function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -120,50 +166,55 @@ async function main(): Promise<void> {
   try {
     const port = Number(new URL(url).port);
     const prepStart = performance.now();
-    const requests = prepareRequests(`127.0.0.1:${port}`, PREPARED);
+    const bodies = prepareBodies(PREPARED);
     const prepSeconds = (performance.now() - prepStart) / 1000;
-    let cursor = 0;
-    const next = (): Buffer | undefined => requests[cursor++];
-    const stats: Stats = { ok: 0, other: new Map(), latencies: [], measuring: false };
-    let done = false;
-    const clients = Array.from({ length: CLIENTS }, () => runClient(port, next, stats, () => done));
-    await new Promise((r) => setTimeout(r, WARMUP * 1000));
-    const startSize = await treeSize(url);
-    const cpu0 = cpuSeconds(proc?.pid);
-    const client0 = process.cpuUsage();
-    stats.measuring = true;
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    stats.measuring = false;
-    const elapsed = (performance.now() - t0) / 1000;
-    const cpu1 = cpuSeconds(proc?.pid);
-    const client = process.cpuUsage(client0);
-    done = true;
-    await Promise.all(clients);
+    let window: Window;
+    let startSize: { size: number } = { size: 0 };
+    let cpu0: number | undefined;
+    let cpu1: number | undefined;
+    const onStart = async (): Promise<void> => {
+      startSize = await treeSize(url);
+      cpu0 = cpuSeconds(proc?.pid);
+    };
+    const onEnd = (): void => {
+      cpu1 = cpuSeconds(proc?.pid);
+    };
+    if (wrkAvailable()) {
+      // Warm-up and measurement each get their own bodies, in proportion to their time.
+      const split = Math.floor((bodies.length * WARMUP) / (WARMUP + SECONDS));
+      if (WARMUP > 0) await runWrk(url, bodies.slice(0, split), CLIENTS, WARMUP);
+      await onStart();
+      const w = await runWrk(url, bodies.slice(split), CLIENTS, SECONDS);
+      onEnd();
+      window = { ok: w.created, other: w.other, latencyMs: w.latencyMs, elapsed: w.seconds, exhausted: w.exhausted, clientCpuMs: w.cpuMs, loadGenerator: `wrk (${WRK_BIN}, 1 thread, own process)` };
+    } else {
+      window = await runNodeClients(port, bodies, onStart, onEnd);
+    }
     const endSize = await treeSize(url);
     const verifyAfter = rawVerifyRate(1500);
     const rawVerify = (verifyBefore + verifyAfter) / 2;
-    const lat = stats.latencies.sort((a, b) => a - b);
-    const rate = stats.ok / elapsed;
+    const { ok, elapsed } = window;
+    const rate = ok / elapsed;
     const result = {
       benchmark: 'log-append-hashedrekord',
       entriesPerSecond: Math.round(rate),
-      latencyMs: { p50: round(percentile(lat, 50)), p99: round(percentile(lat, 99)), max: round(lat[lat.length - 1] ?? NaN) },
-      acknowledged: stats.ok,
-      otherResponses: Object.fromEntries(stats.other),
+      latencyMs: { p50: round(window.latencyMs.p50), p99: round(window.latencyMs.p99), max: round(window.latencyMs.max) },
+      acknowledged: ok,
+      otherResponses: window.other,
       seconds: round(elapsed),
       clients: CLIENTS,
+      loadGenerator: window.loadGenerator,
       distinctSignerKeys: Math.min(KEYS, PREPARED),
-      exhaustedPreparedEntries: cursor >= requests.length,
+      exhaustedPreparedEntries: window.exhausted,
       treeSizeGrowthDuringMeasurement: endSize.during(startSize),
       rawP256VerifyPerSecondOneCore: Math.round(rawVerify),
       rawVerifyBeforeAfter: [Math.round(verifyBefore), Math.round(verifyAfter)],
       ratioToRawVerify: round(rate / rawVerify),
       // CPU the server process (all its threads) spent per acknowledged entry while measuring:
       // steadier than entries/s when other work shares the machine.
-      serverCpuMsPerEntry: cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, stats.ok)),
+      serverCpuMsPerEntry: cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, ok)),
       serverCpuCores: cpu0 === undefined || cpu1 === undefined ? null : round((cpu1 - cpu0) / elapsed),
-      loadGeneratorCpuMsPerEntry: round((client.user + client.system) / 1000 / Math.max(1, stats.ok)),
+      loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
       durability: 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
       machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
       prepareSeconds: round(prepSeconds),
