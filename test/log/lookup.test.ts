@@ -223,3 +223,22 @@ test('a schema 1 database is migrated: leaf hashes and index keys move into the 
   await checkLookups(again.log, keysOfLeaf);
   await again.log.close();
 });
+
+test('commits that outrun the background steps catch the lookup index up themselves: memory stays bounded', async (t) => {
+  const dir = tempDir(t);
+  const store = (await openSqliteStore({ dir, worker: false, lookup: LOOKUP_TUNING })) as SqliteLogStore;
+  t.after(() => store.close());
+  const limit = 16 * LOOKUP_TUNING.flushAt;
+  const log = await createLog({ store, signTreeHead: textSigner, maxBatch: 100 });
+  let largest = 0;
+  // No turn of the event loop between commits: the background steps never get to run.
+  for (let from = 0; from < 2000; from += 100) {
+    const appends = Array.from({ length: 100 }, (_, i) => log.append(lookupLeaf(from + i), { indexKeys: lookupKeys(from + i) }));
+    await Promise.all(appends);
+    largest = Math.max(largest, store.lookupStats().memtable);
+  }
+  assert.ok(largest <= limit + 100, `memtable reached ${largest} entries (limit ${limit} + one batch)`);
+  assert.ok(store.lookupStats().flushes >= 5, JSON.stringify(store.lookupStats()));
+  await checkLookups(log, keysOfLeaf);
+  await log.close();
+});

@@ -308,6 +308,11 @@ export class LookupIndex {
     return [...new Set(out)].sort((a, b) => a - b).slice(0, limit);
   }
 
+  /** Entries held in memory (the memtable and a memtable being flushed), not yet in live runs. */
+  backlog(): number {
+    return this.active.end - this.memFirst;
+  }
+
   /** Whether a background step has something to do. */
   hasWork(): boolean {
     return (

@@ -29,6 +29,8 @@ export interface SqliteStoreOptions {
 
 export const SQLITE_FILE_NAME = 'log.db';
 const SCHEMA_VERSION = '2';
+/** Memtables' worth of entries the lookup index may fall behind before commits wait for it. */
+const BACKLOG_FLUSHES = 16;
 
 /**
  * The SQLite log store (better-sqlite3, one connection, synchronous calls behind async methods).
@@ -163,6 +165,8 @@ export class SqliteLogStore implements LogStore {
   private db: Database.Database | undefined;
   private readonly stmt: ReturnType<SqliteLogStore['prepare']>;
   private readonly index: LookupIndex;
+  /** Memtable entries past which a commit catches the lookup index up itself. */
+  private readonly backlogLimit: number;
   private maintenance: NodeJS.Immediate | NodeJS.Timeout | undefined;
   /** The last background step's failure (the step is retried; lookups stay exact meanwhile). */
   maintenanceError: unknown;
@@ -200,6 +204,7 @@ export class SqliteLogStore implements LogStore {
       }
       db.exec('COMMIT');
       this.index = new LookupIndex(db, tuning);
+      this.backlogLimit = BACKLOG_FLUSHES * tuning.flushAt;
     } catch (e) {
       try {
         db.close();
@@ -297,6 +302,11 @@ export class SqliteLogStore implements LogStore {
       throw storageError('commit failed', e);
     }
     this.index.added(batch.entries);
+    // Background steps run between requests; under sustained commits they can fall behind and
+    // the memtable would grow without bound. Past the limit, the commit runs steps itself until
+    // the backlog is back under it (a write stall, as LSM stores do), bounding memory and the
+    // memtable a reopen has to rebuild.
+    if (this.index.backlog() > this.backlogLimit) this.maintain(() => this.index.backlog() > this.backlogLimit);
     this.kick();
   }
 
@@ -319,14 +329,16 @@ export class SqliteLogStore implements LogStore {
     this.maintenance.unref();
   }
 
-  private maintain(): void {
+  /** One background step, or steps while `more()` holds and there is work. */
+  private maintain(more: () => boolean = () => false): void {
     const db = this.db;
     if (db === undefined) return;
     try {
       // The step's commit need not be synced itself: the next synced commit syncs the WAL up
       // to and including it, and losing it in a crash loses only derived lookup data.
       db.pragma('synchronous = NORMAL');
-      this.index.step();
+      do this.index.step();
+      while (more() && this.index.hasWork());
       this.maintenanceError = undefined;
     } catch (e) {
       this.maintenanceError = e;
