@@ -55,6 +55,7 @@ export class TileWriter {
   private written = 0;
   private readonly roots = new Map<string, Buffer>();
   private running: Promise<number> | undefined;
+  private lastRead: { start: number; entries: StoredEntry[] } | undefined;
 
   constructor(
     private readonly log: TileSource,
@@ -100,7 +101,17 @@ export class TileWriter {
     await writeAtomic(path, Buffer.concat(hashes));
   }
 
+  /** The level-0 tile and the entry bundle of one range come one after the other: read it once. */
   private async entries(start: number, count: number): Promise<StoredEntry[]> {
+    const last = this.lastRead;
+    this.lastRead = undefined;
+    if (last !== undefined && last.start === start && last.entries.length === count) return last.entries;
+    const out = await this.readEntries(start, count);
+    this.lastRead = { start, entries: out };
+    return out;
+  }
+
+  private async readEntries(start: number, count: number): Promise<StoredEntry[]> {
     const out: StoredEntry[] = [];
     while (out.length < count) {
       const got = await this.log.getEntries(start + out.length, Math.min(READ_CHUNK, count - out.length));
