@@ -56,7 +56,7 @@ const MAX_TASKS_PER_MESSAGE = 256;
  * SETs are signed on the calling thread (about 26 µs each through the addon, while the batch's
  * commit runs): a signer thread of its own cost more in hand-offs (payload copies, wake-ups, a
  * thread competing for two cores) than the signatures, and the batch waited on it after its
- * commit (bench:log, paired runs: 6–10% more entries/s and 5–10% less CPU per entry inline).
+ * commit (bench:log, five alternating pairs: median +5% entries/s and −6% CPU per entry inline).
  */
 export async function createWorkerPool(size: number, signingKeyPem: string): Promise<RekorWorkers> {
   const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
