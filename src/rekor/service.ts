@@ -15,8 +15,9 @@ export const MAX_INDEX_RESULTS = 1000;
 
 /**
  * The log core's `attest` hook for Rekor: signs the SETs of a batch's new entries (through
- * RekorWorkers.signSet, on the calling thread) while the store commits the batch (see LogConfig.attest). `workers` is read at call time. `offset`
- * turns the shard's indexes into global ones (the SET covers the global logIndex).
+ * RekorWorkers.signSet, on the calling thread) while the store commits the batch (see
+ * LogConfig.attest). `workers` is read at call time. `offset` turns the shard's indexes into
+ * global ones (the SET covers the global logIndex).
  */
 export function rekorSetAttestor(
   workers: () => RekorWorkers | undefined,
