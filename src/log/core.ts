@@ -14,8 +14,13 @@ import type {
 
 export const DEFAULT_MAX_BATCH = 1024;
 export const DEFAULT_MAX_PENDING = 20_000;
-/** Levels at and above this stay in memory entirely (about size / 2^(HOT_LEVEL-1) hashes). */
-export const DEFAULT_HOT_LEVEL = 10;
+/**
+ * Levels at and above this stay in memory entirely (about size / 2^(HOT_LEVEL-1) hashes, ~170
+ * bytes each): at 10 M entries ~50 MB more than level 10 and an open ~2 s longer, and a random
+ * inclusion proof reads 6 nodes from the store instead of 10 (10 M entries on SQLite, 5,000
+ * random proofs: p99 1.8–2.5 ms against 2.8–3.9 ms at level 10).
+ */
+export const DEFAULT_HOT_LEVEL = 6;
 /** Below the hot level, nodes of this many most recent leaves stay in memory. */
 export const DEFAULT_CACHE_WINDOW = 65_536;
 export const MAX_GET_ENTRIES = 1000;
