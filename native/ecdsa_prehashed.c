@@ -59,6 +59,14 @@ static int get_buffer(napi_env env, napi_value v, const unsigned char **data, si
   return 1;
 }
 
+/* The key an External made by wrap_key holds; NULL for any other value. */
+static sigil_key *get_key(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return (sigil_key *)p;
+}
+
 static napi_value parse_key(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -118,12 +126,8 @@ static napi_value verify(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) return throw_error(env, "expected (key, digest, signature)");
-  napi_valuetype t;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_external) return throw_error(env, "expected a parsed key");
-  void *keyp = NULL;
-  napi_get_value_external(env, argv[0], &keyp);
-  sigil_key *key = (sigil_key *)keyp;
+  sigil_key *key = get_key(env, argv[0]);
+  if (key == NULL) return throw_error(env, "expected a parsed key");
   const unsigned char *digest, *sig;
   size_t digest_len, sig_len;
   if (!get_buffer(env, argv[1], &digest, &digest_len) || !get_buffer(env, argv[2], &sig, &sig_len))
@@ -163,12 +167,8 @@ static napi_value sign_digest(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) return throw_error(env, "expected (key, digest)");
-  napi_valuetype t;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_external) return throw_error(env, "expected a parsed key");
-  void *keyp = NULL;
-  napi_get_value_external(env, argv[0], &keyp);
-  sigil_key *key = (sigil_key *)keyp;
+  sigil_key *key = get_key(env, argv[0]);
+  if (key == NULL) return throw_error(env, "expected a parsed key");
   const unsigned char *digest;
   size_t digest_len;
   if (key->ec == NULL || EC_KEY_get0_private_key(key->ec) == NULL) return throw_error(env, "expected a private key");
