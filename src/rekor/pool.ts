@@ -1,7 +1,9 @@
+import { createPrivateKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SigilError, type ErrorCode } from '../errors/index.js';
 import type { CanonicalEntry } from './kinds/index.js';
-import { Work, type EntryOutcome, type Task, type TaskResult } from './work.js';
+import { signSet } from './set.js';
+import { Work, type EntryOutcome, type Task } from './work.js';
 
 /** A canonicalized entry plus its RFC 6962 leaf hash. */
 export interface PreparedEntry extends CanonicalEntry {
@@ -25,17 +27,18 @@ function unwrapEntry(r: EntryOutcome): PreparedEntry {
 
 /** Everything on the calling thread (tests, tiny deployments). */
 export function inlineWorkers(signingKeyPem: string): RekorWorkers {
-  const work = new Work(signingKeyPem);
+  const work = new Work();
+  const signingKey = createPrivateKey(signingKeyPem);
   return {
-    prepareEntry: async (json) => unwrapEntry(work.run({ t: 'entry', json }) as EntryOutcome),
-    signSet: async (payload) => Buffer.from(work.run({ t: 'sign', payload }) as Uint8Array),
+    prepareEntry: async (json) => unwrapEntry(work.run({ t: 'entry', json })),
+    signSet: async (payload) => signSet(signingKey, payload),
     close: async () => {},
   };
 }
 
 interface Pending {
   task: Task;
-  resolve: (r: TaskResult) => void;
+  resolve: (r: EntryOutcome) => void;
   reject: (e: unknown) => void;
 }
 
@@ -76,7 +79,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   };
 
   const startSlot = async (): Promise<Slot> => {
-    const worker = new Worker(bootstrap, { eval: true, workerData: { signingKeyPem } });
+    const worker = new Worker(bootstrap, { eval: true });
     const slot: Slot = { worker, outstanding: 0, batches: new Map() };
     await new Promise<void>((resolve, reject) => {
       const onReady = (m: { ready?: boolean }): void => {
@@ -88,7 +91,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       worker.once('message', onReady);
       worker.once('error', reject);
     });
-    worker.on('message', (m: { id: number; results: TaskResult[] }) => {
+    worker.on('message', (m: { id: number; results: EntryOutcome[] }) => {
       const batch = slot.batches.get(m.id);
       if (!batch) return;
       slot.batches.delete(m.id);
@@ -103,7 +106,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   };
 
   const verifiers = await Promise.all(Array.from({ length: Math.max(1, size) }, startSlot));
-  const signer = new Work(signingKeyPem);
+  const signingKey = createPrivateKey(signingKeyPem);
 
   const send = (slot: Slot, batch: Pending[]): void => {
     const id = nextId++;
@@ -113,7 +116,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   };
 
   /** Tasks of one kind, queued this turn and sent together at the next setImmediate. */
-  const lane = (dispatch: (items: Pending[]) => void): ((task: Task) => Promise<TaskResult>) => {
+  const lane = (dispatch: (items: Pending[]) => void): ((task: Task) => Promise<EntryOutcome>) => {
     let queue: Pending[] = [];
     let scheduled = false;
     const flush = (): void => {
@@ -144,10 +147,10 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   });
 
   return {
-    prepareEntry: async (json) => unwrapEntry((await submitEntry({ t: 'entry', json })) as EntryOutcome),
+    prepareEntry: async (json) => unwrapEntry(await submitEntry({ t: 'entry', json })),
     signSet: async (payload) => {
       if (closed) throw new SigilError('UNAVAILABLE', 'log is shutting down');
-      return Buffer.from(signer.run({ t: 'sign', payload }) as Uint8Array);
+      return signSet(signingKey, payload);
     },
     close: async () => {
       closed = true;

@@ -1,33 +1,29 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { toSigilError } from '../errors/index.js';
 import { leafHash } from '../merkle/index.js';
 import { parseJsonBounded } from '../server/json-depth.js';
 import { canonicalizeProposedEntry, VerifierCache } from './kinds/index.js';
-import { signSet } from './set.js';
 
 /**
  * The CPU-heavy part of the Rekor personality, shared by the worker threads and the inline
- * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry, and sign SETs.
- * Messages carry only plain data so they cross worker boundaries unchanged.
+ * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry. Messages
+ * carry only plain data so they cross worker boundaries unchanged. (SETs are signed on the
+ * calling thread: see pool.ts.)
  */
-export type Task = { t: 'entry'; json: string } | { t: 'sign'; payload: Uint8Array };
+export interface Task {
+  t: 'entry';
+  json: string;
+}
 
 export type EntryOutcome =
   | { ok: true; kind: string; apiVersion: string; body: Uint8Array; leafHash: Uint8Array; indexKeys: string[] }
   | { ok: false; code: string; message: string };
 
-export type TaskResult = EntryOutcome | Uint8Array;
 
 export class Work {
   private readonly keys = new VerifierCache(8192);
-  private readonly signingKey: KeyObject;
 
-  constructor(signingKeyPem: string) {
-    this.signingKey = createPrivateKey(signingKeyPem);
-  }
-
-  run(task: Task): TaskResult {
-    return task.t === 'entry' ? this.entry(task.json) : signSet(this.signingKey, task.payload);
+  run(task: Task): EntryOutcome {
+    return this.entry(task.json);
   }
 
   private entry(json: string): EntryOutcome {
