@@ -8,15 +8,15 @@
  * Each reports its own CPU time for the measuring window, so the bench can say how much of a
  * shared machine the client itself took.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { processTree } from '../test/admission/helpers.js';
 import { percentile, round } from './measure.js';
+import { CLOCK_TICKS_PER_SECOND, runWrkScript, WRK_BIN } from './wrk.js';
 
-export const WRK_BIN = '/usr/bin/wrk';
+export { WRK_BIN };
 
 export interface LoadSpec {
   port: number;
@@ -273,10 +273,8 @@ interface WrkOutput {
   first: string;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
 function wrkOnce(script: string, spec: LoadSpec, seconds: number): Promise<WrkOutput> {
-  const args = [
+  return runWrkScript<WrkOutput>([
     '-t1',
     `-c${spec.clients}`,
     `-d${seconds}s`,
@@ -285,22 +283,7 @@ function wrkOnce(script: string, spec: LoadSpec, seconds: number): Promise<WrkOu
     '-s',
     script,
     `https://127.0.0.1:${spec.port}/`,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRK_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const line = /WRK_RESULT (.*)/.exec(out)?.[1];
-      if (code !== 0 || !line) {
-        reject(new Error(`wrk exited ${code}: ${out.slice(0, 2000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as WrkOutput);
-    });
-  });
+  ]);
 }
 
 async function runWrk(spec: LoadSpec, hooks: LoadHooks): Promise<LoadResult> {

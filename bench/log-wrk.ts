@@ -4,13 +4,12 @@
  * once, so every entry is new), and the answers are counted by status. Far cheaper in CPU per
  * request than a Node client, which matters when client and server share two cores.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLOCK_TICKS_PER_SECOND, runWrkScript, WRK_BIN } from './wrk.js';
 
-export const WRK_BIN = '/usr/bin/wrk';
-const CLOCK_TICKS_PER_SECOND = 100;
+export { WRK_BIN };
 
 export const wrkAvailable = (): boolean => process.env.BENCH_LOADGEN !== 'node' && existsSync(WRK_BIN);
 
@@ -30,7 +29,7 @@ export interface WrkRun {
 const SCRIPT = `
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-created, used, exhausted, others = 0, 0, 0, ""
+created, exhausted, others = 0, 0, ""
 local counts = {}
 local lines, last
 local headers = { ["Content-Type"] = "application/json" }
@@ -69,18 +68,7 @@ export async function runWrk(url: string, bodies: readonly string[], clients: nu
     const data = join(dir, 'bodies.jsonl');
     writeFileSync(script, SCRIPT);
     writeFileSync(data, `${bodies.join('\n')}\n`);
-    const args = ['-t1', `-c${clients}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url, '--', data];
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(WRK_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => (text += d.toString('utf8')));
-      child.stderr.on('data', (d: Buffer) => (text += d.toString('utf8')));
-      child.once('error', reject);
-      child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text.slice(0, 2000)}`))));
-    });
-    const line = /WRK_RESULT (.*)/.exec(out)?.[1];
-    if (!line) throw new Error(`wrk printed no result: ${out.slice(0, 2000)}`);
-    const w = JSON.parse(line) as {
+    const w = await runWrkScript<{
       created: number;
       other: Record<string, number>;
       exhausted: number;
@@ -89,7 +77,7 @@ export async function runWrk(url: string, bodies: readonly string[], clients: nu
       p99: number;
       max: number;
       cpuTicks: number;
-    };
+    }>(['-t1', `-c${clients}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url, '--', data]);
     return {
       created: w.created,
       other: w.other,
