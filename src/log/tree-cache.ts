@@ -40,9 +40,11 @@ export class TreeCache {
     while (this.levels.length <= level) this.levels.push({ base: 0, hashes: [] });
     // Loaded hashes arrive as separate Buffers, each with its own backing store; views into one
     // copy take less (at 10 M entries with hot level 6: 79 MB of heap and buffers against 96 MB).
-    const flat = Buffer.concat(hashes);
-    const views = hashes.map((h, i) => flat.subarray(i * h.length, (i + 1) * h.length));
-    this.levels[level] = { base, hashes: hashes.every((h) => h.length === 32) ? views : hashes };
+    if (hashes.every((h) => h.length === 32)) {
+      const flat = Buffer.concat(hashes);
+      hashes = hashes.map((_, i) => flat.subarray(i * 32, (i + 1) * 32));
+    }
+    this.levels[level] = { base, hashes };
   }
 
   get(level: number, index: number): Buffer | undefined {

@@ -64,7 +64,7 @@ export function hashLookupKey(leafHash: Uint8Array): Buffer {
 export function indexLookupKey(key: string): Buffer {
   const k = Buffer.alloc(9);
   k[0] = 1;
-  hash('sha256', Buffer.from(key, 'utf8'), 'buffer').copy(k, 1, 0, 8);
+  hash('sha256', key, 'buffer').copy(k, 1, 0, 8); // a string is hashed as its UTF-8 bytes
   return k;
 }
 
