@@ -259,7 +259,7 @@ async function httpReplicas(count: number): Promise<unknown> {
             BENCH_SECONDS: String(seconds),
             BENCH_CLIENTS: String(clients),
           };
-          const env2 = { ...env, BENCH_PREPARED: String(Math.ceil((seconds + 2) * 4000)), BENCH_KEYS: '256' };
+          const env2 = { ...env, BENCH_PREPARED: String(Math.ceil((seconds + 2) * 8000)), BENCH_KEYS: '256' };
           const p = spawn(process.execPath, ['--import', 'tsx', 'bench/log.ts'], {
             cwd: ROOT,
             stdio: ['ignore', 'pipe', 'inherit'],

@@ -35,7 +35,9 @@ local lines, last
 local headers = { ["Content-Type"] = "application/json" }
 function init(args) lines = io.lines(args[1]) end
 function request()
-  local body = lines()
+  -- io.lines closes the file at its end, after which calling it again is an error.
+  local body = nil
+  if exhausted == 0 then body = lines() end
   if body == nil then exhausted = 1; body = last else last = body end
   return wrk.format("POST", "/api/v1/log/entries", headers, body)
 end

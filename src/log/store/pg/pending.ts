@@ -64,11 +64,15 @@ export class PendingQueue {
     return r.rows.map((row) => row.leaf_hash);
   }
 
-  /** The oldest queued appends after queue id `after`. */
-  async next(after: number, limit: number): Promise<PendingRow[]> {
+  /**
+   * The oldest queued appends other than `skip` (the ones the caller is integrating). Not "ids
+   * above the last one seen": ids are drawn when a row is inserted, not when it commits, so a
+   * transaction holding lower ids can commit after a higher id was read.
+   */
+  async next(skip: readonly number[], limit: number): Promise<PendingRow[]> {
     const r = await this.pool.query<PendingRow>(
-      `SELECT id, leaf, index_keys FROM ${this.schema}.pending WHERE id > $1 ORDER BY id LIMIT $2`,
-      [after, limit],
+      `SELECT id, leaf, index_keys FROM ${this.schema}.pending WHERE NOT (id = ANY($1::bigint[])) ORDER BY id LIMIT $2`,
+      [int8Array(skip), limit],
     );
     return r.rows;
   }

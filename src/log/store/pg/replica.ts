@@ -147,8 +147,9 @@ class Replica implements ReplicatedLog {
   private refreshAgain = false;
   private pumping = false;
   private pumpAgain = false;
-  private pumpAfter = 0;
-  private pumpRows = 0;
+  /** Queue ids handed to the core and not yet deleted (or given up on): the pump skips them. */
+  private readonly pumped = new Set<number>();
+  private wakePump: (() => void) | undefined;
   private readonly counters = { forwarded: 0, duplicates: 0 };
 
   constructor(private readonly config: ReplicatedLogConfig) {
@@ -255,7 +256,7 @@ class Replica implements ReplicatedLog {
       store.onLost(() => this.demote());
       this.core = core;
       this.head = core.latestTreeHead();
-      this.pumpAfter = 0;
+      this.pumped.clear();
       this.pump();
     } catch {
       const c = this.candidate;
@@ -436,13 +437,15 @@ class Replica implements ReplicatedLog {
   /**
    * Sequencer only: integrates appends that other replicas queued, then deletes them. Reads run
    * ahead of integration (up to PUMP_IN_FLIGHT rows) so the queue feeds whole batches to the core;
-   * `pumpAfter` is the highest queue id handed to the core, reset when an append fails so that the
-   * rows left behind are read again (rows integrated meanwhile come back as duplicates).
+   * each read skips the rows in `pumped`, and rows leave it once deleted or failed, so a failed
+   * row is read again (rows integrated meanwhile come back as duplicates). A notification that
+   * arrives while a pump runs makes it go round again, even after its last read.
    */
   private pump(): void {
     if (!this.core) return;
     if (this.pumping) {
       this.pumpAgain = true;
+      this.wakePump?.();
       return;
     }
     this.pumping = true;
@@ -454,21 +457,26 @@ class Replica implements ReplicatedLog {
           for (;;) {
             const core = this.core;
             if (!core || this.closed) return;
-            while (this.pumpRows >= PUMP_IN_FLIGHT && inFlight.size > 0) await Promise.race(inFlight);
-            const rows = await this.queueTable.next(this.pumpAfter, PUMP_MAX);
+            while (this.pumped.size >= PUMP_IN_FLIGHT && inFlight.size > 0) await Promise.race(inFlight);
+            const rows = (await this.queueTable.next([...this.pumped], PUMP_MAX)).filter(
+              (r) => !this.pumped.has(r.id),
+            );
             if (rows.length === 0) break;
-            this.pumpAfter = rows[rows.length - 1]!.id;
-            this.pumpRows += rows.length;
+            for (const r of rows) this.pumped.add(r.id);
             const p = this.integrate(core, rows).finally(() => {
-              this.pumpRows -= rows.length;
+              for (const r of rows) this.pumped.delete(r.id);
               inFlight.delete(p);
             });
             inFlight.add(p);
           }
-        } while (this.pumpAgain);
-        await Promise.all(inFlight);
+          // Rows queued from now on are announced by a notification: it ends this wait early.
+          while (!this.pumpAgain && inFlight.size > 0) {
+            await Promise.race([...inFlight, new Promise<void>((r) => (this.wakePump = r))]);
+            this.wakePump = undefined;
+          }
+        } while (this.pumpAgain && !this.closed);
       } catch {
-        this.pumpAfter = 0; // database unreachable: the next poll retries from the start of the queue
+        // database unreachable: the next notification or poll retries
       } finally {
         this.pumping = false;
       }
@@ -486,7 +494,6 @@ class Replica implements ReplicatedLog {
         st.status === 'fulfilled' || ['INVALID_INPUT', 'TOO_LARGE'].includes((st.reason as SigilError)?.code)
       );
     });
-    if (done.length < rows.length) this.pumpAfter = 0;
     await this.queueTable.delete(done.map((r) => r.id)).catch(() => undefined);
   }
 
