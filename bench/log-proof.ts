@@ -317,7 +317,8 @@ try {
     inclusionProofMs: { core: await coreProofs(), http: {} as Record<string, unknown> },
   };
   process.stderr.write(`${JSON.stringify(result)}\n`);
-  result.inclusionProofMs.http = await httpProofs();
+  // --http-samples 0 skips the HTTP part (and the server's first start, which writes every tile).
+  if (Number(values['http-samples']) > 0) result.inclusionProofMs.http = await httpProofs();
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   if (!values.keep) {
