@@ -50,3 +50,23 @@ test('schema 1 (index keys filed by text) migrates to schema 2 (by digest): ever
     await reopened.close();
   }
 });
+
+test('migrate adds the covering index that proofs read leaf hashes through to a schema-2 database made before it', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const db = await testDatabase(t);
+  await migratePostgres(db);
+  const indexes = async (): Promise<string[]> =>
+    (
+      await sql<{ indexdef: string }>(
+        db,
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'sigil_log' AND tablename = 'entries'`,
+      )
+    ).map((r) => r.indexdef);
+  const covering = (defs: string[]): boolean => defs.some((d) => /\(idx\) INCLUDE \(leaf_hash\)/.test(d));
+  assert.ok(covering(await indexes()), 'a fresh schema has it');
+  await sql(db, 'DROP INDEX sigil_log.entries_idx_leaf_hash');
+  assert.ok(!covering(await indexes()));
+  await migratePostgres(db);
+  assert.ok(covering(await indexes()), 'migrate restores it');
+  assert.deepEqual(await sql(db, `SELECT value FROM sigil_log.meta WHERE key = 'schema'`), [{ value: '2' }]);
+});
