@@ -12,7 +12,7 @@
 // Tree-size scale (10 M entries: fill rate series, inclusion-proof latency, disk): bench/log-proof.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -238,6 +238,7 @@ function startReplica(url: string, dataDir: string): Promise<{ proc: ChildProces
 async function httpReplicas(count: number): Promise<unknown> {
   const db = await freshDb();
   const keyDir = mkdtempSync(join(tmpdir(), 'sigil-scale-key-'));
+  const barrier = mkdtempSync(join(tmpdir(), 'sigil-scale-barrier-'));
   const replicas: { proc: ChildProcess; url: string }[] = [];
   try {
     await migratePostgres(db.url);
@@ -246,8 +247,11 @@ async function httpReplicas(count: number): Promise<unknown> {
     const seconds = Number(values['http-seconds']);
     const clients = Math.ceil(Number(values['http-clients']) / count);
     const cpu0 = replicas.map((r) => cpuSeconds(r.proc.pid!));
+    // The load generators prepare their bodies, then start together (see startBarrier in bench/log.ts).
+    const startFile = join(barrier, 'start');
+    const readyFile = (i: number): string => join(barrier, `ready-${i}`);
     const runs = replicas.map(
-      (r) =>
+      (r, i) =>
         new Promise<{
           entriesPerSecond: number;
           latencyMs: { p50: number; p99: number };
@@ -259,7 +263,13 @@ async function httpReplicas(count: number): Promise<unknown> {
             BENCH_SECONDS: String(seconds),
             BENCH_CLIENTS: String(clients),
           };
-          const env2 = { ...env, BENCH_PREPARED: String(Math.ceil((seconds + 2) * 8000)), BENCH_KEYS: '256' };
+          const env2 = {
+            ...env,
+            BENCH_PREPARED: String(Math.ceil((seconds + 2) * 8000)),
+            BENCH_KEYS: '256',
+            BENCH_READY_FILE: readyFile(i),
+            BENCH_START_FILE: startFile,
+          };
           const p = spawn(process.execPath, ['--import', 'tsx', 'bench/log.ts'], {
             cwd: ROOT,
             stdio: ['ignore', 'pipe', 'inherit'],
@@ -272,8 +282,13 @@ async function httpReplicas(count: number): Promise<unknown> {
           );
         }),
     );
+    let failed = false;
+    const all = Promise.all(runs);
+    all.catch(() => (failed = true));
+    while (!failed && !replicas.every((_, i) => existsSync(readyFile(i)))) await new Promise((res) => setTimeout(res, 20));
+    writeFileSync(startFile, '');
     const t0 = performance.now();
-    const results = await Promise.all(runs);
+    const results = await all;
     const wall = (performance.now() - t0) / 1000;
     const cpu = replicas.map((r, i) => cpuSeconds(r.proc.pid!) - cpu0[i]!);
     const total = results.reduce((n, r) => n + r.entriesPerSecond, 0);
@@ -294,6 +309,7 @@ async function httpReplicas(count: number): Promise<unknown> {
   } finally {
     await Promise.all(replicas.map((r) => stopLogServer(r.proc)));
     rmSync(keyDir, { recursive: true, force: true });
+    rmSync(barrier, { recursive: true, force: true });
     await db.drop();
   }
 }

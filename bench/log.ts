@@ -9,7 +9,7 @@
  * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts).
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,19 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Several load generators run together (bench/log-scale.ts, one per replica): each writes
+ * BENCH_READY_FILE once its bodies are prepared, then waits for BENCH_START_FILE, so that their
+ * measurement windows coincide whatever their preparation took.
+ */
+async function startBarrier(): Promise<void> {
+  const ready = process.env.BENCH_READY_FILE;
+  const start = process.env.BENCH_START_FILE;
+  if (ready === undefined || start === undefined) return;
+  writeFileSync(ready, '');
+  while (!existsSync(start)) await new Promise((r) => setTimeout(r, 5));
+}
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate(1500);
@@ -168,6 +181,7 @@ async function main(): Promise<void> {
     const prepStart = performance.now();
     const bodies = prepareBodies(PREPARED);
     const prepSeconds = (performance.now() - prepStart) / 1000;
+    await startBarrier();
     let window: Window;
     let startSize: { size: number } = { size: 0 };
     let cpu0: number | undefined;
