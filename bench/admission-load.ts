@@ -51,7 +51,6 @@ export interface LoadGenerator {
   run(spec: LoadSpec, hooks: LoadHooks): Promise<LoadResult>;
 }
 
-
 /** wrk when installed (unless BENCH_LOADGEN=node), else the Node client. */
 export function pickLoadGenerator(): { generator: LoadGenerator; note?: string } {
   const forced = process.env.BENCH_LOADGEN;

@@ -285,7 +285,8 @@ async function httpReplicas(count: number): Promise<unknown> {
     let failed = false;
     const all = Promise.all(runs);
     all.catch(() => (failed = true));
-    while (!failed && !replicas.every((_, i) => existsSync(readyFile(i)))) await new Promise((res) => setTimeout(res, 20));
+    while (!failed && !replicas.every((_, i) => existsSync(readyFile(i))))
+      await new Promise((res) => setTimeout(res, 20));
     writeFileSync(startFile, '');
     const t0 = performance.now();
     const results = await all;

@@ -63,7 +63,12 @@ end
 `;
 
 /** One wrk run of `seconds` with `clients` connections over the given request bodies. */
-export async function runWrk(url: string, bodies: readonly string[], clients: number, seconds: number): Promise<WrkRun> {
+export async function runWrk(
+  url: string,
+  bodies: readonly string[],
+  clients: number,
+  seconds: number,
+): Promise<WrkRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-wrk-'));
   try {
     const script = join(dir, 'log.lua');

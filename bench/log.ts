@@ -30,7 +30,10 @@ function prepareBodies(count: number): string[] {
   const keys: { privateKey: KeyObject; pemB64: string }[] = [];
   for (let i = 0; i < KEYS; i++) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    keys.push({ privateKey, pemB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') });
+    keys.push({
+      privateKey,
+      pemB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'),
+    });
   }
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -42,7 +45,10 @@ function prepareBodies(count: number): string[] {
       JSON.stringify({
         apiVersion: '0.0.1',
         kind: 'hashedrekord',
-        spec: { signature: { content: signature, publicKey: { content: k.pemB64 } }, data: { hash: { algorithm: 'sha256', value: digest } } },
+        spec: {
+          signature: { content: signature, publicKey: { content: k.pemB64 } },
+          data: { hash: { algorithm: 'sha256', value: digest } },
+        },
       }),
     );
   }
@@ -50,7 +56,9 @@ function prepareBodies(count: number): string[] {
 }
 
 const frame = (host: string, body: string): Buffer =>
-  Buffer.from(`POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  Buffer.from(
+    `POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 
 interface Stats {
   ok: number;
@@ -60,7 +68,12 @@ interface Stats {
 }
 
 /** One keep-alive connection sending prepared requests back to back and timing each response. */
-function runClient(port: number, next: () => Buffer | undefined, stats: Stats, until: () => boolean): Promise<void> {
+function runClient(
+  port: number,
+  next: () => Buffer | undefined,
+  stats: Stats,
+  until: () => boolean,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
     let buf: Buffer = Buffer.alloc(0);
@@ -114,7 +127,12 @@ interface Window {
 }
 
 /** The Node fallback (BENCH_LOADGEN=node or no wrk): CLIENTS raw keep-alive sockets in this process. */
-async function runNodeClients(port: number, bodies: string[], onStart: () => Promise<void>, onEnd: () => void): Promise<Window> {
+async function runNodeClients(
+  port: number,
+  bodies: string[],
+  onStart: () => Promise<void>,
+  onEnd: () => void,
+): Promise<Window> {
   const requests = bodies.map((b) => frame(`127.0.0.1:${port}`, b));
   let cursor = 0;
   const next = (): Buffer | undefined => requests[cursor++];
@@ -149,7 +167,9 @@ async function runNodeClients(port: number, bodies: string[], onStart: () => Pro
 function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return undefined;
@@ -200,7 +220,15 @@ async function main(): Promise<void> {
       await onStart();
       const w = await runWrk(url, bodies.slice(split), CLIENTS, SECONDS);
       onEnd();
-      window = { ok: w.created, other: w.other, latencyMs: w.latencyMs, elapsed: w.seconds, exhausted: w.exhausted, clientCpuMs: w.cpuMs, loadGenerator: `wrk (${WRK_BIN}, 1 thread, own process)` };
+      window = {
+        ok: w.created,
+        other: w.other,
+        latencyMs: w.latencyMs,
+        elapsed: w.seconds,
+        exhausted: w.exhausted,
+        clientCpuMs: w.cpuMs,
+        loadGenerator: `wrk (${WRK_BIN}, 1 thread, own process)`,
+      };
     } else {
       window = await runNodeClients(port, bodies, onStart, onEnd);
     }
@@ -212,7 +240,11 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'log-append-hashedrekord',
       entriesPerSecond: Math.round(rate),
-      latencyMs: { p50: round(window.latencyMs.p50), p99: round(window.latencyMs.p99), max: round(window.latencyMs.max) },
+      latencyMs: {
+        p50: round(window.latencyMs.p50),
+        p99: round(window.latencyMs.p99),
+        max: round(window.latencyMs.max),
+      },
       acknowledged: ok,
       otherResponses: window.other,
       seconds: round(elapsed),
@@ -226,10 +258,12 @@ async function main(): Promise<void> {
       ratioToRawVerify: round(rate / rawVerify),
       // CPU the server process (all its threads) spent per acknowledged entry while measuring:
       // steadier than entries/s when other work shares the machine.
-      serverCpuMsPerEntry: cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, ok)),
+      serverCpuMsPerEntry:
+        cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, ok)),
       serverCpuCores: cpu0 === undefined || cpu1 === undefined ? null : round((cpu1 - cpu0) / elapsed),
       loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
-      durability: 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
+      durability:
+        'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
       machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
       prepareSeconds: round(prepSeconds),
     };
@@ -244,6 +278,5 @@ async function treeSize(url: string): Promise<{ size: number; during(s: { size: 
   const info = (await (await fetch(`${url}/api/v1/log`)).json()) as { treeSize: number };
   return { size: info.treeSize, during: (s) => info.treeSize - s.size };
 }
-
 
 await main();

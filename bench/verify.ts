@@ -19,12 +19,20 @@ const bundles = readdirSync(DIR)
 // Both sides start from the bundle JSON text each time (parse + verify), with the trust material
 // built once, the same identity policy and thresholds.
 const sigilTrust = createTrustMaterial(rootJson);
-const policy: VerificationPolicy = { identities: [{ subject: 'brian@dehamer.com', issuer: 'https://github.com/login/oauth' }] };
+const policy: VerificationPolicy = {
+  identities: [{ subject: 'brian@dehamer.com', issuer: 'https://github.com/login/oauth' }],
+};
 const sigil = (text: string): void => {
   verifyBundle(sigilTrust, text, policy, { tlogThreshold: 1, ctlogThreshold: 1 });
 };
-const official = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(rootJson)), { tlogThreshold: 1, ctlogThreshold: 1 });
-const officialPolicy = { subjectAlternativeName: 'brian@dehamer.com', extensions: { issuer: 'https://github.com/login/oauth' } };
+const official = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(rootJson)), {
+  tlogThreshold: 1,
+  ctlogThreshold: 1,
+});
+const officialPolicy = {
+  subjectAlternativeName: 'brian@dehamer.com',
+  extensions: { issuer: 'https://github.com/login/oauth' },
+};
 const sigstore = (text: string): void => {
   official.verify(toSignedEntity(bundleFromJSON(JSON.parse(text))), officialPolicy);
 };

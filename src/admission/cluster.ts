@@ -71,8 +71,7 @@ export function startAdmissionCluster<P>(opts: ClusterOptions<P>): Promise<Admis
   const aggregator = new AggregatorRegistry();
   const onRestart =
     opts.onRestart ??
-    ((pid, how) =>
-      process.stderr.write(`sigil admission: worker ${pid ?? '?'} ${how}; starting another\n`));
+    ((pid, how) => process.stderr.write(`sigil admission: worker ${pid ?? '?'} ${how}; starting another\n`));
   let closing = false;
   let started = false;
   let url = '';

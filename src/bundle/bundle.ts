@@ -71,7 +71,9 @@ export function parseBundle(input: unknown): Bundle {
 }
 
 function parseVerificationContent(r: FieldReader, vm: Json): VerificationContent {
-  const present = ['certificate', 'x509CertificateChain', 'publicKey'].filter((k) => vm[k] !== undefined && vm[k] !== null);
+  const present = ['certificate', 'x509CertificateChain', 'publicKey'].filter(
+    (k) => vm[k] !== undefined && vm[k] !== null,
+  );
   if (present.length !== 1) r.fail('must have exactly one of certificate, x509CertificateChain, publicKey');
   const max = BUNDLE_LIMITS.maxCertificateBytes;
   if (present[0] === 'certificate') {
@@ -86,7 +88,8 @@ function parseVerificationContent(r: FieldReader, vm: Json): VerificationContent
     const certificates = cr
       .array(chain.certificates, BUNDLE_LIMITS.maxChainCertificates)
       .map((c, i) => cr.at(i).at('rawBytes').bytes(cr.at(i).object(c).rawBytes, max));
-    if (certificates.length === 0 || certificates.some((c) => c.length === 0)) cr.fail('must hold at least one certificate');
+    if (certificates.length === 0 || certificates.some((c) => c.length === 0))
+      cr.fail('must hold at least one certificate');
     return { kind: 'x509CertificateChain', certificates };
   }
   const pr = r.at('publicKey');
@@ -100,7 +103,10 @@ export function parseTlogEntry(r: FieldReader, v: unknown): TransparencyLogEntry
   const entry: TransparencyLogEntry = {
     logIndex: r.at('logIndex').int64(e.logIndex ?? '0'),
     logId: r.at('logId.keyId').bytes(r.at('logId').object(e.logId).keyId, 64),
-    kindVersion: { kind: r.at('kindVersion.kind').string(kv.kind, 64), version: r.at('kindVersion.version').string(kv.version, 64) },
+    kindVersion: {
+      kind: r.at('kindVersion.kind').string(kv.kind, 64),
+      version: r.at('kindVersion.version').string(kv.version, 64),
+    },
     integratedTime: r.at('integratedTime').int64(e.integratedTime ?? '0'),
     canonicalizedBody: r.at('canonicalizedBody').bytes(e.canonicalizedBody, BUNDLE_LIMITS.maxBodyBytes),
   };
@@ -144,7 +150,8 @@ function parseInclusionProof(r: FieldReader, p: Json): InclusionProof {
 function parseContent(r: FieldReader, doc: Json): BundleContent {
   const ms = r.at('messageSignature').optionalObject(doc.messageSignature);
   const de = r.at('dsseEnvelope').optionalObject(doc.dsseEnvelope);
-  if ((ms === undefined) === (de === undefined)) r.fail('must have exactly one of messageSignature, dsseEnvelope');
+  if ((ms === undefined) === (de === undefined))
+    r.fail('must have exactly one of messageSignature, dsseEnvelope');
   if (ms) {
     const mr = r.at('messageSignature');
     const signature = mr.at('signature').bytes(ms.signature, 16 * 1024);
@@ -152,7 +159,8 @@ function parseContent(r: FieldReader, doc: Json): BundleContent {
     const md = mr.at('messageDigest').optionalObject(ms.messageDigest);
     if (!md) return { kind: 'messageSignature', signature };
     const algorithm = mr.at('messageDigest.algorithm').string(md.algorithm, 32) as HashAlgorithm;
-    if (!HASH_ALGORITHMS.includes(algorithm)) mr.at('messageDigest.algorithm').fail(`unsupported hash algorithm ${algorithm}`);
+    if (!HASH_ALGORITHMS.includes(algorithm))
+      mr.at('messageDigest.algorithm').fail(`unsupported hash algorithm ${algorithm}`);
     const digest = mr.at('messageDigest.digest').bytes(md.digest, 64);
     if (digest.length !== { SHA2_256: 32, SHA2_384: 48, SHA2_512: 64 }[algorithm]) {
       mr.at('messageDigest.digest').fail(`has the wrong length for ${algorithm}`);
@@ -167,7 +175,10 @@ function parseContent(r: FieldReader, doc: Json): BundleContent {
     .map((s, i) => {
       const sr = dr.at('signatures').at(i);
       const o = sr.object(s);
-      return { sig: sr.at('sig').bytes(o.sig, 16 * 1024), keyid: sr.at('keyid').optionalString(o.keyid, 1024) ?? '' };
+      return {
+        sig: sr.at('sig').bytes(o.sig, 16 * 1024),
+        keyid: sr.at('keyid').optionalString(o.keyid, 1024) ?? '',
+      };
     });
   if (signatures.length === 0) dr.at('signatures').fail('must hold a signature');
   return {
@@ -190,7 +201,8 @@ export function tlogEntryToJson(e: TransparencyLogEntry): Json {
     kindVersion: { kind: e.kindVersion.kind, version: e.kindVersion.version },
     integratedTime: String(e.integratedTime),
   };
-  if (e.inclusionPromise) out.inclusionPromise = { signedEntryTimestamp: b64(e.inclusionPromise.signedEntryTimestamp) };
+  if (e.inclusionPromise)
+    out.inclusionPromise = { signedEntryTimestamp: b64(e.inclusionPromise.signedEntryTimestamp) };
   if (e.inclusionProof) {
     const p = e.inclusionProof;
     out.inclusionProof = {
@@ -214,7 +226,9 @@ export function bundleToJson(bundle: Bundle): Json {
       material.certificate = { rawBytes: b64(vm.content.certificate) };
       break;
     case 'x509CertificateChain':
-      material.x509CertificateChain = { certificates: vm.content.certificates.map((c) => ({ rawBytes: b64(c) })) };
+      material.x509CertificateChain = {
+        certificates: vm.content.certificates.map((c) => ({ rawBytes: b64(c) })),
+      };
       break;
     case 'publicKey':
       material.publicKey = { hint: vm.content.hint };
@@ -222,13 +236,17 @@ export function bundleToJson(bundle: Bundle): Json {
   }
   material.tlogEntries = vm.tlogEntries.map(tlogEntryToJson);
   if (vm.rfc3161Timestamps.length > 0) {
-    material.timestampVerificationData = { rfc3161Timestamps: vm.rfc3161Timestamps.map((t) => ({ signedTimestamp: b64(t) })) };
+    material.timestampVerificationData = {
+      rfc3161Timestamps: vm.rfc3161Timestamps.map((t) => ({ signedTimestamp: b64(t) })),
+    };
   }
   const out: Json = { mediaType: bundle.mediaType, verificationMaterial: material };
   const c = bundle.content;
   if (c.kind === 'messageSignature') {
     out.messageSignature = {
-      ...(c.messageDigest ? { messageDigest: { algorithm: c.messageDigest.algorithm, digest: b64(c.messageDigest.digest) } } : {}),
+      ...(c.messageDigest
+        ? { messageDigest: { algorithm: c.messageDigest.algorithm, digest: b64(c.messageDigest.digest) } }
+        : {}),
       signature: b64(c.signature),
     };
   } else {
@@ -252,7 +270,10 @@ export interface BundleV03Input {
 /** Builds a v0.3 bundle (what `sigil sign-blob` writes); validated by re-parsing. */
 export function createBundleV03(input: BundleV03Input): Bundle {
   if ((input.certificate === undefined) === (input.publicKeyHint === undefined)) {
-    throw new SigilError('INVALID_BUNDLE', 'a bundle needs exactly one of a certificate or a public-key hint');
+    throw new SigilError(
+      'INVALID_BUNDLE',
+      'a bundle needs exactly one of a certificate or a public-key hint',
+    );
   }
   const content: VerificationContent = input.certificate
     ? { kind: 'certificate', certificate: input.certificate }

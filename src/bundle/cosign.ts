@@ -46,15 +46,21 @@ export interface CosignSignatureItem {
 
 export function parseSimpleSigningPayload(payload: Uint8Array): SimpleSigningPayload {
   const r = new FieldReader('INVALID_INPUT', 'simpleSigningPayload');
-  if (payload.length > MAX_SIMPLE_SIGNING_BYTES) throw new SigilError('TOO_LARGE', 'simple-signing payload is too large');
-  const o = r.object(parseJsonInput(Buffer.from(payload), 'INVALID_INPUT', 'simple-signing payload', MAX_SIMPLE_SIGNING_BYTES));
+  if (payload.length > MAX_SIMPLE_SIGNING_BYTES)
+    throw new SigilError('TOO_LARGE', 'simple-signing payload is too large');
+  const o = r.object(
+    parseJsonInput(Buffer.from(payload), 'INVALID_INPUT', 'simple-signing payload', MAX_SIMPLE_SIGNING_BYTES),
+  );
   const critical = r.at('critical').object(o.critical);
   const identity = r.at('critical.identity').object(critical.identity);
   const image = r.at('critical.image').object(critical.image);
-  const optional = o.optional === undefined || o.optional === null ? null : r.at('optional').object(o.optional);
+  const optional =
+    o.optional === undefined || o.optional === null ? null : r.at('optional').object(o.optional);
   return {
     dockerReference: r.at('critical.identity.docker-reference').string(identity['docker-reference'], 4096),
-    dockerManifestDigest: r.at('critical.image.docker-manifest-digest').string(image['docker-manifest-digest'], 256),
+    dockerManifestDigest: r
+      .at('critical.image.docker-manifest-digest')
+      .string(image['docker-manifest-digest'], 256),
     type: r.at('critical.type').string(critical.type, 256),
     optional,
   };
@@ -63,7 +69,9 @@ export function parseSimpleSigningPayload(payload: Uint8Array): SimpleSigningPay
 /** The Rekor "bundle" annotation: {SignedEntryTimestamp, Payload:{body, integratedTime, logIndex, logID}}. */
 export function parseCosignRekorBundle(text: string): TransparencyLogEntry {
   const r = new FieldReader('INVALID_BUNDLE', COSIGN_ANNOTATIONS.bundle);
-  const o = r.object(parseJsonInput(text, 'INVALID_BUNDLE', 'cosign bundle annotation', BUNDLE_LIMITS.maxBodyBytes * 2));
+  const o = r.object(
+    parseJsonInput(text, 'INVALID_BUNDLE', 'cosign bundle annotation', BUNDLE_LIMITS.maxBodyBytes * 2),
+  );
   const p = r.at('Payload').object(o.Payload);
   const body = r.at('Payload.body').bytes(p.body, BUNDLE_LIMITS.maxBodyBytes);
   const logIdHex = r.at('Payload.logID').string(p.logID, 64);
@@ -82,15 +90,25 @@ export function parseCosignRekorBundle(text: string): TransparencyLogEntry {
 
 /** The Rekor bundle annotation value for a log entry (what `sigil sign` attaches). */
 export function cosignRekorBundleAnnotation(e: TransparencyLogEntry): string {
-  if (!e.inclusionPromise) throw new SigilError('INVALID_ENTRY', 'a cosign bundle annotation needs the entry SET');
+  if (!e.inclusionPromise)
+    throw new SigilError('INVALID_ENTRY', 'a cosign bundle annotation needs the entry SET');
   const p = setPayloadOf(e);
-  const payload: Json = { body: p.body, integratedTime: p.integratedTime, logIndex: p.logIndex, logID: p.logID };
-  return JSON.stringify({ SignedEntryTimestamp: e.inclusionPromise.signedEntryTimestamp.toString('base64'), Payload: payload });
+  const payload: Json = {
+    body: p.body,
+    integratedTime: p.integratedTime,
+    logIndex: p.logIndex,
+    logID: p.logID,
+  };
+  return JSON.stringify({
+    SignedEntryTimestamp: e.inclusionPromise.signedEntryTimestamp.toString('base64'),
+    Payload: payload,
+  });
 }
 
 function certificatesFromPem(text: string, what: string): Buffer[] {
   const blocks = pemBlocks(text);
-  if (blocks.some((b) => b.type !== 'CERTIFICATE')) throw new SigilError('INVALID_CERTIFICATE', `${what} holds a non-certificate PEM block`);
+  if (blocks.some((b) => b.type !== 'CERTIFICATE'))
+    throw new SigilError('INVALID_CERTIFICATE', `${what} holds a non-certificate PEM block`);
   return blocks.map((b) => b.der);
 }
 
@@ -99,30 +117,47 @@ export function cosignLayerToItem(layer: CosignSignatureLayer): CosignSignatureI
   const a = layer.annotations;
   const payload = Buffer.from(layer.payload);
   const sigText = a[COSIGN_ANNOTATIONS.signature];
-  if (sigText === undefined) throw new SigilError('INVALID_SIGNATURE', `layer lacks the ${COSIGN_ANNOTATIONS.signature} annotation`);
-  const signature = new FieldReader('INVALID_SIGNATURE', COSIGN_ANNOTATIONS.signature).bytes(sigText, 16 * 1024);
+  if (sigText === undefined)
+    throw new SigilError('INVALID_SIGNATURE', `layer lacks the ${COSIGN_ANNOTATIONS.signature} annotation`);
+  const signature = new FieldReader('INVALID_SIGNATURE', COSIGN_ANNOTATIONS.signature).bytes(
+    sigText,
+    16 * 1024,
+  );
   if (signature.length === 0) throw new SigilError('INVALID_SIGNATURE', 'the signature annotation is empty');
   const simpleSigning = parseSimpleSigningPayload(payload);
   const certPem = a[COSIGN_ANNOTATIONS.certificate];
   let certificate: Buffer | undefined;
   if (certPem) {
     const certs = certificatesFromPem(certPem, 'the certificate annotation');
-    if (certs.length !== 1) throw new SigilError('INVALID_CERTIFICATE', 'the certificate annotation must hold exactly one certificate');
+    if (certs.length !== 1)
+      throw new SigilError(
+        'INVALID_CERTIFICATE',
+        'the certificate annotation must hold exactly one certificate',
+      );
     certificate = certs[0];
   }
-  const chain = a[COSIGN_ANNOTATIONS.chain] ? certificatesFromPem(a[COSIGN_ANNOTATIONS.chain]!, 'the chain annotation') : [];
-  if (chain.length > BUNDLE_LIMITS.maxChainCertificates - 1) throw new SigilError('INVALID_CERTIFICATE', 'the chain annotation holds too many certificates');
+  const chain = a[COSIGN_ANNOTATIONS.chain]
+    ? certificatesFromPem(a[COSIGN_ANNOTATIONS.chain]!, 'the chain annotation')
+    : [];
+  if (chain.length > BUNDLE_LIMITS.maxChainCertificates - 1)
+    throw new SigilError('INVALID_CERTIFICATE', 'the chain annotation holds too many certificates');
   const bundleText = a[COSIGN_ANNOTATIONS.bundle];
   const tlogEntry = bundleText ? parseCosignRekorBundle(bundleText) : undefined;
   const bundle: Bundle = {
     mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
     version: '0.1',
     verificationMaterial: {
-      content: certificate ? { kind: 'x509CertificateChain', certificates: [certificate, ...chain] } : { kind: 'publicKey', hint: '' },
+      content: certificate
+        ? { kind: 'x509CertificateChain', certificates: [certificate, ...chain] }
+        : { kind: 'publicKey', hint: '' },
       tlogEntries: tlogEntry ? [tlogEntry] : [],
       rfc3161Timestamps: [],
     },
-    content: { kind: 'messageSignature', messageDigest: { algorithm: 'SHA2_256', digest: sha256(payload) }, signature },
+    content: {
+      kind: 'messageSignature',
+      messageDigest: { algorithm: 'SHA2_256', digest: sha256(payload) },
+      signature,
+    },
   };
   const item: CosignSignatureItem = { payload, simpleSigning, signature, chain, bundle };
   if (certificate) item.certificate = certificate;

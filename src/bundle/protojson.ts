@@ -14,7 +14,10 @@ export class FieldReader {
   ) {}
 
   at(field: string | number): FieldReader {
-    return new FieldReader(this.code, typeof field === 'number' ? `${this.path}[${field}]` : this.path ? `${this.path}.${field}` : field);
+    return new FieldReader(
+      this.code,
+      typeof field === 'number' ? `${this.path}[${field}]` : this.path ? `${this.path}.${field}` : field,
+    );
   }
 
   fail(message: string): never {
@@ -60,7 +63,8 @@ export class FieldReader {
 
   bytes(v: unknown, maxBytes = 64 * 1024 * 1024): Buffer {
     const s = this.string(v, Math.ceil((maxBytes * 4) / 3) + 4);
-    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1) this.fail('is not valid base64');
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1)
+      this.fail('is not valid base64');
     const unpadded = s.replace(/=+$/, '');
     if (s.length !== unpadded.length && s.length % 4 !== 0) this.fail('has wrong base64 padding');
     return Buffer.from(unpadded.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
@@ -69,7 +73,8 @@ export class FieldReader {
   /** RFC 3339 timestamp (protobuf Timestamp). */
   timestamp(v: unknown): Date {
     const s = this.string(v, 64);
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(s)) this.fail('is not an RFC 3339 timestamp');
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(s))
+      this.fail('is not an RFC 3339 timestamp');
     const d = new Date(s.replace(/(\.\d{3})\d+/, '$1'));
     if (Number.isNaN(d.getTime())) this.fail('is not a valid time');
     return d;

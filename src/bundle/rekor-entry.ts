@@ -45,7 +45,9 @@ export function tlogEntryFromRekor(input: unknown): TransparencyLogEntry {
   };
   if (verification?.signedEntryTimestamp !== undefined) {
     entry.inclusionPromise = {
-      signedEntryTimestamp: r.at('verification.signedEntryTimestamp').bytes(verification.signedEntryTimestamp, 1024),
+      signedEntryTimestamp: r
+        .at('verification.signedEntryTimestamp')
+        .bytes(verification.signedEntryTimestamp, 1024),
     };
   }
   const proof = r.at('verification.inclusionProof').optionalObject(verification?.inclusionProof);

@@ -38,7 +38,8 @@ export function parseSignedNote(envelope: string): SignedNote {
   if (split < 0) throw new SigilError('INVALID_CHECKPOINT', 'signed note has no signature block');
   const text = envelope.slice(0, split + 1);
   const sigBlock = envelope.slice(split + 2);
-  if (!sigBlock.endsWith('\n')) throw new SigilError('INVALID_CHECKPOINT', 'signed note must end with a newline');
+  if (!sigBlock.endsWith('\n'))
+    throw new SigilError('INVALID_CHECKPOINT', 'signed note must end with a newline');
   const signatures: NoteSignature[] = [];
   for (const line of sigBlock.slice(0, -1).split('\n')) {
     const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
@@ -46,7 +47,8 @@ export function parseSignedNote(envelope: string): SignedNote {
     const raw = Buffer.from(m[2]!, 'base64');
     if (raw.length < 5) throw new SigilError('INVALID_CHECKPOINT', 'signature in signed note too short');
     signatures.push({ name: m[1]!, keyHint: raw.subarray(0, 4), signature: raw.subarray(4) });
-    if (signatures.length > MAX_NOTE_SIGNATURES) throw new SigilError('INVALID_CHECKPOINT', 'too many note signatures');
+    if (signatures.length > MAX_NOTE_SIGNATURES)
+      throw new SigilError('INVALID_CHECKPOINT', 'too many note signatures');
   }
   if (signatures.length === 0) throw new SigilError('INVALID_CHECKPOINT', 'signed note has no signatures');
   return { text, signatures };
@@ -71,12 +73,14 @@ export function parseCheckpoint(text: string): Checkpoint {
   }
   const [origin, sizeText, rootText, ...rest] = lines.slice(0, -1);
   if (!origin) throw new SigilError('INVALID_CHECKPOINT', 'checkpoint origin is empty');
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(sizeText ?? '')) throw new SigilError('INVALID_CHECKPOINT', 'checkpoint size is not a decimal number');
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(sizeText ?? ''))
+    throw new SigilError('INVALID_CHECKPOINT', 'checkpoint size is not a decimal number');
   const rootHash = Buffer.from(rootText ?? '', 'base64');
   if (rootHash.length !== 32 || rootHash.toString('base64') !== rootText) {
     throw new SigilError('INVALID_CHECKPOINT', 'checkpoint root hash is not 32 bytes of base64');
   }
-  if (rest.some((l) => l === '')) throw new SigilError('INVALID_CHECKPOINT', 'empty extension line in checkpoint');
+  if (rest.some((l) => l === ''))
+    throw new SigilError('INVALID_CHECKPOINT', 'empty extension line in checkpoint');
   return { origin, size: Number(sizeText), rootHash, extensions: rest };
 }
 

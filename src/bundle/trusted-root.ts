@@ -49,8 +49,10 @@ function parseValidity(r: FieldReader, v: unknown): ValidityPeriod | undefined {
 
 function parseLogInstance(r: FieldReader, o: Json): TransparencyLogInstance {
   const pk = r.at('publicKey').object(o.publicKey);
-  const hashAlgorithm = (r.at('hashAlgorithm').optionalString(o.hashAlgorithm, 32) ?? 'SHA2_256') as HashAlgorithm;
-  if (!['SHA2_256', 'SHA2_384', 'SHA2_512'].includes(hashAlgorithm)) r.at('hashAlgorithm').fail(`unsupported ${hashAlgorithm}`);
+  const hashAlgorithm = (r.at('hashAlgorithm').optionalString(o.hashAlgorithm, 32) ??
+    'SHA2_256') as HashAlgorithm;
+  if (!['SHA2_256', 'SHA2_384', 'SHA2_512'].includes(hashAlgorithm))
+    r.at('hashAlgorithm').fail(`unsupported ${hashAlgorithm}`);
   const rawBytes = r.at('publicKey.rawBytes').bytes(pk.rawBytes, 16 * 1024);
   if (rawBytes.length === 0) r.at('publicKey.rawBytes').fail('is empty');
   const out: TransparencyLogInstance = {
@@ -72,7 +74,12 @@ function parseAuthority(r: FieldReader, o: Json): CertificateAuthorityInfo {
   const cr = r.at('certChain.certificates');
   const certChain = cr
     .array(r.at('certChain').object(o.certChain).certificates, TRUSTED_ROOT_LIMITS.maxChainCertificates)
-    .map((c, i) => cr.at(i).at('rawBytes').bytes(cr.at(i).object(c).rawBytes, 64 * 1024));
+    .map((c, i) =>
+      cr
+        .at(i)
+        .at('rawBytes')
+        .bytes(cr.at(i).object(c).rawBytes, 64 * 1024),
+    );
   if (certChain.length === 0) cr.fail('must hold at least one certificate');
   const out: CertificateAuthorityInfo = {
     uri: r.at('uri').optionalString(o.uri, 2048) ?? '',
@@ -93,7 +100,10 @@ function parseAuthority(r: FieldReader, o: Json): CertificateAuthorityInfo {
 }
 
 function validityToJson(v: ValidityPeriod): Json {
-  return { ...(v.start ? { start: formatTimestamp(v.start) } : {}), ...(v.end ? { end: formatTimestamp(v.end) } : {}) };
+  return {
+    ...(v.start ? { start: formatTimestamp(v.start) } : {}),
+    ...(v.end ? { end: formatTimestamp(v.end) } : {}),
+  };
 }
 
 function logToJson(l: TransparencyLogInstance): Json {

@@ -50,7 +50,11 @@ export interface DsseEnvelope {
 }
 
 export type BundleContent =
-  | { kind: 'messageSignature'; messageDigest?: { algorithm: HashAlgorithm; digest: Buffer }; signature: Buffer }
+  | {
+      kind: 'messageSignature';
+      messageDigest?: { algorithm: HashAlgorithm; digest: Buffer };
+      signature: Buffer;
+    }
   | { kind: 'dsseEnvelope'; envelope: DsseEnvelope };
 
 export interface Bundle {

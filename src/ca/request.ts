@@ -98,7 +98,10 @@ function parsePublicKeyContent(content: string): { key: KeyObject; spki: Buffer 
       const size = (ec.point.length - 1) / 2;
       const x = ec.point.subarray(1, 1 + size).toString('base64url');
       const y = ec.point.subarray(1 + size).toString('base64url');
-      return { key: createPublicKey({ key: { kty: 'EC', crv: `P-${ec.bits}`, x, y }, format: 'jwk' }), spki: der };
+      return {
+        key: createPublicKey({ key: { kty: 'EC', crv: `P-${ec.bits}`, x, y }, format: 'jwk' }),
+        spki: der,
+      };
     }
     const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
     return { key, spki: key.export({ type: 'spki', format: 'der' }) };

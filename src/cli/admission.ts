@@ -197,13 +197,20 @@ function startServer(f: ServeFlags, p: ServePayload, metricsText?: () => Promise
       ...(f.cacheTtl ? { ttlMs: intFlag(f.cacheTtl, '--cache-ttl', 0, 86_400) * 1000 } : {}),
       ...(f.cacheSize ? { maxEntries: intFlag(f.cacheSize, '--cache-size', 0, 1_000_000) } : {}),
     },
-    ...(f.tagCacheTtl ? { tagCache: { ttlMs: intFlag(f.tagCacheTtl, '--tag-cache-ttl', 0, 60) * 1000 } } : {}),
+    ...(f.tagCacheTtl
+      ? { tagCache: { ttlMs: intFlag(f.tagCacheTtl, '--tag-cache-ttl', 0, 60) * 1000 } }
+      : {}),
     logLevel: f.logLevel,
     ...(metricsText ? { metricsText } : {}),
   });
 }
 
-function announce(policies: readonly ImagePolicy[], url: string, caBundle: string | undefined, workers: number) {
+function announce(
+  policies: readonly ImagePolicy[],
+  url: string,
+  caBundle: string | undefined,
+  workers: number,
+) {
   process.stderr.write(
     `sigil admission: ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => p.name).join(', ')}); ` +
       `listening on ${url} (/validate, /mutate)${workers > 1 ? ` in ${workers} worker processes` : ''}\n`,

@@ -1,7 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import { attestImage, createSigning, MAX_PREDICATE_BYTES, predicateOf, predicateTypeOf, resolveImage } from '../sign/index.js';
+import {
+  attestImage,
+  createSigning,
+  MAX_PREDICATE_BYTES,
+  predicateOf,
+  predicateTypeOf,
+  resolveImage,
+} from '../sign/index.js';
 import { CliError } from './output.js';
 import {
   confirmUpload,
@@ -18,12 +25,15 @@ import {
 function readPredicate(path: string, type: string): { predicateType: string; predicate: unknown } {
   try {
     const predicateType = predicateTypeOf(type);
-    if (statSync(path).size > MAX_PREDICATE_BYTES) throw new CliError(`predicate ${path} is larger than ${MAX_PREDICATE_BYTES} bytes`);
+    if (statSync(path).size > MAX_PREDICATE_BYTES)
+      throw new CliError(`predicate ${path} is larger than ${MAX_PREDICATE_BYTES} bytes`);
     return { predicateType, predicate: predicateOf(type, readFileSync(path)) };
   } catch (e) {
     if (isSigilError(e)) throw new CliError(e.message);
     if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read predicate ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(
+      `cannot read predicate ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -32,10 +42,16 @@ export function register(program: Command): void {
     withSigningFlags(
       program
         .command('attest')
-        .description('attach a signed in-toto attestation (DSSE, logged as a dsse entry) to an image, as cosign `.att`')
+        .description(
+          'attach a signed in-toto attestation (DSSE, logged as a dsse entry) to an image, as cosign `.att`',
+        )
         .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
         .requiredOption('--predicate <file>', 'the predicate (JSON; any text for --type custom)')
-        .option('--type <type>', 'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI', 'custom'),
+        .option(
+          '--type <type>',
+          'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI',
+          'custom',
+        ),
     ),
   ).action(async (image: string, f: SigningFlags & RegistryFlags & { predicate: string; type: string }) => {
     const ref = parseImage(image);
@@ -46,6 +62,8 @@ export function register(program: Command): void {
     await confirmUpload(f.yes, config.logUrl!);
     const { builder } = createSigning(config);
     const r = await attestImage({ client, image: resolved, builder, predicateType, predicate, progress });
-    progress(`Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`);
+    progress(
+      `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`,
+    );
   });
 }

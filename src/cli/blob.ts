@@ -17,7 +17,9 @@ function readInput(path: string, what: string, max: number): Buffer {
   try {
     size = statSync(path).size;
   } catch (e) {
-    throw new CliError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (size > max) throw new CliError(`${what} ${path} is larger than ${max} bytes`);
   return readFileSync(path);
@@ -27,7 +29,9 @@ function write(path: string, text: string | Buffer, what: string): void {
   try {
     writeFileSync(path, text);
   } catch (e) {
-    throw new CliError(`cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(
+      `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -36,7 +40,10 @@ function write(path: string, text: string | Buffer, what: string): void {
  * bundle it is optional (the envelope, log entries, chain and identity are verified either way)
  * and, when given, its sha256 or sha512 must be a subject of the in-toto statement.
  */
-export function verifyBlob(file: string | undefined, f: VerifyFlags & { bundle: string }): VerificationResult {
+export function verifyBlob(
+  file: string | undefined,
+  f: VerifyFlags & { bundle: string },
+): VerificationResult {
   const policy = policyFromFlags(f);
   const options = verifyOptions(f);
   const trust = loadTrust(f);
@@ -48,7 +55,10 @@ export function verifyBlob(file: string | undefined, f: VerifyFlags & { bundle: 
     throw e;
   }
   if (file === undefined && bundle.content.kind === 'messageSignature') {
-    throw new CliError('a message-signature bundle needs the signed FILE', 'sigil verify-blob FILE --bundle BUNDLE …');
+    throw new CliError(
+      'a message-signature bundle needs the signed FILE',
+      'sigil verify-blob FILE --bundle BUNDLE …',
+    );
   }
   const artifact = file === undefined ? undefined : readInput(file, 'file', MAX_BLOB_BYTES);
   return verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
@@ -63,22 +73,28 @@ export function register(program: Command): void {
       .option('--bundle <file>', 'write the Sigstore bundle (v0.3 JSON) here')
       .option('--output-signature <file>', 'write the base64 signature here')
       .option('--output-certificate <file>', 'write the PEM signing certificate here (keyless)'),
-  ).action(async (file: string, f: SigningFlags & { bundle?: string; outputSignature?: string; outputCertificate?: string }) => {
-    const data = readInput(file, 'file', MAX_BLOB_BYTES);
-    const config = await signingConfig(f);
-    await confirmUpload(f.yes, config.logUrl!);
-    const { builder } = createSigning(config);
-    const signed = await builder.message(data);
-    const sigB64 = signed.signature.signature.toString('base64');
-    if (f.bundle) {
-      write(f.bundle, serializeBundle(signed.bundle), 'bundle');
-      progress(`Wrote bundle to file ${f.bundle}`);
-    }
-    if (f.outputSignature) write(f.outputSignature, sigB64, 'signature');
-    const m = signed.signature.material;
-    if (f.outputCertificate && m.kind === 'certificate') write(f.outputCertificate, toPem('CERTIFICATE', m.leaf), 'certificate');
-    process.stdout.write(`${sigB64}\n`);
-  });
+  ).action(
+    async (
+      file: string,
+      f: SigningFlags & { bundle?: string; outputSignature?: string; outputCertificate?: string },
+    ) => {
+      const data = readInput(file, 'file', MAX_BLOB_BYTES);
+      const config = await signingConfig(f);
+      await confirmUpload(f.yes, config.logUrl!);
+      const { builder } = createSigning(config);
+      const signed = await builder.message(data);
+      const sigB64 = signed.signature.signature.toString('base64');
+      if (f.bundle) {
+        write(f.bundle, serializeBundle(signed.bundle), 'bundle');
+        progress(`Wrote bundle to file ${f.bundle}`);
+      }
+      if (f.outputSignature) write(f.outputSignature, sigB64, 'signature');
+      const m = signed.signature.material;
+      if (f.outputCertificate && m.kind === 'certificate')
+        write(f.outputCertificate, toPem('CERTIFICATE', m.leaf), 'certificate');
+      process.stdout.write(`${sigB64}\n`);
+    },
+  );
 
   withVerifyFlags(
     program
@@ -90,7 +106,10 @@ export function register(program: Command): void {
       .requiredOption('--bundle <file>', 'the Sigstore bundle'),
   ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
     const result = verifyBlob(file, f);
-    if (file === undefined) progress('WARNING: no FILE given: the envelope and its statement verified, not which artifact it names');
+    if (file === undefined)
+      progress(
+        'WARNING: no FILE given: the envelope and its statement verified, not which artifact it names',
+      );
     process.stderr.write('Verified OK\n');
     process.stdout.write(`${JSON.stringify(result)}\n`);
   });

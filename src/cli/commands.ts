@@ -20,7 +20,22 @@ import { register as monitor } from './monitor.js';
  */
 type Register = (program: Command) => void;
 
-const groups: Register[] = [oidc, ca, trustedRoot, up, log, sign, keys, verify, blob, attest, tree, admission, demo, monitor];
+const groups: Register[] = [
+  oidc,
+  ca,
+  trustedRoot,
+  up,
+  log,
+  sign,
+  keys,
+  verify,
+  blob,
+  attest,
+  tree,
+  admission,
+  demo,
+  monitor,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of groups) register(program);

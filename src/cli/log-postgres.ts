@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { SigilError } from '../errors/index.js';
 import { closeOnSignals, listen } from '../server/index.js';
-import { DEFAULT_PG_SCHEMA, migratePostgres, openReplicatedLog, type ReplicatedLog } from '../log/store/postgres.js';
+import {
+  DEFAULT_PG_SCHEMA,
+  migratePostgres,
+  openReplicatedLog,
+  type ReplicatedLog,
+} from '../log/store/postgres.js';
 import { checkDatabaseUrl } from '../log/store/pg/connect.js';
 import { rekorCheckpointSigner, checkpointName } from '../rekor/checkpoint.js';
 import { loadOrCreateLogKey } from '../rekor/log-key.js';
@@ -103,7 +108,10 @@ function int(v: string | undefined, flag: string, min: number, max: number): num
 function databaseUrl(o: Record<string, string | boolean | undefined>): string {
   const url = o.databaseUrl;
   if (typeof url !== 'string' || url === '') {
-    throw new CliError('--store postgres needs a database', 'pass --database-url postgres://user@host:5432/db or set SIGIL_DATABASE_URL');
+    throw new CliError(
+      '--store postgres needs a database',
+      'pass --database-url postgres://user@host:5432/db or set SIGIL_DATABASE_URL',
+    );
   }
   try {
     checkDatabaseUrl(url);
@@ -115,7 +123,8 @@ function databaseUrl(o: Record<string, string | boolean | undefined>): string {
 
 /** `sigil log serve --store postgres …` (the serve command's flags, parsed by commander). */
 export async function servePostgres(o: Record<string, string | boolean | undefined>): Promise<void> {
-  if (o.store !== 'postgres') throw new CliError(`unknown --store ${JSON.stringify(o.store)}`, 'use sqlite or postgres');
+  if (o.store !== 'postgres')
+    throw new CliError(`unknown --store ${JSON.stringify(o.store)}`, 'use sqlite or postgres');
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   if (str(o.publicUrl) !== undefined && !/^https?:\/\//.test(str(o.publicUrl)!)) {
     throw new CliError('--public-url must be an http(s) URL');
@@ -136,7 +145,9 @@ export async function servePostgres(o: Record<string, string | boolean | undefin
     }
     throw e;
   });
-  process.stdout.write(`sigil log listening on ${server.url}\nsigil log: postgres replica (tree ${server.treeId}), now ${server.log.role()}\n`);
+  process.stdout.write(
+    `sigil log listening on ${server.url}\nsigil log: postgres replica (tree ${server.treeId}), now ${server.log.role()}\n`,
+  );
   closeOnSignals(() => server.close());
 }
 
@@ -144,7 +155,9 @@ export async function servePostgres(o: Record<string, string | boolean | undefin
 export function registerMigrate(log: Command): void {
   log
     .command('migrate')
-    .description('create or check the PostgreSQL schema of the log (run once before `log serve --store postgres`)')
+    .description(
+      'create or check the PostgreSQL schema of the log (run once before `log serve --store postgres`)',
+    )
     .option('--database-url <url>', 'PostgreSQL URL (env SIGIL_DATABASE_URL)', process.env.SIGIL_DATABASE_URL)
     .option('--schema <name>', 'PostgreSQL schema of the log', DEFAULT_PG_SCHEMA)
     .action(async (o: Record<string, string | undefined>) => {

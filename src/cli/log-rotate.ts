@@ -7,13 +7,18 @@ import { CliError, printJson } from './output.js';
 export function registerRotate(log: Command): void {
   log
     .command('rotate')
-    .description('freeze the active tree at its last signed tree head and start a new tree (stop `sigil log serve` first)')
+    .description(
+      'freeze the active tree at its last signed tree head and start a new tree (stop `sigil log serve` first)',
+    )
     .option('--data-dir <dir>', 'the log data directory', '.sigil')
     .option('--json', 'print JSON')
     .action(async (o: { dataDir: string; json?: boolean }) => {
       const r = await rotateLog(o.dataDir).catch((e: unknown) => {
         if (e instanceof SigilError && e.code === 'LOCKED') {
-          throw new CliError(`the log in ${o.dataDir} is in use`, 'stop `sigil log serve` on this data directory, then rotate');
+          throw new CliError(
+            `the log in ${o.dataDir} is in use`,
+            'stop `sigil log serve` on this data directory, then rotate',
+          );
         }
         throw e;
       });

@@ -23,19 +23,34 @@ interface ClientOpts {
 const START_HINT = 'start a log with `sigil log serve` or pass --log-url';
 
 export function register(program: Command): void {
-  const log = program.command('log').description('the transparency log (Rekor v1 API): serve it and query it');
+  const log = program
+    .command('log')
+    .description('the transparency log (Rekor v1 API): serve it and query it');
 
   withTlsFlags(log.command('serve'))
-    .description('serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)')
+    .description(
+      'serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)',
+    )
     .option('--port <n>', 'listen port (0 picks a free one)', String(DEFAULT_LOG_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
-    .option('--public-url <url>', 'public base URL; its hostname names the checkpoints (default: the listening URL)')
+    .option(
+      '--public-url <url>',
+      'public base URL; its hostname names the checkpoints (default: the listening URL)',
+    )
     .option('--body-limit <bytes>', 'largest request body', String(4 * 1024 * 1024))
     .option('--workers <n>', 'verification worker threads (default: CPU count)')
-    .option('--max-in-flight <n>', 'requests in flight before answering 503 + Retry-After', String(DEFAULT_MAX_IN_FLIGHT))
+    .option(
+      '--max-in-flight <n>',
+      'requests in flight before answering 503 + Retry-After',
+      String(DEFAULT_MAX_IN_FLIGHT),
+    )
     .option('--store <kind>', 'sqlite (one process) or postgres (several replicas on one database)', 'sqlite')
-    .option('--database-url <url>', 'PostgreSQL URL for --store postgres (env SIGIL_DATABASE_URL)', process.env.SIGIL_DATABASE_URL)
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL for --store postgres (env SIGIL_DATABASE_URL)',
+      process.env.SIGIL_DATABASE_URL,
+    )
     .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
     .action(async (o: Record<string, string | undefined>) => {
       if (o.store !== 'sqlite') return servePostgres(o);
@@ -60,29 +75,36 @@ export function register(program: Command): void {
   registerRotate(log);
 
   const withClient = (c: Command): Command =>
-    c.option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL).option('--json', 'print JSON');
+    c
+      .option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL)
+      .option('--json', 'print JSON');
 
-  withClient(log.command('info').description('show the tree size, root hash and verified signed tree head')).action(
-    async (o: ClientOpts) => {
-      const client = clientFor(o);
-      const [info, pem] = await Promise.all([client.logInfo(), client.publicKey()]).catch(unreachable);
-      const key = parsePublicKeyOrCertificate(pem).key;
-      const { signer, origin } = verifyTreeHead(info, key, 'the signed tree head');
-      const shards = (info.inactiveShards ?? []).map((s) => ({ ...s, origin: verifyTreeHead(s, key, `the final tree head of shard ${s.treeID}`).origin }));
-      if (o.json) return printJson({ ...info, verified: true });
-      let offset = 0;
-      let text = '';
-      for (const s of shards) {
-        text += `Inactive Shard: tree ${s.treeID}, size ${s.treeSize}, global indexes ${offset}–${offset + s.treeSize - 1}, root ${s.rootHash} (final tree head verified)\n`;
-        offset += s.treeSize;
-      }
-      process.stdout.write(
-        `Verification: signed tree head verified with the log public key (${signer})\n` +
-          `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
-          (shards.length > 0 ? `Global Log Indexes: ${offset} onward (after ${shards.length} inactive shard(s))\n${text}` : ''),
-      );
-    },
-  );
+  withClient(
+    log.command('info').description('show the tree size, root hash and verified signed tree head'),
+  ).action(async (o: ClientOpts) => {
+    const client = clientFor(o);
+    const [info, pem] = await Promise.all([client.logInfo(), client.publicKey()]).catch(unreachable);
+    const key = parsePublicKeyOrCertificate(pem).key;
+    const { signer, origin } = verifyTreeHead(info, key, 'the signed tree head');
+    const shards = (info.inactiveShards ?? []).map((s) => ({
+      ...s,
+      origin: verifyTreeHead(s, key, `the final tree head of shard ${s.treeID}`).origin,
+    }));
+    if (o.json) return printJson({ ...info, verified: true });
+    let offset = 0;
+    let text = '';
+    for (const s of shards) {
+      text += `Inactive Shard: tree ${s.treeID}, size ${s.treeSize}, global indexes ${offset}–${offset + s.treeSize - 1}, root ${s.rootHash} (final tree head verified)\n`;
+      offset += s.treeSize;
+    }
+    process.stdout.write(
+      `Verification: signed tree head verified with the log public key (${signer})\n` +
+        `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
+        (shards.length > 0
+          ? `Global Log Indexes: ${offset} onward (after ${shards.length} inactive shard(s))\n${text}`
+          : ''),
+    );
+  });
 
   withClient(
     log
@@ -116,7 +138,11 @@ export function register(program: Command): void {
       }
     }
     const ids = await clientFor(o)
-      .searchIndex({ ...(hash ? { hash } : {}), ...(o.email ? { email: o.email } : {}), ...(o.subject ? { subject: o.subject } : {}) })
+      .searchIndex({
+        ...(hash ? { hash } : {}),
+        ...(o.email ? { email: o.email } : {}),
+        ...(o.subject ? { subject: o.subject } : {}),
+      })
       .catch(unreachable);
     if (o.json) return printJson(ids);
     if (ids.length === 0) process.stderr.write('sigil: no matching entries\n');
@@ -133,13 +159,15 @@ export function register(program: Command): void {
   ).action(async (o: ClientOpts & { logIndex?: string; uuid?: string; publicKey?: string }) => {
     const client = clientFor(o);
     const entry = await fetchEntry(client, o);
-    const pem = o.publicKey !== undefined ? readKeyFile(o.publicKey) : await client.publicKey().catch(unreachable);
+    const pem =
+      o.publicKey !== undefined ? readKeyFile(o.publicKey) : await client.publicKey().catch(unreachable);
     const key = parsePublicKeyOrCertificate(pem).key;
     let v;
     try {
       v = verifyLogEntry(entry, key);
     } catch (e) {
-      if (e instanceof SigilError) throw new CliError(`entry ${entry.logIndex} does not verify: ${e.message}`);
+      if (e instanceof SigilError)
+        throw new CliError(`entry ${entry.logIndex} does not verify: ${e.message}`);
       throw e;
     }
     const rootHex = v.checkpoint.rootHash.toString('hex');
@@ -190,7 +218,10 @@ function checkUrl(v: string, flag: string): void {
     u = undefined;
   }
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(`${flag} ${JSON.stringify(v)} is not an http(s) URL`, 'for example http://127.0.0.1:3000');
+    throw new CliError(
+      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
+      'for example http://127.0.0.1:3000',
+    );
   }
 }
 
@@ -207,8 +238,12 @@ function unreachable(e: unknown): never {
   throw e;
 }
 
-async function fetchEntry(client: RekorClient, o: { logIndex?: string; uuid?: string }): Promise<IdentifiedLogEntry> {
-  if ((o.logIndex === undefined) === (o.uuid === undefined)) throw new CliError('name the entry', 'pass exactly one of --log-index N or --uuid ID');
+async function fetchEntry(
+  client: RekorClient,
+  o: { logIndex?: string; uuid?: string },
+): Promise<IdentifiedLogEntry> {
+  if ((o.logIndex === undefined) === (o.uuid === undefined))
+    throw new CliError('name the entry', 'pass exactly one of --log-index N or --uuid ID');
   let entry: IdentifiedLogEntry | undefined;
   if (o.logIndex !== undefined) {
     const index = intOption(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
@@ -216,7 +251,8 @@ async function fetchEntry(client: RekorClient, o: { logIndex?: string; uuid?: st
     if (!entry) throw new CliError(`no entry at index ${index}`, 'see the tree size with `sigil log info`');
   } else {
     const uuid = o.uuid!;
-    if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid)) throw new CliError('--uuid must be 64 or 80 hex characters');
+    if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid))
+      throw new CliError('--uuid must be 64 or 80 hex characters');
     entry = await client.getEntryByUuid(uuid).catch(unreachable);
     if (!entry) throw new CliError(`no entry with UUID ${uuid}`);
   }

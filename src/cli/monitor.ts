@@ -23,51 +23,69 @@ function checkHttpUrl(v: string, flag: string): void {
 export function register(program: Command): void {
   program
     .command('monitor')
-    .description('watch a transparency log: verify each checkpoint and its consistency with the last one seen; alert on forks, rollbacks and watched identities')
+    .description(
+      'watch a transparency log: verify each checkpoint and its consistency with the last one seen; alert on forks, rollbacks and watched identities',
+    )
     .requiredOption('--log-url <url>', 'log base URL')
     .requiredOption('--state <file>', 'state file (pins the log key on the first run)')
     .option('--identity <regex>', 'alert on new entries whose certificate SAN matches (case-insensitive)')
     .option('--webhook <url>', 'POST each alert as JSON here')
     .option('--once', 'check once and exit (0 quiet, 1 fork/rollback, 3 identity alerts)')
     .option('--interval <seconds>', 'seconds between checks', String(DEFAULT_MONITOR_INTERVAL_S))
-    .action(async (o: { logUrl: string; state: string; identity?: string; webhook?: string; once?: boolean; interval: string }) => {
-      checkHttpUrl(o.logUrl, '--log-url');
-      if (o.webhook !== undefined) checkHttpUrl(o.webhook, '--webhook');
-      const interval = Number(o.interval);
-      if (!/^[0-9]+$/.test(o.interval) || interval < 1 || interval > 86_400) {
-        throw new CliError(`invalid --interval ${JSON.stringify(o.interval)}`, 'use whole seconds from 1 to 86400');
-      }
-      let identity: RegExp | undefined;
-      try {
-        identity = o.identity === undefined ? undefined : compileIdentity(o.identity);
-      } catch (e) {
-        throw new CliError((e as Error).message);
-      }
-      const cfg: MonitorConfig = {
-        logUrl: o.logUrl,
-        statePath: o.state,
-        ...(identity ? { identity } : {}),
-        ...(o.webhook ? { webhook: o.webhook } : {}),
-        report: (line) => process.stderr.write(`${line}\n`),
-      };
-      for (;;) {
-        let round;
+    .action(
+      async (o: {
+        logUrl: string;
+        state: string;
+        identity?: string;
+        webhook?: string;
+        once?: boolean;
+        interval: string;
+      }) => {
+        checkHttpUrl(o.logUrl, '--log-url');
+        if (o.webhook !== undefined) checkHttpUrl(o.webhook, '--webhook');
+        const interval = Number(o.interval);
+        if (!/^[0-9]+$/.test(o.interval) || interval < 1 || interval > 86_400) {
+          throw new CliError(
+            `invalid --interval ${JSON.stringify(o.interval)}`,
+            'use whole seconds from 1 to 86400',
+          );
+        }
+        let identity: RegExp | undefined;
         try {
-          round = await monitorOnce(cfg);
+          identity = o.identity === undefined ? undefined : compileIdentity(o.identity);
         } catch (e) {
-          if (o.once || !(e instanceof SigilError && ['UNAVAILABLE', 'UPSTREAM_ERROR', 'TIMEOUT'].includes(e.code))) throw e;
-          process.stderr.write(`sigil: warning: ${e.message}\n`);
-          round = undefined;
+          throw new CliError((e as Error).message);
         }
-        if (round && !round.consistent) {
-          process.exitCode = 1;
-          return;
+        const cfg: MonitorConfig = {
+          logUrl: o.logUrl,
+          statePath: o.state,
+          ...(identity ? { identity } : {}),
+          ...(o.webhook ? { webhook: o.webhook } : {}),
+          report: (line) => process.stderr.write(`${line}\n`),
+        };
+        for (;;) {
+          let round;
+          try {
+            round = await monitorOnce(cfg);
+          } catch (e) {
+            if (
+              o.once ||
+              !(e instanceof SigilError && ['UNAVAILABLE', 'UPSTREAM_ERROR', 'TIMEOUT'].includes(e.code))
+            )
+              throw e;
+            process.stderr.write(`sigil: warning: ${e.message}\n`);
+            round = undefined;
+          }
+          if (round && !round.consistent) {
+            process.exitCode = 1;
+            return;
+          }
+          if (o.once) {
+            if (round && round.alerts.length > 0) process.exitCode = 3;
+            return;
+          }
+          await new Promise((r) => setTimeout(r, interval * 1000));
         }
-        if (o.once) {
-          if (round && round.alerts.length > 0) process.exitCode = 3;
-          return;
-        }
-        await new Promise((r) => setTimeout(r, interval * 1000));
-      }
-    });
+      },
+    );
 }

@@ -5,7 +5,14 @@ import { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } from '../oidc/provi
 import { RegistryClient } from '../oci/client.js';
 import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
 import { parseReference, type ImageReference } from '../oci/reference.js';
-import { createSigning, loadPrivateKeyFile, resolveImage, signImage, stackDefaults, type SigningConfig } from '../sign/index.js';
+import {
+  createSigning,
+  loadPrivateKeyFile,
+  resolveImage,
+  signImage,
+  stackDefaults,
+  type SigningConfig,
+} from '../sign/index.js';
 import { CliError } from './output.js';
 
 /** Flags shared by every command that talks to a registry. */
@@ -40,10 +47,22 @@ export function withSigningFlags(c: Command): Command {
   return c
     .option('-y, --yes', 'skip the confirmation prompt before uploading to the transparency log')
     .option('--key <file>', 'sign with this private key file instead of keyless (password: SIGIL_PASSWORD)')
-    .option('--fulcio-url <url>', 'CA base URL (default: SIGIL_CA_URL, the stack of `sigil up`, or http://127.0.0.1:5555)')
-    .option('--rekor-url <url>', 'transparency log base URL (default: SIGIL_LOG_URL, the stack of `sigil up`, or http://127.0.0.1:3000)')
-    .option('--identity-token <jwt>', 'OIDC identity token (default: SIGSTORE_ID_TOKEN, or the GitHub Actions token-request endpoint)')
-    .option('--data-dir <dir>', 'data directory of `sigil up` holding stack.env (default: SIGIL_DATA_DIR or ./.sigil)');
+    .option(
+      '--fulcio-url <url>',
+      'CA base URL (default: SIGIL_CA_URL, the stack of `sigil up`, or http://127.0.0.1:5555)',
+    )
+    .option(
+      '--rekor-url <url>',
+      'transparency log base URL (default: SIGIL_LOG_URL, the stack of `sigil up`, or http://127.0.0.1:3000)',
+    )
+    .option(
+      '--identity-token <jwt>',
+      'OIDC identity token (default: SIGSTORE_ID_TOKEN, or the GitHub Actions token-request endpoint)',
+    )
+    .option(
+      '--data-dir <dir>',
+      'data directory of `sigil up` holding stack.env (default: SIGIL_DATA_DIR or ./.sigil)',
+    );
 }
 
 export function parseImage(input: string): ImageReference {
@@ -76,7 +95,10 @@ export function checkUrl(v: string, flag: string): string {
     u = undefined;
   }
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(`${flag} ${JSON.stringify(v)} is not an http(s) URL`, 'for example http://127.0.0.1:3000');
+    throw new CliError(
+      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
+      'for example http://127.0.0.1:3000',
+    );
   }
   return v;
 }
@@ -85,7 +107,8 @@ export function checkUrl(v: string, flag: string): string {
 export async function readPassword(question: string): Promise<string> {
   const env = process.env.SIGIL_PASSWORD;
   if (env !== undefined) return env;
-  if (!process.stdin.isTTY) throw new CliError('no password given and no terminal to ask on', 'set SIGIL_PASSWORD');
+  if (!process.stdin.isTTY)
+    throw new CliError('no password given and no terminal to ask on', 'set SIGIL_PASSWORD');
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     const out = rl as unknown as { _writeToOutput?: (s: string) => void };
@@ -122,7 +145,8 @@ export async function confirmUpload(yes: boolean | undefined, logUrl: string): P
       resolve(a);
     });
   });
-  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('signing aborted: the upload to the transparency log was not confirmed');
+  if (!/^y(es)?$/i.test(answer.trim()))
+    throw new CliError('signing aborted: the upload to the transparency log was not confirmed');
 }
 
 /**
@@ -140,10 +164,18 @@ export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
   const caUrl = checkUrl(f.fulcioUrl ?? stack.caUrl, '--fulcio-url');
   let token: string;
   try {
-    token = await getIdentityToken({ ...(f.identityToken ? { token: f.identityToken } : {}), env: process.env, audience: 'sigstore' });
+    token = await getIdentityToken({
+      ...(f.identityToken ? { token: f.identityToken } : {}),
+      env: process.env,
+      audience: 'sigstore',
+    });
   } catch (e) {
-    if (isSigilError(e) && e.message === NO_TOKEN_MESSAGE) throw new CliError(NO_TOKEN_MESSAGE, NO_TOKEN_HINT);
-    if (isSigilError(e)) throw new CliError(e.message.startsWith('getting credentials') ? e.message : `getting credentials: ${e.message}`);
+    if (isSigilError(e) && e.message === NO_TOKEN_MESSAGE)
+      throw new CliError(NO_TOKEN_MESSAGE, NO_TOKEN_HINT);
+    if (isSigilError(e))
+      throw new CliError(
+        e.message.startsWith('getting credentials') ? e.message : `getting credentials: ${e.message}`,
+      );
     throw e;
   }
   return { key: { kind: 'keyless', caUrl, tokens: { token, env: {} } }, logUrl, progress };
@@ -174,9 +206,16 @@ export function register(program: Command): void {
     withSigningFlags(
       program
         .command('sign')
-        .description('sign a container image by digest (keyless by default) and attach the signature in cosign\'s layout')
+        .description(
+          "sign a container image by digest (keyless by default) and attach the signature in cosign's layout",
+        )
         .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
-        .option('-a, --annotations <key=value>', 'extra key=value pairs for the signed payload (repeatable)', (v: string, acc: string[]) => [...acc, v], []),
+        .option(
+          '-a, --annotations <key=value>',
+          'extra key=value pairs for the signed payload (repeatable)',
+          (v: string, acc: string[]) => [...acc, v],
+          [],
+        ),
     ),
   ).action(async (image: string, f: SigningFlags & RegistryFlags & { annotations: string[] }) => {
     const ref = parseImage(image);

@@ -10,7 +10,10 @@ export function withTlsFlags(c: Command): Command {
 }
 
 /** Reads the two files named by `--tls-cert/--tls-key` (both or neither). */
-export function readTlsFlags(o: { tlsCert?: unknown; tlsKey?: unknown }): { cert: string; key: string } | undefined {
+export function readTlsFlags(o: {
+  tlsCert?: unknown;
+  tlsKey?: unknown;
+}): { cert: string; key: string } | undefined {
   if (o.tlsCert === undefined && o.tlsKey === undefined) return undefined;
   if (typeof o.tlsCert !== 'string' || typeof o.tlsKey !== 'string') {
     throw new CliError('--tls-cert and --tls-key go together', 'pass both files, or neither for plain HTTP');

@@ -16,9 +16,11 @@ function treeText(t: AttachmentTree): string {
   }
   if (t.referrers.length > 0) {
     lines.push('└── OCI referrers:');
-    for (const r of t.referrers) lines.push(`   └── ${r.digest}${r.artifactType ? ` (${r.artifactType})` : ''}`);
+    for (const r of t.referrers)
+      lines.push(`   └── ${r.digest}${r.artifactType ? ` (${r.artifactType})` : ''}`);
   }
-  if (parts.length === 0 && t.referrers.length === 0) lines.push('No supply chain artifacts found for this image');
+  if (parts.length === 0 && t.referrers.length === 0)
+    lines.push('No supply chain artifacts found for this image');
   return `${lines.join('\n')}\n`;
 }
 
@@ -33,7 +35,10 @@ export function register(program: Command): void {
     const ref = parseImage(image);
     const t = await describeAttachments(registryClient(ref, f), ref);
     if (!f.json) return void process.stdout.write(treeText(t));
-    const summary = (k: AttachmentKind) => (t[k] ? { ref: `${t[k].ref.context()}:${t[k].ref.tag}`, digest: t[k].digest, layers: t[k].layers } : null);
+    const summary = (k: AttachmentKind) =>
+      t[k]
+        ? { ref: `${t[k].ref.context()}:${t[k].ref.tag}`, digest: t[k].digest, layers: t[k].layers }
+        : null;
     process.stdout.write(
       `${JSON.stringify({ image: t.image.toString(), digest: t.digest, signatures: summary('sig'), attestations: summary('att'), sboms: summary('sbom'), referrers: t.referrers }, null, 2)}\n`,
     );
@@ -47,7 +52,8 @@ export function register(program: Command): void {
       .option('--type <type>', 'signature, attestation or sbom', 'signature'),
   ).action(async (image: string, f: RegistryFlags & { type: string }) => {
     const kind = KINDS[f.type];
-    if (!kind) throw new CliError(`invalid --type ${JSON.stringify(f.type)}`, 'use signature, attestation or sbom');
+    if (!kind)
+      throw new CliError(`invalid --type ${JSON.stringify(f.type)}`, 'use signature, attestation or sbom');
     const ref = parseImage(image);
     const digest = ref.digest ?? (await registryClient(ref, f).resolveDigest(ref));
     const where = triangulate(ref.withDigest(digest), kind);

@@ -11,7 +11,14 @@ import {
   stackDefaults,
   verifyImageAttestations,
 } from '../sign/index.js';
-import { compilePolicy, createTrustMaterial, verifyCosignImage, type IdentityPolicy, type TrustMaterial, type VerificationPolicy } from '../verify/index.js';
+import {
+  compilePolicy,
+  createTrustMaterial,
+  verifyCosignImage,
+  type IdentityPolicy,
+  type TrustMaterial,
+  type VerificationPolicy,
+} from '../verify/index.js';
 import { CliError } from './output.js';
 import { parseImage, registryClient, withRegistryFlags, type RegistryFlags } from './sign.js';
 
@@ -38,7 +45,10 @@ export interface VerifyFlags {
 export function withVerifyFlags(c: Command): Command {
   return c
     .option('--certificate-identity <id>', 'exact identity (any SAN of the certificate: URI, email …)')
-    .option('--certificate-identity-regexp <re>', 'identity as a regular expression (unanchored unless you anchor it)')
+    .option(
+      '--certificate-identity-regexp <re>',
+      'identity as a regular expression (unanchored unless you anchor it)',
+    )
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the certificate')
     .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression')
     .option('--certificate-github-workflow-trigger <v>', 'exact GitHub workflow trigger (e.g. push)')
@@ -46,23 +56,34 @@ export function withVerifyFlags(c: Command): Command {
     .option('--certificate-github-workflow-name <v>', 'exact GitHub workflow name')
     .option('--certificate-github-workflow-repository <v>', 'exact GitHub repository (org/repo)')
     .option('--certificate-github-workflow-ref <v>', 'exact GitHub ref (e.g. refs/heads/main)')
-    .option('--trusted-root <file>', 'trusted_root.json (default: SIGIL_TRUSTED_ROOT or the one `sigil up` wrote)')
+    .option(
+      '--trusted-root <file>',
+      'trusted_root.json (default: SIGIL_TRUSTED_ROOT or the one `sigil up` wrote)',
+    )
     .option('--key <file>', 'verify with this public key (PEM) instead of certificates')
     .option('--insecure-ignore-identity-unsafe', 'UNSAFE: accept any signer the CA certified, whoever it is')
-    .option('--insecure-ignore-sct', 'UNSAFE: do not require a signed certificate timestamp in the certificate')
+    .option(
+      '--insecure-ignore-sct',
+      'UNSAFE: do not require a signed certificate timestamp in the certificate',
+    )
     .option('--data-dir <dir>', 'data directory of `sigil up` (default: SIGIL_DATA_DIR or ./.sigil)');
 }
 
 export function loadTrust(f: VerifyFlags): TrustMaterial {
   const path = f.trustedRoot ?? stackDefaults(process.env, f.dataDir).trustedRoot;
   if (path === undefined) {
-    throw new CliError('no trusted root: pass --trusted-root FILE', 'start the stack with `sigil up` (it writes .sigil/trusted_root.json) or set SIGIL_TRUSTED_ROOT');
+    throw new CliError(
+      'no trusted root: pass --trusted-root FILE',
+      'start the stack with `sigil up` (it writes .sigil/trusted_root.json) or set SIGIL_TRUSTED_ROOT',
+    );
   }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CliError(`cannot read trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(
+      `cannot read trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${path} is too large`);
   try {
@@ -92,7 +113,8 @@ export function policyFromFlags(f: VerifyFlags): VerificationPolicy | undefined 
     );
   }
   const both = (a: unknown, b: unknown, name: string): void => {
-    if (a !== undefined && b !== undefined) throw new CliError(`give either --${name} or --${name}-regexp, not both`);
+    if (a !== undefined && b !== undefined)
+      throw new CliError(`give either --${name} or --${name}-regexp, not both`);
   };
   both(f.certificateIdentity, f.certificateIdentityRegexp, 'certificate-identity');
   both(f.certificateOidcIssuer, f.certificateOidcIssuerRegexp, 'certificate-oidc-issuer');
@@ -101,10 +123,12 @@ export function policyFromFlags(f: VerifyFlags): VerificationPolicy | undefined 
   if (f.certificateIdentityRegexp !== undefined) id.subjectRegExp = f.certificateIdentityRegexp;
   if (f.certificateOidcIssuer !== undefined) id.issuer = f.certificateOidcIssuer;
   if (f.certificateOidcIssuerRegexp !== undefined) id.issuerRegExp = f.certificateOidcIssuerRegexp;
-  if (f.certificateGithubWorkflowTrigger !== undefined) id.githubWorkflowTrigger = f.certificateGithubWorkflowTrigger;
+  if (f.certificateGithubWorkflowTrigger !== undefined)
+    id.githubWorkflowTrigger = f.certificateGithubWorkflowTrigger;
   if (f.certificateGithubWorkflowSha !== undefined) id.githubWorkflowSha = f.certificateGithubWorkflowSha;
   if (f.certificateGithubWorkflowName !== undefined) id.githubWorkflowName = f.certificateGithubWorkflowName;
-  if (f.certificateGithubWorkflowRepository !== undefined) id.githubWorkflowRepository = f.certificateGithubWorkflowRepository;
+  if (f.certificateGithubWorkflowRepository !== undefined)
+    id.githubWorkflowRepository = f.certificateGithubWorkflowRepository;
   if (f.certificateGithubWorkflowRef !== undefined) id.githubWorkflowRef = f.certificateGithubWorkflowRef;
   const policy: VerificationPolicy = { identities: [id] };
   try {
@@ -154,7 +178,12 @@ export function register(program: Command): void {
       policy,
       options,
     );
-    process.stderr.write(checkLines(ref.toString(), verified.map((v) => v.result)));
+    process.stderr.write(
+      checkLines(
+        ref.toString(),
+        verified.map((v) => v.result),
+      ),
+    );
     process.stdout.write(`${JSON.stringify(cosignVerifyOutput(verified))}\n`);
   });
 
@@ -186,7 +215,13 @@ export function register(program: Command): void {
       ...options,
       ...(predicateType ? { predicateType } : {}),
     });
-    process.stderr.write(checkLines(ref.toString(), verified.map((v) => v.result), 'attestations'));
+    process.stderr.write(
+      checkLines(
+        ref.toString(),
+        verified.map((v) => v.result),
+        'attestations',
+      ),
+    );
     for (const v of verified) process.stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }

@@ -6,7 +6,8 @@ const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
 /** Strict standard base64 (padding required); throws INVALID_INPUT otherwise. */
 export function fromBase64(s: unknown, what = 'base64 value'): Buffer {
-  if (typeof s !== 'string' || !B64.test(s)) throw new SigilError('INVALID_INPUT', `${what} is not valid base64`);
+  if (typeof s !== 'string' || !B64.test(s))
+    throw new SigilError('INVALID_INPUT', `${what} is not valid base64`);
   return Buffer.from(s, 'base64');
 }
 
@@ -16,7 +17,8 @@ export function fromBase64Url(s: string, what = 'base64url value'): Buffer {
 }
 
 export function fromHex(s: unknown, what = 'hex value', bytes?: number): Buffer {
-  if (typeof s !== 'string' || !HEX.test(s)) throw new SigilError('INVALID_INPUT', `${what} is not valid hex`);
+  if (typeof s !== 'string' || !HEX.test(s))
+    throw new SigilError('INVALID_INPUT', `${what} is not valid hex`);
   if (bytes !== undefined && s.length !== bytes * 2) {
     throw new SigilError('INVALID_INPUT', `${what} must be ${bytes * 2} hex characters`);
   }

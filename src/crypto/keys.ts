@@ -56,8 +56,10 @@ export function assertStrongKey(key: KeyObject): KeyKind {
   if (kind === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     const e = key.asymmetricKeyDetails?.publicExponent;
-    if (bits < 2048 || bits > 4096 || bits % 8 !== 0) throw new SigilError('WEAK_KEY', `RSA key of ${bits} bits is not allowed (2048–4096)`);
-    if (e !== undefined && e !== 65537n) throw new SigilError('WEAK_KEY', 'RSA public exponent must be 65537');
+    if (bits < 2048 || bits > 4096 || bits % 8 !== 0)
+      throw new SigilError('WEAK_KEY', `RSA key of ${bits} bits is not allowed (2048–4096)`);
+    if (e !== undefined && e !== 65537n)
+      throw new SigilError('WEAK_KEY', 'RSA public exponent must be 65537');
   }
   return kind;
 }

@@ -60,10 +60,30 @@ export interface EcSpki {
 }
 
 // SEQUENCE { SEQUENCE { id-ecPublicKey, namedCurve }, BIT STRING (0 unused bits) 0x04… }
-const EC_SPKI_PREFIXES: readonly { prefix: Buffer; kind: EcSpki['kind']; bits: EcSpki['bits']; pointLength: number }[] = [
-  { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), kind: 'ecdsa-p256', bits: 256, pointLength: 65 },
-  { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), kind: 'ecdsa-p384', bits: 384, pointLength: 97 },
-  { prefix: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'), kind: 'ecdsa-p521', bits: 521, pointLength: 133 },
+const EC_SPKI_PREFIXES: readonly {
+  prefix: Buffer;
+  kind: EcSpki['kind'];
+  bits: EcSpki['bits'];
+  pointLength: number;
+}[] = [
+  {
+    prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+    kind: 'ecdsa-p256',
+    bits: 256,
+    pointLength: 65,
+  },
+  {
+    prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+    kind: 'ecdsa-p384',
+    bits: 384,
+    pointLength: 97,
+  },
+  {
+    prefix: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'),
+    kind: 'ecdsa-p521',
+    bits: 521,
+    pointLength: 133,
+  },
 ];
 
 /**

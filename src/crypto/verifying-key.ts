@@ -93,7 +93,12 @@ export class VerifyingKey {
     if (!this.raw) return verifyData(this.keyObject, data, signature, hash);
     const h = hash ?? defaultHashFor(this.raw.kind)!;
     if (!RAW_HASHES.has(h)) return verifyData(this.keyObject, data, signature, hash);
-    return this.verifyDigest(createHash(h as HashName).update(data).digest(), signature);
+    return this.verifyDigest(
+      createHash(h as HashName)
+        .update(data)
+        .digest(),
+      signature,
+    );
   }
 
   /** ECDSA over a precomputed digest; false for RSA and Ed25519 keys; never throws. */

@@ -36,12 +36,21 @@ export function podReview(name: string, image: string, namespace = 'default'): R
 }
 
 /** POSTs a review over HTTPS to the webhook (trusting its CA, as the caBundle does) and reads the answer. */
-export function sendReview(url: string, caPem: string, review: Record<string, unknown>): Promise<AdmissionAnswer> {
+export function sendReview(
+  url: string,
+  caPem: string,
+  review: Record<string, unknown>,
+): Promise<AdmissionAnswer> {
   const body = JSON.stringify(review);
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', ca: caPem, timeout: 15_000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        ca: caPem,
+        timeout: 15_000,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -51,11 +60,15 @@ export function sendReview(url: string, caPem: string, review: Record<string, un
         });
         res.on('end', () => {
           try {
-            if (res.statusCode !== 200) throw new Error(`webhook answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+            if (res.statusCode !== 200)
+              throw new Error(`webhook answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
             const r = (JSON.parse(text) as { response?: Record<string, unknown> }).response ?? {};
             const uid = (review.request as { uid: string }).uid;
             if (r.uid !== uid) throw new Error('webhook answered for another request uid');
-            const patch = typeof r.patch === 'string' ? (JSON.parse(Buffer.from(r.patch, 'base64').toString('utf8')) as AdmissionAnswer['patch']) : [];
+            const patch =
+              typeof r.patch === 'string'
+                ? (JSON.parse(Buffer.from(r.patch, 'base64').toString('utf8')) as AdmissionAnswer['patch'])
+                : [];
             resolve({
               allowed: r.allowed === true,
               message: String((r.status as { message?: unknown } | undefined)?.message ?? ''),

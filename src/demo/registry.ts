@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRegistryServer } from '../oci/registry-server.js';
-import { DOCKER_REGISTRY_BIN as DEBIAN_REGISTRY_BIN, startDockerRegistryProcess } from '../oci/docker-registry.js';
+import {
+  DOCKER_REGISTRY_BIN as DEBIAN_REGISTRY_BIN,
+  startDockerRegistryProcess,
+} from '../oci/docker-registry.js';
 
 export { DEBIAN_REGISTRY_BIN };
 
@@ -20,7 +23,11 @@ export type RegistryChoice = 'auto' | 'docker-registry' | 'embedded';
 export async function startRegistry(choice: RegistryChoice, dataDir: string): Promise<DemoRegistry> {
   const useDebian = choice === 'docker-registry' || (choice === 'auto' && existsSync(DEBIAN_REGISTRY_BIN));
   if (!useDebian) {
-    const server = await createRegistryServer({ port: 0, dataDir: join(dataDir, 'registry'), logLevel: 'warn' });
+    const server = await createRegistryServer({
+      port: 0,
+      dataDir: join(dataDir, 'registry'),
+      logLevel: 'warn',
+    });
     return { kind: 'embedded', host: server.host, url: server.url, close: () => server.close() };
   }
   if (!existsSync(DEBIAN_REGISTRY_BIN)) throw new Error(`${DEBIAN_REGISTRY_BIN} is not installed`);

@@ -13,7 +13,6 @@ import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolic
 import { startAdmission, startStack, type Stack } from './stack.js';
 import type { RegistryChoice } from './registry.js';
 
-
 export interface DemoOptions {
   /** Keep data here (default: a temporary directory, removed at the end). */
   dataDir?: string;
@@ -73,15 +72,25 @@ async function runSign(image: string, env: Record<string, string>): Promise<stri
 function runnerEnv(stack: Stack, extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k.startsWith('SIGIL_') || k.startsWith('ACTIONS_') || k === 'SIGSTORE_ID_TOKEN') continue;
+    if (v === undefined || k.startsWith('SIGIL_') || k.startsWith('ACTIONS_') || k === 'SIGSTORE_ID_TOKEN')
+      continue;
     env[k] = v;
   }
-  return { ...env, SIGIL_CA_URL: stack.ca.url, SIGIL_LOG_URL: stack.log.url, SIGIL_DATA_DIR: stack.dataDir, ...extra };
+  return {
+    ...env,
+    SIGIL_CA_URL: stack.ca.url,
+    SIGIL_LOG_URL: stack.log.url,
+    SIGIL_DATA_DIR: stack.dataDir,
+    ...extra,
+  };
 }
 
 /** The deny reason of a Kyverno-shaped message: its last non-empty line, trimmed. */
 export function denyReason(message: string): string {
-  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines[lines.length - 1] ?? '(no message)';
 }
 
@@ -112,8 +121,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     say(`   dev OIDC issuer      ${stack.oidc.url}  (GitHub-Actions-shaped tokens)`);
     say(`   CA (Fulcio v2 + CT)  ${stack.ca.url}`);
     say(`   transparency log     ${stack.log.url}  (explorer page at /)`);
-    say(`   OCI registry         ${registry.url}  (${registry.kind === 'embedded' ? "sigil's embedded registry" : "Debian's docker-registry"})`);
-    say(`   admission webhook    ${admission.url}  (HTTPS, Kyverno ClusterPolicy ${join(dataDir, 'policy.yaml')})`);
+    say(
+      `   OCI registry         ${registry.url}  (${registry.kind === 'embedded' ? "sigil's embedded registry" : "Debian's docker-registry"})`,
+    );
+    say(
+      `   admission webhook    ${admission.url}  (HTTPS, Kyverno ClusterPolicy ${join(dataDir, 'policy.yaml')})`,
+    );
     say(`   data directory       ${dataDir}`);
 
     say('');
@@ -146,10 +159,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
     say(`   Another workflow (${OTHER_WORKFLOW}) of the same repository signs rs-ratings:`);
     const nightlyRef = `${DEMO_REPOSITORY}/${OTHER_WORKFLOW}@refs/heads/main`;
-    const nightlyToken = await stack.oidc.mint({ job_workflow_ref: nightlyRef, workflow_ref: nightlyRef, workflow: 'nightly' });
+    const nightlyToken = await stack.oidc.mint({
+      job_workflow_ref: nightlyRef,
+      workflow_ref: nightlyRef,
+      workflow: 'nightly',
+    });
     const ratingsImage = `${host}/shop/rs-ratings@${ratings}`;
     say(`   $ sigil sign --yes ${ratingsImage}`);
-    for (const l of await runSign(ratingsImage, runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken }))) say(`     │ ${l}`);
+    for (const l of await runSign(ratingsImage, runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken })))
+      say(`     │ ${l}`);
     say('   Someone with push access moves the tag rs-catalogue:v1 to other content after signing:');
     await push('rs-catalogue:v1', 'catalogue v1 with a backdoor');
 
@@ -158,8 +176,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const cases: { pod: string; image: string; expected: 'admitted' | 'denied'; why: string }[] = [
       { pod: 'cart', image: `${host}/shop/rs-cart:v1`, expected: 'admitted', why: 'signed by CI-CD.yml' },
       { pod: 'payment', image: `${host}/shop/rs-payment:v1`, expected: 'denied', why: 'never signed' },
-      { pod: 'catalogue', image: `${host}/shop/rs-catalogue:v1`, expected: 'denied', why: 'tag moved after signing' },
-      { pod: 'ratings', image: `${host}/shop/rs-ratings:v1`, expected: 'denied', why: `signed by ${OTHER_WORKFLOW}` },
+      {
+        pod: 'catalogue',
+        image: `${host}/shop/rs-catalogue:v1`,
+        expected: 'denied',
+        why: 'tag moved after signing',
+      },
+      {
+        pod: 'ratings',
+        image: `${host}/shop/rs-ratings:v1`,
+        expected: 'denied',
+        why: `signed by ${OTHER_WORKFLOW}`,
+      },
     ];
     const outcomes: DemoOutcome[] = [];
     for (const c of cases) {
@@ -167,7 +195,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       const got = answer.allowed ? 'admitted' : 'denied';
       const ok = got === c.expected;
       outcomes.push({ pod: c.pod, image: c.image, expected: c.expected, answer, ok });
-      say(`   ${ok ? '✔' : '✘'} pod ${c.pod} (${c.why}): ${got.toUpperCase()}${ok ? ', as expected' : `, but ${c.expected} was expected`}`);
+      say(
+        `   ${ok ? '✔' : '✘'} pod ${c.pod} (${c.why}): ${got.toUpperCase()}${ok ? ', as expected' : `, but ${c.expected} was expected`}`,
+      );
       if (!answer.allowed) say(`       reason: ${denyReason(answer.message)}`);
       for (const p of answer.patch) say(`       patch: ${p.op} ${p.path} → ${String(p.value)}`);
     }
@@ -197,7 +227,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 }
 
 /** Verifies the image's signatures like the webhook, re-verifies its log entry, and prints seed §8 with real values. */
-async function printTrustChain(stack: Stack, client: RegistryClient, image: string, say: (l?: string) => void): Promise<boolean> {
+async function printTrustChain(
+  stack: Stack,
+  client: RegistryClient,
+  image: string,
+  say: (l?: string) => void,
+): Promise<boolean> {
   const ref = parseReference(image);
   const trust = createTrustMaterial(stack.trustedRoot);
   const layers = await readSignatures(client, ref);
@@ -222,14 +257,18 @@ async function printTrustChain(stack: Stack, client: RegistryClient, image: stri
   say('          ← signed by →');
   say(`   Ephemeral key pair (ECDSA P-256, in memory only, discarded after signing)`);
   say(`     key ID (SHA-256 of the public key): ${r.keyId}`);
-  say(`     signature over the simple-signing payload naming ${ref.digest} ${mark(r.checks.includes('signature'))}`);
+  say(
+    `     signature over the simple-signing payload naming ${ref.digest} ${mark(r.checks.includes('signature'))}`,
+  );
   say('          ← certified by →');
   say('   Certificate from the sigil CA');
   say(`     SubjectAltName:  ${id.subjectAlternativeNames.join(', ')}`);
   say(`     OIDC issuer:     ${id.issuer ?? '(none)'}`);
   say(`     Validity:        ${cert.notBefore} → ${cert.notAfter} (${minutes} minutes)`);
   say(`     Serial:          ${cert.serialNumber}`);
-  say(`     Chain to the CA root in trusted_root.json ${mark(r.checks.includes('certificate-chain'))}   SCT from the CA's CT log ${mark(r.ctlogs.length > 0)}`);
+  say(
+    `     Chain to the CA root in trusted_root.json ${mark(r.checks.includes('certificate-chain'))}   SCT from the CA's CT log ${mark(r.ctlogs.length > 0)}`,
+  );
   say('          ← issued because →');
   say('   OIDC token (JWT signed by the dev issuer, fetched with the Actions token-request protocol)');
   say(`     sub: ${id.extensions.tokenSubject ?? '(not recorded)'}`);
@@ -241,7 +280,9 @@ async function printTrustChain(stack: Stack, client: RegistryClient, image: stri
   say(`     entry ID:        ${proof.uuid}`);
   say(`     integrated time: ${r.integratedTime} (inside the certificate's validity ${mark(inWindow)})`);
   say(`     SET verified with the log key ${mark(tlog?.inclusionPromise)}`);
-  say(`     inclusion proof verified ${mark(true)}: leaf ${proof.logIndex} of a tree of ${proof.checkpoint.size}, root ${proof.checkpoint.rootHash.toString('hex')}`);
+  say(
+    `     inclusion proof verified ${mark(true)}: leaf ${proof.logIndex} of a tree of ${proof.checkpoint.size}, root ${proof.checkpoint.rootHash.toString('hex')}`,
+  );
   say(`     checkpoint signed by ${proof.checkpointSigner} ${mark(true)}:`);
   for (const l of checkpointLines) say(`       ${l}`);
   say('          ← verified by →');

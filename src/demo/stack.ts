@@ -52,20 +52,39 @@ export async function startStack(config: StackConfig): Promise<Stack> {
   };
   try {
     const actionsRequestToken = randomBytes(24).toString('base64url');
-    const oidc = await createOidcServer({ dataDir: join(config.dataDir, 'oidc'), port: 0, actionsRequestToken, logLevel });
+    const oidc = await createOidcServer({
+      dataDir: join(config.dataDir, 'oidc'),
+      port: 0,
+      actionsRequestToken,
+      logLevel,
+    });
     closers.push(() => oidc.close());
     const ca = await createCaServer({
       dataDir: join(config.dataDir, 'ca'),
       port: 0,
       logLevel,
       oidc: {
-        issuers: [{ issuerUrl: oidc.issuer, wildcard: false, audience: 'sigstore', type: 'github-workflow', skipEmailVerification: false }],
+        issuers: [
+          {
+            issuerUrl: oidc.issuer,
+            wildcard: false,
+            audience: 'sigstore',
+            type: 'github-workflow',
+            skipEmailVerification: false,
+          },
+        ],
       },
     });
     closers.push(() => ca.close());
-    const log = await createLogServer({ dataDir: join(config.dataDir, 'log'), port: 0, logLevel, workers: 0 });
+    const log = await createLogServer({
+      dataDir: join(config.dataDir, 'log'),
+      port: 0,
+      logLevel,
+      workers: 0,
+    });
     closers.push(() => log.close());
-    const registry = config.registry === 'none' ? undefined : await startRegistry(config.registry ?? 'auto', config.dataDir);
+    const registry =
+      config.registry === 'none' ? undefined : await startRegistry(config.registry ?? 'auto', config.dataDir);
     if (registry) closers.push(() => registry.close());
 
     const trustedRoot = await fetchTrustedRoot({ caUrl: ca.url, logUrl: log.url });
@@ -108,7 +127,11 @@ export async function startStack(config: StackConfig): Promise<Stack> {
  * The admission webhook (HTTPS, generated serving certificate) enforcing Kyverno policies with
  * the stack's trusted root, reading images from the registry.
  */
-export async function startAdmission(stack: Stack, policyYaml: string, source = 'policy.yaml'): Promise<AdmissionServer> {
+export async function startAdmission(
+  stack: Stack,
+  policyYaml: string,
+  source = 'policy.yaml',
+): Promise<AdmissionServer> {
   const policies = parsePolicyText(policyYaml, source, { hasTrustedRoot: true });
   const server = await createAdmissionServer({
     policies,

@@ -63,7 +63,11 @@ export class SigilError extends Error {
   /** Extra response headers (e.g. Location on a duplicate, Retry-After on pushback). */
   readonly headers: Record<string, string> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SigilError';
     this.code = code;

@@ -279,7 +279,9 @@ class LogCore implements Log {
   private canStart(): boolean {
     if (this.building || this.queue.length === 0) return false;
     const last = this.inflight[this.inflight.length - 1];
-    return last === undefined || (this.inflight.length < this.depth && this.queue.length >= last.batch.length);
+    return (
+      last === undefined || (this.inflight.length < this.depth && this.queue.length >= last.batch.length)
+    );
   }
 
   private async runBatch(): Promise<void> {
@@ -326,7 +328,8 @@ class LogCore implements Log {
     // batches still in flight.
     const known = new Map<string, StoredEntry>();
     if (!this.optimistic || this.verifyStored) {
-      for (const e of await this.store.findByLeafHashes(unique.map((p) => p.leafHash))) known.set(e.leafHash.toString('hex'), e);
+      for (const e of await this.store.findByLeafHashes(unique.map((p) => p.leafHash)))
+        known.set(e.leafHash.toString('hex'), e);
       this.verifyStored = false;
     }
     for (const p of unique) {
@@ -347,7 +350,13 @@ class LogCore implements Log {
       for (const p of unique) {
         const key = p.leafHash.toString('hex');
         if (known.has(key)) continue;
-        const entry: NewEntry = { index: previousSize + entries.length, leaf: p.leaf, leafHash: p.leafHash, integratedTime, indexKeys: p.indexKeys };
+        const entry: NewEntry = {
+          index: previousSize + entries.length,
+          leaf: p.leaf,
+          leafHash: p.leafHash,
+          integratedTime,
+          indexKeys: p.indexKeys,
+        };
         entries.push(entry);
         byHash.set(key, entry);
         for (const n of this.cache.append(p.leafHash)) nodes.push(n);
@@ -376,9 +385,23 @@ class LogCore implements Log {
       }
     } catch (e) {
       this.needsReload = true;
-      throw toSigilError(e, 'STORAGE_FAILURE', `log commit failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw toSigilError(
+        e,
+        'STORAGE_FAILURE',
+        `log commit failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
-    const inflight: InFlightBatch = { batch, firstByHash, known, byHash, entries, previousSize, head, committing, attesting };
+    const inflight: InFlightBatch = {
+      batch,
+      firstByHash,
+      known,
+      byHash,
+      entries,
+      previousSize,
+      head,
+      committing,
+      attesting,
+    };
     this.inflight.push(inflight);
     const previous = this.settled;
     this.settled = previous.then(() => this.finish(inflight));
@@ -403,7 +426,11 @@ class LogCore implements Log {
         this.queue.unshift(...b.batch, ...later.flatMap((x) => x.batch));
         for (const x of later) x.batch.length = 0;
       } else {
-        const err = toSigilError(e, 'STORAGE_FAILURE', `log commit failed: ${e instanceof Error ? e.message : String(e)}`);
+        const err = toSigilError(
+          e,
+          'STORAGE_FAILURE',
+          `log commit failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
         for (const p of b.batch) p.reject(err);
       }
       this.schedule();

@@ -49,7 +49,8 @@ export function verifyConsistency(
   secondRoot: Uint8Array,
   proof: readonly Uint8Array[],
 ): boolean {
-  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) return false;
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second)
+    return false;
   if (proof.some((p) => p.length !== 32)) return false;
   if (first === second) return proof.length === 0 && eq(firstRoot, secondRoot);
   if (first === 0) return proof.length === 0;

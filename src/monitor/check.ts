@@ -49,9 +49,15 @@ export function entrySubjects(bodyB64: string): string[] {
   const materials: unknown[] = [];
   const spec = body.spec ?? {};
   if (body.kind === 'hashedrekord') {
-    materials.push(((spec.signature as Record<string, unknown> | undefined)?.publicKey as Record<string, unknown> | undefined)?.content);
+    materials.push(
+      (
+        (spec.signature as Record<string, unknown> | undefined)?.publicKey as
+          Record<string, unknown> | undefined
+      )?.content,
+    );
   } else if (body.kind === 'dsse' && Array.isArray(spec.signatures)) {
-    for (const s of spec.signatures.slice(0, 16)) materials.push((s as Record<string, unknown> | null)?.verifier);
+    for (const s of spec.signatures.slice(0, 16))
+      materials.push((s as Record<string, unknown> | null)?.verifier);
   }
   const out = new Set<string>();
   for (const m of materials) {
@@ -90,7 +96,8 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
     return alert('bad-signature', `checkpoint does not verify: ${(e as Error).message}`);
   }
   if (cp.size !== info.treeSize || cp.rootHash.toString('hex') !== info.rootHash) {
-    if (!prev) throw new SigilError('VERIFICATION_FAILED', 'the log info disagrees with its own signed checkpoint');
+    if (!prev)
+      throw new SigilError('VERIFICATION_FAILED', 'the log info disagrees with its own signed checkpoint');
     return alert('fork', 'the log info disagrees with its own signed checkpoint');
   }
   const root = cp.rootHash.toString('hex');
@@ -112,7 +119,10 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
         proof.rootHash === root &&
         verifyConsistency(prev.size, cp.size, Buffer.from(prev.rootHash, 'hex'), cp.rootHash, hashes);
       if (!ok) {
-        return alert('fork', `tree of size ${cp.size} (root ${root}) is not an extension of size ${prev.size} (root ${prev.rootHash})`);
+        return alert(
+          'fork',
+          `tree of size ${cp.size} (root ${root}) is not an extension of size ${prev.size} (root ${prev.rootHash})`,
+        );
       }
     }
   }
@@ -136,7 +146,12 @@ export async function checkLog(opts: CheckOptions): Promise<CheckResult> {
       for (const e of entries.sort((a, b) => a.logIndex - b.logIndex)) {
         const subjects = entrySubjects(e.body).filter((s) => opts.identity!.test(s));
         if (subjects.length > 0) {
-          alerts.push({ kind: 'identity', logIndex: e.logIndex, subjects, message: `entry ${e.logIndex} (${e.uuid}) is signed for ${subjects.join(', ')}` });
+          alerts.push({
+            kind: 'identity',
+            logIndex: e.logIndex,
+            subjects,
+            message: `entry ${e.logIndex} (${e.uuid}) is signed for ${subjects.join(', ')}`,
+          });
         }
       }
     }

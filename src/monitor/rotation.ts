@@ -30,13 +30,20 @@ export async function checkRotation(
     try {
       const cp = verifiedCheckpoint(s.signedTreeHead, key);
       if (cp.size !== s.treeSize || cp.rootHash.toString('hex') !== s.rootHash) {
-        return { kind: 'fork', message: `inactive shard ${s.treeID} disagrees with its own final checkpoint` };
+        return {
+          kind: 'fork',
+          message: `inactive shard ${s.treeID} disagrees with its own final checkpoint`,
+        };
       }
       origin = cp.origin;
     } catch (e) {
-      return { kind: 'bad-signature', message: `final checkpoint of inactive shard ${s.treeID} does not verify: ${(e as Error).message}` };
+      return {
+        kind: 'bad-signature',
+        message: `final checkpoint of inactive shard ${s.treeID} does not verify: ${(e as Error).message}`,
+      };
     }
-    if (origin === newOrigin) return { kind: 'fork', message: `inactive shard ${s.treeID} has the origin of the active tree` };
+    if (origin === newOrigin)
+      return { kind: 'fork', message: `inactive shard ${s.treeID} has the origin of the active tree` };
     if (origin === prev.origin) followed = { treeID: s.treeID, size: s.treeSize, rootHash: s.rootHash };
   }
   if (followed === undefined) {
@@ -47,12 +54,18 @@ export async function checkRotation(
   }
   const final = `final tree of the rotated shard ${followed.treeID}`;
   if (followed.size < prev.size) {
-    return { kind: 'rollback', message: `${final} has size ${followed.size}, below the ${prev.size} seen before the rotation` };
+    return {
+      kind: 'rollback',
+      message: `${final} has size ${followed.size}, below the ${prev.size} seen before the rotation`,
+    };
   }
   if (followed.size === prev.size) {
     return followed.rootHash === prev.rootHash
       ? undefined
-      : { kind: 'fork', message: `two different roots for tree size ${prev.size} of shard ${followed.treeID}` };
+      : {
+          kind: 'fork',
+          message: `two different roots for tree size ${prev.size} of shard ${followed.treeID}`,
+        };
   }
   if (prev.size === 0) return undefined;
   const proof = await client.consistencyProof(prev.size, followed.size, followed.treeID);
@@ -67,5 +80,8 @@ export async function checkRotation(
     );
   return ok
     ? undefined
-    : { kind: 'fork', message: `${final} (size ${followed.size}) is not an extension of size ${prev.size} (root ${prev.rootHash})` };
+    : {
+        kind: 'fork',
+        message: `${final} (size ${followed.size}) is not an extension of size ${prev.size} (root ${prev.rootHash})`,
+      };
 }

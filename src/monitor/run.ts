@@ -23,7 +23,12 @@ export interface RoundResult {
 }
 
 /** Posts one alert as JSON to the webhook; a failing webhook is reported, never fatal. */
-async function notify(webhook: string, logUrl: string, alert: Alert, report: (line: string) => void): Promise<void> {
+async function notify(
+  webhook: string,
+  logUrl: string,
+  alert: Alert,
+  report: (line: string) => void,
+): Promise<void> {
   try {
     const res = await fetch(webhook, {
       method: 'POST',

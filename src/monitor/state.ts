@@ -22,7 +22,8 @@ export interface MonitorState {
 export function loadState(path: string): MonitorState | undefined {
   if (!existsSync(path)) return undefined;
   const text = readFileSync(path, 'utf8');
-  if (text.length > MAX_STATE_BYTES) throw new SigilError('INVALID_INPUT', `monitor state ${path} is too large`);
+  if (text.length > MAX_STATE_BYTES)
+    throw new SigilError('INVALID_INPUT', `monitor state ${path} is too large`);
   let s: Partial<MonitorState>;
   try {
     s = JSON.parse(text) as Partial<MonitorState>;
@@ -39,7 +40,10 @@ export function loadState(path: string): MonitorState | undefined {
     typeof s.signedTreeHead !== 'string' ||
     !Number.isSafeInteger(s.identityCheckedUpTo)
   ) {
-    throw new SigilError('INVALID_INPUT', `monitor state ${path} is malformed (version ${MONITOR_STATE_VERSION} expected)`);
+    throw new SigilError(
+      'INVALID_INPUT',
+      `monitor state ${path} is malformed (version ${MONITOR_STATE_VERSION} expected)`,
+    );
   }
   return s as MonitorState;
 }

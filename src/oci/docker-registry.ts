@@ -83,10 +83,16 @@ function configYaml(port: number, root: string, opts: DockerRegistryOptions): st
   return `${lines.join('\n')}\n`;
 }
 
-async function waitUntilUp(url: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
+async function waitUntilUp(
+  url: string,
+  child: ChildProcess,
+  stderr: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
+    if (child.exitCode !== null)
+      throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
@@ -100,7 +106,9 @@ async function waitUntilUp(url: string, child: ChildProcess, stderr: () => strin
 }
 
 /** Starts the registry; retries on a port taken between choosing and binding it. */
-export async function startDockerRegistryProcess(opts: DockerRegistryOptions): Promise<DockerRegistryProcess> {
+export async function startDockerRegistryProcess(
+  opts: DockerRegistryOptions,
+): Promise<DockerRegistryProcess> {
   mkdirSync(opts.root, { recursive: true });
   const configPath = join(opts.root, 'config.yml');
   for (let attempt = 0; ; attempt++) {

@@ -31,7 +31,13 @@ export function createRekorApp(svc: RekorService, o: RekorAppOptions): FastifyIn
     inFlight,
     onInternal: (e) => holder.app?.log.error({ err: e }, 'append failed'),
   });
-  const app = createApp({ bodyLimit, logLevel: o.logLevel ?? 'warn', inFlight, fastRoute, ...(o.tls ? { https: o.tls } : {}) });
+  const app = createApp({
+    bodyLimit,
+    logLevel: o.logLevel ?? 'warn',
+    inFlight,
+    fastRoute,
+    ...(o.tls ? { https: o.tls } : {}),
+  });
   holder.app = app;
   registerRekorRoutes(app, svc);
   return app;

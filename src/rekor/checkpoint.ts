@@ -9,7 +9,12 @@ import type { LogKey } from './log-key.js';
 export function rekorCheckpointSigner(key: LogKey, hostname: string, treeId: string): TreeHeadSigner {
   const origin = `${hostname} - ${treeId}`;
   return (size, rootHash) =>
-    signNote(formatCheckpoint({ origin, size, rootHash, extensions: [] }), hostname, key.privateKey, key.keyHint);
+    signNote(
+      formatCheckpoint({ origin, size, rootHash, extensions: [] }),
+      hostname,
+      key.privateKey,
+      key.keyHint,
+    );
 }
 
 /** Hostname of a URL as a checkpoint key name (IPv6 brackets kept, as sigstore-js compares substrings of baseUrl). */

@@ -69,7 +69,8 @@ export class RekorClient {
     } catch {
       throw new SigilError('INVALID_INPUT', `log URL ${JSON.stringify(baseUrl)} is not a URL`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SigilError('INVALID_INPUT', 'log URL must be http(s)');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new SigilError('INVALID_INPUT', 'log URL must be http(s)');
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   }
@@ -79,26 +80,31 @@ export class RekorClient {
     const res = await this.request('POST', '/api/v1/log/entries', proposed);
     if (res.status !== 201) throw this.failure(res);
     const entries = parseEntryMap(res.json);
-    if (entries.length !== 1) throw new SigilError('UPSTREAM_ERROR', 'log answered create with other than one entry');
+    if (entries.length !== 1)
+      throw new SigilError('UPSTREAM_ERROR', 'log answered create with other than one entry');
     const etag = res.headers.get('etag');
-    if (etag && etag.replace(/"/g, '') !== entries[0]!.uuid) throw new SigilError('UPSTREAM_ERROR', 'log ETag differs from the entry ID');
+    if (etag && etag.replace(/"/g, '') !== entries[0]!.uuid)
+      throw new SigilError('UPSTREAM_ERROR', 'log ETag differs from the entry ID');
     return entries[0]!;
   }
 
   async getEntryByIndex(logIndex: number): Promise<IdentifiedLogEntry | undefined> {
-    if (!Number.isSafeInteger(logIndex) || logIndex < 0) throw new SigilError('INVALID_INPUT', 'log index must be a non-negative integer');
+    if (!Number.isSafeInteger(logIndex) || logIndex < 0)
+      throw new SigilError('INVALID_INPUT', 'log index must be a non-negative integer');
     return this.getOne(`/api/v1/log/entries?logIndex=${logIndex}`);
   }
 
   async getEntryByUuid(uuid: string): Promise<IdentifiedLogEntry | undefined> {
-    if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid)) throw new SigilError('INVALID_INPUT', 'entry UUID must be 64 or 80 hex characters');
+    if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(uuid))
+      throw new SigilError('INVALID_INPUT', 'entry UUID must be 64 or 80 hex characters');
     return this.getOne(`/api/v1/log/entries/${uuid}`);
   }
 
   async retrieveEntries(query: RetrieveQuery): Promise<IdentifiedLogEntry[]> {
     const res = await this.request('POST', '/api/v1/log/entries/retrieve', query);
     if (res.status !== 200) throw this.failure(res);
-    if (!Array.isArray(res.json)) throw new SigilError('UPSTREAM_ERROR', 'log answered retrieve with other than an array');
+    if (!Array.isArray(res.json))
+      throw new SigilError('UPSTREAM_ERROR', 'log answered retrieve with other than an array');
     return res.json.flatMap((m) => parseEntryMap(m));
   }
 
@@ -120,9 +126,16 @@ export class RekorClient {
     const shardsOk =
       shards === undefined ||
       shards === null ||
-      (Array.isArray(shards) && shards.length <= MAX_INACTIVE_SHARDS && shards.every((x) => isShardInfo(x as Partial<InactiveShard> | null)));
+      (Array.isArray(shards) &&
+        shards.length <= MAX_INACTIVE_SHARDS &&
+        shards.every((x) => isShardInfo(x as Partial<InactiveShard> | null)));
     if (!isShardInfo(j) || !shardsOk) throw new SigilError('UPSTREAM_ERROR', 'log info is malformed');
-    const info: LogInfo = { rootHash: j.rootHash, treeSize: j.treeSize, signedTreeHead: j.signedTreeHead, treeID: j.treeID };
+    const info: LogInfo = {
+      rootHash: j.rootHash,
+      treeSize: j.treeSize,
+      signedTreeHead: j.signedTreeHead,
+      treeID: j.treeID,
+    };
     if (Array.isArray(shards) && shards.length > 0) {
       info.inactiveShards = (shards as InactiveShard[]).map((x) => ({
         rootHash: x.rootHash,
@@ -138,17 +151,26 @@ export class RekorClient {
   async publicKey(): Promise<string> {
     const res = await this.request('GET', '/api/v1/log/publicKey');
     if (res.status !== 200) throw this.failure(res);
-    if (!res.text.includes('-----BEGIN PUBLIC KEY-----')) throw new SigilError('UPSTREAM_ERROR', 'log public key is not PEM');
+    if (!res.text.includes('-----BEGIN PUBLIC KEY-----'))
+      throw new SigilError('UPSTREAM_ERROR', 'log public key is not PEM');
     return res.text;
   }
 
   /** GET /api/v1/log/proof, in the active tree or (with `treeId`) in a frozen shard. */
   async consistencyProof(firstSize: number, lastSize: number, treeId?: string): Promise<ConsistencyProof> {
     const tree = treeId === undefined ? '' : `&treeID=${encodeURIComponent(treeId)}`;
-    const res = await this.request('GET', `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}${tree}`);
+    const res = await this.request(
+      'GET',
+      `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}${tree}`,
+    );
     if (res.status !== 200) throw this.failure(res);
     const j = res.json as Partial<ConsistencyProof> | null;
-    if (!j || typeof j.rootHash !== 'string' || !Array.isArray(j.hashes) || !j.hashes.every((h) => typeof h === 'string')) {
+    if (
+      !j ||
+      typeof j.rootHash !== 'string' ||
+      !Array.isArray(j.hashes) ||
+      !j.hashes.every((h) => typeof h === 'string')
+    ) {
       throw new SigilError('UPSTREAM_ERROR', 'consistency proof is malformed');
     }
     return { rootHash: j.rootHash, hashes: j.hashes };
@@ -159,7 +181,8 @@ export class RekorClient {
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw this.failure(res);
     const entries = parseEntryMap(res.json);
-    if (entries.length !== 1) throw new SigilError('UPSTREAM_ERROR', 'log answered with other than one entry');
+    if (entries.length !== 1)
+      throw new SigilError('UPSTREAM_ERROR', 'log answered with other than one entry');
     return entries[0];
   }
 
@@ -169,13 +192,20 @@ export class RekorClient {
     try {
       res = await fetch(url, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
       });
     } catch (e) {
-      throw new SigilError('UNAVAILABLE', `cannot reach the log at ${this.baseUrl}: ${(e as Error).message}`, { cause: e });
+      throw new SigilError(
+        'UNAVAILABLE',
+        `cannot reach the log at ${this.baseUrl}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > MAX_RESPONSE_BYTES) throw new SigilError('UPSTREAM_ERROR', 'log response too large');
@@ -201,7 +231,8 @@ export class RekorClient {
       return new SigilError('DUPLICATE_ENTRY', message, { headers: { location } });
     }
     const code = typeof j?.code === 'string' && j.code in ERROR_CODES ? (j.code as ErrorCode) : undefined;
-    if (code && res.status >= 400 && res.status < 500) return new SigilError(code, `log refused the request: ${message}`);
+    if (code && res.status >= 400 && res.status < 500)
+      return new SigilError(code, `log refused the request: ${message}`);
     return new SigilError('UPSTREAM_ERROR', `log answered ${res.status}: ${message}`);
   }
 }
@@ -215,7 +246,8 @@ interface HttpResult {
 
 /** `{<id>: LogEntry, …}` → entries with their IDs, shape-checked. */
 export function parseEntryMap(json: unknown): IdentifiedLogEntry[] {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SigilError('UPSTREAM_ERROR', 'log entry map is not an object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new SigilError('UPSTREAM_ERROR', 'log entry map is not an object');
   return Object.entries(json as Record<string, unknown>).map(([uuid, v]) => {
     const e = v as Partial<LogEntryJson> | null;
     const p = e?.verification?.inclusionProof;

@@ -21,7 +21,10 @@ export interface CreateRouteOptions {
  * contract as the other routes: 201 with ETag and Location, 409 with Location for a duplicate,
  * 4xx `{code, message}` for bad input, 503 + Retry-After at capacity.
  */
-export function createEntryRoute(svc: RekorService, o: CreateRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createEntryRoute(
+  svc: RekorService,
+  o: CreateRouteOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req, o.bodyLimit);
     if (text.length === 0) throw new SigilError('INVALID_JSON', 'request body is empty');
@@ -30,7 +33,8 @@ export function createEntryRoute(svc: RekorService, o: CreateRouteOptions): (req
       const location = `${o.baseUrl()}${CREATE_PATH}/${uuid}`;
       sendJson(res, 201, `{${member}}`, { etag: uuid, location });
     } catch (e) {
-      const id = e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' ? e.headers?.['x-sigil-entry-id'] : undefined;
+      const id =
+        e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' ? e.headers?.['x-sigil-entry-id'] : undefined;
       if (id === undefined) throw e;
       throw new SigilError('DUPLICATE_ENTRY', e instanceof Error ? e.message : 'duplicate entry', {
         headers: { location: `${o.baseUrl()}${CREATE_PATH}/${id}` },
@@ -39,7 +43,8 @@ export function createEntryRoute(svc: RekorService, o: CreateRouteOptions): (req
   };
 
   return (req, res) => {
-    if (req.method !== 'POST' || (req.url !== CREATE_PATH && !req.url?.startsWith(`${CREATE_PATH}?`))) return false;
+    if (req.method !== 'POST' || (req.url !== CREATE_PATH && !req.url?.startsWith(`${CREATE_PATH}?`)))
+      return false;
     if (o.inFlight && !o.inFlight.enter()) {
       sendError(res, InFlightLimit.pushback());
       return true;

@@ -78,7 +78,11 @@ export function certificateView(c: ParsedCertificate): CertificateView {
     isCa: c.basicConstraints?.ca === true,
     extKeyUsage: [...(c.extKeyUsage ?? [])].map((o) => (o === '1.3.6.1.5.5.7.3.3' ? 'codeSigning' : o)),
     fulcio: { ...c.fulcio } as Record<string, string>,
-    extensions: c.extensions.map((e) => ({ oid: e.oid, name: OID_NAMES.get(e.oid) ?? e.oid, critical: e.critical })),
+    extensions: c.extensions.map((e) => ({
+      oid: e.oid,
+      name: OID_NAMES.get(e.oid) ?? e.oid,
+      critical: e.critical,
+    })),
     embeddedScts: c.sctList !== undefined,
   };
 }
@@ -86,11 +90,15 @@ export function certificateView(c: ParsedCertificate): CertificateView {
 /** Pure: decodes every CERTIFICATE block of a PEM text (leaf first); INVALID_INPUT / INVALID_CERTIFICATE otherwise. */
 export function decodeCertificatePem(pem: unknown): CertificateView[] {
   if (typeof pem !== 'string' || pem.length === 0 || pem.length > MAX_CERTIFICATE_PEM) {
-    throw new SigilError('INVALID_INPUT', `pem must be a PEM text of at most ${MAX_CERTIFICATE_PEM} characters`);
+    throw new SigilError(
+      'INVALID_INPUT',
+      `pem must be a PEM text of at most ${MAX_CERTIFICATE_PEM} characters`,
+    );
   }
   const blocks = pemBlocks(pem).filter((b) => b.type === 'CERTIFICATE');
   if (blocks.length === 0) throw new SigilError('INVALID_INPUT', 'pem holds no CERTIFICATE block');
-  if (blocks.length > MAX_CERTIFICATES) throw new SigilError('INVALID_INPUT', `pem holds more than ${MAX_CERTIFICATES} certificates`);
+  if (blocks.length > MAX_CERTIFICATES)
+    throw new SigilError('INVALID_INPUT', `pem holds more than ${MAX_CERTIFICATES} certificates`);
   return blocks.map((b) => {
     const parsed = parseCertificate(b.der);
     try {
@@ -114,7 +122,8 @@ export interface ExplorerOptions {
 export async function explorerPlugin(app: FastifyInstance, opts: ExplorerOptions = {}): Promise<void> {
   const dir = opts.webDir ?? DEFAULT_WEB_DIR;
   const files = new Map<string, { body: Buffer; type: string }>();
-  for (const [name, type] of Object.entries(WEB_FILES)) files.set(name, { body: readFileSync(join(dir, name)), type });
+  for (const [name, type] of Object.entries(WEB_FILES))
+    files.set(name, { body: readFileSync(join(dir, name)), type });
 
   const send = (name: string) => async (_req: unknown, reply: FastifyReply) => {
     const f = files.get(name)!;

@@ -35,7 +35,11 @@ export interface TreeHeadJson {
 }
 
 export function treeHeadJson(size: number, rootHash: Uint8Array, checkpoint: string): TreeHeadJson {
-  return { treeSize: size, rootHashHex: Buffer.from(rootHash).toString('hex'), checkpointLiteral: JSON.stringify(checkpoint) };
+  return {
+    treeSize: size,
+    rootHashHex: Buffer.from(rootHash).toString('hex'),
+    checkpointLiteral: JSON.stringify(checkpoint),
+  };
 }
 
 export interface EntryParts {

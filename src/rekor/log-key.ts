@@ -18,10 +18,17 @@ export interface LogKey {
 }
 
 export function logKeyFrom(privateKey: KeyObject): LogKey {
-  if (keyKind(privateKey) !== 'ecdsa-p256') throw new SigilError('INVALID_KEY', 'the log signing key must be ECDSA P-256');
+  if (keyKind(privateKey) !== 'ecdsa-p256')
+    throw new SigilError('INVALID_KEY', 'the log signing key must be ECDSA P-256');
   const publicKey = createPublicKey(privateKey);
   const id = sha256(spkiDer(publicKey));
-  return { privateKey, publicKey, publicKeyPem: publicKeyPem(publicKey), logId: id.toString('hex'), keyHint: id.subarray(0, 4) };
+  return {
+    privateKey,
+    publicKey,
+    publicKeyPem: publicKeyPem(publicKey),
+    logId: id.toString('hex'),
+    keyHint: id.subarray(0, 4),
+  };
 }
 
 /** Loads `<dataDir>/log-signing-key.pem` (PKCS#8), creating it with mode 0600 on first start. */

@@ -62,7 +62,8 @@ const MAX_TASKS_PER_MESSAGE = 256;
  * commit (bench:log, five alternating pairs: median +5% entries/s and −6% CPU per entry inline).
  */
 export async function createWorkerPool(size: number, signingKeyPem: string): Promise<RekorWorkers> {
-  const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
+  const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url)
+    .href;
   const tsx = import.meta.url.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : undefined;
   // Workers do not inherit tsx's in-process loader; an eval bootstrap registers it, then loads the worker.
   const bootstrap = tsx
@@ -98,7 +99,9 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       slot.outstanding -= batch.length;
       batch.forEach((p, i) => p.resolve(m.results[i]!));
     });
-    worker.on('error', (e) => failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })));
+    worker.on('error', (e) =>
+      failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })),
+    );
     worker.on('exit', () => {
       if (!closed) failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
     });

@@ -9,7 +9,8 @@ const DECIMAL = /^(?:0|[1-9][0-9]{0,15})$/;
 /** A non-negative safe integer from a query or JSON value; anything else is INVALID_INPUT. */
 export function parseIndex(v: unknown, what: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new SigilError('INVALID_INPUT', `${what} must be a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new SigilError('INVALID_INPUT', `${what} must be a non-negative integer`);
   return n;
 }
 
@@ -22,7 +23,8 @@ function notFound(what: string): SigilError {
 }
 
 function asObject(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SigilError('INVALID_INPUT', `${what} must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SigilError('INVALID_INPUT', `${what} must be a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -62,9 +64,13 @@ export function registerRekorRoutes(app: FastifyInstance, svc: RekorService): vo
     const size = log.latestTreeHead().size;
     if (first < 1) throw new SigilError('INVALID_INPUT', 'firstSize must be at least 1');
     if (first > last) throw new SigilError('INVALID_INPUT', 'firstSize must not exceed lastSize');
-    if (last > size) throw new SigilError('INVALID_INPUT', `lastSize ${last} is beyond the tree size ${size}`);
+    if (last > size)
+      throw new SigilError('INVALID_INPUT', `lastSize ${last} is beyond the tree size ${size}`);
     const [root, hashes] = await Promise.all([log.rootAt(last), log.consistencyProof(first, last)]);
-    return reply.send({ rootHash: root.toString('hex'), hashes: hashes.map((h) => Buffer.from(h).toString('hex')) });
+    return reply.send({
+      rootHash: root.toString('hex'),
+      hashes: hashes.map((h) => Buffer.from(h).toString('hex')),
+    });
   });
 
   app.get('/api/v1/log/entries', async (req, reply) => {
@@ -85,11 +91,16 @@ export function registerRekorRoutes(app: FastifyInstance, svc: RekorService): vo
   app.post('/api/v1/log/entries/retrieve', async (req, reply) => {
     const body = asObject(req.body, 'request body');
     const uuids = optionalList(body.entryUUIDs, 'entryUUIDs');
-    const indexes = optionalList(body.logIndexes, 'logIndexes').map((v, i) => parseIndex(v, `logIndexes[${i}]`));
+    const indexes = optionalList(body.logIndexes, 'logIndexes').map((v, i) =>
+      parseIndex(v, `logIndexes[${i}]`),
+    );
     const entries = optionalList(body.entries, 'entries');
     const total = uuids.length + indexes.length + entries.length;
     if (total === 0 || total > MAX_RETRIEVE_ITEMS) {
-      throw new SigilError('INVALID_INPUT', `name between 1 and ${MAX_RETRIEVE_ITEMS} entries in entryUUIDs, logIndexes and entries`);
+      throw new SigilError(
+        'INVALID_INPUT',
+        `name between 1 and ${MAX_RETRIEVE_ITEMS} entries in entryUUIDs, logIndexes and entries`,
+      );
     }
     const found = [
       ...(await Promise.all(uuids.map((u) => svc.allById(u)))).flat(),
@@ -107,13 +118,16 @@ export function registerRekorRoutes(app: FastifyInstance, svc: RekorService): vo
     for (const field of ['email', 'subject'] as const) {
       const v = body[field];
       if (v === undefined) continue;
-      if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw new SigilError('INVALID_INPUT', `${field} must be a string of 1–1024 characters`);
+      if (typeof v !== 'string' || v.length === 0 || v.length > 1024)
+        throw new SigilError('INVALID_INPUT', `${field} must be a string of 1–1024 characters`);
       keys.push(v.toLowerCase());
     }
     if (body.publicKey !== undefined) keys.push(publicKeyKey(body.publicKey));
-    if (keys.length === 0) throw new SigilError('INVALID_INPUT', 'name at least one of hash, email, subject or publicKey');
+    if (keys.length === 0)
+      throw new SigilError('INVALID_INPUT', 'name at least one of hash, email, subject or publicKey');
     const operator = body.operator ?? 'or';
-    if (operator !== 'and' && operator !== 'or') throw new SigilError('INVALID_INPUT', 'operator must be "and" or "or"');
+    if (operator !== 'and' && operator !== 'or')
+      throw new SigilError('INVALID_INPUT', 'operator must be "and" or "or"');
     const sets = await Promise.all(keys.map((k) => svc.idsForIndexKey(k)));
     let result: Set<string>;
     if (operator === 'or') result = new Set(sets.flatMap((s) => [...s]));
@@ -130,7 +144,10 @@ export function hashKey(v: unknown): string {
   const m = /^(?:(sha1|sha256|sha384|sha512):)?([0-9a-fA-F]+)$/.exec(v);
   const alg = m?.[1] ?? HASH_LENGTHS[m?.[2]?.length ?? 0];
   if (!m || !alg || HASH_LENGTHS[m[2]!.length] !== alg) {
-    throw new SigilError('INVALID_INPUT', 'hash must be <sha1|sha256|sha384|sha512>:<hex> with the matching length');
+    throw new SigilError(
+      'INVALID_INPUT',
+      'hash must be <sha1|sha256|sha384|sha512>:<hex> with the matching length',
+    );
   }
   return `${alg}:${m[2]!.toLowerCase()}`;
 }
@@ -138,8 +155,10 @@ export function hashKey(v: unknown): string {
 /** `{format: 'x509', content: b64}` → the hex SHA-256 of the key's canonical PEM (hashedrekord's key index). */
 function publicKeyKey(v: unknown): string {
   const pk = asObject(v, 'publicKey');
-  if (pk.format !== 'x509') throw new SigilError('INVALID_INPUT', 'publicKey.format must be x509 (the only format this log indexes)');
-  if (typeof pk.content !== 'string') throw new SigilError('INVALID_INPUT', 'publicKey.content must be b64 of a PEM key or certificate');
+  if (pk.format !== 'x509')
+    throw new SigilError('INVALID_INPUT', 'publicKey.format must be x509 (the only format this log indexes)');
+  if (typeof pk.content !== 'string')
+    throw new SigilError('INVALID_INPUT', 'publicKey.content must be b64 of a PEM key or certificate');
   fromBase64(pk.content, 'publicKey.content');
   return parseVerifierMaterial(pk.content, 'publicKey.content').pemSha256;
 }

@@ -82,7 +82,10 @@ export async function createLogServer(config: LogServerConfig): Promise<LogServe
       ...(config.tls ? { tls: config.tls } : {}),
     });
     void app.register(import('./explorer.js'));
-    void app.register(import('../log/tiles/routes.js'), { log, dir: join(config.dataDir, shards.active.record.tiles) }); // C2SP tlog-tiles
+    void app.register(import('../log/tiles/routes.js'), {
+      log,
+      dir: join(config.dataDir, shards.active.record.tiles),
+    }); // C2SP tlog-tiles
     registerShardTiles(app, config.dataDir, shards);
     const url = await listen(app, config.port ?? DEFAULT_LOG_PORT, host);
     if (!publicUrl) publicUrl = url;

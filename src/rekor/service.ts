@@ -29,7 +29,14 @@ export function rekorSetAttestor(
     if (w === undefined) return [];
     return Promise.all(
       entries.map((e) =>
-        w.signSet(setPayload({ body: e.leaf.toString('base64'), integratedTime: e.integratedTime, logID: logId, logIndex: offset + e.index })),
+        w.signSet(
+          setPayload({
+            body: e.leaf.toString('base64'),
+            integratedTime: e.integratedTime,
+            logID: logId,
+            logIndex: offset + e.index,
+          }),
+        ),
       ),
     );
   };
@@ -68,9 +75,13 @@ export class RekorService {
     const r = await this.log.append(prepared.body, { indexKeys: prepared.indexKeys });
     const uuid = shardEntryId(this.active, r.entry.leafHash);
     if (r.duplicate) {
-      throw new SigilError('DUPLICATE_ENTRY', `an equivalent entry already exists in the transparency log with UUID ${uuid}`, {
-        headers: { 'x-sigil-entry-id': uuid },
-      });
+      throw new SigilError(
+        'DUPLICATE_ENTRY',
+        `an equivalent entry already exists in the transparency log with UUID ${uuid}`,
+        {
+          headers: { 'x-sigil-entry-id': uuid },
+        },
+      );
     }
     // A log built with rekorSetAttestor hands back the SET it signed during the commit.
     const set = (r as CoreAppendResult).attestation;
@@ -84,13 +95,26 @@ export class RekorService {
     return this.member(shard, entry, head, proof);
   }
 
-  private async member(shard: RekorShard, entry: StoredEntry, head: TreeHead, proof: readonly Uint8Array[], signed?: Buffer): Promise<string> {
+  private async member(
+    shard: RekorShard,
+    entry: StoredEntry,
+    head: TreeHead,
+    proof: readonly Uint8Array[],
+    signed?: Buffer,
+  ): Promise<string> {
     const bodyB64 = entry.leaf.toString('base64');
     const logIndex = shard.offset + entry.index;
     const fields = { body: bodyB64, integratedTime: entry.integratedTime, logID: this.key.logId, logIndex };
     const set = signed ?? (await this.workers.signSet(setPayload(fields)));
     return logEntryMember(
-      { ...fields, proofIndex: entry.index, uuid: shardEntryId(shard, entry.leafHash), bodyB64, setB64: set.toString('base64'), proof },
+      {
+        ...fields,
+        proofIndex: entry.index,
+        uuid: shardEntryId(shard, entry.leafHash),
+        bodyB64,
+        setB64: set.toString('base64'),
+        proof,
+      },
       this.headJson(head),
     );
   }
@@ -129,7 +153,11 @@ export class RekorService {
     return this.findIn(this.shards.searchOrder, parsed.leafHash, first);
   }
 
-  private async findIn(shards: readonly RekorShard[], leafHash: Buffer, first: boolean): Promise<ShardEntry[]> {
+  private async findIn(
+    shards: readonly RekorShard[],
+    leafHash: Buffer,
+    first: boolean,
+  ): Promise<ShardEntry[]> {
     const out: ShardEntry[] = [];
     for (const shard of shards) {
       const entry = await shard.log.findByLeafHash(leafHash);

@@ -16,8 +16,10 @@ export interface SetFields {
  * text is assembled directly (keys in JCS order: body, integratedTime, logID, logIndex).
  */
 export function setPayload(f: SetFields): Buffer {
-  if (!/^[A-Za-z0-9+/=]*$/.test(f.body) || !/^[0-9a-f]*$/.test(f.logID)) throw new TypeError('SET fields must be b64 and hex');
-  if (!Number.isSafeInteger(f.integratedTime) || !Number.isSafeInteger(f.logIndex)) throw new TypeError('SET integers must be safe');
+  if (!/^[A-Za-z0-9+/=]*$/.test(f.body) || !/^[0-9a-f]*$/.test(f.logID))
+    throw new TypeError('SET fields must be b64 and hex');
+  if (!Number.isSafeInteger(f.integratedTime) || !Number.isSafeInteger(f.logIndex))
+    throw new TypeError('SET integers must be safe');
   return Buffer.from(
     `{"body":"${f.body}","integratedTime":${f.integratedTime},"logID":"${f.logID}","logIndex":${f.logIndex}}`,
     'latin1',

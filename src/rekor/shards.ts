@@ -50,7 +50,11 @@ export class ShardSet {
   readonly searchOrder: readonly RekorShard[];
   private readonly byHex: Map<string, RekorShard>;
 
-  constructor(active: TransparencyLog, activeOffset = 0, inactive: readonly { log: TransparencyLog; offset: number }[] = []) {
+  constructor(
+    active: TransparencyLog,
+    activeOffset = 0,
+    inactive: readonly { log: TransparencyLog; offset: number }[] = [],
+  ) {
     this.active = shardOf(active, activeOffset);
     this.inactive = inactive.map((s) => shardOf(s.log, s.offset));
     this.searchOrder = [this.active, ...[...this.inactive].reverse()];
@@ -91,7 +95,12 @@ export class ShardSet {
   inactiveShardsJson(): InactiveShardJson[] {
     return this.inactive.map((s) => {
       const head = s.log.latestTreeHead();
-      return { rootHash: head.rootHash.toString('hex'), signedTreeHead: head.signed, treeID: s.treeId, treeSize: head.size };
+      return {
+        rootHash: head.rootHash.toString('hex'),
+        signedTreeHead: head.signed,
+        treeID: s.treeId,
+        treeSize: head.size,
+      };
     });
   }
 }

@@ -37,7 +37,8 @@ export function verifyLogEntry(
   if (entry.logID !== logId.toString('hex')) fail('entry logID does not match the log public key');
   const body = fromBase64(entry.body, 'entry body');
   const leaf = leafHash(body);
-  if (!entry.uuid.toLowerCase().endsWith(leaf.toString('hex'))) fail('entry ID does not match the entry body');
+  if (!entry.uuid.toLowerCase().endsWith(leaf.toString('hex')))
+    fail('entry ID does not match the entry body');
 
   const v = entry.verification;
   if (!v?.signedEntryTimestamp) fail('entry has no signed entry timestamp');
@@ -55,10 +56,12 @@ export function verifyLogEntry(
   if (!Number.isSafeInteger(p.logIndex) || p.logIndex < 0 || p.logIndex > entry.logIndex) {
     fail('inclusion proof index is not a shard-local index of the entry');
   }
-  if (!Array.isArray(p.hashes) || p.hashes.length > MAX_PROOF_HASHES) fail('inclusion proof hashes are malformed');
+  if (!Array.isArray(p.hashes) || p.hashes.length > MAX_PROOF_HASHES)
+    fail('inclusion proof hashes are malformed');
   const hashes = p.hashes.map((h, i) => fromHex(h, `inclusion proof hash ${i}`, 32));
   const root = fromHex(p.rootHash, 'inclusion proof root hash', 32);
-  if (!verifyInclusion(p.logIndex, p.treeSize, leaf, hashes, root)) fail('inclusion proof does not lead to its root hash');
+  if (!verifyInclusion(p.logIndex, p.treeSize, leaf, hashes, root))
+    fail('inclusion proof does not lead to its root hash');
 
   const note = parseSignedNote(p.checkpoint);
   const checkpoint = parseCheckpoint(note.text);
@@ -74,5 +77,11 @@ export function verifyLogEntry(
     else fail('checkpoint signature does not verify with the log key');
   }
   if (signer === undefined) fail('checkpoint carries no signature of the log key');
-  return { uuid: entry.uuid, logIndex: entry.logIndex, integratedTime: entry.integratedTime, checkpoint, checkpointSigner: signer! };
+  return {
+    uuid: entry.uuid,
+    logIndex: entry.logIndex,
+    integratedTime: entry.integratedTime,
+    checkpoint,
+    checkpointSigner: signer!,
+  };
 }

@@ -15,9 +15,15 @@ export interface Task {
 }
 
 export type EntryOutcome =
-  | { ok: true; kind: string; apiVersion: string; body: Uint8Array; leafHash: Uint8Array; indexKeys: string[] }
+  | {
+      ok: true;
+      kind: string;
+      apiVersion: string;
+      body: Uint8Array;
+      leafHash: Uint8Array;
+      indexKeys: string[];
+    }
   | { ok: false; code: string; message: string };
-
 
 export class Work {
   private readonly keys = new VerifierCache(8192);
@@ -30,7 +36,14 @@ export class Work {
     try {
       const c = canonicalizeProposedEntry(parseJsonBounded(json), this.keys);
       // Exact-size copies: postMessage clones a view's whole backing buffer (8 KiB for a pooled Buffer).
-      return { ok: true, kind: c.kind, apiVersion: c.apiVersion, body: new Uint8Array(c.body), leafHash: new Uint8Array(leafHash(c.body)), indexKeys: c.indexKeys };
+      return {
+        ok: true,
+        kind: c.kind,
+        apiVersion: c.apiVersion,
+        body: new Uint8Array(c.body),
+        leafHash: new Uint8Array(leafHash(c.body)),
+        indexKeys: c.indexKeys,
+      };
     } catch (e) {
       // A non-SigilError here comes from a parser choking on the input: the entry's fault (400).
       const err = toSigilError(e, 'INVALID_ENTRY');

@@ -90,7 +90,9 @@ export function createApp(opts: AppOptions = {}): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+    reply
+      .status(404)
+      .send({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -101,7 +103,10 @@ const FASTIFY_KEEP_ALIVE_MS = 72_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-function fastRouteServer(fast: (req: IncomingMessage, res: ServerResponse) => boolean, https: AppOptions['https']) {
+function fastRouteServer(
+  fast: (req: IncomingMessage, res: ServerResponse) => boolean,
+  https: AppOptions['https'],
+) {
   return (fastify: Handler) => {
     const handler: Handler = (req, res) => {
       if (!fast(req, res)) fastify(req, res);

@@ -17,7 +17,8 @@ export function parseJsonBounded(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) throw new SigilError('INVALID_JSON', `JSON nested deeper than ${maxDepth} levels`);
+      if (++depth > maxDepth)
+        throw new SigilError('INVALID_JSON', `JSON nested deeper than ${maxDepth} levels`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   try {

@@ -29,14 +29,24 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     };
     req.on('data', onData);
     req.once('end', () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8')),
+      resolve(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8'),
+      ),
     );
-    req.once('error', (e) => reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)));
+    req.once('error', (e) =>
+      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
+    );
   });
 }
 
 /** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
-export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>, close = false): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers?: Record<string, string>,
+  close = false,
+): void {
   if (res.headersSent || res.destroyed) return;
   // Encoded once: Buffer.byteLength would flatten the (often concatenated) string, then end() encode it again.
   const bytes = Buffer.from(body, 'utf8');
@@ -62,7 +72,13 @@ export function sendError(res: ServerResponse, e: unknown, onInternal?: (e: unkn
   const status = httpStatusFor(e.code);
   if (status >= 500) onInternal?.(e);
   // A body refused for its size is not drained: the connection ends with the answer.
-  sendJson(res, status, JSON.stringify({ code: e.code, message: e.message }), e.headers, e.code === 'TOO_LARGE');
+  sendJson(
+    res,
+    status,
+    JSON.stringify({ code: e.code, message: e.message }),
+    e.headers,
+    e.code === 'TOO_LARGE',
+  );
 }
 
 /** Requests in flight, shared by the Fastify hooks and the fast routes of one server. */
@@ -82,6 +98,8 @@ export class InFlightLimit {
   }
 
   static pushback(): SigilError {
-    return new SigilError('PUSHBACK', 'server is at capacity, retry shortly', { headers: { 'retry-after': '1' } });
+    return new SigilError('PUSHBACK', 'server is at capacity, retry shortly', {
+      headers: { 'retry-after': '1' },
+    });
   }
 }

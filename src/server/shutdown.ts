@@ -7,7 +7,9 @@ export function closeOnSignals(close: () => Promise<void>): void {
     close().then(
       () => process.exit(0),
       (e: unknown) => {
-        process.stderr.write(`sigil: error: shutdown failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.stderr.write(
+          `sigil: error: shutdown failed: ${e instanceof Error ? e.message : String(e)}\n`,
+        );
         process.exit(1);
       },
     );

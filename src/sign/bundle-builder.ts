@@ -18,7 +18,9 @@ export interface SignedEnvelope {
 }
 
 function verificationMaterial(s: Signature): { certificate: Buffer } | { publicKeyHint: string } {
-  return s.material.kind === 'certificate' ? { certificate: s.material.leaf } : { publicKeyHint: s.material.hint };
+  return s.material.kind === 'certificate'
+    ? { certificate: s.material.leaf }
+    : { publicKeyHint: s.material.hint };
 }
 
 /** Signer + witnesses → Sigstore bundle v0.3 (messageSignature or dsseEnvelope). */
@@ -37,7 +39,11 @@ export class BundleBuilder {
     const bundle = createBundleV03({
       ...verificationMaterial(signature),
       tlogEntries,
-      content: { kind: 'messageSignature', messageDigest: { algorithm: 'SHA2_256', digest }, signature: signature.signature },
+      content: {
+        kind: 'messageSignature',
+        messageDigest: { algorithm: 'SHA2_256', digest },
+        signature: signature.signature,
+      },
     });
     return { signature, digest, tlogEntries, bundle };
   }
@@ -57,7 +63,11 @@ export class BundleBuilder {
       tlogEntries,
       content: {
         kind: 'dsseEnvelope',
-        envelope: { payloadType, payload: Buffer.from(payload), signatures: [{ keyid: '', sig: signature.signature }] },
+        envelope: {
+          payloadType,
+          payload: Buffer.from(payload),
+          signatures: [{ keyid: '', sig: signature.signature }],
+        },
       },
     });
     return { envelope, signature, tlogEntries, bundle };

@@ -38,6 +38,11 @@ export function createSigning(config: SigningConfig): SigningStack {
   const witnesses =
     config.logUrl === undefined
       ? []
-      : [logWitness(new RekorClient(config.logUrl, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}), progress)];
+      : [
+          logWitness(
+            new RekorClient(config.logUrl, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+            progress,
+          ),
+        ];
   return { signer, witnesses, builder: new BundleBuilder(signer, witnesses) };
 }

@@ -33,7 +33,8 @@ export class FulcioClient {
     } catch {
       throw new SigilError('INVALID_INPUT', `CA URL ${JSON.stringify(baseUrl)} is not a URL`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SigilError('INVALID_INPUT', 'CA URL must be http(s)');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new SigilError('INVALID_INPUT', 'CA URL must be http(s)');
     this.baseUrl = baseUrl.replace(/\/+$/, '');
   }
 
@@ -48,13 +49,19 @@ export class FulcioClient {
     try {
       res = await fetch(`${this.baseUrl}/api/v2/signingCert`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${req.token}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          authorization: `Bearer ${req.token}`,
+        },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
       });
     } catch (e) {
-      throw new SigilError('UNAVAILABLE', `cannot reach the CA at ${this.baseUrl}: ${(e as Error).message}`, { cause: e });
+      throw new SigilError('UNAVAILABLE', `cannot reach the CA at ${this.baseUrl}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const text = await res.text();
     if (text.length > MAX_RESPONSE_BYTES) throw new SigilError('UPSTREAM_ERROR', 'CA response too large');
@@ -77,10 +84,19 @@ export class FulcioClient {
 function chainOf(json: unknown): CertificateChain {
   const o = json as Record<string, { chain?: { certificates?: unknown } } | undefined> | undefined;
   const certs = (o?.signedCertificateEmbeddedSct ?? o?.signedCertificateDetachedSct)?.chain?.certificates;
-  if (!Array.isArray(certs) || certs.length === 0 || certs.length > 12 || !certs.every((c) => typeof c === 'string')) {
+  if (
+    !Array.isArray(certs) ||
+    certs.length === 0 ||
+    certs.length > 12 ||
+    !certs.every((c) => typeof c === 'string')
+  ) {
     throw new SigilError('UPSTREAM_ERROR', 'the CA answered without a certificate chain');
   }
-  const ders = (certs as string[]).flatMap((pem) => pemBlocks(pem).filter((b) => b.type === 'CERTIFICATE').map((b) => b.der));
+  const ders = (certs as string[]).flatMap((pem) =>
+    pemBlocks(pem)
+      .filter((b) => b.type === 'CERTIFICATE')
+      .map((b) => b.der),
+  );
   if (ders.length === 0) throw new SigilError('UPSTREAM_ERROR', 'the CA chain holds no PEM certificate');
   return ders;
 }

@@ -20,7 +20,11 @@ export interface ResolvedImage {
  * The digest to sign: the reference's own digest (checked to exist) or the tag's current
  * digest, with a warning saying that the digest, not the tag, gets signed (seed §5).
  */
-export async function resolveImage(client: RegistryClient, ref: ImageReference, progress?: Progress): Promise<ResolvedImage> {
+export async function resolveImage(
+  client: RegistryClient,
+  ref: ImageReference,
+  progress?: Progress,
+): Promise<ResolvedImage> {
   if (ref.digest) {
     const head = await client.headManifest(ref);
     if (!head) throw new SigilError('NOT_FOUND', `image ${ref.toString()} not found in the registry`);
@@ -37,7 +41,10 @@ export async function resolveImage(client: RegistryClient, ref: ImageReference, 
 
 function certificateAnnotations(m: KeyMaterial): { certificate?: string; chain?: string } {
   if (m.kind !== 'certificate') return {};
-  return { certificate: toPem('CERTIFICATE', m.leaf), chain: m.chain.map((d) => toPem('CERTIFICATE', d)).join('') };
+  return {
+    certificate: toPem('CERTIFICATE', m.leaf),
+    chain: m.chain.map((d) => toPem('CERTIFICATE', d)).join(''),
+  };
 }
 
 export interface ImageSignResult {
@@ -60,7 +67,11 @@ export async function signImage(opts: {
   progress?: Progress;
 }): Promise<ImageSignResult> {
   const { image } = opts;
-  const payload = buildSimpleSigningPayload(image.ref.dockerReference(), image.digest, opts.annotations ?? null);
+  const payload = buildSimpleSigningPayload(
+    image.ref.dockerReference(),
+    image.digest,
+    opts.annotations ?? null,
+  );
   const signed = await opts.builder.message(payload);
   const entry = signed.tlogEntries[0];
   opts.progress?.(`Pushing signature to: ${image.ref.context()}`);
@@ -97,7 +108,8 @@ export async function attestImage(opts: {
 }): Promise<ImageAttestResult> {
   const { image } = opts;
   const hex = image.digest.slice(image.digest.indexOf(':') + 1);
-  if (!image.digest.startsWith('sha256:')) throw new SigilError('INVALID_REFERENCE', 'attestations name sha256 image digests');
+  if (!image.digest.startsWith('sha256:'))
+    throw new SigilError('INVALID_REFERENCE', 'attestations name sha256 image digests');
   const statement = inTotoStatement(image.ref.dockerReference(), hex, opts.predicateType, opts.predicate);
   const signed = await opts.builder.dsse(IN_TOTO_PAYLOAD_TYPE, statement);
   const entry = signed.tlogEntries[0];

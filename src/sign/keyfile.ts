@@ -25,7 +25,10 @@ export function writeKeyPair(prefix: string, password: string): KeyPairFiles {
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem', cipher: KEY_CIPHER, passphrase: password });
   writeFileSync(files.privateKeyPath, pem, { mode: 0o600, flag: 'wx' });
   chmodSync(files.privateKeyPath, 0o600);
-  writeFileSync(files.publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });
+  writeFileSync(files.publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }), {
+    mode: 0o644,
+    flag: 'wx',
+  });
   return files;
 }
 
@@ -34,18 +37,27 @@ function readBounded(path: string, what: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new SigilError('INVALID_INPUT', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
+    throw new SigilError(
+      'INVALID_INPUT',
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: e },
+    );
   }
   if (text.length > MAX_KEY_FILE_BYTES) throw new SigilError('TOO_LARGE', `${what} ${path} is too large`);
   return text;
 }
 
 /** Loads a signing key file (encrypted or plain PKCS#8/SEC1 PEM) and its public key. */
-export function loadPrivateKeyFile(path: string, password: string | undefined): { privateKey: KeyObject; publicKey: KeyObject } {
+export function loadPrivateKeyFile(
+  path: string,
+  password: string | undefined,
+): { privateKey: KeyObject; publicKey: KeyObject } {
   const pem = readBounded(path, 'key file');
-  if (!pem.includes('PRIVATE KEY-----')) throw new SigilError('INVALID_KEY', `${path} holds no PEM private key`);
+  if (!pem.includes('PRIVATE KEY-----'))
+    throw new SigilError('INVALID_KEY', `${path} holds no PEM private key`);
   const encrypted = pem.includes('ENCRYPTED PRIVATE KEY');
-  if (encrypted && password === undefined) throw new SigilError('INVALID_KEY', `${path} is encrypted and no password was given`);
+  if (encrypted && password === undefined)
+    throw new SigilError('INVALID_KEY', `${path} is encrypted and no password was given`);
   const privateKey = privateKeyFromPem(pem, encrypted ? password : undefined);
   assertStrongKey(privateKey);
   return { privateKey, publicKey: createPublicKey(privateKey) };

@@ -38,7 +38,10 @@ export function parseStackEnv(text: string): Record<string, string> {
  * SIGIL_TRUSTED_ROOT, SIGIL_OIDC_URL), then DIR/stack.env (DIR = SIGIL_DATA_DIR or ./.sigil),
  * then DIR/trusted_root.json, then the default ports. Flags override all of these.
  */
-export function stackDefaults(env: Readonly<Record<string, string | undefined>>, dataDir?: string): StackDefaults {
+export function stackDefaults(
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir?: string,
+): StackDefaults {
   const dir = resolve(dataDir ?? env.SIGIL_DATA_DIR ?? DEFAULT_DATA_DIR);
   let file: Record<string, string> = {};
   const path = join(dir, STACK_ENV_FILE);
@@ -47,7 +50,9 @@ export function stackDefaults(env: Readonly<Record<string, string | undefined>>,
     if (text.length <= MAX_STACK_ENV_BYTES) file = parseStackEnv(text);
   }
   const pick = (k: string): string | undefined => env[k] || file[k] || undefined;
-  const rootPath = pick('SIGIL_TRUSTED_ROOT') ?? (existsSync(join(dir, TRUSTED_ROOT_FILE)) ? join(dir, TRUSTED_ROOT_FILE) : undefined);
+  const rootPath =
+    pick('SIGIL_TRUSTED_ROOT') ??
+    (existsSync(join(dir, TRUSTED_ROOT_FILE)) ? join(dir, TRUSTED_ROOT_FILE) : undefined);
   const out: StackDefaults = {
     dataDir: dir,
     caUrl: pick('SIGIL_CA_URL') ?? DEFAULT_CA_URL,

@@ -29,7 +29,10 @@ export function predicateTypeOf(type: string): string {
     u = undefined;
   }
   if (!u || type.length > 1024) {
-    throw new SigilError('INVALID_INPUT', `invalid predicate type ${JSON.stringify(type)}: use ${Object.keys(PREDICATE_TYPES).join(', ')} or a URI`);
+    throw new SigilError(
+      'INVALID_INPUT',
+      `invalid predicate type ${JSON.stringify(type)}: use ${Object.keys(PREDICATE_TYPES).join(', ')} or a URI`,
+    );
   }
   return type;
 }
@@ -39,20 +42,28 @@ export function predicateTypeOf(type: string): string {
  * (`{Data, Timestamp}`), otherwise the file must be a JSON object.
  */
 export function predicateOf(type: string, bytes: Buffer, now = new Date()): unknown {
-  if (bytes.length > MAX_PREDICATE_BYTES) throw new SigilError('TOO_LARGE', `predicate larger than ${MAX_PREDICATE_BYTES} bytes`);
-  if (type === 'custom') return { Data: bytes.toString('utf8'), Timestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  if (bytes.length > MAX_PREDICATE_BYTES)
+    throw new SigilError('TOO_LARGE', `predicate larger than ${MAX_PREDICATE_BYTES} bytes`);
+  if (type === 'custom')
+    return { Data: bytes.toString('utf8'), Timestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
   let v: unknown;
   try {
     v = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new SigilError('INVALID_INPUT', 'the predicate file is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SigilError('INVALID_INPUT', 'the predicate must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SigilError('INVALID_INPUT', 'the predicate must be a JSON object');
   return v;
 }
 
 /** An in-toto v0.1 statement naming one subject by sha256 (what cosign attest makes). */
-export function inTotoStatement(subjectName: string, sha256Hex: string, predicateType: string, predicate: unknown): Buffer {
+export function inTotoStatement(
+  subjectName: string,
+  sha256Hex: string,
+  predicateType: string,
+  predicate: unknown,
+): Buffer {
   const statement = {
     _type: IN_TOTO_STATEMENT_V01,
     predicateType,

@@ -13,9 +13,11 @@ export function proofSubject(token: string): string {
     throw new SigilError('INVALID_TOKEN', 'the identity token does not decode as a JWT', { cause: e });
   }
   if (typeof claims.email === 'string' && claims.email !== '') {
-    if (claims.email_verified !== true) throw new SigilError('INVALID_TOKEN', 'the identity token email is not verified');
+    if (claims.email_verified !== true)
+      throw new SigilError('INVALID_TOKEN', 'the identity token email is not verified');
     return claims.email;
   }
-  if (typeof claims.sub !== 'string' || claims.sub === '') throw new SigilError('INVALID_TOKEN', 'the identity token has no subject');
+  if (typeof claims.sub !== 'string' || claims.sub === '')
+    throw new SigilError('INVALID_TOKEN', 'the identity token has no subject');
   return claims.sub;
 }

@@ -28,28 +28,53 @@ export function logWitness(client: RekorClient, progress?: Progress): Witness {
     return tlogEntryFromRekor(created);
   };
   return {
-    async testifyMessage({ digest, signature }: { digest: Buffer; signature: Signature }): Promise<TransparencyLogEntry> {
-      if (digest.length !== 32) throw new SigilError('INVALID_INPUT', 'hashedrekord entries take a SHA-256 digest');
+    async testifyMessage({
+      digest,
+      signature,
+    }: {
+      digest: Buffer;
+      signature: Signature;
+    }): Promise<TransparencyLogEntry> {
+      if (digest.length !== 32)
+        throw new SigilError('INVALID_INPUT', 'hashedrekord entries take a SHA-256 digest');
       const entry = await submit({
         apiVersion: '0.0.1',
         kind: 'hashedrekord',
         spec: {
-          signature: { content: b64(signature.signature), publicKey: { content: b64(materialPem(signature.material)) } },
+          signature: {
+            content: b64(signature.signature),
+            publicKey: { content: b64(materialPem(signature.material)) },
+          },
           data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
         },
       });
       checkEntryBody(entry, {
-        content: { kind: 'messageSignature', messageDigest: { algorithm: 'SHA2_256', digest }, signature: signature.signature },
+        content: {
+          kind: 'messageSignature',
+          messageDigest: { algorithm: 'SHA2_256', digest },
+          signature: signature.signature,
+        },
         signerDer: signerDer(signature.material),
         messageDigestHex: digest.toString('hex'),
       });
       return entry;
     },
-    async testifyDsse({ envelope, signature }: { envelope: DsseEnvelopeJson; signature: Signature }): Promise<TransparencyLogEntry> {
+    async testifyDsse({
+      envelope,
+      signature,
+    }: {
+      envelope: DsseEnvelopeJson;
+      signature: Signature;
+    }): Promise<TransparencyLogEntry> {
       const entry = await submit({
         apiVersion: '0.0.1',
         kind: 'dsse',
-        spec: { proposedContent: { envelope: JSON.stringify(envelope), verifiers: [b64(materialPem(signature.material))] } },
+        spec: {
+          proposedContent: {
+            envelope: JSON.stringify(envelope),
+            verifiers: [b64(materialPem(signature.material))],
+          },
+        },
       });
       checkEntryBody(entry, {
         content: {
@@ -57,7 +82,10 @@ export function logWitness(client: RekorClient, progress?: Progress): Witness {
           envelope: {
             payload: Buffer.from(envelope.payload, 'base64'),
             payloadType: envelope.payloadType,
-            signatures: envelope.signatures.map((s) => ({ sig: Buffer.from(s.sig, 'base64'), keyid: s.keyid })),
+            signatures: envelope.signatures.map((s) => ({
+              sig: Buffer.from(s.sig, 'base64'),
+              keyid: s.keyid,
+            })),
           },
         },
         signerDer: signerDer(signature.material),

@@ -76,19 +76,29 @@ export function checkEntryBody(entry: TransparencyLogEntry, x: BodyExpectations)
   }
   const { kind, version } = entry.kindVersion;
   if (body.kind !== kind || body.apiVersion !== version) {
-    fail(`kind/version ${String(body.kind)}/${String(body.apiVersion)} differs from the entry's ${kind}/${version}`);
+    fail(
+      `kind/version ${String(body.kind)}/${String(body.apiVersion)} differs from the entry's ${kind}/${version}`,
+    );
   }
   const spec = obj(body.spec, 'spec');
   const key = `${kind}/${version}`;
   switch (key) {
     case 'hashedrekord/0.0.1': {
-      if (x.content.kind !== 'messageSignature') fail('a hashedrekord entry needs a message signature in the bundle');
+      if (x.content.kind !== 'messageSignature')
+        fail('a hashedrekord entry needs a message signature in the bundle');
       const sig = obj(spec.signature, 'spec.signature');
-      if (!b64(sig.content, 'signature.content').equals(x.content.signature)) fail('the logged signature differs from the bundle signature');
-      sameSigner(signerOf(obj(sig.publicKey, 'signature.publicKey').content, 'signature.publicKey.content'), x.signerDer);
+      if (!b64(sig.content, 'signature.content').equals(x.content.signature))
+        fail('the logged signature differs from the bundle signature');
+      sameSigner(
+        signerOf(obj(sig.publicKey, 'signature.publicKey').content, 'signature.publicKey.content'),
+        x.signerDer,
+      );
       const hash = obj(obj(spec.data, 'spec.data').hash, 'spec.data.hash');
       if (hash.algorithm !== 'sha256') fail('only sha256 hashedrekord digests are supported');
-      if (x.messageDigestHex === undefined || str(hash.value, 'data.hash.value').toLowerCase() !== x.messageDigestHex) {
+      if (
+        x.messageDigestHex === undefined ||
+        str(hash.value, 'data.hash.value').toLowerCase() !== x.messageDigestHex
+      ) {
         fail('the logged digest differs from the artifact digest');
       }
       return;
@@ -98,7 +108,8 @@ export function checkEntryBody(entry: TransparencyLogEntry, x: BodyExpectations)
       const sigs = spec.signatures;
       if (!Array.isArray(sigs) || sigs.length !== 1) fail('the logged entry must hold exactly one signature');
       const s = obj(sigs[0], 'signatures[0]');
-      if (!b64(s.signature, 'signature').equals(expected)) fail('the logged signature differs from the envelope signature');
+      if (!b64(s.signature, 'signature').equals(expected))
+        fail('the logged signature differs from the envelope signature');
       sameSigner(signerOf(s.verifier, 'signatures[0].verifier'), x.signerDer);
       payloadHashMatches(spec, x.content);
       return;
@@ -107,13 +118,18 @@ export function checkEntryBody(entry: TransparencyLogEntry, x: BodyExpectations)
       const expected = soleDsseSignature(x.content);
       const env = obj(obj(spec.content, 'spec.content').envelope, 'content.envelope');
       const sigs = env.signatures;
-      if (!Array.isArray(sigs) || sigs.length !== 1) fail('the logged envelope must hold exactly one signature');
+      if (!Array.isArray(sigs) || sigs.length !== 1)
+        fail('the logged envelope must hold exactly one signature');
       const s = obj(sigs[0], 'envelope.signatures[0]');
       // intoto v0.0.2 stores the signature and key base64-encoded twice.
       const sig = b64(b64(s.sig, 'sig').toString('utf8'), 'sig');
       if (!sig.equals(expected)) fail('the logged signature differs from the envelope signature');
       sameSigner(signerOf(s.publicKey, 'envelope.signatures[0].publicKey'), x.signerDer);
-      if (x.content.kind === 'dsseEnvelope' && env.payloadType !== undefined && env.payloadType !== x.content.envelope.payloadType) {
+      if (
+        x.content.kind === 'dsseEnvelope' &&
+        env.payloadType !== undefined &&
+        env.payloadType !== x.content.envelope.payloadType
+      ) {
         fail('the logged payload type differs from the envelope');
       }
       payloadHashMatches(obj(spec.content, 'spec.content'), x.content);

@@ -1,5 +1,10 @@
 import { SigilError, isSigilError, type ErrorCode } from '../errors/index.js';
-import { COSIGN_SIGNATURE_TYPE, cosignLayerToItem, type CosignSignatureItem, type CosignSignatureLayer } from '../bundle/index.js';
+import {
+  COSIGN_SIGNATURE_TYPE,
+  cosignLayerToItem,
+  type CosignSignatureItem,
+  type CosignSignatureLayer,
+} from '../bundle/index.js';
 import { compilePolicy, type VerificationPolicy } from './policy.js';
 import type { VerificationResult } from './result.js';
 import { verifyBundle, type VerifyOptions } from './verifier.js';
@@ -32,10 +37,16 @@ type CosignOptions = Pick<VerifyOptions, 'tlogThreshold' | 'ctlogThreshold' | 'p
 /** The payload claims: it names this image digest and is a cosign container image signature. */
 function checkClaims(item: CosignSignatureItem, digest: string): void {
   if (item.simpleSigning.type !== COSIGN_SIGNATURE_TYPE) {
-    throw new SigilError('VERIFICATION_FAILED', `claims: payload type is ${JSON.stringify(item.simpleSigning.type)}, not "${COSIGN_SIGNATURE_TYPE}"`);
+    throw new SigilError(
+      'VERIFICATION_FAILED',
+      `claims: payload type is ${JSON.stringify(item.simpleSigning.type)}, not "${COSIGN_SIGNATURE_TYPE}"`,
+    );
   }
   if (item.simpleSigning.dockerManifestDigest !== digest) {
-    throw new SigilError('DIGEST_MISMATCH', `claims: the payload names ${item.simpleSigning.dockerManifestDigest}, not ${digest}`);
+    throw new SigilError(
+      'DIGEST_MISMATCH',
+      `claims: the payload names ${item.simpleSigning.dockerManifestDigest}, not ${digest}`,
+    );
   }
 }
 
@@ -51,19 +62,31 @@ export function checkCosignSignatures(
   policy: VerificationPolicy | undefined,
   options: CosignOptions = {},
 ): CosignVerification {
-  if (!/^sha256:[0-9a-f]{64}$/.test(imageDigest)) throw new SigilError('INVALID_REFERENCE', `image digest ${JSON.stringify(imageDigest)} is not sha256:<64 hex>`);
-  if (layers.length > MAX_SIGNATURE_LAYERS) throw new SigilError('TOO_LARGE', `more than ${MAX_SIGNATURE_LAYERS} signature layers`);
+  if (!/^sha256:[0-9a-f]{64}$/.test(imageDigest))
+    throw new SigilError(
+      'INVALID_REFERENCE',
+      `image digest ${JSON.stringify(imageDigest)} is not sha256:<64 hex>`,
+    );
+  if (layers.length > MAX_SIGNATURE_LAYERS)
+    throw new SigilError('TOO_LARGE', `more than ${MAX_SIGNATURE_LAYERS} signature layers`);
   const out: CosignVerification = { digest: imageDigest, verified: [], failures: [] };
   layers.forEach((layer, index) => {
     try {
       const item = cosignLayerToItem(layer);
       const result = verifyBundle(trust, item.bundle, policy, { ...options, artifact: item.payload });
       checkClaims(item, imageDigest);
-      out.verified.push({ index, item, payload: JSON.parse(item.payload.toString('utf8')) as unknown, result });
+      out.verified.push({
+        index,
+        item,
+        payload: JSON.parse(item.payload.toString('utf8')) as unknown,
+        result,
+      });
     } catch (e) {
       // A missing policy is the caller's error, not the layer's.
       if (isSigilError(e, 'POLICY_REQUIRED') || isSigilError(e, 'INVALID_POLICY')) throw e;
-      const err = isSigilError(e) ? e : new SigilError('VERIFICATION_FAILED', (e as Error).message, { cause: e });
+      const err = isSigilError(e)
+        ? e
+        : new SigilError('VERIFICATION_FAILED', (e as Error).message, { cause: e });
       out.failures.push({ index, code: err.code, message: err.message });
     }
   });
@@ -88,6 +111,8 @@ export function verifyCosignImage(
   if (layers.length === 0) throw new SigilError('NO_SIGNATURES', `no signatures found for ${imageDigest}`);
   const codes = new Set(r.failures.map((f) => f.code));
   const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'VERIFICATION_FAILED';
-  const reasons = r.failures.map((f) => (layers.length === 1 ? f.message : `signature ${f.index}: ${f.message}`)).join('; ');
+  const reasons = r.failures
+    .map((f) => (layers.length === 1 ? f.message : `signature ${f.index}: ${f.message}`))
+    .join('; ');
   throw new SigilError(code, `no matching signatures for ${imageDigest}: ${reasons}`);
 }

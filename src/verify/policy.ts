@@ -54,17 +54,27 @@ function regexp(pattern: string, what: string): RegExp {
   try {
     return compileLinearRegExp(pattern);
   } catch (e) {
-    throw new SigilError('INVALID_POLICY', `${what} is not a valid regular expression: ${(e as Error).message}`, { cause: e });
+    throw new SigilError(
+      'INVALID_POLICY',
+      `${what} is not a valid regular expression: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
-function matcher(exact: string | undefined, pattern: string | undefined, what: string): (v: string) => boolean {
-  if (exact !== undefined && pattern !== undefined) throw new SigilError('INVALID_POLICY', `give either ${what} or ${what}RegExp, not both`);
+function matcher(
+  exact: string | undefined,
+  pattern: string | undefined,
+  what: string,
+): (v: string) => boolean {
+  if (exact !== undefined && pattern !== undefined)
+    throw new SigilError('INVALID_POLICY', `give either ${what} or ${what}RegExp, not both`);
   if (exact !== undefined) {
     if (exact.length === 0) throw new SigilError('INVALID_POLICY', `${what} is empty`);
     return (v) => v === exact;
   }
-  if (pattern === undefined) throw new SigilError('POLICY_REQUIRED', `an identity policy needs ${what} or ${what}RegExp`);
+  if (pattern === undefined)
+    throw new SigilError('POLICY_REQUIRED', `an identity policy needs ${what} or ${what}RegExp`);
   const re = regexp(pattern, `${what}RegExp`);
   return (v) => v.length <= MAX_MATCH_INPUT && re.test(v);
 }
@@ -75,7 +85,9 @@ export function extensionText(c: ParsedCertificate, oid: string): string | undef
   if (!ext) return undefined;
   if (RAW_VALUE_OIDS.has(oid)) return ext.value.toString('utf8');
   try {
-    return oid.startsWith('1.3.6.1.4.1.57264.1.') ? fulcioValue(oid, ext.value) : decodeString(ext.value, readOnly(ext.value));
+    return oid.startsWith('1.3.6.1.4.1.57264.1.')
+      ? fulcioValue(oid, ext.value)
+      : decodeString(ext.value, readOnly(ext.value));
   } catch {
     return ext.value.toString('utf8');
   }
@@ -87,11 +99,27 @@ const stripGithub = (v: string | undefined): string | undefined =>
 
 /** GitHub workflow checks: the deprecated raw extension, else its v2 equivalent. */
 const WORKFLOW: [keyof IdentityPolicy, string, (c: ParsedCertificate) => string | undefined][] = [
-  ['githubWorkflowTrigger', 'GitHub workflow trigger', (c) => c.fulcio.githubWorkflowTrigger ?? c.fulcio.buildTrigger],
-  ['githubWorkflowSha', 'GitHub workflow SHA', (c) => c.fulcio.githubWorkflowSha ?? c.fulcio.sourceRepositoryDigest],
+  [
+    'githubWorkflowTrigger',
+    'GitHub workflow trigger',
+    (c) => c.fulcio.githubWorkflowTrigger ?? c.fulcio.buildTrigger,
+  ],
+  [
+    'githubWorkflowSha',
+    'GitHub workflow SHA',
+    (c) => c.fulcio.githubWorkflowSha ?? c.fulcio.sourceRepositoryDigest,
+  ],
   ['githubWorkflowName', 'GitHub workflow name', fulcio('githubWorkflowName')],
-  ['githubWorkflowRepository', 'GitHub workflow repository', (c) => c.fulcio.githubWorkflowRepository ?? stripGithub(c.fulcio.sourceRepositoryURI)],
-  ['githubWorkflowRef', 'GitHub workflow ref', (c) => c.fulcio.githubWorkflowRef ?? c.fulcio.sourceRepositoryRef],
+  [
+    'githubWorkflowRepository',
+    'GitHub workflow repository',
+    (c) => c.fulcio.githubWorkflowRepository ?? stripGithub(c.fulcio.sourceRepositoryURI),
+  ],
+  [
+    'githubWorkflowRef',
+    'GitHub workflow ref',
+    (c) => c.fulcio.githubWorkflowRef ?? c.fulcio.sourceRepositoryRef,
+  ],
 ];
 
 function compileIdentity(p: IdentityPolicy): CompiledIdentity {
@@ -105,8 +133,10 @@ function compileIdentity(p: IdentityPolicy): CompiledIdentity {
     checks.push([label, get, want]);
   }
   for (const [oid, want] of Object.entries(p.extensions ?? {})) {
-    if (!/^[0-2](\.(0|[1-9][0-9]{0,9})){1,30}$/.test(oid)) throw new SigilError('INVALID_POLICY', `extension key ${JSON.stringify(oid)} is not a dotted OID`);
-    if (typeof want !== 'string') throw new SigilError('INVALID_POLICY', `extension ${oid} must map to a string`);
+    if (!/^[0-2](\.(0|[1-9][0-9]{0,9})){1,30}$/.test(oid))
+      throw new SigilError('INVALID_POLICY', `extension key ${JSON.stringify(oid)} is not a dotted OID`);
+    if (typeof want !== 'string')
+      throw new SigilError('INVALID_POLICY', `extension ${oid} must map to a string`);
     checks.push([`extension ${oid}`, (c) => extensionText(c, oid), want]);
   }
   return {
@@ -119,15 +149,23 @@ function compileIdentity(p: IdentityPolicy): CompiledIdentity {
 
 /** Validates and compiles a policy (regexps compiled once; cached per policy object). */
 export function compilePolicy(policy: VerificationPolicy | undefined): CompiledPolicy {
-  if (!policy) throw new SigilError('POLICY_REQUIRED', 'verification needs an identity policy (or skipIdentityUnsafe)');
+  if (!policy)
+    throw new SigilError('POLICY_REQUIRED', 'verification needs an identity policy (or skipIdentityUnsafe)');
   const hit = compiled.get(policy);
   if (hit) return hit;
   const identities = policy.identities ?? [];
-  if (identities.length > MAX_IDENTITIES) throw new SigilError('INVALID_POLICY', `at most ${MAX_IDENTITIES} identities`);
+  if (identities.length > MAX_IDENTITIES)
+    throw new SigilError('INVALID_POLICY', `at most ${MAX_IDENTITIES} identities`);
   if (identities.length === 0 && policy.skipIdentityUnsafe !== true) {
-    throw new SigilError('POLICY_REQUIRED', 'verification needs at least one identity (subject and issuer), or skipIdentityUnsafe');
+    throw new SigilError(
+      'POLICY_REQUIRED',
+      'verification needs at least one identity (subject and issuer), or skipIdentityUnsafe',
+    );
   }
-  const out: CompiledPolicy = { skipIdentityUnsafe: policy.skipIdentityUnsafe === true, identities: identities.map(compileIdentity) };
+  const out: CompiledPolicy = {
+    skipIdentityUnsafe: policy.skipIdentityUnsafe === true,
+    identities: identities.map(compileIdentity),
+  };
   compiled.set(policy, out);
   return out;
 }
@@ -162,4 +200,3 @@ export function matchIdentity(policy: CompiledPolicy, cert: ParsedCertificate): 
     `identity: none of the expected identities matched (mismatch: ${[...new Set(reasons)].join(', ')}); got subjects ${JSON.stringify(sans)} with issuer ${JSON.stringify(issuer ?? null)}`,
   );
 }
-

@@ -11,7 +11,11 @@ export interface VerificationResult {
   mediaType: typeof VERIFICATION_MEDIA_TYPE;
   verified: true;
   mode: 'certificate' | 'public-key';
-  signature: { kind: 'messageSignature' | 'dsseEnvelope'; payloadType?: string; digest?: { algorithm: string; hex: string } };
+  signature: {
+    kind: 'messageSignature' | 'dsseEnvelope';
+    payloadType?: string;
+    digest?: { algorithm: string; hex: string };
+  };
   identity?: {
     subjectAlternativeNames: string[];
     issuer?: string;

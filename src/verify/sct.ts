@@ -10,7 +10,11 @@ import { logKeysAt, type TrustMaterial } from './trust.js';
  * and returns the distinct log IDs that verified. An SCT from a log the trusted root does not
  * know is ignored; one from a known log that fails to verify is an error.
  */
-export function verifyEmbeddedScts(leaf: ParsedCertificate, issuer: ParsedCertificate, trust: TrustMaterial): string[] {
+export function verifyEmbeddedScts(
+  leaf: ParsedCertificate,
+  issuer: ParsedCertificate,
+  trust: TrustMaterial,
+): string[] {
   if (!leaf.sctList) return [];
   let scts;
   try {
@@ -26,7 +30,10 @@ export function verifyEmbeddedScts(leaf: ParsedCertificate, issuer: ParsedCertif
     if (keys.length === 0) continue;
     const data = sctSignedData({ timestamp: sct.timestamp, issuerKeyHash, tbs, extensions: sct.extensions });
     if (sct.version !== 0 || !keys.some((k) => verifyData(k.publicKey, data, sct.signature))) {
-      throw new SigilError('SCT_FAILED', `SCT: the timestamp from CT log ${sct.logId.toString('hex')} does not verify`);
+      throw new SigilError(
+        'SCT_FAILED',
+        `SCT: the timestamp from CT log ${sct.logId.toString('hex')} does not verify`,
+      );
     }
     verified.add(sct.logId.toString('hex'));
   }

@@ -3,7 +3,11 @@ import { SigilError } from '../errors/index.js';
 import { VerifyingKey, digest, preAuthEncoding, type HashName } from '../crypto/index.js';
 import type { BundleContent, HashAlgorithm } from '../bundle/index.js';
 
-export const HASH_NAMES: Record<HashAlgorithm, HashName> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
+export const HASH_NAMES: Record<HashAlgorithm, HashName> = {
+  SHA2_256: 'sha256',
+  SHA2_384: 'sha384',
+  SHA2_512: 'sha512',
+};
 
 const verifyingKeys = new WeakMap<KeyObject, VerifyingKey>();
 
@@ -40,13 +44,17 @@ export function verifyContentSignature(
   }
   const kind = key.kind;
   if (artifact !== undefined) {
-    const hash = kind === 'ed25519' ? undefined : messageDigest ? HASH_NAMES[messageDigest.algorithm] : undefined;
-    if (!key.verify(artifact, content.signature, hash)) fail('the message signature does not verify over the artifact');
+    const hash =
+      kind === 'ed25519' ? undefined : messageDigest ? HASH_NAMES[messageDigest.algorithm] : undefined;
+    if (!key.verify(artifact, content.signature, hash))
+      fail('the message signature does not verify over the artifact');
     return;
   }
   if (!messageDigest) fail('neither the artifact nor its digest is known');
-  if (kind === 'ed25519' || kind === 'rsa') fail(`a ${kind} signature can only be checked over the artifact itself`);
-  if (!key.verifyDigest(messageDigest.digest, content.signature)) fail('the message signature does not verify over the artifact digest');
+  if (kind === 'ed25519' || kind === 'rsa')
+    fail(`a ${kind} signature can only be checked over the artifact itself`);
+  if (!key.verifyDigest(messageDigest.digest, content.signature))
+    fail('the message signature does not verify over the artifact digest');
 }
 
 /** Digest of the artifact with the bundle's algorithm. */

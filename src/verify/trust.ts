@@ -1,6 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
-import { parseTrustedRoot, type TransparencyLogInstance, type TrustedRoot, type ValidityPeriod } from '../bundle/index.js';
+import {
+  parseTrustedRoot,
+  type TransparencyLogInstance,
+  type TrustedRoot,
+  type ValidityPeriod,
+} from '../bundle/index.js';
 import { parseCertificate } from '../x509/parse.js';
 import type { CertificateAuthority } from '../x509/chain.js';
 
@@ -62,13 +67,21 @@ export function createTrustMaterial(input: TrustedRoot | unknown): TrustMaterial
     authorities: root.certificateAuthorities.map((ca) => ({
       uri: ca.uri,
       certChain: ca.certChain.map((der) => parseCertificate(der)),
-      validFor: { start: ca.validFor.start ?? new Date(0), ...(ca.validFor.end ? { end: ca.validFor.end } : {}) },
+      validFor: {
+        start: ca.validFor.start ?? new Date(0),
+        ...(ca.validFor.end ? { end: ca.validFor.end } : {}),
+      },
     })),
   };
 }
 
 function isTrustedRoot(v: unknown): v is TrustedRoot {
-  return typeof v === 'object' && v !== null && Array.isArray((v as TrustedRoot).tlogs) && (v as TrustedRoot).tlogs.every((t) => Buffer.isBuffer(t.logId));
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Array.isArray((v as TrustedRoot).tlogs) &&
+    (v as TrustedRoot).tlogs.every((t) => Buffer.isBuffer(t.logId))
+  );
 }
 
 export function validAt(v: ValidityPeriod, at: Date): boolean {

@@ -36,23 +36,35 @@ function signerOf(bundle: Bundle, options: VerifyOptions): Signer {
   const vm = bundle.verificationMaterial.content;
   if (options.publicKey) {
     if (vm.kind !== 'publicKey') {
-      throw new SigilError('VERIFICATION_FAILED', 'public key: the bundle carries a certificate but a public key was given');
+      throw new SigilError(
+        'VERIFICATION_FAILED',
+        'public key: the bundle carries a certificate but a public key was given',
+      );
     }
-    return { key: VerifyingKey.fromKeyObject(options.publicKey), der: spkiDer(options.publicKey), intermediates: [] };
+    return {
+      key: VerifyingKey.fromKeyObject(options.publicKey),
+      der: spkiDer(options.publicKey),
+      intermediates: [],
+    };
   }
-  if (vm.kind === 'publicKey') throw new SigilError('VERIFICATION_FAILED', 'the bundle is key-based: verify it with a public key');
+  if (vm.kind === 'publicKey')
+    throw new SigilError('VERIFICATION_FAILED', 'the bundle is key-based: verify it with a public key');
   const ders = vm.kind === 'certificate' ? [vm.certificate] : vm.certificates;
   const leaf = parseCertificate(ders[0]!);
   return { key: leaf.key, der: leaf.der, leaf, intermediates: ders.slice(1).map((d) => parseCertificate(d)) };
 }
 
 /** Resolves the message digest from the bundle, the artifact and/or the caller's digest; they must agree. */
-function resolveDigest(bundle: Bundle, options: VerifyOptions): { algorithm: HashAlgorithm; digest: Buffer } | undefined {
+function resolveDigest(
+  bundle: Bundle,
+  options: VerifyOptions,
+): { algorithm: HashAlgorithm; digest: Buffer } | undefined {
   if (bundle.content.kind !== 'messageSignature') return undefined;
   const fromBundle = bundle.content.messageDigest;
   const algorithm = fromBundle?.algorithm ?? options.artifactDigest?.algorithm ?? 'SHA2_256';
   const candidates: { algorithm: HashAlgorithm; digest: Buffer }[] = [];
-  if (options.artifact !== undefined) candidates.push({ algorithm, digest: artifactDigest(algorithm, options.artifact) });
+  if (options.artifact !== undefined)
+    candidates.push({ algorithm, digest: artifactDigest(algorithm, options.artifact) });
   if (options.artifactDigest) candidates.push(options.artifactDigest);
   if (candidates.length === 0) {
     throw new SigilError('INVALID_INPUT', 'verifying a message signature needs the artifact or its digest');
@@ -73,7 +85,8 @@ function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
   if (bundle.content.kind !== 'dsseEnvelope' || options.artifact === undefined) return;
   let subjects: unknown;
   try {
-    subjects = (JSON.parse(bundle.content.envelope.payload.toString('utf8')) as { subject?: unknown }).subject;
+    subjects = (JSON.parse(bundle.content.envelope.payload.toString('utf8')) as { subject?: unknown })
+      .subject;
   } catch {
     subjects = undefined;
   }
@@ -83,8 +96,12 @@ function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
   };
   const ok =
     Array.isArray(subjects) &&
-    subjects.some((s: { digest?: Record<string, unknown> }) => s?.digest?.sha256 === want.sha256 || s?.digest?.sha512 === want.sha512);
-  if (!ok) throw new SigilError('DIGEST_MISMATCH', 'artifact: its digest is not a subject of the in-toto statement');
+    subjects.some(
+      (s: { digest?: Record<string, unknown> }) =>
+        s?.digest?.sha256 === want.sha256 || s?.digest?.sha512 === want.sha512,
+    );
+  if (!ok)
+    throw new SigilError('DIGEST_MISMATCH', 'artifact: its digest is not a subject of the in-toto statement');
 }
 
 /**
@@ -123,7 +140,10 @@ export function verifyBundle(
     return r;
   });
   if (tlogResults.length < tlogThreshold) {
-    throw new SigilError('TLOG_FAILED', `tlog: expected at least ${tlogThreshold} verified log entries, got ${tlogResults.length}`);
+    throw new SigilError(
+      'TLOG_FAILED',
+      `tlog: expected at least ${tlogThreshold} verified log entries, got ${tlogResults.length}`,
+    );
   }
   if (tlogThreshold === 0) unsafe.push('tlogThreshold=0');
   if (tlogResults.length > 0) checks.push('tlog');
@@ -134,16 +154,25 @@ export function verifyBundle(
   let path: ParsedCertificate[] = [];
   if (signer.leaf) {
     if (times.length === 0) {
-      throw new SigilError('CERTIFICATE_CHAIN_FAILED', 'certificate chain: no trusted signing time (no verified signed entry timestamp)');
+      throw new SigilError(
+        'CERTIFICATE_CHAIN_FAILED',
+        'certificate chain: no trusted signing time (no verified signed entry timestamp)',
+      );
     }
     for (const t of new Set(times)) {
-      path = validateChain(signer.leaf, trust.authorities, { at: new Date(t * 1000), untrustedIntermediates: signer.intermediates });
+      path = validateChain(signer.leaf, trust.authorities, {
+        at: new Date(t * 1000),
+        untrustedIntermediates: signer.intermediates,
+      });
     }
     checks.push('certificate-chain');
     if (ctlogThreshold > 0) {
       ctlogs = verifyEmbeddedScts(signer.leaf, path[1]!, trust);
       if (ctlogs.length < ctlogThreshold) {
-        throw new SigilError('SCT_FAILED', `SCT: expected at least ${ctlogThreshold} verified SCTs, got ${ctlogs.length}`);
+        throw new SigilError(
+          'SCT_FAILED',
+          `SCT: expected at least ${ctlogThreshold} verified SCTs, got ${ctlogs.length}`,
+        );
       }
       checks.push('sct');
     } else {
@@ -173,7 +202,12 @@ export function verifyBundle(
     signature:
       bundle.content.kind === 'dsseEnvelope'
         ? { kind: 'dsseEnvelope', payloadType: bundle.content.envelope.payloadType }
-        : { kind: 'messageSignature', ...(messageDigest ? { digest: { algorithm: messageDigest.algorithm, hex: messageDigest.digest.toString('hex') } } : {}) },
+        : {
+            kind: 'messageSignature',
+            ...(messageDigest
+              ? { digest: { algorithm: messageDigest.algorithm, hex: messageDigest.digest.toString('hex') } }
+              : {}),
+          },
     keyId: sha256(signer.key.spki).toString('hex'),
     tlogEntries: tlogResults,
     ctlogs,
@@ -202,5 +236,11 @@ export function verifyBundle(
 }
 
 function isBundle(v: unknown): v is Bundle {
-  return typeof v === 'object' && v !== null && typeof (v as Bundle).version === 'string' && typeof (v as Bundle).verificationMaterial?.content === 'object' && 'kind' in (v as Bundle).content;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Bundle).version === 'string' &&
+    typeof (v as Bundle).verificationMaterial?.content === 'object' &&
+    'kind' in (v as Bundle).content
+  );
 }

@@ -41,7 +41,8 @@ function chainError(message: string): SigilError {
 
 function signedBy(child: ParsedCertificate, issuer: ParsedCertificate, cacheable: boolean): boolean {
   if (!child.issuerName.equals(issuer.subjectName)) return false;
-  if (child.authorityKeyId && issuer.subjectKeyId && !child.authorityKeyId.equals(issuer.subjectKeyId)) return false;
+  if (child.authorityKeyId && issuer.subjectKeyId && !child.authorityKeyId.equals(issuer.subjectKeyId))
+    return false;
   if (cacheable && verifiedIssuers.get(child)?.has(issuer)) return true;
   const ok = signatureVerifies(child, issuer);
   if (ok && cacheable) {
@@ -70,9 +71,13 @@ export function validateChain(
   if (Number.isNaN(at.getTime())) throw chainError('no valid time to check the chain at');
   checkLeaf(leaf, options.requireCodeSigning ?? true);
   const usable = authorities.filter(
-    (ca) => ca.certChain.length > 0 && ca.validFor.start <= at && (ca.validFor.end === undefined || at <= ca.validFor.end),
+    (ca) =>
+      ca.certChain.length > 0 &&
+      ca.validFor.start <= at &&
+      (ca.validFor.end === undefined || at <= ca.validFor.end),
   );
-  if (usable.length === 0) throw chainError(`no certificate authority in the trusted root is valid at ${at.toISOString()}`);
+  if (usable.length === 0)
+    throw chainError(`no certificate authority in the trusted root is valid at ${at.toISOString()}`);
   let lastError: SigilError | undefined;
   for (const ca of usable) {
     const path = findPath(leaf, ca, untrusted, max);
@@ -129,7 +134,8 @@ function checkLeaf(leaf: ParsedCertificate, requireCodeSigning: boolean): void {
   if (requireCodeSigning && !leaf.extKeyUsage?.includes(EKU_CODE_SIGNING)) {
     throw chainError('the signing certificate lacks the codeSigning extended key usage');
   }
-  if (leaf.extensions.some((e) => e.oid === CT.poison)) throw chainError('the signing certificate is a precertificate');
+  if (leaf.extensions.some((e) => e.oid === CT.poison))
+    throw chainError('the signing certificate is a precertificate');
   checkCritical(leaf, 'signing certificate');
 }
 
@@ -154,7 +160,8 @@ function checkPath(path: ParsedCertificate[], at: Date): void {
   }
   path.forEach((c, i) => {
     if (!isValidAt(c, at)) {
-      const what = i === 0 ? 'signing certificate' : i === path.length - 1 ? 'trust anchor' : `intermediate ${i}`;
+      const what =
+        i === 0 ? 'signing certificate' : i === path.length - 1 ? 'trust anchor' : `intermediate ${i}`;
       throw new SigilError(
         'CERTIFICATE_EXPIRED',
         `certificate chain: the ${what} was not valid at ${at.toISOString()} (valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`,

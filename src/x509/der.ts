@@ -33,7 +33,7 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
 /** The TLVs directly inside a constructed TLV. */
 export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.end; ) {
+  for (let p = parent.contentStart; p < parent.end;) {
     const t = readTlv(buf, p, parent.end);
     out.push(t);
     p = t.end;

@@ -18,7 +18,9 @@ export function signatureVerifies(child: ParsedCertificate, issuer: ParsedCertif
     const hash = ECDSA_SIGNATURE_HASHES.get(child.signatureAlgorithm.toString('hex'));
     if (hash && issuer.key.isEcdsa) {
       const sig = child.signatureValue;
-      return sig.unused === 0 && issuer.key.verifyDigest(createHash(hash).update(child.tbs).digest(), sig.bytes);
+      return (
+        sig.unused === 0 && issuer.key.verifyDigest(createHash(hash).update(child.tbs).digest(), sig.bytes)
+      );
     }
     return child.x509.verify(issuer.publicKey);
   } catch {

@@ -129,7 +129,8 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
   const serial = expectTag(need(parts[i++], 'serial'), TAG.INTEGER, 'serial');
   if (serial.end === serial.valueStart) throw bad('empty serial number');
   const innerSigAlg = expectTag(need(parts[i++], 'signature algorithm'), TAG.SEQUENCE, 'signature algorithm');
-  if (!bytesOf(der, innerSigAlg).equals(bytesOf(der, sigAlg))) throw bad('inner and outer signature algorithms differ');
+  if (!bytesOf(der, innerSigAlg).equals(bytesOf(der, sigAlg)))
+    throw bad('inner and outer signature algorithms differ');
   const issuer = checkName(der, need(parts[i++], 'issuer'), 'issuer');
   const validity = expectTag(need(parts[i++], 'validity'), TAG.SEQUENCE, 'validity');
   const subject = checkName(der, need(parts[i++], 'subject'), 'subject');
@@ -140,7 +141,8 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
   for (; i < parts.length; i++) {
     const p = parts[i]!;
     if (p.tag === 0xa3) extensions = parseExtensions(der, p);
-    else if (p.tag !== 0x81 && p.tag !== 0x82 && p.tag !== 0xa1 && p.tag !== 0xa2) throw bad('unexpected field in tbsCertificate');
+    else if (p.tag !== 0x81 && p.tag !== 0x82 && p.tag !== 0xa1 && p.tag !== 0xa2)
+      throw bad('unexpected field in tbsCertificate');
   }
   const spkiDer = bytesOf(der, spki);
   let key: VerifyingKey;
@@ -241,7 +243,10 @@ function parseExtensions(der: Buffer, wrapper: Tlv): CertificateExtension[] {
     } else if (f.length !== 2) {
       throw bad('extension must have two or three fields');
     }
-    const value = valueOf(der, expectTag(need(valueTlv, 'extension value'), TAG.OCTET_STRING, 'extension value'));
+    const value = valueOf(
+      der,
+      expectTag(need(valueTlv, 'extension value'), TAG.OCTET_STRING, 'extension value'),
+    );
     if (seen.has(oid)) throw bad(`duplicate extension ${oid}`);
     seen.add(oid);
     out.push({ oid, critical, value });

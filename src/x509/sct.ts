@@ -91,7 +91,15 @@ export function parseSct(b: Buffer): Sct {
   const sigLen = b.readUInt16BE(p);
   p += 2;
   if (p + sigLen !== b.length) throw fail('signature length mismatch');
-  return { version, logId, timestamp, extensions, hashAlgorithm, signatureAlgorithm, signature: b.subarray(p) };
+  return {
+    version,
+    logId,
+    timestamp,
+    extensions,
+    hashAlgorithm,
+    signatureAlgorithm,
+    signature: b.subarray(p),
+  };
 }
 
 /** TLS SignedCertificateTimestampList: u16 total, then u16-length-prefixed SCTs. */
@@ -107,7 +115,7 @@ export function serializeSctList(scts: readonly Sct[]): Buffer {
 export function parseSctList(b: Buffer): Sct[] {
   if (b.length < 2 || b.readUInt16BE(0) !== b.length - 2) throw fail('list length mismatch');
   const out: Sct[] = [];
-  for (let p = 2; p < b.length; ) {
+  for (let p = 2; p < b.length;) {
     if (p + 2 > b.length) throw fail('truncated list');
     const len = b.readUInt16BE(p);
     p += 2;
@@ -138,7 +146,8 @@ export function tbsWithoutExtension(certDer: Uint8Array, oid: string): Buffer {
   const buf = Buffer.from(certDer);
   const cert = readTlv(buf, 0);
   const tbs = children(buf, cert)[0];
-  if (!tbs || tbs.tag !== 0x30) throw new SigilError('INVALID_CERTIFICATE', 'certificate has no TBSCertificate');
+  if (!tbs || tbs.tag !== 0x30)
+    throw new SigilError('INVALID_CERTIFICATE', 'certificate has no TBSCertificate');
   const parts = children(buf, tbs);
   const rebuilt: Buffer[] = [];
   for (const part of parts) {
@@ -174,7 +183,8 @@ export function extensionValue(certDer: Uint8Array, oid: string): Buffer | undef
       const id = fields[0];
       const value = fields[fields.length - 1];
       if (id && value && id.tag === 0x06 && decodeOid(buf.subarray(id.contentStart, id.end)) === oid) {
-        if (value.tag !== 0x04) throw new SigilError('INVALID_CERTIFICATE', 'extension value is not an OCTET STRING');
+        if (value.tag !== 0x04)
+          throw new SigilError('INVALID_CERTIFICATE', 'extension value is not an OCTET STRING');
         return buf.subarray(value.contentStart, value.end);
       }
     }

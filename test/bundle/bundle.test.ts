@@ -66,8 +66,16 @@ test('the public trusted root parses, round-trips, and accepts all three media t
   ]) {
     assert.equal(parseTrustedRoot({ ...json, mediaType: mt }).mediaType, mt);
   }
-  throwsCode(() => parseTrustedRoot({ ...json, mediaType: 'application/json' }), 'INVALID_INPUT', /media type/);
-  throwsCode(() => parseTrustedRoot({ ...json, tlogs: [{ baseUrl: 'x' }] }), 'INVALID_INPUT', /tlogs\[0\]\.publicKey/);
+  throwsCode(
+    () => parseTrustedRoot({ ...json, mediaType: 'application/json' }),
+    'INVALID_INPUT',
+    /media type/,
+  );
+  throwsCode(
+    () => parseTrustedRoot({ ...json, tlogs: [{ baseUrl: 'x' }] }),
+    'INVALID_INPUT',
+    /tlogs\[0\]\.publicKey/,
+  );
   throwsCode(() => parseTrustedRoot('{'), 'INVALID_JSON');
 });
 
@@ -78,7 +86,11 @@ test('bad bundles are refused with coded errors naming the field', (t) => {
   const clone = (): typeof good => structuredClone(good);
   throwsCode(() => parseBundle('not json'), 'INVALID_JSON');
   throwsCode(() => parseBundle(42), 'INVALID_BUNDLE');
-  throwsCode(() => parseBundle({ ...clone(), mediaType: 'application/vnd.dev.sigstore.bundle.v0.4+json' }), 'INVALID_BUNDLE', /media type/);
+  throwsCode(
+    () => parseBundle({ ...clone(), mediaType: 'application/vnd.dev.sigstore.bundle.v0.4+json' }),
+    'INVALID_BUNDLE',
+    /media type/,
+  );
   const noContent = clone();
   delete noContent.dsseEnvelope;
   throwsCode(() => parseBundle(noContent), 'INVALID_BUNDLE', /messageSignature, dsseEnvelope/);
@@ -123,7 +135,11 @@ test('a v0.3 bundle can be built and written', (t) => {
   const b = createBundleV03({
     certificate: vm.kind === 'certificate' ? vm.certificate : Buffer.alloc(0),
     tlogEntries: src.verificationMaterial.tlogEntries,
-    content: { kind: 'messageSignature', messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32, 7) }, signature: Buffer.from([1, 2, 3]) },
+    content: {
+      kind: 'messageSignature',
+      messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32, 7) },
+      signature: Buffer.from([1, 2, 3]),
+    },
   });
   assert.equal(b.mediaType, BUNDLE_V03_MEDIA_TYPE);
   const json = bundleToJson(b) as { messageSignature: { messageDigest: { digest: string } } };
@@ -137,7 +153,7 @@ test('a Rekor v1 response entry converts to the bundle entry (hex → base64, in
   const e = b.verificationMaterial.tlogEntries[0]!;
   const p = e.inclusionProof!;
   const rekor = {
-    'c0ffee': {
+    c0ffee: {
       body: e.canonicalizedBody.toString('base64'),
       integratedTime: e.integratedTime,
       logID: e.logId.toString('hex'),
@@ -157,7 +173,11 @@ test('a Rekor v1 response entry converts to the bundle entry (hex → base64, in
   assert.deepEqual(tlogEntryToJson(tlogEntryFromRekor(rekor)), tlogEntryToJson(e));
   assert.deepEqual(tlogEntryFromRekor(JSON.stringify(rekor)), tlogEntryFromRekor(rekor.c0ffee));
   throwsCode(() => tlogEntryFromRekor({ ...rekor.c0ffee, logID: 'zz' }), 'INVALID_ENTRY', /logID/);
-  throwsCode(() => tlogEntryFromRekor({ ...rekor.c0ffee, body: Buffer.from('[]').toString('base64') }), 'INVALID_ENTRY', /body/);
+  throwsCode(
+    () => tlogEntryFromRekor({ ...rekor.c0ffee, body: Buffer.from('[]').toString('base64') }),
+    'INVALID_ENTRY',
+    /body/,
+  );
   assert.deepEqual(setPayloadOf(e), {
     body: e.canonicalizedBody.toString('base64'),
     integratedTime: 1689177043,
@@ -170,8 +190,12 @@ test('cosign layer annotations convert into a verifiable item', (t) => {
   if (!requireSharedFile(t, DIR + 'trusted_root.json')) return;
   const b = parseBundle(readFileSync(DIR + 'bundleV01-dsse-no-proof.sigstore', 'utf8'));
   const e = b.verificationMaterial.tlogEntries[0]!;
-  const certs = b.verificationMaterial.content.kind === 'x509CertificateChain' ? b.verificationMaterial.content.certificates : [];
-  const pem = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+  const certs =
+    b.verificationMaterial.content.kind === 'x509CertificateChain'
+      ? b.verificationMaterial.content.certificates
+      : [];
+  const pem = (der: Buffer): string =>
+    `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
   const digest = 'sha256:' + 'ab'.repeat(32);
   const payload = Buffer.from(
     `{"critical":{"identity":{"docker-reference":"localhost:5000/org/app"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":null}`,
@@ -195,12 +219,23 @@ test('cosign layer annotations convert into a verifiable item', (t) => {
   assert.equal(item.bundle.verificationMaterial.tlogEntries[0]!.logIndex, e.logIndex);
   throwsCode(() => cosignLayerToItem({ payload, annotations: {} }), 'INVALID_SIGNATURE', /signature/);
   throwsCode(
-    () => cosignLayerToItem({ payload: Buffer.from('{}'), annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' } }),
+    () =>
+      cosignLayerToItem({
+        payload: Buffer.from('{}'),
+        annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' },
+      }),
     'INVALID_INPUT',
     /critical/,
   );
   throwsCode(
-    () => cosignLayerToItem({ payload, annotations: { 'dev.cosignproject.cosign/signature': 'AAAA', 'dev.sigstore.cosign/bundle': '{"Payload":{}}' } }),
+    () =>
+      cosignLayerToItem({
+        payload,
+        annotations: {
+          'dev.cosignproject.cosign/signature': 'AAAA',
+          'dev.sigstore.cosign/bundle': '{"Payload":{}}',
+        },
+      }),
     'INVALID_BUNDLE',
   );
 });
@@ -212,7 +247,11 @@ test('parsers throw only SigilError on random input', () => {
     parseTrustedRoot,
     tlogEntryFromRekor,
     (v) => parseCosignRekorBundle(JSON.stringify(v)),
-    (v) => cosignLayerToItem({ payload: Buffer.from(JSON.stringify(v)), annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' } }),
+    (v) =>
+      cosignLayerToItem({
+        payload: Buffer.from(JSON.stringify(v)),
+        annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' },
+      }),
   ];
   for (const parse of parsers) {
     fc.assert(

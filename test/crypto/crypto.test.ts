@@ -38,15 +38,29 @@ test('canonical JSON orders keys per RFC 8785', () => {
 });
 
 test('DSSE PAE matches the spec example layout', () => {
-  assert.equal(preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world')).toString(),
-    'DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+  assert.equal(
+    preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world')).toString(),
+    'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+  );
 });
 
 test('strict base64 and hex decoding reject junk with INVALID_INPUT', () => {
-  assert.throws(() => fromBase64('abc'), (e) => isSigilError(e, 'INVALID_INPUT'));
-  assert.throws(() => fromBase64('@@@@'), (e) => isSigilError(e, 'INVALID_INPUT'));
-  assert.throws(() => fromHex('zz'), (e) => isSigilError(e, 'INVALID_INPUT'));
-  assert.throws(() => fromHex('abcd', 'digest', 32), (e) => isSigilError(e, 'INVALID_INPUT'));
+  assert.throws(
+    () => fromBase64('abc'),
+    (e) => isSigilError(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => fromBase64('@@@@'),
+    (e) => isSigilError(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => fromHex('zz'),
+    (e) => isSigilError(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => fromHex('abcd', 'digest', 32),
+    (e) => isSigilError(e, 'INVALID_INPUT'),
+  );
   assert.deepEqual(fromBase64('AAE='), Buffer.from([0, 1]));
 });
 
@@ -57,9 +71,17 @@ test('public keys parse from PEM and DER; weak keys are refused', () => {
   assert.deepEqual(spkiDer(parsePublicKeyOrCertificate(spkiDer(publicKey)).key), spkiDer(publicKey));
   assert.equal(toPem('PUBLIC KEY', spkiDer(publicKey)), pem);
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
-  assert.throws(() => assertStrongKey(weak), (e) => isSigilError(e, 'WEAK_KEY'));
+  assert.throws(
+    () => assertStrongKey(weak),
+    (e) => isSigilError(e, 'WEAK_KEY'),
+  );
   const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey;
-  assert.throws(() => assertStrongKey(k1), (e) => isSigilError(e, 'WEAK_KEY'));
-  assert.throws(() => parsePublicKeyOrCertificate('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'),
-    (e) => isSigilError(e, 'INVALID_KEY'));
+  assert.throws(
+    () => assertStrongKey(k1),
+    (e) => isSigilError(e, 'WEAK_KEY'),
+  );
+  assert.throws(
+    () => parsePublicKeyOrCertificate('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'),
+    (e) => isSigilError(e, 'INVALID_KEY'),
+  );
 });

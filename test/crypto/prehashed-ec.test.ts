@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
-import { canonicalEcSpki, PrehashedVerifier, publicKeyFromDer, signData, toPem } from '../../src/crypto/index.js';
+import {
+  canonicalEcSpki,
+  PrehashedVerifier,
+  publicKeyFromDer,
+  signData,
+  toPem,
+} from '../../src/crypto/index.js';
 import { signDigestEc } from '../../src/crypto/prehashed.js';
 import { parseVerifierMaterial } from '../../src/rekor/kinds/index.js';
 
@@ -30,7 +36,10 @@ for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
     // The material built from the fast path is the one the slow path would build.
     const m = parseVerifierMaterial(b64Pem(der), 'key');
     assert.equal(m.kind, `ecdsa-${curve.toLowerCase().replace('-', '')}`);
-    assert.equal(m.canonicalPem.toString(), toPem('PUBLIC KEY', publicKey.export({ type: 'spki', format: 'der' })));
+    assert.equal(
+      m.canonicalPem.toString(),
+      toPem('PUBLIC KEY', publicKey.export({ type: 'spki', format: 'der' })),
+    );
     assert.equal(m.key.asymmetricKeyType, 'ec', 'a KeyObject is still there when asked for');
   });
 }
@@ -38,18 +47,32 @@ for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
 test('non-canonical or foreign SPKIs take the general parse; points off the curve are INVALID_KEY', () => {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  const compressed = publicKey.export({ type: 'spki', format: 'der', ...({ ecPointFormat: 'compressed' } as object) }) as Buffer;
+  const compressed = publicKey.export({
+    type: 'spki',
+    format: 'der',
+    ...({ ecPointFormat: 'compressed' } as object),
+  }) as Buffer;
   assert.equal(canonicalEcSpki(der.subarray(0, der.length - 1)), undefined, 'truncated');
-  assert.equal(canonicalEcSpki(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' })), undefined);
+  assert.equal(
+    canonicalEcSpki(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' })),
+    undefined,
+  );
   if (compressed.length !== der.length) {
     assert.equal(canonicalEcSpki(compressed), undefined, 'a compressed point is not the canonical form');
     const m = parseVerifierMaterial(b64Pem(compressed), 'key');
-    assert.equal(m.canonicalPem.toString(), toPem('PUBLIC KEY', der), 'canonicalized to the uncompressed form');
+    assert.equal(
+      m.canonicalPem.toString(),
+      toPem('PUBLIC KEY', der),
+      'canonicalized to the uncompressed form',
+    );
   }
   const offCurve = Buffer.from(der);
   offCurve[offCurve.length - 1] ^= 0x01;
   assert.ok(canonicalEcSpki(offCurve), 'the encoding is canonical');
-  assert.throws(() => parseVerifierMaterial(b64Pem(offCurve), 'key'), (e: unknown) => (e as { code?: string }).code === 'INVALID_KEY');
+  assert.throws(
+    () => parseVerifierMaterial(b64Pem(offCurve), 'key'),
+    (e: unknown) => (e as { code?: string }).code === 'INVALID_KEY',
+  );
 });
 
 for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
@@ -62,7 +85,10 @@ for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
     assert.notDeepEqual(a, b, 'ECDSA nonces differ between signatures');
     for (const s of [a, b]) assert.equal(verify(hash, data, publicKey, s), true);
     assert.equal(verify(hash, Buffer.from('other'), publicKey, a), false);
-    assert.throws(() => signDigestEc(publicKey, createHash(hash).update(data).digest()), 'a public key cannot sign');
+    assert.throws(
+      () => signDigestEc(publicKey, createHash(hash).update(data).digest()),
+      'a public key cannot sign',
+    );
   });
 }
 

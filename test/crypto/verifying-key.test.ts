@@ -29,7 +29,11 @@ test('VerifyingKey.fromSpki agrees with node:crypto for every key kind, over dat
     assert.equal(VerifyingKey.fromKeyObject(publicKey).verify(data, sig), true, kind);
     if (hash) {
       const digest = createHash(hash).update(data).digest();
-      assert.equal(k.verifyDigest(digest, sig), kind !== 'rsa', `${kind} digest (RSA is over the artifact only)`);
+      assert.equal(
+        k.verifyDigest(digest, sig),
+        kind !== 'rsa',
+        `${kind} digest (RSA is over the artifact only)`,
+      );
     }
   }
 });
@@ -51,8 +55,14 @@ test('off-curve points and garbage are INVALID_KEY; a compressed point takes the
   const der = spkiDer(publicKey);
   const offCurve = Buffer.from(der);
   offCurve[offCurve.length - 1]! ^= 1;
-  assert.throws(() => VerifyingKey.fromSpki(offCurve), (e: unknown) => isSigilError(e, 'INVALID_KEY'));
-  assert.throws(() => VerifyingKey.fromSpki(Buffer.from('3003020101', 'hex')), (e: unknown) => isSigilError(e, 'INVALID_KEY'));
+  assert.throws(
+    () => VerifyingKey.fromSpki(offCurve),
+    (e: unknown) => isSigilError(e, 'INVALID_KEY'),
+  );
+  assert.throws(
+    () => VerifyingKey.fromSpki(Buffer.from('3003020101', 'hex')),
+    (e: unknown) => isSigilError(e, 'INVALID_KEY'),
+  );
   // SEQUENCE { id-ecPublicKey P-256, BIT STRING 02|03 ‖ X }
   const point = der.subarray(der.length - 65);
   const compressed = Buffer.concat([
@@ -64,14 +74,28 @@ test('off-curve points and garbage are INVALID_KEY; a compressed point takes the
   const k = VerifyingKey.fromSpki(compressed);
   const data = Buffer.from('y');
   assert.equal(k.verify(data, sign('sha256', data, privateKey)), true);
-  assert.ok(k.spki.equals(spkiDer(createPublicKey({ key: compressed, format: 'der', type: 'spki' }))), 'as OpenSSL re-exports it');
+  assert.ok(
+    k.spki.equals(spkiDer(createPublicKey({ key: compressed, format: 'der', type: 'spki' }))),
+    'as OpenSSL re-exports it',
+  );
 });
 
 test('weak keys: assertStrong refuses RSA-1024; secp256k1 is WEAK_KEY on kind', () => {
   const rsa = VerifyingKey.fromSpki(spkiDer(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey));
-  assert.throws(() => rsa.assertStrong(), (e: unknown) => isSigilError(e, 'WEAK_KEY'));
+  assert.throws(
+    () => rsa.assertStrong(),
+    (e: unknown) => isSigilError(e, 'WEAK_KEY'),
+  );
   const k1 = VerifyingKey.fromSpki(spkiDer(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey));
-  assert.throws(() => k1.kind, (e: unknown) => isSigilError(e, 'WEAK_KEY'));
+  assert.throws(
+    () => k1.kind,
+    (e: unknown) => isSigilError(e, 'WEAK_KEY'),
+  );
   assert.equal(k1.isEcdsa, false);
-  assert.equal(VerifyingKey.fromSpki(spkiDer(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey)).assertStrong(), 'ecdsa-p384');
+  assert.equal(
+    VerifyingKey.fromSpki(
+      spkiDer(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey),
+    ).assertStrong(),
+    'ecdsa-p384',
+  );
 });

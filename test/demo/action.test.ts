@@ -14,7 +14,10 @@ interface Step {
   run?: string;
   env?: Record<string, string>;
 }
-const action = parse(readFileSync('action/action.yml', 'utf8')) as { inputs: Record<string, unknown>; runs: { using: string; steps: Step[] } };
+const action = parse(readFileSync('action/action.yml', 'utf8')) as {
+  inputs: Record<string, unknown>;
+  runs: { using: string; steps: Step[] };
+};
 const signStep = action.runs.steps.find((s) => s.name.startsWith('Sign'))!;
 
 let dir: string;
@@ -24,7 +27,11 @@ let digest: string;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sigil-action-'));
   stack = await startStack({ dataDir: dir, registry: 'embedded' });
-  digest = await pushImage(new RegistryClient(), parseReference(`${stack.registry!.host}/ci/app:v1`), tinyImage('action app'));
+  digest = await pushImage(
+    new RegistryClient(),
+    parseReference(`${stack.registry!.host}/ci/app:v1`),
+    tinyImage('action app'),
+  );
 });
 after(async () => {
   await stack?.close();
@@ -33,10 +40,16 @@ after(async () => {
 
 function runStep(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith('SIGIL_') && !k.startsWith('ACTIONS_') && k !== 'SIGSTORE_ID_TOKEN'),
+    Object.entries(process.env).filter(
+      ([k, v]) =>
+        v !== undefined && !k.startsWith('SIGIL_') && !k.startsWith('ACTIONS_') && k !== 'SIGSTORE_ID_TOKEN',
+    ),
   ) as Record<string, string>;
   return new Promise((res, rej) => {
-    const child = spawn('bash', ['-c', signStep.run!], { env: { ...base, SIGIL_BIN: resolve('bin/sigil.js'), ...env }, timeout: 60_000 });
+    const child = spawn('bash', ['-c', signStep.run!], {
+      env: { ...base, SIGIL_BIN: resolve('bin/sigil.js'), ...env },
+      timeout: 60_000,
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -48,22 +61,49 @@ function runStep(env: Record<string, string>): Promise<{ code: number | null; ou
 test('the action is composite with the inputs image, digest, fulcio-url and rekor-url', () => {
   assert.equal(action.runs.using, 'composite');
   for (const i of ['image', 'digest', 'fulcio-url', 'rekor-url']) assert.ok(i in action.inputs, i);
-  assert.deepEqual(Object.keys(signStep.env!).sort(), ['SIGIL_BIN', 'SIGIL_CA_URL', 'SIGIL_DIGEST', 'SIGIL_IMAGE', 'SIGIL_LOG_URL']);
-  assert.doesNotMatch(signStep.run!, /\$\{\{/, 'inputs are passed through env, never interpolated into the script');
+  assert.deepEqual(Object.keys(signStep.env!).sort(), [
+    'SIGIL_BIN',
+    'SIGIL_CA_URL',
+    'SIGIL_DIGEST',
+    'SIGIL_IMAGE',
+    'SIGIL_LOG_URL',
+  ]);
+  assert.doesNotMatch(
+    signStep.run!,
+    /\$\{\{/,
+    'inputs are passed through env, never interpolated into the script',
+  );
 });
 
 test('the signing step signs IMAGE@DIGEST with the Actions OIDC token, and refuses without id-token: write', async () => {
-  const inputs = { SIGIL_IMAGE: `${stack.registry!.host}/ci/app`, SIGIL_DIGEST: digest, SIGIL_CA_URL: stack.ca.url, SIGIL_LOG_URL: stack.log.url };
+  const inputs = {
+    SIGIL_IMAGE: `${stack.registry!.host}/ci/app`,
+    SIGIL_DIGEST: digest,
+    SIGIL_CA_URL: stack.ca.url,
+    SIGIL_LOG_URL: stack.log.url,
+  };
   const denied = await runStep(inputs);
   assert.equal(denied.code, 1);
   assert.match(denied.out, /getting credentials: no token was found/);
-  const bad = await runStep({ ...inputs, SIGIL_DIGEST: 'latest', ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x' });
+  const bad = await runStep({
+    ...inputs,
+    SIGIL_DIGEST: 'latest',
+    ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x',
+  });
   assert.equal(bad.code, 1);
   assert.match(bad.out, /digest must be sha256/);
 
-  const r = await runStep({ ...inputs, ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: stack.actionsRequestToken });
+  const r = await runStep({
+    ...inputs,
+    ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: stack.actionsRequestToken,
+  });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /tlog entry created with index: 0/);
-  const sigs = await readSignatures(new RegistryClient(), parseReference(`${stack.registry!.host}/ci/app@${digest}`));
+  const sigs = await readSignatures(
+    new RegistryClient(),
+    parseReference(`${stack.registry!.host}/ci/app@${digest}`),
+  );
   assert.equal(sigs.length, 1);
 });

@@ -15,7 +15,10 @@ test("sigil demo with Debian's docker-registry: every outcome as expected, data 
   assert.match(r.stdout, /OCI registry\s+http:\/\/127\.0\.0\.1:\d+ {2}\(Debian's docker-registry\)/);
   // Timing is measured, not asserted (timed tests flake on loaded CI machines); the issue's 60 s goal is reported.
   process.stderr.write(`demo took ${r.seconds.toFixed(1)} s\n`);
-  const root = JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')) as { tlogs: unknown[]; certificateAuthorities: unknown[] };
+  const root = JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')) as {
+    tlogs: unknown[];
+    certificateAuthorities: unknown[];
+  };
   assert.equal(root.tlogs.length, 1);
   assert.equal(root.certificateAuthorities.length, 1);
   assert.match(readFileSync(join(dir, 'policy.yaml'), 'utf8'), /kind: ClusterPolicy/);

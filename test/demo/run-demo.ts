@@ -22,7 +22,9 @@ export function runDemoCli(args: string[], timeoutMs = 120_000): Promise<DemoRun
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+    child.on('close', (code) =>
+      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }),
+    );
   });
 }
 
@@ -31,11 +33,26 @@ export function assertExpectedOutcomes(r: DemoRun): void {
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   const out = r.stdout;
   assert.match(out, /✔ pod cart \(signed by CI-CD\.yml\): ADMITTED, as expected/);
-  assert.match(out, /patch: replace \/spec\/containers\/0\/image → \S+\/shop\/rs-cart:v1@sha256:[0-9a-f]{64}/);
-  assert.match(out, /✔ pod payment \(never signed\): DENIED, as expected\n\s+reason: .*rs-payment:v1: .*no signatures found/);
-  assert.match(out, /✔ pod catalogue \(tag moved after signing\): DENIED, as expected\n\s+reason: .*rs-catalogue:v1: .*no signatures found/);
-  assert.match(out, /✔ pod ratings \(signed by \.github\/workflows\/nightly\.yml\): DENIED, as expected\n\s+reason: .*subject mismatch.*nightly\.yml/);
-  assert.match(out, /SubjectAltName:\s+https:\/\/github\.com\/org\/repo\/\.github\/workflows\/CI-CD\.yml@refs\/heads\/main/);
+  assert.match(
+    out,
+    /patch: replace \/spec\/containers\/0\/image → \S+\/shop\/rs-cart:v1@sha256:[0-9a-f]{64}/,
+  );
+  assert.match(
+    out,
+    /✔ pod payment \(never signed\): DENIED, as expected\n\s+reason: .*rs-payment:v1: .*no signatures found/,
+  );
+  assert.match(
+    out,
+    /✔ pod catalogue \(tag moved after signing\): DENIED, as expected\n\s+reason: .*rs-catalogue:v1: .*no signatures found/,
+  );
+  assert.match(
+    out,
+    /✔ pod ratings \(signed by \.github\/workflows\/nightly\.yml\): DENIED, as expected\n\s+reason: .*subject mismatch.*nightly\.yml/,
+  );
+  assert.match(
+    out,
+    /SubjectAltName:\s+https:\/\/github\.com\/org\/repo\/\.github\/workflows\/CI-CD\.yml@refs\/heads\/main/,
+  );
   assert.match(out, /Validity:\s+\S+ → \S+ \(10 minutes\)/);
   assert.match(out, /log index:\s+\d+/);
   assert.match(out, /integrated time: \S+ \(inside the certificate's validity ✔\)/);

@@ -25,20 +25,61 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   const repo = `${registry.host}/org/rs-web`;
   const digest = await pushImage(client, parseReference(`${repo}:v1`), tinyImage('rs-web'));
   const urls = ['--fulcio-url', stack.ca.url, '--rekor-url', stack.log.url];
-  const policy = ['--trusted-root', stack.trustedRootPath, '--certificate-identity-regexp', WORKFLOW_RE, '--certificate-oidc-issuer', stack.oidc.issuer];
+  const policy = [
+    '--trusted-root',
+    stack.trustedRootPath,
+    '--certificate-identity-regexp',
+    WORKFLOW_RE,
+    '--certificate-oidc-issuer',
+    stack.oidc.issuer,
+  ];
 
   // Signing by tag: resolved to the digest, with the warning.
-  const s = await sigil(['sign', '--yes', ...urls, '--identity-token', await stack.oidc.mint(), `${repo}:v1`]);
+  const s = await sigil([
+    'sign',
+    '--yes',
+    ...urls,
+    '--identity-token',
+    await stack.oidc.mint(),
+    `${repo}:v1`,
+  ]);
   assert.equal(s.code, 0, s.stderr);
-  assert.match(s.stderr, new RegExp(`uses a tag, not a digest[\\s\\S]*${digest}, and that digest is what gets signed`));
+  assert.match(
+    s.stderr,
+    new RegExp(`uses a tag, not a digest[\\s\\S]*${digest}, and that digest is what gets signed`),
+  );
   // A second keyless signature accumulates as a second layer.
-  const s2 = await sigil(['sign', '--yes', ...urls, '--identity-token', await stack.oidc.mint(), `${repo}@${digest}`]);
+  const s2 = await sigil([
+    'sign',
+    '--yes',
+    ...urls,
+    '--identity-token',
+    await stack.oidc.mint(),
+    `${repo}@${digest}`,
+  ]);
   assert.match(s2.stderr, /\(2 signature\(s\)\)/);
 
   // Attestation.
   const predicate = join(dir, 'provenance.json');
-  writeFileSync(predicate, JSON.stringify({ builder: { id: 'https://github.com/org/repo/.github/workflows/CI-CD.yml' }, buildType: 'x' }));
-  const a = await sigil(['attest', '--yes', ...urls, '--identity-token', await stack.oidc.mint(), '--predicate', predicate, '--type', 'slsaprovenance', `${repo}@${digest}`]);
+  writeFileSync(
+    predicate,
+    JSON.stringify({
+      builder: { id: 'https://github.com/org/repo/.github/workflows/CI-CD.yml' },
+      buildType: 'x',
+    }),
+  );
+  const a = await sigil([
+    'attest',
+    '--yes',
+    ...urls,
+    '--identity-token',
+    await stack.oidc.mint(),
+    '--predicate',
+    predicate,
+    '--type',
+    'slsaprovenance',
+    `${repo}@${digest}`,
+  ]);
   assert.equal(a.code, 0, a.stderr);
   const va = await sigil(['verify-attestation', ...policy, '--type', 'slsaprovenance', `${repo}:v1`]);
   assert.equal(va.code, 0, va.stderr);
@@ -50,7 +91,10 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   assert.equal(statement.predicate.buildType, 'x');
   const wrongType = await sigil(['verify-attestation', ...policy, '--type', 'cyclonedx', `${repo}:v1`]);
   assert.equal(wrongType.code, 1);
-  assert.match(wrongType.stderr, /predicate type is "https:\/\/slsa.dev\/provenance\/v0.2", not https:\/\/cyclonedx.org\/bom/);
+  assert.match(
+    wrongType.stderr,
+    /predicate type is "https:\/\/slsa.dev\/provenance\/v0.2", not https:\/\/cyclonedx.org\/bom/,
+  );
 
   // Key-based signing of another image.
   const keyed = `${registry.host}/org/rs-keyed`;
@@ -58,15 +102,37 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   process.env.SIGIL_PASSWORD = 'pw';
   t.after(() => delete process.env.SIGIL_PASSWORD);
   assert.equal((await sigil(['generate-key-pair', '--output-key-prefix', join(dir, 'cosign')])).code, 0);
-  const ks = await sigil(['sign', '--yes', '--key', join(dir, 'cosign.key'), '--rekor-url', stack.log.url, `${keyed}@${kd}`]);
+  const ks = await sigil([
+    'sign',
+    '--yes',
+    '--key',
+    join(dir, 'cosign.key'),
+    '--rekor-url',
+    stack.log.url,
+    `${keyed}@${kd}`,
+  ]);
   assert.equal(ks.code, 0, ks.stderr);
-  const kv = await sigil(['verify', '--key', join(dir, 'cosign.pub'), '--trusted-root', stack.trustedRootPath, `${keyed}:v1`]);
+  const kv = await sigil([
+    'verify',
+    '--key',
+    join(dir, 'cosign.pub'),
+    '--trusted-root',
+    stack.trustedRootPath,
+    `${keyed}:v1`,
+  ]);
   assert.equal(kv.code, 0, kv.stderr);
   assert.match(kv.stderr, /verified against the specified public key/);
   assert.equal(JSON.parse(kv.stdout)[0].critical.image['docker-manifest-digest'], kd);
   const otherKey = await sigil(['generate-key-pair', '--output-key-prefix', join(dir, 'other')]);
   assert.equal(otherKey.code, 0);
-  const kbad = await sigil(['verify', '--key', join(dir, 'other.pub'), '--trusted-root', stack.trustedRootPath, `${keyed}:v1`]);
+  const kbad = await sigil([
+    'verify',
+    '--key',
+    join(dir, 'other.pub'),
+    '--trusted-root',
+    stack.trustedRootPath,
+    `${keyed}:v1`,
+  ]);
   assert.equal(kbad.code, 1);
   assert.match(kbad.stderr, /^sigil: error: no matching signatures/m);
   // A keyless policy does not accept the key-signed image.
@@ -75,7 +141,10 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   // tree shows both kinds of attachment.
   const tree = await sigil(['tree', `${repo}:v1`]);
   assert.equal(tree.code, 0, tree.stderr);
-  assert.match(tree.stdout, /Signatures for an image tag: .*\.sig\n {3}└── sha256:[0-9a-f]{64}\n {3}└── sha256:/);
+  assert.match(
+    tree.stdout,
+    /Signatures for an image tag: .*\.sig\n {3}└── sha256:[0-9a-f]{64}\n {3}└── sha256:/,
+  );
   assert.match(tree.stdout, /Attestations for an image tag: .*\.att/);
 
   // skopeo with use-sigstore-attachments copies the image and its signatures to another repository.
@@ -83,7 +152,13 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   const sk = skopeoEnv();
   t.after(() => rmSync(sk.dir, { recursive: true, force: true }));
   const copy = `${registry.host}/mirror/rs-web`;
-  await skopeo(sk.args, ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${repo}@${digest}`, `docker://${copy}:v1`]);
+  await skopeo(sk.args, [
+    'copy',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `docker://${repo}@${digest}`,
+    `docker://${copy}:v1`,
+  ]);
   const vc = await sigil(['verify', ...policy, `${copy}:v1`]);
   assert.equal(vc.code, 0, vc.stderr);
   const out = JSON.parse(vc.stdout) as { critical: { image: Record<string, string> } }[];

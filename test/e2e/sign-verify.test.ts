@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDockerRegistry } from '../helpers/registry.js';
-import { RegistryClient, parseReference, pushImage, tinyImage, triangulate, MEDIA_TYPES } from '../../src/oci/index.js';
+import {
+  RegistryClient,
+  parseReference,
+  pushImage,
+  tinyImage,
+  triangulate,
+  MEDIA_TYPES,
+} from '../../src/oci/index.js';
 import { cosignRekorBundleAnnotation, parseCosignRekorBundle } from '../../src/bundle/index.js';
 import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
 import { actionsEnv, runSigil, runSigilInProcess, startStack, type CliResult } from './stack.js';
@@ -12,7 +19,10 @@ const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/
 const fails = (r: CliResult, ...needles: string[]): void => {
   assert.notEqual(r.code, 0, `expected a failure, got ${r.code}: ${r.stderr}`);
   assert.equal(r.stdout, '', 'nothing verified, nothing on stdout');
-  const line = r.stderr.trim().split('\n').find((l) => l.startsWith('sigil: error: '));
+  const line = r.stderr
+    .trim()
+    .split('\n')
+    .find((l) => l.startsWith('sigil: error: '));
   assert.ok(line, `no error line (code ${r.code}): ${r.stderr}`);
   for (const n of needles) assert.ok(line.includes(n), `"${n}" not in: ${line}`);
 };
@@ -32,13 +42,21 @@ test('the seed flow: Actions token → sigil sign --yes IMAGE@digest → sigil v
   await pushImage(client, parseReference(`${repo}:release`), image);
 
   // 1. sign as the CI job would: no token flag, no URLs: the Actions token-request endpoint and stack.env.
-  const signed = await runSigil(['sign', '--yes', `${repo}@${digest}`], { ...actionsEnv(stack.oidc), SIGIL_DATA_DIR: stack.dir });
+  const signed = await runSigil(['sign', '--yes', `${repo}@${digest}`], {
+    ...actionsEnv(stack.oidc),
+    SIGIL_DATA_DIR: stack.dir,
+  });
   assert.equal(signed.code, 0, signed.stderr);
   assert.match(signed.stderr, /tlog entry created with index: 0/);
   assert.match(signed.stderr, /Signature attached to .*:sha256-[0-9a-f]{64}\.sig \(1 signature/);
   assert.doesNotMatch(signed.stderr + signed.stdout, /eyJ/, 'the token is never printed');
 
-  const verifyArgs = (ref: string, extra: string[] = [], identityRe = WORKFLOW_RE, issuer = stack.oidc.issuer): string[] => [
+  const verifyArgs = (
+    ref: string,
+    extra: string[] = [],
+    identityRe = WORKFLOW_RE,
+    issuer = stack.oidc.issuer,
+  ): string[] => [
     'verify',
     '--trusted-root',
     stack.trustedRootPath,
@@ -70,13 +88,18 @@ test('the seed flow: Actions token → sigil sign --yes IMAGE@digest → sigil v
     const m = await client.getManifest(sigRef);
     const manifest = JSON.parse(m.bytes.toString('utf8'));
     const a = manifest.layers[0].annotations as Record<string, string>;
-    if (what === 'signature') a['dev.cosignproject.cosign/signature'] = otherCert.signature.signature.toString('base64');
+    if (what === 'signature')
+      a['dev.cosignproject.cosign/signature'] = otherCert.signature.signature.toString('base64');
     if (what === 'certificate') {
-      a['dev.sigstore.cosign/certificate'] = `-----BEGIN CERTIFICATE-----\n${otherCert.signature.material.kind === 'certificate' ? otherCert.signature.material.leaf.toString('base64') : ''}\n-----END CERTIFICATE-----\n`;
+      a['dev.sigstore.cosign/certificate'] =
+        `-----BEGIN CERTIFICATE-----\n${otherCert.signature.material.kind === 'certificate' ? otherCert.signature.material.leaf.toString('base64') : ''}\n-----END CERTIFICATE-----\n`;
     }
     if (what === 'bundle') {
       const e = parseCosignRekorBundle(a['dev.sigstore.cosign/bundle']!);
-      a['dev.sigstore.cosign/bundle'] = cosignRekorBundleAnnotation({ ...e, integratedTime: e.integratedTime - 1 });
+      a['dev.sigstore.cosign/bundle'] = cosignRekorBundleAnnotation({
+        ...e,
+        integratedTime: e.integratedTime - 1,
+      });
     }
     await client.putManifest(sigRef, Buffer.from(JSON.stringify(manifest)), MEDIA_TYPES.ociManifest);
     assert.equal(r.attached.layers, 1);
@@ -95,19 +118,28 @@ test('the seed flow: Actions token → sigil sign --yes IMAGE@digest → sigil v
   assert.equal(out[0]!.optional['1.3.6.1.4.1.57264.1.1'], stack.oidc.issuer);
   assert.equal(out[0]!.optional.githubWorkflowTrigger, 'push');
   assert.equal(out[0]!.optional.Bundle.Payload.logIndex, 0);
-  assert.match(ok.stderr, /The code-signing certificate was verified using trusted certificate authority certificates/);
+  assert.match(
+    ok.stderr,
+    /The code-signing certificate was verified using trusted certificate authority certificates/,
+  );
   assert.match(ok.stderr, /Existence of the claims in the transparency log was verified offline/);
 
   // 3. every broken link, in parallel; then the tag re-pushed to other content.
   const inProcess = runSigilInProcess;
   await pushImage(client, parseReference(`${repo}:unsigned`), tinyImage('never signed'));
-  const otherWorkflow = await inProcess(verifyArgs(`${repo}:v1`, [], '^https://github.com/org/repo/.github/workflows/release.yml@.*'));
-  const otherIssuer = await inProcess(verifyArgs(`${repo}:v1`, [], WORKFLOW_RE, 'https://token.actions.githubusercontent.com'));
+  const otherWorkflow = await inProcess(
+    verifyArgs(`${repo}:v1`, [], '^https://github.com/org/repo/.github/workflows/release.yml@.*'),
+  );
+  const otherIssuer = await inProcess(
+    verifyArgs(`${repo}:v1`, [], WORKFLOW_RE, 'https://token.actions.githubusercontent.com'),
+  );
   const unsigned = await inProcess(verifyArgs(`${repo}:unsigned`));
   const tSig = await inProcess(verifyArgs(tampered.signature!));
   const tCert = await inProcess(verifyArgs(tampered.certificate!));
   const tBundle = await inProcess(verifyArgs(tampered.bundle!));
-  const wrongTrigger = await inProcess(verifyArgs(`${repo}:v1`, ['--certificate-github-workflow-trigger', 'pull_request']));
+  const wrongTrigger = await inProcess(
+    verifyArgs(`${repo}:v1`, ['--certificate-github-workflow-trigger', 'pull_request']),
+  );
   fails(otherWorkflow, 'IDENTITY_MISMATCH', 'subject', SAN);
   fails(otherIssuer, 'IDENTITY_MISMATCH', 'issuer', stack.oidc.issuer);
   fails(unsigned, 'NO_SIGNATURES', 'no signatures found');

@@ -59,7 +59,12 @@ export function trustedRootFor(ca: CaServer, log: LogServer): TrustedRoot {
 
 export async function startStack(): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-e2e-'));
-  const oidc = await createOidcServer({ dataDir: join(dir, 'oidc'), port: 0, logLevel: 'silent', actionsRequestToken: 'actions-request-secret' });
+  const oidc = await createOidcServer({
+    dataDir: join(dir, 'oidc'),
+    port: 0,
+    logLevel: 'silent',
+    actionsRequestToken: 'actions-request-secret',
+  });
   const ca = await createCaServer({
     dataDir: join(dir, 'ca'),
     port: 0,
@@ -100,7 +105,11 @@ export interface CliResult {
  * Runs the sigil CLI in a child process (stdin not a terminal), with `env` on top of a clean
  * environment (no SIGSTORE_ID_TOKEN / ACTIONS_* / SIGIL_* leaking in from the test runner).
  */
-export async function runSigil(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export async function runSigil(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !/^(SIGSTORE_|ACTIONS_|SIGIL_|DOCKER_CONFIG)/.test(k)) base[k] = v;
@@ -129,7 +138,6 @@ export function actionsEnv(oidc: OidcServer): Record<string, string> {
   };
 }
 
-
 /**
  * Runs the CLI's main() in this process, capturing what it writes (many runs cost seconds less
  * than child processes on a loaded machine). Not for commands reading env or a terminal.
@@ -140,8 +148,14 @@ export async function runSigilInProcess(args: string[]): Promise<CliResult> {
   let stderr = '';
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  process.stdout.write = ((s: string | Uint8Array) => (
+    (stdout += String(s)),
+    true
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (
+    (stderr += String(s)),
+    true
+  )) as typeof process.stderr.write;
   const savedExit = process.exitCode;
   let code: number;
   try {

@@ -21,7 +21,10 @@ export async function onlySigilErrors(fn: () => unknown, what = 'parser'): Promi
     await Promise.race([
       (async () => fn())(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not settle within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`${what} did not settle within ${CALL_TIMEOUT_MS} ms`)),
+          CALL_TIMEOUT_MS,
+        );
       }),
     ]);
   } catch (e) {
@@ -45,11 +48,13 @@ export function mutatedText(text: string): fc.Arbitrary<string> {
 export function mutatedBytes(bytes: Uint8Array): fc.Arbitrary<Buffer> {
   const b = Buffer.from(bytes);
   return fc.oneof(
-    fc.array(fc.tuple(fc.nat(b.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }).map((flips) => {
-      const c = Buffer.from(b);
-      for (const [i, x] of flips) c[i] = c[i]! ^ x;
-      return c;
-    }),
+    fc
+      .array(fc.tuple(fc.nat(b.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })
+      .map((flips) => {
+        const c = Buffer.from(b);
+        for (const [i, x] of flips) c[i] = c[i]! ^ x;
+        return c;
+      }),
     fc.nat(b.length - 1).map((n) => b.subarray(0, n)),
     fc.uint8Array({ minLength: 1, maxLength: 16 }).map((tail) => Buffer.concat([b, tail])),
   );
@@ -84,7 +89,12 @@ const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1];
 
 /** A self-signed certificate and a CSR (PEM), made with @peculiar/x509. */
-export async function certificateAndCsr(): Promise<{ certPem: string; certDer: Buffer; csrPem: string; spkiPem: string }> {
+export async function certificateAndCsr(): Promise<{
+  certPem: string;
+  certDer: Buffer;
+  csrPem: string;
+  spkiPem: string;
+}> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
@@ -98,7 +108,10 @@ export async function certificateAndCsr(): Promise<{ certPem: string; certDer: B
     },
     crypto,
   );
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=fuzz', keys, signingAlgorithm: ALG }, crypto);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: 'CN=fuzz', keys, signingAlgorithm: ALG },
+    crypto,
+  );
   return {
     certPem: cert.toString('pem'),
     certDer: Buffer.from(cert.rawData),

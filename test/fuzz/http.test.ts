@@ -40,11 +40,18 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
     apiVersion: '0.0.1',
     kind: 'hashedrekord',
     spec: {
-      signature: { content: b64(sign('sha256', data, privateKey)), publicKey: { content: b64(toPem('PUBLIC KEY', publicKey.export({ type: 'spki', format: 'der' }))) } },
+      signature: {
+        content: b64(sign('sha256', data, privateKey)),
+        publicKey: { content: b64(toPem('PUBLIC KEY', publicKey.export({ type: 'spki', format: 'der' }))) },
+      },
       data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(data).digest('hex') } },
     },
   };
-  const envelope = { payloadType: 'application/vnd.in-toto+json', payload: b64('{"_type":"https://in-toto.io/Statement/v1","subject":[]}'), signatures: [{ keyid: '', sig: 'MEUCIQ==' }] };
+  const envelope = {
+    payloadType: 'application/vnd.in-toto+json',
+    payload: b64('{"_type":"https://in-toto.io/Statement/v1","subject":[]}'),
+    signatures: [{ keyid: '', sig: 'MEUCIQ==' }],
+  };
   const dsse = {
     apiVersion: '0.0.1',
     kind: 'dsse',
@@ -52,7 +59,10 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
   };
   const withCert = (der: Buffer): Record<string, unknown> => ({
     ...hr,
-    spec: { ...(hr.spec as object), signature: { content: 'MEUCIQ==', publicKey: { content: b64(toPem('CERTIFICATE', der)) } } },
+    spec: {
+      ...(hr.spec as object),
+      signature: { content: 'MEUCIQ==', publicKey: { content: b64(toPem('CERTIFICATE', der)) } },
+    },
   });
   const certDer = pemBlocks(certPem)[0]!.der;
   const bodies = fc.oneof(
@@ -63,38 +73,81 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
     mutatedText(JSON.stringify(dsse)),
     mutatedBytes(certDer).map((der) => JSON.stringify(withCert(der))),
     fc.jsonValue({ maxDepth: 5 }).map((v) => JSON.stringify(v) ?? ''),
-    fc.constantFrom('[' .repeat(100) + ']'.repeat(100), '{"__proto__":{"x":1}}', '\u0000', '{"kind":"hashedrekord","apiVersion":"0.0.1","spec":' + '['.repeat(70) + ']'.repeat(70) + '}'),
+    fc.constantFrom(
+      '['.repeat(100) + ']'.repeat(100),
+      '{"__proto__":{"x":1}}',
+      '\u0000',
+      '{"kind":"hashedrekord","apiVersion":"0.0.1","spec":' + '['.repeat(70) + ']'.repeat(70) + '}',
+    ),
   );
   // A parseable certificate whose EC point is not on the curve (X509Certificate parses the key lazily).
   const point = certDer.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04]));
   const badPoint = Buffer.from(certDer);
   badPoint[point + 10] = badPoint[point + 10]! ^ 0xff;
-  const lazy = await fetch(`${log.url}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(withCert(badPoint)) });
+  const lazy = await fetch(`${log.url}/api/v1/log/entries`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(withCert(badPoint)),
+  });
   check4xx(lazy.status, await lazy.text(), 'certificate with an off-curve key');
   assert.ok(lazy.status >= 400);
   const before = (await (await fetch(`${log.url}/api/v1/log`)).json()) as { treeSize: number };
-  assert.equal((await fetch(`${log.url}/checkpoint`)).status, 200, 'the tlog-tiles routes are served (fuzzed below)');
+  assert.equal(
+    (await fetch(`${log.url}/checkpoint`)).status,
+    200,
+    'the tlog-tiles routes are served (fuzzed below)',
+  );
   let created = 0;
   await fc.assert(
     fc.asyncProperty(bodies, async (body) => {
-      const res = await within(10_000, fetch(`${log.url}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }), 'create');
+      const res = await within(
+        10_000,
+        fetch(`${log.url}/api/v1/log/entries`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        }),
+        'create',
+      );
       const text = await res.text();
       if (res.status === 201) created++;
       else check4xx(res.status, text, 'POST /api/v1/log/entries');
     }),
     { numRuns: RUNS(300) },
   );
-  const num = fc.oneof(fc.integer(), fc.constantFrom('-1', '1e3', '0x10', '9007199254740993', '', 'NaN', '00', ' 1', '1.5'), fc.string({ maxLength: 12 }));
+  const num = fc.oneof(
+    fc.integer(),
+    fc.constantFrom('-1', '1e3', '0x10', '9007199254740993', '', 'NaN', '00', ' 1', '1.5'),
+    fc.string({ maxLength: 12 }),
+  );
   const reads = fc.oneof(
     num.map((n) => `/api/v1/log/entries?logIndex=${encodeURIComponent(String(n))}`),
-    fc.tuple(num, num).map(([a, b]) => `/api/v1/log/proof?firstSize=${encodeURIComponent(String(a))}&lastSize=${encodeURIComponent(String(b))}`),
+    fc
+      .tuple(num, num)
+      .map(
+        ([a, b]) =>
+          `/api/v1/log/proof?firstSize=${encodeURIComponent(String(a))}&lastSize=${encodeURIComponent(String(b))}`,
+      ),
     fc.string({ maxLength: 100 }).map((s) => `/api/v1/log/entries/${encodeURIComponent(s)}`),
     fc.stringMatching(/^[0-9a-f]{0,90}$/).map((s) => `/api/v1/log/entries/${s}`),
     num.map((n) => `/api/v1/log?treeID=${encodeURIComponent(String(n))}`),
     num.map((n) => `/api/v1/log/entries/${encodeURIComponent(String(n))}/proof`),
     fc.string({ maxLength: 60 }).map((s) => `/tile/${encodeURIComponent(s)}`),
-    fc.tuple(fc.oneof(fc.constant('entries'), fc.integer({ min: -1, max: 70 }).map(String)), fc.stringMatching(/^(x[0-9]{3}\/){0,8}[0-9]{1,4}(\.p\/[0-9]{1,4})?$/)).map(([l, n]) => `/tile/${l}/${n}`),
-    fc.constantFrom('/checkpoint', '/tile/0/000', '/tile/entries/000', '/tile/0/000.p/1', '/tile/0/x000/000', '/tile/../../etc/passwd', '/tile/0/%2e%2e/000'),
+    fc
+      .tuple(
+        fc.oneof(fc.constant('entries'), fc.integer({ min: -1, max: 70 }).map(String)),
+        fc.stringMatching(/^(x[0-9]{3}\/){0,8}[0-9]{1,4}(\.p\/[0-9]{1,4})?$/),
+      )
+      .map(([l, n]) => `/tile/${l}/${n}`),
+    fc.constantFrom(
+      '/checkpoint',
+      '/tile/0/000',
+      '/tile/entries/000',
+      '/tile/0/000.p/1',
+      '/tile/0/x000/000',
+      '/tile/../../etc/passwd',
+      '/tile/0/%2e%2e/000',
+    ),
   );
   await fc.assert(
     fc.asyncProperty(reads, async (path) => {
@@ -103,12 +156,28 @@ test('log HTTP API: mutated hashedrekord/dsse entries and hostile reads → 4xx 
     }),
     { numRuns: RUNS(300) },
   );
-  const searches = fc.oneof(fc.jsonValue({ maxDepth: 4 }), mutatedJson({ entryUUIDs: ['a'.repeat(64)], logIndexes: [0] }), mutatedJson({ hash: `sha256:${'0'.repeat(64)}`, email: 'a@b' }));
+  const searches = fc.oneof(
+    fc.jsonValue({ maxDepth: 4 }),
+    mutatedJson({ entryUUIDs: ['a'.repeat(64)], logIndexes: [0] }),
+    mutatedJson({ hash: `sha256:${'0'.repeat(64)}`, email: 'a@b' }),
+  );
   await fc.assert(
-    fc.asyncProperty(searches, fc.constantFrom('/api/v1/log/entries/retrieve', '/api/v1/index/retrieve'), async (body, path) => {
-      const res = await within(10_000, fetch(`${log.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) ?? 'null' }), path);
-      check4xx(res.status, await res.text(), `POST ${path}`);
-    }),
+    fc.asyncProperty(
+      searches,
+      fc.constantFrom('/api/v1/log/entries/retrieve', '/api/v1/index/retrieve'),
+      async (body, path) => {
+        const res = await within(
+          10_000,
+          fetch(`${log.url}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body) ?? 'null',
+          }),
+          path,
+        );
+        check4xx(res.status, await res.text(), `POST ${path}`);
+      },
+    ),
     { numRuns: RUNS(200) },
   );
   const after = (await (await fetch(`${log.url}/api/v1/log`)).json()) as { treeSize: number };
@@ -138,22 +207,35 @@ test('CA HTTP API: mutated signingCert requests → 4xx {code,message}, never 5x
       proofOfPossession: sign('sha256', Buffer.from(sub), privateKey).toString('base64'),
     },
   };
-  const ok = await fetch(`${ca.url}/api/v2/signingCert`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(good) });
+  const ok = await fetch(`${ca.url}/api/v2/signingCert`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(good),
+  });
   assert.equal(ok.status, 200, await ok.text());
   const bodies = fc.oneof(
     mutatedJson(good).map((v) => JSON.stringify(v) ?? ''),
-    mutatedJson({ credentials: { oidcIdentityToken: token }, certificateSigningRequest: b64(csrPem) }).map((v) => JSON.stringify(v) ?? ''),
+    mutatedJson({ credentials: { oidcIdentityToken: token }, certificateSigningRequest: b64(csrPem) }).map(
+      (v) => JSON.stringify(v) ?? '',
+    ),
     mutatedText(token).map((tok) => JSON.stringify({ ...good, credentials: { oidcIdentityToken: tok } })),
     mutatedText(JSON.stringify(good)),
     fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? ''),
   );
   await fc.assert(
     fc.asyncProperty(bodies, fc.option(fc.string({ maxLength: 50 })), async (body, auth) => {
-      const res = await within(10_000, fetch(`${ca.url}/api/v2/signingCert`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(auth !== null ? { authorization: `Bearer ${auth.replace(/[^\x20-\x7e]/g, '')}` } : {}) },
-        body,
-      }), 'signingCert');
+      const res = await within(
+        10_000,
+        fetch(`${ca.url}/api/v2/signingCert`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(auth !== null ? { authorization: `Bearer ${auth.replace(/[^\x20-\x7e]/g, '')}` } : {}),
+          },
+          body,
+        }),
+        'signingCert',
+      );
       const text = await res.text();
       if (res.status !== 200) check4xx(res.status, text, 'POST /api/v2/signingCert');
     }),
@@ -182,7 +264,11 @@ spec:
             - entries:
                 - keys:
                     publicKeys: |-
-${spkiPem.trim().split('\n').map((l) => `                      ${l}`).join('\n')}
+${spkiPem
+  .trim()
+  .split('\n')
+  .map((l) => `                      ${l}`)
+  .join('\n')}
 `,
     'policy.yaml',
     { hasTrustedRoot: false },
@@ -210,13 +296,20 @@ ${spkiPem.trim().split('\n').map((l) => `                      ${l}`).join('\n')
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: 'p', annotations: { 'kyverno.io/verify-images': '{"x":"pass"}' } },
-        spec: { containers: [{ name: 'c', image: '127.0.0.1:9/org/app:v1' }], initContainers: [{ name: 'i', image: '127.0.0.1:9/org/init@sha256:' + '0'.repeat(64) }] },
+        spec: {
+          containers: [{ name: 'c', image: '127.0.0.1:9/org/app:v1' }],
+          initContainers: [{ name: 'i', image: '127.0.0.1:9/org/init@sha256:' + '0'.repeat(64) }],
+        },
       },
     },
   };
   const first = await postHttps(`${server.url}/mutate`, review, server.caPem!);
   assert.equal(first.status, 200, first.text);
-  assert.equal((first.body as { response: { allowed: boolean } }).response.allowed, false, 'unreachable registry under Fail: denied');
+  assert.equal(
+    (first.body as { response: { allowed: boolean } }).response.allowed,
+    false,
+    'unreachable registry under Fail: denied',
+  );
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(mutatedJson(review), fc.jsonValue({ maxDepth: 5 })),

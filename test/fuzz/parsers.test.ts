@@ -3,9 +3,23 @@ import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { SignJWT, base64url } from 'jose';
-import { parseCheckpoint, parseSignedNote, signNote, verifyNote, ecdsaKeyHint, formatCheckpoint } from '../../src/bundle/signed-note.js';
+import {
+  parseCheckpoint,
+  parseSignedNote,
+  signNote,
+  verifyNote,
+  ecdsaKeyHint,
+  formatCheckpoint,
+} from '../../src/bundle/signed-note.js';
 import { parseSigningCertRequest } from '../../src/ca/request.js';
-import { fromBase64, fromHex, parsePublicKeyOrCertificate, pemBlocks, privateKeyFromPem, publicKeyFromDer } from '../../src/crypto/index.js';
+import {
+  fromBase64,
+  fromHex,
+  parsePublicKeyOrCertificate,
+  pemBlocks,
+  privateKeyFromPem,
+  publicKeyFromDer,
+} from '../../src/crypto/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { parseAdmissionReview } from '../../src/admission/review.js';
 import { issuerFrom } from '../../src/oidc/config.js';
@@ -16,7 +30,14 @@ import { parseSctList } from '../../src/x509/sct.js';
 import { compileLinearRegExp } from '../../src/verify/linear-regex.js';
 import { parseTilePath, tilePath } from '../../src/log/tiles/paths.js';
 import { decodeEntryBundle } from '../../src/log/tiles/bundle.js';
-import { certificateAndCsr, mutatedBytes, mutatedJson, mutatedText, onlySigilErrors, RUNS } from './helpers.js';
+import {
+  certificateAndCsr,
+  mutatedBytes,
+  mutatedJson,
+  mutatedText,
+  onlySigilErrors,
+  RUNS,
+} from './helpers.js';
 import { entryMaker, tempDir } from '../reliability/helpers.js';
 
 test('JWTs: random, mutated and hand-built tokens give only coded errors, never hang', async (t) => {
@@ -35,7 +56,10 @@ test('JWTs: random, mutated and hand-built tokens give only coded errors, never 
   const header = fc.record(
     {
       alg: fc.constantFrom('RS256', 'ES256', 'EdDSA', 'none', 'HS256', 'PS512', '', 'rs256'),
-      kid: fc.oneof(fc.string({ maxLength: 20 }), fc.constant(JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString()).kid as string)),
+      kid: fc.oneof(
+        fc.string({ maxLength: 20 }),
+        fc.constant(JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString()).kid as string),
+      ),
       typ: fc.constantFrom('JWT', 'at+jwt', 42),
       crit: fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }),
       b64: fc.boolean(),
@@ -67,7 +91,10 @@ test('JWTs: random, mutated and hand-built tokens give only coded errors, never 
         .setProtectedHeader({ alg: 'RS256', kid: 'foreign' })
         .setExpirationTime('5m')
         .sign(privateKey);
-      await assert.rejects(verifier.verify(tok), (e: unknown) => (e as { code?: string }).code === 'INVALID_TOKEN');
+      await assert.rejects(
+        verifier.verify(tok),
+        (e: unknown) => (e as { code?: string }).code === 'INVALID_TOKEN',
+      );
     }),
     { numRuns: RUNS(20) },
   );
@@ -101,7 +128,10 @@ test('PEM and DER keys and certificates: random and mutated input gives only cod
     ),
   );
   for (const parse of parsers) {
-    await fc.assert(fc.asyncProperty(inputs, (v) => onlySigilErrors(() => parse(v))), { numRuns: RUNS(300) });
+    await fc.assert(
+      fc.asyncProperty(inputs, (v) => onlySigilErrors(() => parse(v))),
+      { numRuns: RUNS(300) },
+    );
   }
 });
 
@@ -119,8 +149,14 @@ test('Fulcio signingCert requests and CSRs: mutated requests give only coded err
   const body = fc.oneof(
     mutatedJson(csrRequest),
     mutatedJson(keyRequest),
-    mutatedText(csrPem).map((pem) => ({ ...csrRequest, certificateSigningRequest: Buffer.from(pem).toString('base64') })),
-    mutatedBytes(pemBlocks(csrPem)[0]!.der).map((der) => ({ ...csrRequest, certificateSigningRequest: der.toString('base64') })),
+    mutatedText(csrPem).map((pem) => ({
+      ...csrRequest,
+      certificateSigningRequest: Buffer.from(pem).toString('base64'),
+    })),
+    mutatedBytes(pemBlocks(csrPem)[0]!.der).map((der) => ({
+      ...csrRequest,
+      certificateSigningRequest: der.toString('base64'),
+    })),
     mutatedBytes(csrBytes).map((b) => ({ ...csrRequest, certificateSigningRequest: b.toString('base64') })),
     fc.jsonValue({ maxDepth: 4 }),
   );
@@ -140,7 +176,11 @@ test('hashedrekord and dsse proposed entries: mutated entries give only coded er
     kind: 'dsse',
     spec: {
       proposedContent: {
-        envelope: JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [{ sig: 'MEUCIQ==' }] }),
+        envelope: JSON.stringify({
+          payloadType: 'application/vnd.in-toto+json',
+          payload: 'e30=',
+          signatures: [{ sig: 'MEUCIQ==' }],
+        }),
         verifiers: [Buffer.from((await certificateAndCsr()).spkiPem).toString('base64')],
       },
     },
@@ -156,7 +196,12 @@ test('hashedrekord and dsse proposed entries: mutated entries give only coded er
 test('checkpoints and signed notes: random and mutated notes give only coded errors; a mutated note never verifies', async () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const hint = ecdsaKeyHint(publicKey);
-  const text = formatCheckpoint({ origin: 'log.example - 42', size: 7, rootHash: Buffer.alloc(32, 9), extensions: [] });
+  const text = formatCheckpoint({
+    origin: 'log.example - 42',
+    size: 7,
+    rootHash: Buffer.alloc(32, 9),
+    extensions: [],
+  });
   const note = signNote(text, 'log.example', privateKey, hint);
   assert.ok(verifyNote(parseSignedNote(note), 'log.example', hint, publicKey));
   await fc.assert(
@@ -165,7 +210,8 @@ test('checkpoints and signed notes: random and mutated notes give only coded err
       await onlySigilErrors(() => {
         const n = parseSignedNote(s);
         parseCheckpoint(n.text);
-        if (s !== note && n.text !== text) assert.equal(verifyNote(n, 'log.example', hint, publicKey), false, 'mutated note verified');
+        if (s !== note && n.text !== text)
+          assert.equal(verifyNote(n, 'log.example', hint, publicKey), false, 'mutated note verified');
       }, 'signed note');
     }),
     { numRuns: RUNS(500) },
@@ -174,7 +220,9 @@ test('checkpoints and signed notes: random and mutated notes give only coded err
 
 test('SCT lists: random and mutated bytes give only coded errors', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), (b) => onlySigilErrors(() => parseSctList(Buffer.from(b)))),
+    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), (b) =>
+      onlySigilErrors(() => parseSctList(Buffer.from(b))),
+    ),
     { numRuns: RUNS(500) },
   );
 });
@@ -203,14 +251,21 @@ spec:
 test('policies: random and mutated YAML give only coded errors (INVALID_POLICY), never hang', async () => {
   const ctx = { hasTrustedRoot: true };
   assert.equal(parsePolicyText(POLICY, 'p.yaml', ctx).length, 1);
-  const regexes = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('(a+)+$', '(a|a)*b', '([a-z]+)*@', '(.*a){12}', '(?=x)', '\\1'));
+  const regexes = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom('(a+)+$', '(a|a)*b', '([a-z]+)*@', '(.*a){12}', '(?=x)', '\\1'),
+  );
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(
         fc.string({ maxLength: 300 }),
         mutatedText(POLICY),
         regexes.map((r) => POLICY.replace('^https://github.com/org/.*$', r.replace(/["\\]/g, '\\$&'))),
-        fc.constantFrom('a: &a [*a]', 'x: &a ["x","x"]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nz: [*b,*b,*b,*b,*b,*b,*b,*b]', '{'.repeat(5000)),
+        fc.constantFrom(
+          'a: &a [*a]',
+          'x: &a ["x","x"]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nz: [*b,*b,*b,*b,*b,*b,*b,*b]',
+          '{'.repeat(5000),
+        ),
       ),
       (y) => onlySigilErrors(() => parsePolicyText(y, 'p.yaml', ctx), 'policy loader'),
     ),
@@ -230,10 +285,17 @@ test('identity regexps run in linear time: a catastrophic pattern over a hostile
     }
     const started = performance.now();
     assert.equal(re.test(hostile), false);
-    assert.ok(performance.now() - started < 1000, `${source} matched in ${(performance.now() - started).toFixed(0)} ms`);
+    assert.ok(
+      performance.now() - started < 1000,
+      `${source} matched in ${(performance.now() - started).toFixed(0)} ms`,
+    );
   }
   // And through the policy loader, which compiles the same way.
-  const policies = parsePolicyText(POLICY.replace('^https://github.com/org/.*$', '^https://github.com/(a+)+$'), 'p.yaml', { hasTrustedRoot: true });
+  const policies = parsePolicyText(
+    POLICY.replace('^https://github.com/org/.*$', '^https://github.com/(a+)+$'),
+    'p.yaml',
+    { hasTrustedRoot: true },
+  );
   const attestor = JSON.stringify(policies[0], (_k, v: unknown) => (v instanceof RegExp ? v.flags : v));
   assert.match(attestor, /"l"|"u"/, 'compiled with an explicit engine flag');
 });
@@ -249,7 +311,12 @@ test('AdmissionReviews: random and mutated reviews give only coded errors', asyn
       namespace: 'default',
       name: 'p',
       operation: 'CREATE',
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p' },
+        spec: { containers: [{ name: 'c', image: 'nginx' }] },
+      },
     },
   };
   parseAdmissionReview(reviewDoc);
@@ -263,19 +330,31 @@ test('AdmissionReviews: random and mutated reviews give only coded errors', asyn
 
 test('tiles: random and mutated tile paths and entry bundles give only coded errors; valid paths round-trip', async () => {
   const valid = fc
-    .record({ level: fc.oneof(fc.constant('entries' as const), fc.integer({ min: 0, max: 6 })), index: fc.nat(2 ** 40), width: fc.integer({ min: 1, max: 256 }) })
+    .record({
+      level: fc.oneof(fc.constant('entries' as const), fc.integer({ min: 0, max: 6 })),
+      index: fc.nat(2 ** 40),
+      width: fc.integer({ min: 1, max: 256 }),
+    })
     .map((t) => tilePath(t));
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.string({ maxLength: 120 }), valid, valid.chain((p) => mutatedText(p))), (p) =>
-      onlySigilErrors(() => {
-        const t = parseTilePath(p);
-        assert.equal(tilePath(t), p, 'a path that parses is canonical');
-      }, 'tile path'),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.string({ maxLength: 120 }),
+        valid,
+        valid.chain((p) => mutatedText(p)),
+      ),
+      (p) =>
+        onlySigilErrors(() => {
+          const t = parseTilePath(p);
+          assert.equal(tilePath(t), p, 'a path that parses is canonical');
+        }, 'tile path'),
     ),
     { numRuns: RUNS(1000) },
   );
   await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), (b) => onlySigilErrors(() => decodeEntryBundle(b), 'entry bundle')),
+    fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), (b) =>
+      onlySigilErrors(() => decodeEntryBundle(b), 'entry bundle'),
+    ),
     { numRuns: RUNS(500) },
   );
 });

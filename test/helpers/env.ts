@@ -35,9 +35,12 @@ export function requireSharedFile(t: TestContext, path: string): boolean {
  * out, or SIGIL_SHARED_DIR, or the development machine's /work/shared.
  */
 export const SHARED_DIR: string =
-  [process.env.SIGIL_SHARED_DIR, fileURLToPath(new URL('../../../shared', import.meta.url)), '/work/shared'].find(
-    (d): d is string => d !== undefined && existsSync(d),
-  ) ?? fileURLToPath(new URL('../../../shared', import.meta.url));
+  [
+    process.env.SIGIL_SHARED_DIR,
+    fileURLToPath(new URL('../../../shared', import.meta.url)),
+    '/work/shared',
+  ].find((d): d is string => d !== undefined && existsSync(d)) ??
+  fileURLToPath(new URL('../../../shared', import.meta.url));
 
 /** The real public-Sigstore bundles and trusted root (shared/fixtures/public-sigstore/), with a trailing slash. */
 export const PUBLIC_SIGSTORE_DIR = `${SHARED_DIR}/fixtures/public-sigstore/`;

@@ -47,7 +47,14 @@ test('SIGKILL of the sequencing replica under load: another takes over within se
           await res.arrayBuffer();
           continue;
         }
-        const map = (await res.json()) as Record<string, { body: string; logIndex: number; verification: { inclusionProof: { treeSize: number; rootHash: string } } }>;
+        const map = (await res.json()) as Record<
+          string,
+          {
+            body: string;
+            logIndex: number;
+            verification: { inclusionProof: { treeSize: number; rootHash: string } };
+          }
+        >;
         const e = Object.values(map)[0]!;
         acks.push({
           index: e.logIndex,
@@ -68,7 +75,10 @@ test('SIGKILL of the sequencing replica under load: another takes over within se
   await new Promise((r) => setTimeout(r, 3000));
   const beforeKill = acks.length;
   assert.ok(beforeKill > 20, `entries were acknowledged before the kill (${beforeKill})`);
-  assert.ok(acks.some((a) => a.replica !== seqIndex), 'replicas that do not sequence acknowledged entries too');
+  assert.ok(
+    acks.some((a) => a.replica !== seqIndex),
+    'replicas that do not sequence acknowledged entries too',
+  );
   const killedAt = Date.now();
   replicas[seqIndex]!.proc.kill('SIGKILL');
   alive.delete(seqIndex);
@@ -91,8 +101,13 @@ test('SIGKILL of the sequencing replica under load: another takes over within se
   stop = true;
   await load;
   const firstAckAfter = acks.filter((a) => a.at > killedAt).map((a) => a.at - killedAt)[0];
-  t.diagnostic(`acks ${acks.length} (before kill ${beforeKill}), errors ${errors}, lock takeover ${takeover} ms, first ack after kill +${firstAckAfter} ms`);
-  assert.ok(acks.filter((a) => a.at > killedAt + takeover).length >= 30, 'the survivors keep acknowledging after takeover');
+  t.diagnostic(
+    `acks ${acks.length} (before kill ${beforeKill}), errors ${errors}, lock takeover ${takeover} ms, first ack after kill +${firstAckAfter} ms`,
+  );
+  assert.ok(
+    acks.filter((a) => a.at > killedAt + takeover).length >= 30,
+    'the survivors keep acknowledging after takeover',
+  );
 
   // Let the survivors drain whatever was queued, then check the stored tree.
   const survivor = replicas[[...alive][0]!]!;
@@ -102,8 +117,13 @@ test('SIGKILL of the sequencing replica under load: another takes over within se
     if (pending > 0) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(pending, 0, 'the pending queue drains');
-  const rows = await sql<{ idx: string; leaf_hash: Buffer }>(db, 'SELECT idx, leaf_hash FROM sigil_log.entries ORDER BY idx');
-  const head = (await sql<{ size: string; root_hash: Buffer }>(db, 'SELECT size, root_hash FROM sigil_log.tree_head'))[0]!;
+  const rows = await sql<{ idx: string; leaf_hash: Buffer }>(
+    db,
+    'SELECT idx, leaf_hash FROM sigil_log.entries ORDER BY idx',
+  );
+  const head = (
+    await sql<{ size: string; root_hash: Buffer }>(db, 'SELECT size, root_hash FROM sigil_log.tree_head')
+  )[0]!;
   const leaves = rows.map((r) => r.leaf_hash);
   assert.equal(Number(head.size), rows.length, 'tree head covers exactly the stored entries');
   rows.forEach((r, i) => assert.equal(Number(r.idx), i, 'indexes are dense'));
@@ -111,11 +131,19 @@ test('SIGKILL of the sequencing replica under load: another takes over within se
 
   assert.equal(new Set(acks.map((a) => a.index)).size, acks.length, 'no index acknowledged twice');
   for (const a of acks) {
-    assert.equal(leaves[a.index]?.toString('hex'), a.leafHash, `acknowledged entry ${a.index} is stored at its index`);
+    assert.equal(
+      leaves[a.index]?.toString('hex'),
+      a.leafHash,
+      `acknowledged entry ${a.index} is stored at its index`,
+    );
   }
   for (const size of new Set(acks.map((a) => a.size))) {
     const root = acks.find((a) => a.size === size)!.root;
-    assert.equal(rootOf(leaves.slice(0, size)).toString('hex'), root, `acknowledged tree head ${size} is a prefix of the tree`);
+    assert.equal(
+      rootOf(leaves.slice(0, size)).toString('hex'),
+      root,
+      `acknowledged tree head ${size} is a prefix of the tree`,
+    );
   }
   // A survivor serves every entry, with a proof against its latest head.
   const res = await fetch(`${survivor.url}/api/v1/log`);

@@ -42,7 +42,10 @@ export async function testDatabase(t: TestContext): Promise<string> {
 
 export async function dropDatabase(name: string): Promise<void> {
   await admin(async (c) => {
-    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await c.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [name],
+    );
     await c.query(`DROP DATABASE IF EXISTS ${name}`);
   });
 }

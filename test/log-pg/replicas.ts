@@ -20,12 +20,30 @@ export function migrateCli(databaseUrl: string): string {
 }
 
 /** Spawns one `sigil log serve --store postgres` replica and waits until it listens. */
-export async function spawnReplica(databaseUrl: string, dataDir: string, extra: string[] = []): Promise<Replica> {
+export async function spawnReplica(
+  databaseUrl: string,
+  dataDir: string,
+  extra: string[] = [],
+): Promise<Replica> {
   const proc = spawn(
     process.execPath,
     [
-      'bin/sigil.js', 'log', 'serve', '--store', 'postgres', '--database-url', databaseUrl, '--port', '0',
-      '--data-dir', dataDir, '--workers', '0', '--public-url', 'http://sigil-log.test', ...extra,
+      'bin/sigil.js',
+      'log',
+      'serve',
+      '--store',
+      'postgres',
+      '--database-url',
+      databaseUrl,
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--workers',
+      '0',
+      '--public-url',
+      'http://sigil-log.test',
+      ...extra,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIGIL_LOG_LEVEL: 'silent' } },
   );

@@ -233,7 +233,9 @@ test('commits that outrun the background steps catch the lookup index up themsel
   let largest = 0;
   // No turn of the event loop between commits: the background steps never get to run.
   for (let from = 0; from < 2000; from += 100) {
-    const appends = Array.from({ length: 100 }, (_, i) => log.append(lookupLeaf(from + i), { indexKeys: lookupKeys(from + i) }));
+    const appends = Array.from({ length: 100 }, (_, i) =>
+      log.append(lookupLeaf(from + i), { indexKeys: lookupKeys(from + i) }),
+    );
     await Promise.all(appends);
     largest = Math.max(largest, store.lookupStats().memtable);
   }

@@ -27,7 +27,10 @@ test('every inclusion and consistency proof over the reference tree verifies', (
   for (let size = 1; size <= leaves.length; size++) {
     const root = Buffer.from(vectors.roots[size - 1]!, 'hex');
     for (let i = 0; i < size; i++) {
-      assert.ok(verifyInclusion(i, size, leaves[i]!, inclusionProof(src, i, size), root), `incl ${i}/${size}`);
+      assert.ok(
+        verifyInclusion(i, size, leaves[i]!, inclusionProof(src, i, size), root),
+        `incl ${i}/${size}`,
+      );
     }
     for (let first = 1; first <= size; first++) {
       const firstRoot = Buffer.from(vectors.roots[first - 1]!, 'hex');

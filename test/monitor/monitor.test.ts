@@ -8,7 +8,8 @@ import { createLogServer, type LogServer } from '../../src/rekor/server.js';
 import { monitorOnce, type MonitorConfig } from '../../src/monitor/index.js';
 import { createEntry, hashedRekord, ROOT, selfSignedCert, tempDir } from '../rekor/helpers.js';
 
-const open = (dataDir: string): Promise<LogServer> => createLogServer({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
+const open = (dataDir: string): Promise<LogServer> =>
+  createLogServer({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
 
 async function grow(server: LogServer, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await createEntry(server.url, hashedRekord().entry);
@@ -22,7 +23,10 @@ function copyDb(from: string, to: string): void {
 
 /** The real CLI in a child process (async: the log under test runs in this process). */
 function runCli(args: string[]): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/sigil.js', 'monitor', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/sigil.js', 'monitor', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
@@ -45,7 +49,12 @@ test('the monitor stays quiet on honest growth and alerts on a rollback and a fo
   t.after(() => hook.close());
   const webhook = `http://127.0.0.1:${(hook.address() as { port: number }).port}/alert`;
   const lines: string[] = [];
-  const cfg = (url: string): MonitorConfig => ({ logUrl: url, statePath, webhook, report: (l) => lines.push(l) });
+  const cfg = (url: string): MonitorConfig => ({
+    logUrl: url,
+    statePath,
+    webhook,
+    report: (l) => lines.push(l),
+  });
 
   // A log of 3 entries, saved aside (closed, so the SQLite files are complete).
   let server = await open(dataDir);
@@ -80,7 +89,10 @@ test('the monitor stays quiet on honest growth and alerts on a rollback and a fo
   server = await open(dataDir);
   r = await monitorOnce(cfg(server.url));
   assert.equal(r.consistent, false);
-  assert.deepEqual(r.alerts.map((a) => a.kind), ['rollback']);
+  assert.deepEqual(
+    r.alerts.map((a) => a.kind),
+    ['rollback'],
+  );
   assert.match(lines.at(-1)!, /^sigil: alert: rollback: tree size went back from 7 to 3$/);
   const rolled = await runCli(['--log-url', server.url, '--state', statePath, '--once']);
   assert.equal(rolled.status, 1, 'rollback exits non-zero');
@@ -90,20 +102,35 @@ test('the monitor stays quiet on honest growth and alerts on a rollback and a fo
   await grow(server, 6);
   r = await monitorOnce(cfg(server.url));
   assert.equal(r.consistent, false);
-  assert.deepEqual(r.alerts.map((a) => a.kind), ['fork']);
+  assert.deepEqual(
+    r.alerts.map((a) => a.kind),
+    ['fork'],
+  );
   assert.match(lines.at(-1)!, /is not an extension of size 7/);
-  assert.equal(JSON.parse(readFileSync(statePath, 'utf8')).size, 7, 'the state keeps the last good checkpoint');
+  assert.equal(
+    JSON.parse(readFileSync(statePath, 'utf8')).size,
+    7,
+    'the state keeps the last good checkpoint',
+  );
   await server.close();
 
   // A fresh log on the same key (database deleted): another tree, also a fork.
-  for (const f of readdirSync(dataDir)) if (f.startsWith('log.db') || f === 'tiles') rmSync(join(dataDir, f), { recursive: true });
+  for (const f of readdirSync(dataDir))
+    if (f.startsWith('log.db') || f === 'tiles') rmSync(join(dataDir, f), { recursive: true });
   assert.ok(existsSync(join(dataDir, 'log-signing-key.pem')));
   server = await open(dataDir);
   await grow(server, 8);
   r = await monitorOnce(cfg(server.url));
-  assert.deepEqual(r.alerts.map((a) => a.kind), ['fork']);
+  assert.deepEqual(
+    r.alerts.map((a) => a.kind),
+    ['fork'],
+  );
   await server.close();
-  assert.deepEqual((hooks as { kind: string }[]).map((h) => h.kind), ['rollback', 'fork', 'fork'], 'each alert reached the webhook (the CLI run had no webhook)');
+  assert.deepEqual(
+    (hooks as { kind: string }[]).map((h) => h.kind),
+    ['rollback', 'fork', 'fork'],
+    'each alert reached the webhook (the CLI run had no webhook)',
+  );
 });
 
 test('--identity alerts on each new entry whose certificate SAN matches, and only on new ones', async (t) => {
@@ -117,7 +144,12 @@ test('--identity alerts on each new entry whose certificate SAN matches, and onl
   };
   await signWith('alice@example.com'); // before the monitor started: not reported
   const lines: string[] = [];
-  const cfg: MonitorConfig = { logUrl: server.url, statePath, identity: /^alice@example\.com$/i, report: (l) => lines.push(l) };
+  const cfg: MonitorConfig = {
+    logUrl: server.url,
+    statePath,
+    identity: /^alice@example\.com$/i,
+    report: (l) => lines.push(l),
+  };
   assert.deepEqual((await monitorOnce(cfg)).alerts, []);
   await signWith('bob@example.com');
   await signWith('Alice@Example.com');
@@ -125,8 +157,14 @@ test('--identity alerts on each new entry whose certificate SAN matches, and onl
   await signWith('alice@example.com.evil.test');
   const r = await monitorOnce(cfg);
   assert.equal(r.consistent, true);
-  assert.deepEqual(r.alerts.map((a) => [a.kind, a.logIndex, a.subjects]), [['identity', 2, ['alice@example.com']]]);
-  assert.match(lines[0]!, /^sigil: alert: identity: entry 2 \([0-9a-f]{80}\) is signed for alice@example\.com$/);
+  assert.deepEqual(
+    r.alerts.map((a) => [a.kind, a.logIndex, a.subjects]),
+    [['identity', 2, ['alice@example.com']]],
+  );
+  assert.match(
+    lines[0]!,
+    /^sigil: alert: identity: entry 2 \([0-9a-f]{80}\) is signed for alice@example\.com$/,
+  );
   assert.deepEqual((await monitorOnce(cfg)).alerts, [], 'an entry is reported once');
   const cli = await runCli(['--log-url', server.url, '--state', statePath, '--once', '--identity', '(']);
   assert.equal(cli.status, 1);

@@ -33,15 +33,30 @@ let env: Record<string, string>;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sigil-readme-'));
   stack = await startStack({ dataDir: join(dir, 'data'), registry: 'auto' });
-  const digest = await pushImage(new RegistryClient(), parseReference(`${stack.registry!.host}/readme/app:v1`), tinyImage('readme app'));
+  const digest = await pushImage(
+    new RegistryClient(),
+    parseReference(`${stack.registry!.host}/readme/app:v1`),
+    tinyImage('readme app'),
+  );
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'sigil'), `#!/bin/sh\nexec "${process.execPath}" "${resolve('bin/sigil.js')}" "$@"\n`);
+  writeFileSync(
+    join(bin, 'sigil'),
+    `#!/bin/sh\nexec "${process.execPath}" "${resolve('bin/sigil.js')}" "$@"\n`,
+  );
   chmodSync(join(bin, 'sigil'), 0o755);
   const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.startsWith('SIGIL_') && !k.startsWith('ACTIONS_') && k !== 'SIGSTORE_ID_TOKEN'),
+    Object.entries(process.env).filter(
+      ([k, v]) =>
+        v !== undefined && !k.startsWith('SIGIL_') && !k.startsWith('ACTIONS_') && k !== 'SIGSTORE_ID_TOKEN',
+    ),
   ) as Record<string, string>;
-  env = { ...clean, ...stack.env, PATH: `${bin}:${process.env.PATH ?? ''}`, IMAGE: `${stack.registry!.host}/readme/app@${digest}` };
+  env = {
+    ...clean,
+    ...stack.env,
+    PATH: `${bin}:${process.env.PATH ?? ''}`,
+    IMAGE: `${stack.registry!.host}/readme/app@${digest}`,
+  };
   mkdirSync(join(dir, 'work'));
 });
 
@@ -53,7 +68,11 @@ after(async () => {
 /** bash -eo pipefail -c CODE in the work directory; asynchronous, since this process serves the stack. */
 function runBash(code: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn('bash', ['-eo', 'pipefail', '-c', code], { cwd: join(dir, 'work'), env, timeout: 300_000 });
+    const child = spawn('bash', ['-eo', 'pipefail', '-c', code], {
+      cwd: join(dir, 'work'),
+      env,
+      timeout: 300_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));

@@ -61,7 +61,11 @@ test('reads by index, 80/64-hex ID and retrieve all answer the entry with a SET 
   // An 80-hex ID of another tree is not ours.
   assert.equal(await client.getEntryByUuid('ffffffffffffffff' + third.uuid.slice(16)), undefined);
 
-  const got = await client.retrieveEntries({ entryUUIDs: [created[0]!.uuid], logIndexes: [1, 99], entries: [] });
+  const got = await client.retrieveEntries({
+    entryUUIDs: [created[0]!.uuid],
+    logIndexes: [1, 99],
+    entries: [],
+  });
   assert.deepEqual(
     got.map((e) => e.logIndex),
     [0, 1],
@@ -90,7 +94,10 @@ test('retrieve by proposed entry and index search by digest, key and SAN', async
   const ec = await client.createEntry(c.entry);
 
   const found = await client.retrieveEntries({ entries: [b.entry] });
-  assert.deepEqual(found.map((e) => e.uuid), [eb.uuid]);
+  assert.deepEqual(
+    found.map((e) => e.uuid),
+    [eb.uuid],
+  );
 
   const byDigest = await client.searchIndex({ hash: `sha256:${a.digest.toString('hex')}` });
   assert.deepEqual([...byDigest].sort(), [ea.uuid, ec.uuid].sort());
@@ -99,7 +106,11 @@ test('retrieve by proposed entry and index search by digest, key and SAN', async
   const byKey = await client.searchIndex({ publicKey: { format: 'x509', content: keyB64 } });
   assert.deepEqual([...byKey].sort(), [ea.uuid, eb.uuid].sort());
   assert.deepEqual(await client.searchIndex({ email: 'dev@example.COM' }), [ec.uuid]);
-  const both = await client.searchIndex({ email: 'dev@example.com', hash: `sha256:${a.digest.toString('hex')}`, operator: 'and' });
+  const both = await client.searchIndex({
+    email: 'dev@example.com',
+    hash: `sha256:${a.digest.toString('hex')}`,
+    operator: 'and',
+  });
   assert.deepEqual(both, [ec.uuid]);
   assert.deepEqual(await client.searchIndex({ hash: `sha256:${'0'.repeat(64)}` }), []);
 });
@@ -117,7 +128,10 @@ test('consistency proofs between every pair of checkpoints verify', async (t) =>
       const p = await client.consistencyProof(first, last);
       assert.equal(p.rootHash, roots.get(last)!.toString('hex'));
       const hashes = p.hashes.map((h) => Buffer.from(h, 'hex'));
-      assert.ok(verifyConsistency(first, last, roots.get(first)!, roots.get(last)!, hashes), `${first}→${last}`);
+      assert.ok(
+        verifyConsistency(first, last, roots.get(first)!, roots.get(last)!, hashes),
+        `${first}→${last}`,
+      );
     }
   }
   await assert.rejects(client.consistencyProof(3, 10), (e: unknown) => isSigilError(e, 'INVALID_INPUT'));
@@ -127,7 +141,12 @@ test('dsse entries are accepted, canonicalized and searchable by payload hash', 
   const server = await startLog(t);
   const client = new RekorClient(server.url);
   const k = generateP256();
-  const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: 'ab'.repeat(32) } }] }));
+  const payload = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'x', digest: { sha256: 'ab'.repeat(32) } }],
+    }),
+  );
   const type = 'application/vnd.in-toto+json';
   const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
   const envelope = JSON.stringify({
@@ -136,8 +155,14 @@ test('dsse entries are accepted, canonicalized and searchable by payload hash', 
     signatures: [{ sig: sign('sha256', pae, k.privateKey).toString('base64'), keyid: '' }],
   });
   const verifier = Buffer.from(toPem('PUBLIC KEY', spkiDer(k.publicKey))).toString('base64');
-  const e = await client.createEntry({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [verifier] } } });
-  const body = JSON.parse(Buffer.from(e.body, 'base64').toString()) as { spec: { payloadHash: { value: string } } };
+  const e = await client.createEntry({
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: { proposedContent: { envelope, verifiers: [verifier] } },
+  });
+  const body = JSON.parse(Buffer.from(e.body, 'base64').toString()) as {
+    spec: { payloadHash: { value: string } };
+  };
   assert.equal(body.spec.payloadHash.value, sha256(payload).toString('hex'));
   verifyLogEntry(e, createPublicKey(server.publicKeyPem));
   assert.deepEqual(await client.searchIndex({ hash: `sha256:${'ab'.repeat(32)}` }), [e.uuid]);
@@ -145,7 +170,13 @@ test('dsse entries are accepted, canonicalized and searchable by payload hash', 
 
 test('the signing key is created once with mode 0600 and reused; checkpoints name the public URL host', async (t) => {
   const dir = tempDir(t);
-  const first = await createLogServer({ dataDir: dir, port: 0, logLevel: 'silent', workers: 0, publicUrl: 'https://log.example.test:8443/' });
+  const first = await createLogServer({
+    dataDir: dir,
+    port: 0,
+    logLevel: 'silent',
+    workers: 0,
+    publicUrl: 'https://log.example.test:8443/',
+  });
   let logId: string;
   try {
     logId = first.logId;

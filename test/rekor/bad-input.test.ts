@@ -6,7 +6,14 @@ import { hashedRekord, post, startLog } from './helpers.js';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 
-type Entry = { apiVersion: unknown; kind: unknown; spec: { signature: { content: unknown; publicKey: { content: unknown } }; data: { hash: { algorithm: unknown; value: unknown } } } };
+type Entry = {
+  apiVersion: unknown;
+  kind: unknown;
+  spec: {
+    signature: { content: unknown; publicKey: { content: unknown } };
+    data: { hash: { algorithm: unknown; value: unknown } };
+  };
+};
 
 function entry(mutate: (e: Entry) => void): Entry {
   const e = structuredClone(hashedRekord().entry) as unknown as Entry;
@@ -14,7 +21,11 @@ function entry(mutate: (e: Entry) => void): Entry {
   return e;
 }
 
-async function expect4xx(res: Response, what: string, status?: number): Promise<{ code: string; message: string }> {
+async function expect4xx(
+  res: Response,
+  what: string,
+  status?: number,
+): Promise<{ code: string; message: string }> {
   const text = await res.text();
   assert.ok(res.status >= 400 && res.status < 500, `${what}: status ${res.status} ${text}`);
   if (status !== undefined) assert.equal(res.status, status, `${what}: ${text}`);
@@ -33,8 +44,21 @@ test('bad proposed entries of every kind get 4xx {code, message} and write nothi
     ['malformed JSON', '{"apiVersion": "0.0.1", "kind": ', 400, 'INVALID_JSON'],
     ['empty body', '', 400],
     ['deeply nested JSON', '['.repeat(10_000) + ']'.repeat(10_000), 400, 'INVALID_JSON'],
-    ['nested JSON inside spec', { apiVersion: '0.0.1', kind: 'hashedrekord', spec: JSON.parse('{"a":'.repeat(70) + '1' + '}'.repeat(70)) }, 400, 'INVALID_JSON'],
-    ['__proto__ poisoning', '{"apiVersion":"0.0.1","kind":"hashedrekord","__proto__":{"x":1},"spec":{}}', 400],
+    [
+      'nested JSON inside spec',
+      {
+        apiVersion: '0.0.1',
+        kind: 'hashedrekord',
+        spec: JSON.parse('{"a":'.repeat(70) + '1' + '}'.repeat(70)),
+      },
+      400,
+      'INVALID_JSON',
+    ],
+    [
+      '__proto__ poisoning',
+      '{"apiVersion":"0.0.1","kind":"hashedrekord","__proto__":{"x":1},"spec":{}}',
+      400,
+    ],
     ['JSON array', [1, 2, 3], 400, 'INVALID_ENTRY'],
     ['JSON string', '"hello"', 400, 'INVALID_ENTRY'],
     ['kind missing', entry((e) => delete (e as { kind?: unknown }).kind), 400, 'INVALID_ENTRY'],
@@ -42,29 +66,100 @@ test('bad proposed entries of every kind get 4xx {code, message} and write nothi
     ['unknown kind', entry((e) => (e.kind = 'rpm')), 400, 'INVALID_ENTRY'],
     ['unknown version', entry((e) => (e.apiVersion = '9.9.9')), 400, 'INVALID_ENTRY'],
     ['spec missing', entry((e) => delete (e as { spec?: unknown }).spec), 400, 'INVALID_ENTRY'],
-    ['signature missing', entry((e) => delete (e.spec as { signature?: unknown }).signature), 400, 'INVALID_ENTRY'],
-    ['publicKey missing', entry((e) => delete (e.spec.signature as { publicKey?: unknown }).publicKey), 400, 'INVALID_ENTRY'],
+    [
+      'signature missing',
+      entry((e) => delete (e.spec as { signature?: unknown }).signature),
+      400,
+      'INVALID_ENTRY',
+    ],
+    [
+      'publicKey missing',
+      entry((e) => delete (e.spec.signature as { publicKey?: unknown }).publicKey),
+      400,
+      'INVALID_ENTRY',
+    ],
     ['data missing', entry((e) => delete (e.spec as { data?: unknown }).data), 400, 'INVALID_ENTRY'],
     ['hash value wrong type', entry((e) => (e.spec.data.hash.value = ['ab'])), 400, 'INVALID_ENTRY'],
     ['digest too short', entry((e) => (e.spec.data.hash.value = 'ab'.repeat(31))), 400, 'INVALID_ENTRY'],
-    ['sha512 with a sha256-length digest', entry((e) => (e.spec.data.hash.algorithm = 'sha512')), 400, 'INVALID_ENTRY'],
+    [
+      'sha512 with a sha256-length digest',
+      entry((e) => (e.spec.data.hash.algorithm = 'sha512')),
+      400,
+      'INVALID_ENTRY',
+    ],
     ['unknown hash algorithm', entry((e) => (e.spec.data.hash.algorithm = 'md5')), 400, 'INVALID_ENTRY'],
     ['bad hex', entry((e) => (e.spec.data.hash.value = 'g'.repeat(64))), 400, 'INVALID_ENTRY'],
     ['bad base64 signature', entry((e) => (e.spec.signature.content = 'not base64!')), 400, 'INVALID_INPUT'],
     ['unpadded base64 signature', entry((e) => (e.spec.signature.content = 'AAA')), 400, 'INVALID_INPUT'],
     ['signature wrong type', entry((e) => (e.spec.signature.content = 12)), 400, 'INVALID_ENTRY'],
     ['bad base64 key', entry((e) => (e.spec.signature.publicKey.content = '%%%')), 400, 'INVALID_INPUT'],
-    ['key that is not PEM', entry((e) => (e.spec.signature.publicKey.content = b64('ssh-ed25519 AAAA'))), 400, 'INVALID_KEY'],
-    ['key that does not parse', entry((e) => (e.spec.signature.publicKey.content = b64('-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n'))), 400, 'INVALID_KEY'],
-    ['private key PEM', entry((e) => (e.spec.signature.publicKey.content = b64(weakRsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()))), 400, 'INVALID_KEY'],
-    ['weak RSA key', entry((e) => (e.spec.signature.publicKey.content = b64(toPem('PUBLIC KEY', spkiDer(weakRsa.publicKey))))), 400, 'WEAK_KEY'],
-    ['signature that does not match', entry((e) => (e.spec.signature.content = b64(otherKey.signature))), 400, 'INVALID_SIGNATURE'],
-    ['key of another signer', entry((e) => (e.spec.signature.publicKey.content = (otherKey.entry.spec as Entry['spec']).signature.publicKey.content)), 400, 'INVALID_SIGNATURE'],
+    [
+      'key that is not PEM',
+      entry((e) => (e.spec.signature.publicKey.content = b64('ssh-ed25519 AAAA'))),
+      400,
+      'INVALID_KEY',
+    ],
+    [
+      'key that does not parse',
+      entry(
+        (e) =>
+          (e.spec.signature.publicKey.content = b64(
+            '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n',
+          )),
+      ),
+      400,
+      'INVALID_KEY',
+    ],
+    [
+      'private key PEM',
+      entry(
+        (e) =>
+          (e.spec.signature.publicKey.content = b64(
+            weakRsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          )),
+      ),
+      400,
+      'INVALID_KEY',
+    ],
+    [
+      'weak RSA key',
+      entry(
+        (e) => (e.spec.signature.publicKey.content = b64(toPem('PUBLIC KEY', spkiDer(weakRsa.publicKey)))),
+      ),
+      400,
+      'WEAK_KEY',
+    ],
+    [
+      'signature that does not match',
+      entry((e) => (e.spec.signature.content = b64(otherKey.signature))),
+      400,
+      'INVALID_SIGNATURE',
+    ],
+    [
+      'key of another signer',
+      entry(
+        (e) =>
+          (e.spec.signature.publicKey.content = (
+            otherKey.entry.spec as Entry['spec']
+          ).signature.publicKey.content),
+      ),
+      400,
+      'INVALID_SIGNATURE',
+    ],
     ['oversized body', { ...hashedRekord().entry, padding: 'x'.repeat(100 * 1024) }, 413, 'TOO_LARGE'],
-    ['dsse without envelope', { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { verifiers: ['AAAA'] } } }, 400, 'INVALID_ENTRY'],
+    [
+      'dsse without envelope',
+      { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { verifiers: ['AAAA'] } } },
+      400,
+      'INVALID_ENTRY',
+    ],
   ];
   for (const [what, body, status, code] of cases) {
-    const res = await post(server.url, '/api/v1/log/entries', typeof body === 'string' ? body : JSON.stringify(body));
+    const res = await post(
+      server.url,
+      '/api/v1/log/entries',
+      typeof body === 'string' ? body : JSON.stringify(body),
+    );
     const err = await expect4xx(res, what, status);
     if (code) assert.equal(err.code, code, `${what}: ${err.message}`);
   }
@@ -78,7 +173,8 @@ test('bad proposed entries of every kind get 4xx {code, message} and write nothi
 
 test('bad indexes, sizes, IDs and queries get 4xx {code, message}', async (t) => {
   const server = await startLog(t);
-  for (let i = 0; i < 3; i++) assert.equal((await post(server.url, '/api/v1/log/entries', hashedRekord().entry)).status, 201);
+  for (let i = 0; i < 3; i++)
+    assert.equal((await post(server.url, '/api/v1/log/entries', hashedRekord().entry)).status, 201);
   const gets: [string, number][] = [
     ['/api/v1/log/entries?logIndex=-1', 400],
     ['/api/v1/log/entries?logIndex=abc', 400],
@@ -114,7 +210,10 @@ test('bad indexes, sizes, IDs and queries get 4xx {code, message}', async (t) =>
     ['/api/v1/log/entries/retrieve', { logIndexes: Array.from({ length: 11 }, (_, i) => i) }],
     ['/api/v1/log/entries/retrieve', { entryUUIDs: ['abc'] }],
     ['/api/v1/log/entries/retrieve', { entryUUIDs: 'abc' }],
-    ['/api/v1/log/entries/retrieve', { entryUUIDs: ['a'.repeat(64)], logIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }],
+    [
+      '/api/v1/log/entries/retrieve',
+      { entryUUIDs: ['a'.repeat(64)], logIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    ],
     ['/api/v1/log/entries/retrieve', { entries: [{ kind: 'hashedrekord' }] }],
     ['/api/v1/log/entries/retrieve', [1]],
     ['/api/v1/index/retrieve', {}],

@@ -6,7 +6,10 @@ const hexToB64 = (h: string): string => Buffer.from(h, 'hex').toString('base64')
 
 /** WIRE §4.3: a Rekor v1 LogEntry → protobuf-JSON TransparencyLogEntry. */
 export function toTlogEntry(e: IdentifiedLogEntry): Record<string, unknown> {
-  const body = JSON.parse(Buffer.from(e.body, 'base64').toString('utf8')) as { kind: string; apiVersion: string };
+  const body = JSON.parse(Buffer.from(e.body, 'base64').toString('utf8')) as {
+    kind: string;
+    apiVersion: string;
+  };
   const p = e.verification.inclusionProof;
   return {
     logIndex: String(e.logIndex),
@@ -26,16 +29,32 @@ export function toTlogEntry(e: IdentifiedLogEntry): Record<string, unknown> {
 }
 
 /** Bundle v0.3 with a message signature, verified by a public key named by `hint`. */
-export function publicKeyBundle(e: IdentifiedLogEntry, digest: Buffer, signature: Buffer, hint: string): Record<string, unknown> {
+export function publicKeyBundle(
+  e: IdentifiedLogEntry,
+  digest: Buffer,
+  signature: Buffer,
+  hint: string,
+): Record<string, unknown> {
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { publicKey: { hint }, tlogEntries: [toTlogEntry(e)], timestampVerificationData: { rfc3161Timestamps: [] } },
-    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: digest.toString('base64') }, signature: signature.toString('base64') },
+    verificationMaterial: {
+      publicKey: { hint },
+      tlogEntries: [toTlogEntry(e)],
+      timestampVerificationData: { rfc3161Timestamps: [] },
+    },
+    messageSignature: {
+      messageDigest: { algorithm: 'SHA2_256', digest: digest.toString('base64') },
+      signature: signature.toString('base64'),
+    },
   };
 }
 
 /** A trusted_root.json listing only this log. */
-export function trustedRoot(baseUrl: string, logPublicKey: KeyObject, logIdHex: string): Record<string, unknown> {
+export function trustedRoot(
+  baseUrl: string,
+  logPublicKey: KeyObject,
+  logIdHex: string,
+): Record<string, unknown> {
   return {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
     tlogs: [

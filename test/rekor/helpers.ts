@@ -21,7 +21,13 @@ export async function startLog(
   t: { after(fn: () => Promise<void> | void): void },
   config: Partial<LogServerConfig> = {},
 ): Promise<LogServer> {
-  const server = await createLogServer({ dataDir: tempDir(t), port: 0, logLevel: 'silent', workers: 0, ...config });
+  const server = await createLogServer({
+    dataDir: tempDir(t),
+    port: 0,
+    logLevel: 'silent',
+    workers: 0,
+    ...config,
+  });
   t.after(() => server.close());
   return server;
 }
@@ -62,7 +68,12 @@ export function hashedRekord(
   };
 }
 
-export async function post(url: string, path: string, body: unknown, contentType = 'application/json'): Promise<Response> {
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  contentType = 'application/json',
+): Promise<Response> {
   return fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'content-type': contentType },
@@ -107,7 +118,10 @@ export async function selfSignedCert(sans: { type: 'email' | 'url' | 'dns'; valu
 }
 
 /** Spawns `sigil log serve` as its own process and waits for its one line. */
-export async function spawnLog(dataDir: string, extra: string[] = []): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
+export async function spawnLog(
+  dataDir: string,
+  extra: string[] = [],
+): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
   const proc = spawn(
     process.execPath,
     ['bin/sigil.js', 'log', 'serve', '--port', '0', '--data-dir', dataDir, ...extra],
@@ -135,6 +149,7 @@ export async function spawnLog(dataDir: string, extra: string[] = []): Promise<{
 }
 
 export function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
+  if (proc.exitCode !== null || proc.signalCode !== null)
+    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
   return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
 }

@@ -46,7 +46,9 @@ test('hashedrekord: sha384/sha512 digests, uppercase hex is normalised, lengths 
   for (const alg of ['sha384', 'sha512'] as const) {
     const data = Buffer.from(`data-${alg}`);
     const digest = createHash(alg).update(data).digest();
-    const entry = hashedRekord(data, k).entry as { spec: { data: { hash: { algorithm: string; value: string } } } };
+    const entry = hashedRekord(data, k).entry as {
+      spec: { data: { hash: { algorithm: string; value: string } } };
+    };
     entry.spec.data.hash = { algorithm: alg, value: digest.toString('hex').toUpperCase() };
     // The signature was made over sha256(data), so this must fail verification, not length checks.
     rejects(entry, 'INVALID_SIGNATURE');
@@ -70,11 +72,15 @@ test('hashedrekord: RSA PKCS#1 v1.5 over the digest verifies; weak RSA is refuse
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
   rejects(hashedRekord(Buffer.from('weak'), weak).entry, 'WEAK_KEY');
   const ed = generateKeyPairSync('ed25519');
-  const edEntry = hashedRekord(Buffer.from('ed'), generateP256()).entry as { spec: { signature: { publicKey: { content: string } } } };
+  const edEntry = hashedRekord(Buffer.from('ed'), generateP256()).entry as {
+    spec: { signature: { publicKey: { content: string } } };
+  };
   edEntry.spec.signature.publicKey.content = b64(toPem('PUBLIC KEY', spkiDer(ed.publicKey)));
   rejects(edEntry, 'INVALID_KEY');
   const p192 = generateKeyPairSync('ec', { namedCurve: 'prime192v1' });
-  const weakEc = hashedRekord(Buffer.from('p192'), generateP256()).entry as { spec: { signature: { publicKey: { content: string } } } };
+  const weakEc = hashedRekord(Buffer.from('p192'), generateP256()).entry as {
+    spec: { signature: { publicKey: { content: string } } };
+  };
   weakEc.spec.signature.publicKey.content = b64(toPem('PUBLIC KEY', spkiDer(p192.publicKey)));
   rejects(weakEc, 'WEAK_KEY');
 });
@@ -100,21 +106,55 @@ test('hashedrekord: every malformed field is INVALID_ENTRY / INVALID_INPUT / INV
     ['spec is a string', (e) => ((e as { spec: unknown }).spec = 'x'), 'INVALID_ENTRY'],
     ['signature missing', (e) => delete e.spec.signature, 'INVALID_ENTRY'],
     ['data is an array', (e) => (e.spec.data = []), 'INVALID_ENTRY'],
-    ['hash value number', (e) => ((e.spec.data as { hash: { value: unknown } }).hash.value = 5), 'INVALID_ENTRY'],
-    ['unknown algorithm', (e) => ((e.spec.data as { hash: { algorithm: unknown } }).hash.algorithm = 'md5'), 'INVALID_ENTRY'],
-    ['non-hex digest', (e) => ((e.spec.data as { hash: { value: unknown } }).hash.value = 'zz'.repeat(32)), 'INVALID_ENTRY'],
-    ['signature bad base64', (e) => ((e.spec.signature as { content: unknown }).content = '!!!'), 'INVALID_INPUT'],
-    ['signature huge', (e) => ((e.spec.signature as { content: unknown }).content = 'A'.repeat(10_000)), 'INVALID_ENTRY'],
-    ['key bad base64', (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = 'a b'), 'INVALID_INPUT'],
-    ['key not PEM', (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64('hello')), 'INVALID_KEY'],
+    [
+      'hash value number',
+      (e) => ((e.spec.data as { hash: { value: unknown } }).hash.value = 5),
+      'INVALID_ENTRY',
+    ],
+    [
+      'unknown algorithm',
+      (e) => ((e.spec.data as { hash: { algorithm: unknown } }).hash.algorithm = 'md5'),
+      'INVALID_ENTRY',
+    ],
+    [
+      'non-hex digest',
+      (e) => ((e.spec.data as { hash: { value: unknown } }).hash.value = 'zz'.repeat(32)),
+      'INVALID_ENTRY',
+    ],
+    [
+      'signature bad base64',
+      (e) => ((e.spec.signature as { content: unknown }).content = '!!!'),
+      'INVALID_INPUT',
+    ],
+    [
+      'signature huge',
+      (e) => ((e.spec.signature as { content: unknown }).content = 'A'.repeat(10_000)),
+      'INVALID_ENTRY',
+    ],
+    [
+      'key bad base64',
+      (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = 'a b'),
+      'INVALID_INPUT',
+    ],
+    [
+      'key not PEM',
+      (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64('hello')),
+      'INVALID_KEY',
+    ],
     [
       'key PEM garbage',
-      (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')),
+      (e) =>
+        ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64(
+          '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n',
+        )),
       'INVALID_KEY',
     ],
     [
       'certificate garbage',
-      (e) => ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')),
+      (e) =>
+        ((e.spec.signature as { publicKey: { content: unknown } }).publicKey.content = b64(
+          '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+        )),
       'INVALID_CERTIFICATE',
     ],
     ['wrong kind', (e) => (e.kind = 'rekord'), 'INVALID_ENTRY'],
@@ -123,7 +163,11 @@ test('hashedrekord: every malformed field is INVALID_ENTRY / INVALID_INPUT / INV
   for (const [name, mutate, code] of cases) {
     const e = good();
     mutate(e);
-    assert.throws(() => canonicalizeProposedEntry(e, keys), (err: unknown) => isSigilError(err) && err.code === code, name);
+    assert.throws(
+      () => canonicalizeProposedEntry(e, keys),
+      (err: unknown) => isSigilError(err) && err.code === code,
+      name,
+    );
   }
   rejects(null, 'INVALID_ENTRY');
   rejects([1, 2], 'INVALID_ENTRY');
@@ -142,14 +186,20 @@ test('dsse: the canonical body of a real public-good entry is reproduced byte fo
     payloadType: env.payloadType,
     signatures: env.signatures.map((s) => ({ sig: s.sig, keyid: s.keyid ?? '' })),
   });
-  const certPem = toPem('CERTIFICATE', Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64'));
+  const certPem = toPem(
+    'CERTIFICATE',
+    Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64'),
+  );
   const c = canonicalizeProposedEntry(
     { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [b64(certPem)] } } },
     keys,
   );
   assert.equal(c.body.toString('base64'), bundle.verificationMaterial.tlogEntries[0]!.canonicalizedBody);
   assert.ok(c.indexKeys.includes('brian@dehamer.com'));
-  assert.ok(c.indexKeys.some((k) => k.startsWith('sha512:')), 'in-toto subject digest indexed');
+  assert.ok(
+    c.indexKeys.some((k) => k.startsWith('sha512:')),
+    'in-toto subject digest indexed',
+  );
 });
 
 test('dsse: a signature no verifier matches, or a verifier matching nothing, is refused', () => {
@@ -162,14 +212,40 @@ test('dsse: a signature no verifier matches, or a verifier matching nothing, is 
   const envelope = JSON.stringify({ payload: b64(payload), payloadType: type, signatures: [{ sig: sigA }] });
   const pemA = b64(toPem('PUBLIC KEY', spkiDer(a.publicKey)));
   const pemB = b64(toPem('PUBLIC KEY', spkiDer(b.publicKey)));
-  const ok = canonicalizeProposedEntry({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemA] } } }, keys);
+  const ok = canonicalizeProposedEntry(
+    { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemA] } } },
+    keys,
+  );
   assert.ok(ok.body.toString().includes(`"signatures":[{"signature":"${sigA}","verifier":"${pemA}"}]`));
-  rejects({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemB] } } }, 'INVALID_SIGNATURE');
-  rejects({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemA, pemB] } } }, 'INVALID_SIGNATURE');
-  rejects({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: '{"payload":', verifiers: [pemA] } } }, 'INVALID_JSON');
-  rejects({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [] } } }, 'INVALID_ENTRY');
   rejects(
-    { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemA] }, payloadHash: { algorithm: 'sha256', value: 'aa' } } },
+    { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemB] } } },
+    'INVALID_SIGNATURE',
+  );
+  rejects(
+    { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [pemA, pemB] } } },
+    'INVALID_SIGNATURE',
+  );
+  rejects(
+    {
+      apiVersion: '0.0.1',
+      kind: 'dsse',
+      spec: { proposedContent: { envelope: '{"payload":', verifiers: [pemA] } },
+    },
+    'INVALID_JSON',
+  );
+  rejects(
+    { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [] } } },
+    'INVALID_ENTRY',
+  );
+  rejects(
+    {
+      apiVersion: '0.0.1',
+      kind: 'dsse',
+      spec: {
+        proposedContent: { envelope, verifiers: [pemA] },
+        payloadHash: { algorithm: 'sha256', value: 'aa' },
+      },
+    },
     'INVALID_ENTRY',
   );
 });
@@ -187,6 +263,9 @@ test('entry IDs: 16 hex tree ID + 64 hex leaf hash; 64 or 80 hex accepted, anyth
   assert.deepEqual(parseEntryId(id.toUpperCase()), { treeIdHex: '108e9186e8c5677a', leafHash: leaf });
   assert.deepEqual(parseEntryId('ab'.repeat(32)), { leafHash: leaf });
   for (const bad of ['', 'ab', 'ab'.repeat(33), 'zz'.repeat(40), 5, null]) {
-    assert.throws(() => parseEntryId(bad), (e: unknown) => isSigilError(e, 'INVALID_INPUT'));
+    assert.throws(
+      () => parseEntryId(bad),
+      (e: unknown) => isSigilError(e, 'INVALID_INPUT'),
+    );
   }
 });

@@ -9,7 +9,13 @@ import { publicKeyBundle, trustedRoot } from './bundle.js';
 
 const HINT = 'sigil-test-signer';
 
-function verifierFor(baseUrl: string, logKey: KeyObject, logId: string, signerKey: KeyObject, timestampThreshold = 1): Verifier {
+function verifierFor(
+  baseUrl: string,
+  logKey: KeyObject,
+  logId: string,
+  signerKey: KeyObject,
+  timestampThreshold = 1,
+): Verifier {
   const root = TrustedRoot.fromJSON(trustedRoot(baseUrl, logKey, logId));
   const material = toTrustMaterial(root, (hint: string) => {
     if (hint !== HINT) throw new Error(`unknown key hint ${hint}`);
@@ -46,7 +52,9 @@ test('@sigstore/verify 3.1.1 accepts an entry of this log (SET, inclusion proof,
   // Wrong artifact.
   assert.throws(() => check(v, bundle, Buffer.from('another artifact')));
 
-  const tamper = (mutate: (b: { verificationMaterial: { tlogEntries: Record<string, never>[] } }) => void): unknown => {
+  const tamper = (
+    mutate: (b: { verificationMaterial: { tlogEntries: Record<string, never>[] } }) => void,
+  ): unknown => {
     const b = structuredClone(bundle) as { verificationMaterial: { tlogEntries: Record<string, never>[] } };
     mutate(b);
     return b;
@@ -71,14 +79,18 @@ test('@sigstore/verify 3.1.1 accepts an entry of this log (SET, inclusion proof,
     [
       'one byte of the SET',
       tamper((b) => {
-        const tle = b.verificationMaterial.tlogEntries[0] as unknown as { inclusionPromise: { signedEntryTimestamp: string } };
+        const tle = b.verificationMaterial.tlogEntries[0] as unknown as {
+          inclusionPromise: { signedEntryTimestamp: string };
+        };
         tle.inclusionPromise.signedEntryTimestamp = flipB64(tle.inclusionPromise.signedEntryTimestamp, 20);
       }),
     ],
     [
       'one byte of the checkpoint signature',
       tamper((b) => {
-        const tle = b.verificationMaterial.tlogEntries[0] as unknown as { inclusionProof: { checkpoint: { envelope: string } } };
+        const tle = b.verificationMaterial.tlogEntries[0] as unknown as {
+          inclusionProof: { checkpoint: { envelope: string } };
+        };
         const env = tle.inclusionProof.checkpoint.envelope;
         const m = /(\u2014 \S+ )(\S+)\n$/.exec(env)!;
         tle.inclusionProof.checkpoint.envelope = env.slice(0, m.index) + m[1] + flipB64(m[2]!, 30) + '\n';
@@ -87,7 +99,9 @@ test('@sigstore/verify 3.1.1 accepts an entry of this log (SET, inclusion proof,
     [
       'the checkpoint root hash',
       tamper((b) => {
-        const tle = b.verificationMaterial.tlogEntries[0] as unknown as { inclusionProof: { checkpoint: { envelope: string } } };
+        const tle = b.verificationMaterial.tlogEntries[0] as unknown as {
+          inclusionProof: { checkpoint: { envelope: string } };
+        };
         const lines = tle.inclusionProof.checkpoint.envelope.split('\n');
         lines[2] = flipB64(lines[2]!, 3);
         tle.inclusionProof.checkpoint.envelope = lines.join('\n');
@@ -96,7 +110,9 @@ test('@sigstore/verify 3.1.1 accepts an entry of this log (SET, inclusion proof,
     [
       'an inclusion proof hash',
       tamper((b) => {
-        const tle = b.verificationMaterial.tlogEntries[0] as unknown as { inclusionProof: { hashes: string[] } };
+        const tle = b.verificationMaterial.tlogEntries[0] as unknown as {
+          inclusionProof: { hashes: string[] };
+        };
         tle.inclusionProof.hashes[0] = flipB64(tle.inclusionProof.hashes[0]!, 7);
       }),
     ],
@@ -118,16 +134,24 @@ test('@sigstore/verify 3.1.1 accepts an entry of this log (SET, inclusion proof,
 
   // Without the SET, the inclusion proof and checkpoint alone verify, and a changed body fails them.
   const proofOnly = verifierFor(server.url, logKey, server.logId, s.publicKey, 0);
-  const noSet = tamper((b) => delete (b.verificationMaterial.tlogEntries[0] as { inclusionPromise?: unknown }).inclusionPromise);
+  const noSet = tamper(
+    (b) => delete (b.verificationMaterial.tlogEntries[0] as { inclusionPromise?: unknown }).inclusionPromise,
+  );
   check(proofOnly, noSet, s.data);
-  const noSetChangedBody = structuredClone(noSet) as { verificationMaterial: { tlogEntries: { canonicalizedBody: string }[] } };
+  const noSetChangedBody = structuredClone(noSet) as {
+    verificationMaterial: { tlogEntries: { canonicalizedBody: string }[] };
+  };
   const tle = noSetChangedBody.verificationMaterial.tlogEntries[0]!;
-  tle.canonicalizedBody = Buffer.from(Buffer.from(tle.canonicalizedBody, 'base64').toString().replace('"sha256"', '"sha256" ')).toString('base64');
+  tle.canonicalizedBody = Buffer.from(
+    Buffer.from(tle.canonicalizedBody, 'base64').toString().replace('"sha256"', '"sha256" '),
+  ).toString('base64');
   assert.throws(
     () => check(proofOnly, noSetChangedBody, s.data),
     (e: unknown) => (e as { code?: string }).code === 'TLOG_INCLUSION_PROOF_ERROR',
   );
 
   // A trusted root naming another URL (no checkpoint-name match) or another key refuses it too.
-  assert.throws(() => check(verifierFor('https://rekor.example.org', logKey, server.logId, s.publicKey), bundle, s.data));
+  assert.throws(() =>
+    check(verifierFor('https://rekor.example.org', logKey, server.logId, s.publicKey), bundle, s.data),
+  );
 });

@@ -21,7 +21,8 @@ function before(pem: string): { canonicalPem: string; subjects: string[]; spki: 
   const san = new x509.X509Certificate(ders[0]!).getExtension(x509.SubjectAlternativeNameExtension);
   const subjects = new Set<string>();
   for (const n of san?.names.items ?? []) {
-    if (n.type === 'dns' || n.type === 'email' || n.type === 'ip' || n.type === 'url') subjects.add(n.value.toLowerCase());
+    if (n.type === 'dns' || n.type === 'email' || n.type === 'ip' || n.type === 'url')
+      subjects.add(n.value.toLowerCase());
     if (subjects.size >= 64) break;
   }
   return {
@@ -43,7 +44,7 @@ function sameAsBefore(pem: string, what: string): void {
 
 test('a Fulcio-profile chain from our CA: same canonical PEM, index subjects and key as before; the leaf key verifies prehashed', async () => {
   const { issued, keys: k } = await issueFulcioLeaf();
-    const pem = issued.chain.join('');
+  const pem = issued.chain.join('');
   sameAsBefore(pem, 'chain');
   sameAsBefore(issued.chain[0]!, 'leaf');
   const m = parseVerifierMaterial(b64(pem), 'publicKey.content');
@@ -85,7 +86,9 @@ test('the public-good Fulcio certificates index as before', (t) => {
   let n = 0;
   for (const f of readdirSync(PUBLIC_SIGSTORE_DIR).filter((x) => x.endsWith('.sigstore'))) {
     const vm = JSON.parse(readFileSync(PUBLIC_SIGSTORE_DIR + f, 'utf8')).verificationMaterial;
-    const raws: string[] = vm.certificate ? [vm.certificate.rawBytes] : (vm.x509CertificateChain?.certificates ?? []).map((c: { rawBytes: string }) => c.rawBytes);
+    const raws: string[] = vm.certificate
+      ? [vm.certificate.rawBytes]
+      : (vm.x509CertificateChain?.certificates ?? []).map((c: { rawBytes: string }) => c.rawBytes);
     if (raws.length === 0) continue;
     sameAsBefore(raws.map((r) => toPem('CERTIFICATE', Buffer.from(r, 'base64'))).join(''), f);
     n++;
@@ -95,8 +98,16 @@ test('the public-good Fulcio certificates index as before', (t) => {
 
 test('certificates off the fast path (signature algorithm with parameters, non-minimal lengths) keep the old result; garbage is refused as before', () => {
   const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spec = { issuerName: name('ca'), subjectName: name('leaf'), spki: spkiDer(k.publicKey), signingKey: k.privateKey };
-  sameAsBefore(toPem('CERTIFICATE', rawCertificate({ ...spec, alg: 'ecdsa-sha256-null-params' })), 'NULL parameters');
+  const spec = {
+    issuerName: name('ca'),
+    subjectName: name('leaf'),
+    spki: spkiDer(k.publicKey),
+    signingKey: k.privateKey,
+  };
+  sameAsBefore(
+    toPem('CERTIFICATE', rawCertificate({ ...spec, alg: 'ecdsa-sha256-null-params' })),
+    'NULL parameters',
+  );
   const good = rawCertificate({ ...spec, alg: 'ecdsa-sha256' });
   sameAsBefore(toPem('CERTIFICATE', good), 'plain');
   const len = good.readUInt16BE(2);
@@ -106,11 +117,18 @@ test('certificates off the fast path (signature algorithm with parameters, non-m
   sameAsBefore(toPem('CERTIFICATE', longForm), 'non-minimal length');
 
   const refused = (pem: string, code: ErrorCode): void =>
-    assert.throws(() => parseVerifierMaterial(b64(pem), 'k'), (e: unknown) => isSigilError(e, code), pem.slice(0, 40));
+    assert.throws(
+      () => parseVerifierMaterial(b64(pem), 'k'),
+      (e: unknown) => isSigilError(e, code),
+      pem.slice(0, 40),
+    );
   refused('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'INVALID_CERTIFICATE');
   // OpenSSL ignores bytes after the certificate, and the canonical PEM drops them: still so.
   sameAsBefore(toPem('CERTIFICATE', Buffer.concat([good, Buffer.from([0x05, 0x00])])), 'trailing bytes');
   refused(toPem('CERTIFICATE', good) + toPem('PUBLIC KEY', spkiDer(k.publicKey)), 'INVALID_CERTIFICATE');
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-  refused(toPem('CERTIFICATE', rawCertificate({ ...spec, spki: spkiDer(rsa.publicKey), alg: 'ecdsa-sha256' })), 'WEAK_KEY');
+  refused(
+    toPem('CERTIFICATE', rawCertificate({ ...spec, spki: spkiDer(rsa.publicKey), alg: 'ecdsa-sha256' })),
+    'WEAK_KEY',
+  );
 });

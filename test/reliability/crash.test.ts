@@ -42,7 +42,9 @@ async function loadThenKill(url: string, kill: () => void, killAfterMs: number):
         }
         throw new Error(`create answered ${res.status}: ${text}`);
       }
-      const [uuid, e] = Object.entries(JSON.parse(text) as Record<string, Omit<IdentifiedLogEntry, 'uuid'>>)[0]!;
+      const [uuid, e] = Object.entries(
+        JSON.parse(text) as Record<string, Omit<IdentifiedLogEntry, 'uuid'>>,
+      )[0]!;
       round.acks.push({ uuid, ...e });
       firstAck?.();
     }
@@ -82,15 +84,25 @@ test(`SIGKILL of \`sigil log serve\` at random moments under load, ${ROUNDS} rou
       const info = await client.logInfo();
       const root = Buffer.from(info.rootHash, 'hex');
       const maxIndex = Math.max(-1, ...all.keys());
-      assert.ok(info.treeSize > maxIndex, `round ${round}: tree size ${info.treeSize} covers acknowledged index ${maxIndex}`);
-      assert.ok(checkpointSigned(info.signedTreeHead, key, checkpointNameOf(info.signedTreeHead)), 'current checkpoint signed');
+      assert.ok(
+        info.treeSize > maxIndex,
+        `round ${round}: tree size ${info.treeSize} covers acknowledged index ${maxIndex}`,
+      );
+      assert.ok(
+        checkpointSigned(info.signedTreeHead, key, checkpointNameOf(info.signedTreeHead)),
+        'current checkpoint signed',
+      );
 
       // Every entry acknowledged before the last kill: present by index and by UUID, byte for byte.
       const sample = [...all.values()].filter(() => random() < 0.02).slice(0, 20);
       for (const ack of [...pending, ...sample]) {
         const byIndex = await client.getEntryByIndex(ack.logIndex);
         assert.ok(byIndex, `acknowledged index ${ack.logIndex} present`);
-        assert.equal(byIndex.uuid, ack.uuid, `index ${ack.logIndex} holds the acknowledged entry (not reused)`);
+        assert.equal(
+          byIndex.uuid,
+          ack.uuid,
+          `index ${ack.logIndex} holds the acknowledged entry (not reused)`,
+        );
         assert.equal(byIndex.body, ack.body);
         const byUuid = await client.getEntryByUuid(ack.uuid);
         assert.equal(byUuid?.logIndex, ack.logIndex, `UUID ${ack.uuid} found at its index`);
@@ -102,7 +114,10 @@ test(`SIGKILL of \`sigil log serve\` at random moments under load, ${ROUNDS} rou
         heads.set(p.treeSize, { root: p.rootHash, checkpoint: p.checkpoint });
       }
       for (const [size, h] of heads) {
-        assert.ok(checkpointSigned(h.checkpoint, key, checkpointNameOf(h.checkpoint)), `checkpoint ${size} signed`);
+        assert.ok(
+          checkpointSigned(h.checkpoint, key, checkpointNameOf(h.checkpoint)),
+          `checkpoint ${size} signed`,
+        );
         const proof = await client.consistencyProof(size, info.treeSize);
         const hashes = proof.hashes.map((x) => Buffer.from(x, 'hex'));
         assert.ok(
@@ -129,7 +144,9 @@ test(`SIGKILL of \`sigil log serve\` at random moments under load, ${ROUNDS} rou
   }
   assert.ok(all.size >= ROUNDS * 5, `enough acknowledged entries across rounds (${all.size})`);
   assert.ok(failedTotal > 0, 'kills happened with requests in flight');
-  t.diagnostic(`rounds=${ROUNDS} acknowledged=${all.size} unacknowledged-in-flight=${failedTotal} seed=${SEED}`);
+  t.diagnostic(
+    `rounds=${ROUNDS} acknowledged=${all.size} unacknowledged-in-flight=${failedTotal} seed=${SEED}`,
+  );
 });
 
 function checkpointNameOf(checkpoint: string): string {

@@ -16,7 +16,9 @@ const FS_SIZE = '6m';
 /** A size-limited tmpfs (needs root and mount(2)); undefined with the reason when this machine refuses. */
 function mountSmallFs(): { dir: string; unmount(): void } | string {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-full-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', dir], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) {
     rmdirSync(dir);
     return `cannot mount a small tmpfs here (${(r.stderr || r.error?.message || '').trim()}); the core-level store faults are covered by test/log/faults.test.ts`;
@@ -54,7 +56,10 @@ function fillDisk(dir: string): string {
   return file;
 }
 
-async function create(url: string, body: string): Promise<{ status: number; entry?: IdentifiedLogEntry; text: string }> {
+async function create(
+  url: string,
+  body: string,
+): Promise<{ status: number; entry?: IdentifiedLogEntry; text: string }> {
   const res = await within(20_000, postJson(`${url}/api/v1/log/entries`, body), 'append on a full disk');
   const text = await res.text();
   if (res.status !== 201) return { status: res.status, text };
@@ -134,7 +139,13 @@ test('full disk under `sigil log serve`: appends fail with 503, nothing acknowle
       const p = a.verification.inclusionProof;
       const proof = await c.consistencyProof(p.treeSize, info.treeSize);
       assert.ok(
-        verifyConsistency(p.treeSize, info.treeSize, Buffer.from(p.rootHash, 'hex'), root, proof.hashes.map((h) => Buffer.from(h, 'hex'))),
+        verifyConsistency(
+          p.treeSize,
+          info.treeSize,
+          Buffer.from(p.rootHash, 'hex'),
+          root,
+          proof.hashes.map((h) => Buffer.from(h, 'hex')),
+        ),
         `checkpoint ${p.treeSize} consistent with ${info.treeSize}`,
       );
     }

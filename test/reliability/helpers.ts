@@ -36,7 +36,9 @@ export function rng(seed: number): () => number {
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
 
 /** Signs hashedrekord entries with one key (parsing the key once per request is the log's job, not ours). */
-export function entryMaker(keys: { privateKey: KeyObject; publicKey: KeyObject } = generateP256()): () => string {
+export function entryMaker(
+  keys: { privateKey: KeyObject; publicKey: KeyObject } = generateP256(),
+): () => string {
   const pem = b64(toPem('PUBLIC KEY', spkiDer(keys.publicKey)));
   let n = 0;
   const salt = Math.random().toString(36).slice(2);

@@ -5,7 +5,15 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './helpers.js';
 
-const UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, ms: 1, s: 1000, min: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = {
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  ms: 1,
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+};
 
 /** `4 MiB` → 4194304, `30 s` → 30000, `8192` → 8192. */
 function documented(value: string): number {
@@ -41,7 +49,9 @@ async function actual(file: string, name: string): Promise<number> {
 
 test('docs/LIMITS.md agrees with the constants in the code, row by row', async () => {
   const doc = readFileSync(join(ROOT, 'docs/LIMITS.md'), 'utf8');
-  const rows = [...doc.matchAll(/^\|[^|\n]+\|\s*`([^`]+)`\s*\|\s*`(src\/[^`:]+):([A-Za-z_][A-Za-z0-9_.]*)`\s*\|/gm)];
+  const rows = [
+    ...doc.matchAll(/^\|[^|\n]+\|\s*`([^`]+)`\s*\|\s*`(src\/[^`:]+):([A-Za-z_][A-Za-z0-9_.]*)`\s*\|/gm),
+  ];
   assert.ok(rows.length >= 80, `the table lists the limits (${rows.length} rows read)`);
   const problems: string[] = [];
   for (const [, value, file, name] of rows) {

@@ -17,15 +17,24 @@ import { createSigning, resolveImage, signImage } from '../../src/sign/index.js'
 import { pod, postJson as postHttps, review } from '../admission/helpers.js';
 import { flakyProxy, tempDir, within, type ProxyMode } from './helpers.js';
 
-const p256 = (): { privateKey: KeyObject; publicKey: KeyObject } => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const p256 = (): { privateKey: KeyObject; publicKey: KeyObject } =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 test('CA while the issuer JWKS is unreachable or hung: cached keys keep working, an unknown kid fails cleanly, nothing hangs', async (t) => {
   const dir = tempDir(t);
   let issuerUrl = '';
   let mode: ProxyMode = 'pass';
-  const proxy = await flakyProxy(() => issuerUrl, () => mode);
+  const proxy = await flakyProxy(
+    () => issuerUrl,
+    () => mode,
+  );
   t.after(() => proxy.close());
-  const oidc = await createOidcServer({ dataDir: join(dir, 'oidc'), port: 0, publicUrl: proxy.url, logLevel: 'silent' });
+  const oidc = await createOidcServer({
+    dataDir: join(dir, 'oidc'),
+    port: 0,
+    publicUrl: proxy.url,
+    logLevel: 'silent',
+  });
   issuerUrl = oidc.url;
   t.after(() => oidc.close());
   const FETCH_TIMEOUT = 1000;
@@ -51,7 +60,10 @@ test('CA while the issuer JWKS is unreachable or hung: cached keys keep working,
         body: JSON.stringify({
           credentials: { oidcIdentityToken: token },
           publicKeyRequest: {
-            publicKey: { algorithm: 'ECDSA', content: keys.publicKey.export({ type: 'spki', format: 'pem' }) },
+            publicKey: {
+              algorithm: 'ECDSA',
+              content: keys.publicKey.export({ type: 'spki', format: 'pem' }),
+            },
             proofOfPossession: sign('sha256', Buffer.from(sub), keys.privateKey).toString('base64'),
           },
         }),
@@ -64,10 +76,16 @@ test('CA while the issuer JWKS is unreachable or hung: cached keys keep working,
   const rotated = async (): Promise<string> => {
     const claims = decodeJwt(await oidc.mint());
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'rotated-key', typ: 'JWT' }).sign(privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'rotated-key', typ: 'JWT' })
+      .sign(privateKey);
   };
 
-  assert.equal((await request(await oidc.mint())).status, 200, 'issuer up: certificate issued (keys now cached)');
+  assert.equal(
+    (await request(await oidc.mint())).status,
+    200,
+    'issuer up: certificate issued (keys now cached)',
+  );
   for (const m of ['refuse', 'hang'] as const) {
     mode = m;
     const cached = await request(await oidc.mint());
@@ -79,11 +97,20 @@ test('CA while the issuer JWKS is unreachable or hung: cached keys keep working,
         `issuer ${m}: unknown kid answered ${u.status} ${u.code}`,
       );
       assert.notEqual(u.status, 500);
-      assert.ok(u.ms < FETCH_TIMEOUT * 4, `issuer ${m}: unknown kid decided in ${u.ms} ms (fetch timeout ${FETCH_TIMEOUT})`);
+      assert.ok(
+        u.ms < FETCH_TIMEOUT * 4,
+        `issuer ${m}: unknown kid decided in ${u.ms} ms (fetch timeout ${FETCH_TIMEOUT})`,
+      );
     }
-    t.diagnostic(`issuer ${m}: unknown kid → ${[...new Set(unknown.map((u) => `${u.status} ${u.code}`))].join(', ')}`);
+    t.diagnostic(
+      `issuer ${m}: unknown kid → ${[...new Set(unknown.map((u) => `${u.status} ${u.code}`))].join(', ')}`,
+    );
     // The failed refresh did not poison the cache.
-    assert.equal((await request(await oidc.mint())).status, 200, `issuer ${m}: cached key works after a failed refresh`);
+    assert.equal(
+      (await request(await oidc.mint())).status,
+      200,
+      `issuer ${m}: cached key works after a failed refresh`,
+    );
   }
   mode = 'pass';
   const back = await request(await rotated());
@@ -97,7 +124,8 @@ test('admission webhook while the registry hangs or drips, and with the log down
   t.after(() => stack.close());
   const behaviour = new Map<string, ProxyMode>(); // repository → mode for its signature reads
   const proxy = await flakyProxy(stack.registry!.url, (_method, path) => {
-    for (const [repo, m] of behaviour) if (path.startsWith(`/v2/${repo}/`) && /sha256-[0-9a-f]{64}/.test(path)) return m;
+    for (const [repo, m] of behaviour)
+      if (path.startsWith(`/v2/${repo}/`) && /sha256-[0-9a-f]{64}/.test(path)) return m;
     return 'pass';
   });
   t.after(() => proxy.close());
@@ -114,7 +142,8 @@ test('admission webhook while the registry hangs or drips, and with the log down
     await pushImage(client, ref, tinyImage(repo));
     if (signed) await signImage({ client, image: await resolveImage(client, ref), builder });
   };
-  for (const repo of ['org/good', 'org/after-log-down', 'org/hung', 'org/drip', 'org/refused']) await pushSigned(repo, true);
+  for (const repo of ['org/good', 'org/after-log-down', 'org/hung', 'org/drip', 'org/refused'])
+    await pushSigned(repo, true);
   await pushSigned('org/unsigned', false);
 
   const policies = parsePolicyText(
@@ -162,7 +191,9 @@ spec:
     const body = review('Pod', pod(repo.replace(/\W/g, '-'), [`${host}/${repo}:v1`]));
     const r = await within(TIMEOUT * 4, postHttps(`${s.url}/mutate`, body, s.caPem!), `admission of ${repo}`);
     assert.equal(r.status, 200, r.text);
-    const out = (r.body as { response: { allowed: boolean; status?: { message: string }; warnings?: string[] } }).response;
+    const out = (
+      r.body as { response: { allowed: boolean; status?: { message: string }; warnings?: string[] } }
+    ).response;
     return { ...out, ms: Date.now() - started };
   };
 
@@ -173,7 +204,11 @@ spec:
   // The log is not consulted at admission: proofs travel with the signature.
   await stack.log.close();
   const offline = await admit(fail, 'org/after-log-down');
-  assert.equal(offline.allowed, true, `log down: a signed image is still admitted (${offline.status?.message})`);
+  assert.equal(
+    offline.allowed,
+    true,
+    `log down: a signed image is still admitted (${offline.status?.message})`,
+  );
 
   behaviour.set('org/hung', 'hang');
   behaviour.set('org/drip', 'drip');
@@ -189,9 +224,15 @@ spec:
       assert.ok(d.ms < TIMEOUT + 2000, `${repo}: decided in ${d.ms} ms with a ${TIMEOUT} ms budget`);
     }
     const waved = await admit(ignore, repo);
-    assert.equal(waved.allowed, true, `${repo} under Ignore: an error (not a failure) is admitted with a warning`);
+    assert.equal(
+      waved.allowed,
+      true,
+      `${repo} under Ignore: an error (not a failure) is admitted with a warning`,
+    );
     assert.match(waved.warnings?.join('\n') ?? '', /failurePolicy Ignore/);
-    t.diagnostic(`${repo}: ${denied[0]!.status?.message.trim().split('\n').pop()} (${denied.map((d) => d.ms).join('/')} ms)`);
+    t.diagnostic(
+      `${repo}: ${denied[0]!.status?.message.trim().split('\n').pop()} (${denied.map((d) => d.ms).join('/')} ms)`,
+    );
   }
   // A verification failure is never waved through by Ignore.
   assert.equal((await admit(ignore, 'org/unsigned')).allowed, false, 'unsigned under Ignore: denied');

@@ -48,7 +48,12 @@ test(`10× the back-pressure limit (${LIMIT} in flight → ${LIMIT * 10} at once
           const started = performance.now();
           const res = await postJson(url, body);
           const text = await res.text();
-          return { status: res.status, retryAfter: res.headers.get('retry-after'), text, ms: performance.now() - started };
+          return {
+            status: res.status,
+            retryAfter: res.headers.get('retry-after'),
+            text,
+            ms: performance.now() - started,
+          };
         }),
       ),
       `wave ${wave}`,
@@ -67,7 +72,10 @@ test(`10× the back-pressure limit (${LIMIT} in flight → ${LIMIT * 10} at once
     // Whether a given wave overflows depends on how fast the client gets its 320 requests out
     // against how fast the log drains them; across the waves the limit must be reached.
     const shed = results.filter((r) => r.status !== 201).length;
-    assert.ok(results.length - shed >= LIMIT / 2, `wave ${wave}: the log kept accepting (${results.length - shed})`);
+    assert.ok(
+      results.length - shed >= LIMIT / 2,
+      `wave ${wave}: the log kept accepting (${results.length - shed})`,
+    );
   }
   clearInterval(sampler);
   assert.ok(shedMs.length > 0, 'the back-pressure limit was reached and requests were shed');
@@ -84,7 +92,8 @@ test(`10× the back-pressure limit (${LIMIT} in flight → ${LIMIT * 10} at once
   }
   assert.equal(seen.size, accepted.length, 'accepted entries occupy distinct indexes');
 
-  const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * f)] ?? 0;
+  const q = (xs: number[], f: number): number =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length * f)] ?? 0;
   t.diagnostic(
     `accepted=${accepted.length} shed=${shedMs.length} shed-p50=${q(shedMs, 0.5).toFixed(0)}ms shed-p99=${q(shedMs, 0.99).toFixed(0)}ms ` +
       `accepted-p50=${q(acceptedMs, 0.5).toFixed(0)}ms accepted-p99=${q(acceptedMs, 0.99).toFixed(0)}ms ` +

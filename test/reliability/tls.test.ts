@@ -22,15 +22,37 @@ function httpsGet(url: string, ca: string): Promise<{ status: number; text: stri
 }
 
 const SERVERS: { name: string; args: (dir: string) => string[]; path: string }[] = [
-  { name: 'log', args: (dir) => ['log', 'serve', '--port', '0', '--data-dir', join(dir, 'log'), '--workers', '0'], path: '/api/v1/log' },
+  {
+    name: 'log',
+    args: (dir) => ['log', 'serve', '--port', '0', '--data-dir', join(dir, 'log'), '--workers', '0'],
+    path: '/api/v1/log',
+  },
   {
     name: 'ca',
-    args: (dir) => ['ca', 'serve', '--port', '0', '--data-dir', join(dir, 'ca'), '--oidc-issuers', join(dir, 'issuers.yaml')],
+    args: (dir) => [
+      'ca',
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'ca'),
+      '--oidc-issuers',
+      join(dir, 'issuers.yaml'),
+    ],
     path: '/api/v2/configuration',
   },
   {
     name: 'oidc',
-    args: (dir) => ['oidc', 'serve', '--port', '0', '--data-dir', join(dir, 'oidc'), '--public-url', 'https://localhost'],
+    args: (dir) => [
+      'oidc',
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'oidc'),
+      '--public-url',
+      'https://localhost',
+    ],
     path: '/.well-known/openid-configuration',
   },
 ];
@@ -40,9 +62,18 @@ test('every server serves HTTPS with --tls-cert/--tls-key; plain HTTP on that po
   const tls = await generateServingTls(['localhost']);
   writeFileSync(join(dir, 'tls.crt'), tls.cert);
   writeFileSync(join(dir, 'tls.key'), tls.key, { mode: 0o600 });
-  writeFileSync(join(dir, 'issuers.yaml'), '- issuerUrl: https://token.actions.githubusercontent.com\n  type: github-workflow\n');
+  writeFileSync(
+    join(dir, 'issuers.yaml'),
+    '- issuerUrl: https://token.actions.githubusercontent.com\n  type: github-workflow\n',
+  );
   for (const s of SERVERS) {
-    const served = await spawnServer([...s.args(dir), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')]);
+    const served = await spawnServer([
+      ...s.args(dir),
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+    ]);
     try {
       assert.match(served.url, /^https:\/\//, `${s.name} listens on https`);
       const r = await httpsGet(`${served.url}${s.path}`, tls.caPem);
@@ -55,11 +86,15 @@ test('every server serves HTTPS with --tls-cert/--tls-key; plain HTTP on that po
     } finally {
       await stop(served.proc);
     }
-    const half = spawnSync(process.execPath, ['bin/sigil.js', ...s.args(dir), '--tls-cert', join(dir, 'tls.crt')], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const half = spawnSync(
+      process.execPath,
+      ['bin/sigil.js', ...s.args(dir), '--tls-cert', join(dir, 'tls.crt')],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     assert.notEqual(half.status, 0, `${s.name}: --tls-cert without --tls-key fails`);
     assert.match(half.stderr, /sigil: error: --tls-cert and --tls-key go together/);
   }

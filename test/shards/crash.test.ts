@@ -13,7 +13,10 @@ const FIXTURE = new URL('./fixtures/crash-rotate.ts', import.meta.url).pathname;
 const N = 3;
 
 function crashRotation(dir: string, step: RotateStep): void {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, dir, step], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, dir, step], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.equal(r.signal, 'SIGKILL', `the rotation should die after ${step}: ${r.stderr}`);
 }
 
@@ -35,12 +38,19 @@ test('a rotation killed after any step leaves a consistent log that serves, grow
 
     let server = await openLog(dir);
     const info = (await getJson<LogInfoJson>(`${server.url}/api/v1/log`)).json;
-    assert.equal(server.treeId === oldTree, !done, `${step}: the old tree stays active unless the manifest was written`);
+    assert.equal(
+      server.treeId === oldTree,
+      !done,
+      `${step}: the old tree stays active unless the manifest was written`,
+    );
     assert.equal(info.inactiveShards?.length ?? 0, done ? 1 : 0);
     const [next] = await grow(server, 1);
     assert.equal(next!.logIndex, N, `${step}: the next global index`);
     for (const e of [...before, next!]) {
-      const got = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${e.logIndex}`)).json);
+      const got = only(
+        (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${e.logIndex}`))
+          .json,
+      );
       assert.equal(got.uuid, e.uuid, step);
       verifyLogEntry(got, logKey(server));
     }

@@ -4,7 +4,8 @@ import type { IdentifiedLogEntry } from '../../src/rekor/log-entry.js';
 import { rotateLog } from '../../src/log/shards/rotate.js';
 import { createEntry, hashedRekord, tempDir } from '../rekor/helpers.js';
 
-export const openLog = (dataDir: string): Promise<LogServer> => createLogServer({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
+export const openLog = (dataDir: string): Promise<LogServer> =>
+  createLogServer({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
 
 export async function grow(server: LogServer, n: number): Promise<IdentifiedLogEntry[]> {
   const out: IdentifiedLogEntry[] = [];

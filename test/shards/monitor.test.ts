@@ -48,7 +48,10 @@ test('the monitor follows an honest rotation quietly, and alerts when the tree i
   await grow(server, 1);
   r = await monitorOnce(cfg(server.url));
   assert.equal(r.consistent, false);
-  assert.deepEqual(r.alerts.map((a) => a.kind), ['fork']);
+  assert.deepEqual(
+    r.alerts.map((a) => a.kind),
+    ['fork'],
+  );
   await server.close();
 
   // A log rotated from an older copy: the frozen tree (3) is shorter than what the monitor saw (5).
@@ -69,5 +72,8 @@ test('the monitor follows an honest rotation quietly, and alerts when the tree i
   t.after(() => server.close());
   r = await monitorOnce(cfg(server.url));
   assert.equal(r.consistent, false);
-  assert.deepEqual(r.alerts.map((a) => a.kind), ['rollback']);
+  assert.deepEqual(
+    r.alerts.map((a) => a.kind),
+    ['rollback'],
+  );
 });

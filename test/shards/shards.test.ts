@@ -32,12 +32,19 @@ async function checkAll(server: LogServer, oldTree: string, created: IdentifiedL
   assert.equal(old.treeSize, N);
   // The frozen shard's final checkpoint is the one the log signed for its last entry.
   assert.equal(old.signedTreeHead, created[N - 1]!.verification.inclusionProof.checkpoint);
-  assert.equal(parseCheckpoint(parseSignedNote(old.signedTreeHead).text).origin.endsWith(` - ${oldTree}`), true);
+  assert.equal(
+    parseCheckpoint(parseSignedNote(old.signedTreeHead).text).origin.endsWith(` - ${oldTree}`),
+    true,
+  );
 
   for (let i = 0; i < created.length; i++) {
     const want = created[i]!;
-    const byIndex = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${i}`)).json);
-    const byUuid = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${want.uuid}`)).json);
+    const byIndex = only(
+      (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${i}`)).json,
+    );
+    const byUuid = only(
+      (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${want.uuid}`)).json,
+    );
     for (const e of [byIndex, byUuid]) {
       assert.equal(e.uuid, want.uuid);
       assert.equal(e.logIndex, i, 'logIndex is global');
@@ -46,7 +53,11 @@ async function checkAll(server: LogServer, oldTree: string, created: IdentifiedL
       assert.equal(e.uuid.slice(0, 16), treeHex(inOld ? oldTree : server.treeId));
       const p = e.verification.inclusionProof;
       assert.equal(p.logIndex, inOld ? i : i - N, 'the inclusion proof index is shard-local');
-      assert.equal(p.checkpoint, inOld ? old.signedTreeHead : info.signedTreeHead, "proven against its shard's checkpoint");
+      assert.equal(
+        p.checkpoint,
+        inOld ? old.signedTreeHead : info.signedTreeHead,
+        "proven against its shard's checkpoint",
+      );
       const v = verifyLogEntry(e, key);
       assert.equal(v.checkpoint.origin.endsWith(` - ${inOld ? oldTree : server.treeId}`), true);
     }
@@ -54,7 +65,10 @@ async function checkAll(server: LogServer, oldTree: string, created: IdentifiedL
   assert.equal((await getJson(`${server.url}/api/v1/log/entries?logIndex=${created.length}`)).status, 404);
   // A bare leaf hash finds an old entry too.
   const leafOnly = created[1]!.uuid.slice(16);
-  assert.equal(only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${leafOnly}`)).json).uuid, created[1]!.uuid);
+  assert.equal(
+    only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${leafOnly}`)).json).uuid,
+    created[1]!.uuid,
+  );
 
   const res = await post(server.url, '/api/v1/log/entries/retrieve', {
     logIndexes: [0, N + 1],
@@ -62,23 +76,50 @@ async function checkAll(server: LogServer, oldTree: string, created: IdentifiedL
   });
   assert.equal(res.status, 200);
   const got = ((await res.json()) as Record<string, never>[]).map((m) => only(m).logIndex);
-  assert.deepEqual(got.sort((a, b) => a - b), [0, 2, N + 1, N + 2]);
+  assert.deepEqual(
+    got.sort((a, b) => a - b),
+    [0, 2, N + 1, N + 2],
+  );
 
   // Consistency proofs inside the frozen shard (treeID) and the active one.
-  const proof = (await getJson<{ rootHash: string; hashes: string[] }>(`${server.url}/api/v1/log/proof?firstSize=2&lastSize=${N}&treeID=${oldTree}`)).json;
+  const proof = (
+    await getJson<{ rootHash: string; hashes: string[] }>(
+      `${server.url}/api/v1/log/proof?firstSize=2&lastSize=${N}&treeID=${oldTree}`,
+    )
+  ).json;
   assert.equal(proof.rootHash, old.rootHash);
   const at2 = created[1]!.verification.inclusionProof;
   assert.equal(at2.treeSize, 2);
-  const ok = verifyConsistency(2, N, Buffer.from(at2.rootHash, 'hex'), Buffer.from(old.rootHash, 'hex'), proof.hashes.map((h) => Buffer.from(h, 'hex')));
+  const ok = verifyConsistency(
+    2,
+    N,
+    Buffer.from(at2.rootHash, 'hex'),
+    Buffer.from(old.rootHash, 'hex'),
+    proof.hashes.map((h) => Buffer.from(h, 'hex')),
+  );
   assert.equal(ok, true);
-  assert.equal((await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${N}`)).status, 400, 'the active tree is smaller');
-  assert.equal((await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${N + 1}&treeID=${oldTree}`)).status, 400);
-  assert.equal((await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${M}&treeID=${server.treeId}`)).status, 200);
+  assert.equal(
+    (await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${N}`)).status,
+    400,
+    'the active tree is smaller',
+  );
+  assert.equal(
+    (await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${N + 1}&treeID=${oldTree}`)).status,
+    400,
+  );
+  assert.equal(
+    (await getJson(`${server.url}/api/v1/log/proof?firstSize=1&lastSize=${M}&treeID=${server.treeId}`))
+      .status,
+    200,
+  );
   assert.equal((await fetch(`${server.url}/api/v1/log/publicKey?treeID=${oldTree}`)).status, 200);
 
   // Tiles: the root serves the active shard, /shards/<treeID>/ any shard.
   assert.equal(await (await fetch(`${server.url}/shards/${oldTree}/checkpoint`)).text(), old.signedTreeHead);
-  await waitFor(async () => (await (await fetch(`${server.url}/checkpoint`)).text()) === info.signedTreeHead, 'the active tile checkpoint');
+  await waitFor(
+    async () => (await (await fetch(`${server.url}/checkpoint`)).text()) === info.signedTreeHead,
+    'the active tile checkpoint',
+  );
   assert.equal((await fetch(`${server.url}/shards/${oldTree}/tile/entries/000.p/${N}`)).status, 200);
 }
 
@@ -89,7 +130,11 @@ test('rotate: global indexes continue, every entry of both shards is found by in
   const created = await grow(server, N - 1);
   created.push(await createEntry(server.url, hashedRekord(shared).entry));
   const oldTree = server.treeId;
-  await assert.rejects(rotateLog(dataDir), (e: { code?: string }) => e.code === 'LOCKED', 'no rotation under a running server');
+  await assert.rejects(
+    rotateLog(dataDir),
+    (e: { code?: string }) => e.code === 'LOCKED',
+    'no rotation under a running server',
+  );
   await server.close();
 
   const r = await rotateLog(dataDir);
@@ -110,8 +155,13 @@ test('rotate: global indexes continue, every entry of both shards is found by in
   await checkAll(server, oldTree, created);
 
   // The index search spans shards: the shared artifact's digest names one entry in each.
-  const res = await post(server.url, '/api/v1/index/retrieve', { hash: `sha256:${hashedRekord(shared).digest.toString('hex')}` });
-  assert.deepEqual(((await res.json()) as string[]).sort(), [created[N - 1]!.uuid, created[N + M - 1]!.uuid].sort());
+  const res = await post(server.url, '/api/v1/index/retrieve', {
+    hash: `sha256:${hashedRekord(shared).digest.toString('hex')}`,
+  });
+  assert.deepEqual(
+    ((await res.json()) as string[]).sort(),
+    [created[N - 1]!.uuid, created[N + M - 1]!.uuid].sort(),
+  );
 
   await server.close();
   server = await openLog(dataDir);
@@ -128,8 +178,13 @@ test('rotate: global indexes continue, every entry of both shards is found by in
   assert.equal(readded.logIndex, N + M + 1);
   assert.equal(readded.uuid.slice(16), created[0]!.uuid.slice(16), 'same leaf, new tree');
   assert.notEqual(readded.uuid, created[0]!.uuid);
-  const both = await post(server.url, '/api/v1/log/entries/retrieve', { entryUUIDs: [created[0]!.uuid.slice(16)] });
-  assert.deepEqual(((await both.json()) as Record<string, never>[]).map((m) => only(m).logIndex).sort((a, b) => a - b), [0, N + M + 1]);
+  const both = await post(server.url, '/api/v1/log/entries/retrieve', {
+    entryUUIDs: [created[0]!.uuid.slice(16)],
+  });
+  assert.deepEqual(
+    ((await both.json()) as Record<string, never>[]).map((m) => only(m).logIndex).sort((a, b) => a - b),
+    [0, N + M + 1],
+  );
 });
 
 test('a second rotation: three shards, indexes continue; an empty active tree is not rotated', async (t) => {
@@ -138,7 +193,11 @@ test('a second rotation: three shards, indexes continue; an empty active tree is
   const a = await grow(server, 3);
   await server.close();
   await rotateLog(dataDir);
-  await assert.rejects(rotateLog(dataDir), (e: { code?: string }) => e.code === 'INVALID_INPUT', 'the new tree is still empty');
+  await assert.rejects(
+    rotateLog(dataDir),
+    (e: { code?: string }) => e.code === 'INVALID_INPUT',
+    'the new tree is still empty',
+  );
   server = await openLog(dataDir);
   const b = await grow(server, 2);
   await server.close();
@@ -147,11 +206,19 @@ test('a second rotation: three shards, indexes continue; an empty active tree is
   server = await openLog(dataDir);
   t.after(() => server.close());
   const c = await grow(server, 2);
-  assert.deepEqual([...a, ...b, ...c].map((e) => e.logIndex), [0, 1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    [...a, ...b, ...c].map((e) => e.logIndex),
+    [0, 1, 2, 3, 4, 5, 6],
+  );
   const info = (await getJson<LogInfoJson>(`${server.url}/api/v1/log`)).json;
-  assert.deepEqual(info.inactiveShards?.map((s) => s.treeSize), [3, 2]);
+  assert.deepEqual(
+    info.inactiveShards?.map((s) => s.treeSize),
+    [3, 2],
+  );
   for (const e of [...a, ...b, ...c]) {
-    const got = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${e.logIndex}`)).json);
+    const got = only(
+      (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${e.logIndex}`)).json,
+    );
     assert.equal(got.uuid, e.uuid);
     verifyLogEntry(got, logKey(server));
   }
@@ -163,7 +230,11 @@ test('shard bad input is a 4xx JSON error; a frozen shard that grew keeps the se
   await grow(server, 2);
   const oldTree = server.treeId;
   await server.close();
-  await assert.rejects(rotateLog(tempDir(t)), (e: { code?: string }) => e.code === 'INVALID_INPUT', 'no log to rotate');
+  await assert.rejects(
+    rotateLog(tempDir(t)),
+    (e: { code?: string }) => e.code === 'INVALID_INPUT',
+    'no log to rotate',
+  );
   await rotateLog(dataDir);
   server = await openLog(dataDir);
   const unknown80 = `${'7'.repeat(16)}${'a'.repeat(64)}`;
@@ -195,5 +266,9 @@ test('shard bad input is a 4xx JSON error; a frozen shard that grew keeps the se
   const log = await createLog({ store, signTreeHead: (size) => `forged head ${size}` });
   await log.append(Buffer.from('sneaked in'));
   await log.close();
-  await assert.rejects(openLog(dataDir), (e: { code?: string; message?: string }) => e.code === 'STORAGE_FAILURE' && /frozen/.test(e.message ?? ''));
+  await assert.rejects(
+    openLog(dataDir),
+    (e: { code?: string; message?: string }) =>
+      e.code === 'STORAGE_FAILURE' && /frozen/.test(e.message ?? ''),
+  );
 });

@@ -15,9 +15,15 @@ const HINT = 'sigil-shard-signer';
 function verify(server: LogServer, s: Signed, entry: IdentifiedLogEntry, withSet: boolean): void {
   const root = TrustedRoot.fromJSON(trustedRoot(server.url, logKey(server), server.logId));
   const material = toTrustMaterial(root, () => ({ publicKey: s.publicKey, validFor: () => true }));
-  const bundle = publicKeyBundle(entry, s.digest, s.signature, HINT) as { verificationMaterial: { tlogEntries: Record<string, unknown>[] } };
+  const bundle = publicKeyBundle(entry, s.digest, s.signature, HINT) as {
+    verificationMaterial: { tlogEntries: Record<string, unknown>[] };
+  };
   if (!withSet) delete bundle.verificationMaterial.tlogEntries[0]!.inclusionPromise;
-  const verifier = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: withSet ? 1 : 0 });
+  const verifier = new Verifier(material, {
+    tlogThreshold: 1,
+    ctlogThreshold: 0,
+    timestampThreshold: withSet ? 1 : 0,
+  });
   verifier.verify(toSignedEntity(bundleFromJSON(bundle), s.data));
 }
 
@@ -38,9 +44,18 @@ test('@sigstore/verify 3.1.1 accepts bundles whose entry lives in the frozen sha
   assert.equal(fresh.logIndex, 6 + 2);
   assert.equal(fresh.verification.inclusionProof.logIndex, 2);
 
-  const oldNow = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${oldAtCreation.uuid}`)).json);
-  const freshNow = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${fresh.logIndex}`)).json);
-  assert.equal(oldNow.verification.inclusionProof.treeSize, 6, 'proven against the final checkpoint of the frozen shard');
+  const oldNow = only(
+    (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries/${oldAtCreation.uuid}`)).json,
+  );
+  const freshNow = only(
+    (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${fresh.logIndex}`))
+      .json,
+  );
+  assert.equal(
+    oldNow.verification.inclusionProof.treeSize,
+    6,
+    'proven against the final checkpoint of the frozen shard',
+  );
   // SET (global logIndex) and inclusion proof (shard-local index, shard checkpoint), each alone and together.
   for (const [s, e] of [
     [oldSigned, oldAtCreation],
@@ -54,10 +69,19 @@ test('@sigstore/verify 3.1.1 accepts bundles whose entry lives in the frozen sha
 
   // The indexes are not interchangeable: a SET over the shard-local index or a proof at the global one fails.
   const localInSet = { ...freshNow, logIndex: freshNow.verification.inclusionProof.logIndex };
-  assert.throws(() => verify(server, newSigned, localInSet, true), (e: { code?: string }) => e.code === 'TLOG_INCLUSION_PROMISE_ERROR');
+  assert.throws(
+    () => verify(server, newSigned, localInSet, true),
+    (e: { code?: string }) => e.code === 'TLOG_INCLUSION_PROMISE_ERROR',
+  );
   const globalInProof = {
     ...freshNow,
-    verification: { ...freshNow.verification, inclusionProof: { ...freshNow.verification.inclusionProof, logIndex: freshNow.logIndex } },
+    verification: {
+      ...freshNow.verification,
+      inclusionProof: { ...freshNow.verification.inclusionProof, logIndex: freshNow.logIndex },
+    },
   };
-  assert.throws(() => verify(server, newSigned, globalInProof, false), (e: { code?: string }) => e.code === 'TLOG_INCLUSION_PROOF_ERROR');
+  assert.throws(
+    () => verify(server, newSigned, globalInProof, false),
+    (e: { code?: string }) => e.code === 'TLOG_INCLUSION_PROOF_ERROR',
+  );
 });

@@ -18,7 +18,9 @@ test("the explorer's checks pass for entries of both shards against their own tr
   const key = await web.importP256PublicKey(server.publicKeyPem);
   const name = new URL(server.url).hostname;
   for (const index of [1, 4]) {
-    const entry = only((await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${index}`)).json);
+    const entry = only(
+      (await getJson<Record<string, never>>(`${server.url}/api/v1/log/entries?logIndex=${index}`)).json,
+    );
     const note = index < 3 ? info.inactiveShards![0]!.signedTreeHead : info.signedTreeHead;
     const checks = (await web.checkEntry(entry, { note, name, logKey: key })) as Check[];
     assert.ok(checks.length >= 4);

@@ -44,7 +44,17 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
 
   // sigil sign-blob, as a separate process, token from SIGSTORE_ID_TOKEN.
   const signed = await runSigil(
-    ['sign-blob', '--yes', '--fulcio-url', stack.ca.url, '--rekor-url', stack.log.url, '--bundle', bundlePath, file],
+    [
+      'sign-blob',
+      '--yes',
+      '--fulcio-url',
+      stack.ca.url,
+      '--rekor-url',
+      stack.log.url,
+      '--bundle',
+      bundlePath,
+      file,
+    ],
     { SIGSTORE_ID_TOKEN: await stack.oidc.mint() },
   );
   assert.equal(signed.code, 0, signed.stderr);
@@ -63,19 +73,37 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
   const policy = { subjectAlternativeName: SAN, extensions: { issuer: stack.oidc.issuer } };
   const signer = official.verify(toSignedEntity(bundleFromJSON(bundleJson), artifact), policy);
   assert.equal(signer.identity?.subjectAlternativeName, SAN);
-  assert.throws(() => official.verify(toSignedEntity(bundleFromJSON(bundleJson), Buffer.from('other')), policy));
+  assert.throws(() =>
+    official.verify(toSignedEntity(bundleFromJSON(bundleJson), Buffer.from('other')), policy),
+  );
 
-  const flags = { bundle: bundlePath, trustedRoot: stack.trustedRootPath, certificateIdentity: SAN, certificateOidcIssuer: stack.oidc.issuer };
+  const flags = {
+    bundle: bundlePath,
+    trustedRoot: stack.trustedRootPath,
+    certificateIdentity: SAN,
+    certificateOidcIssuer: stack.oidc.issuer,
+  };
   const r = verifyBlob(file, flags);
   assert.deepEqual(r.checks, ['tlog', 'certificate-chain', 'sct', 'signature', 'identity']);
   writeFileSync(join(dir, 'other.bin'), 'not the artifact\n');
-  assert.equal(refusal(() => verifyBlob(join(dir, 'other.bin'), flags)), 'DIGEST_MISMATCH');
-  assert.equal(refusal(() => verifyBlob(file, { ...flags, certificateOidcIssuer: 'https://accounts.google.com' })), 'IDENTITY_MISMATCH');
-  assert.equal(refusal(() => verifyBlob(undefined, flags)), 'CLI', 'a message signature needs the file');
+  assert.equal(
+    refusal(() => verifyBlob(join(dir, 'other.bin'), flags)),
+    'DIGEST_MISMATCH',
+  );
+  assert.equal(
+    refusal(() => verifyBlob(file, { ...flags, certificateOidcIssuer: 'https://accounts.google.com' })),
+    'IDENTITY_MISMATCH',
+  );
+  assert.equal(
+    refusal(() => verifyBlob(undefined, flags)),
+    'CLI',
+    'a message signature needs the file',
+  );
 
   // @sigstore/sign 4.1.1 against sigil's CA and log: message signature and DSSE.
   const token = await stack.oidc.mint();
-  const fulcio = () => new FulcioSigner({ fulcioBaseURL: stack.ca.url, identityProvider: { getToken: async () => token } });
+  const fulcio = () =>
+    new FulcioSigner({ fulcioBaseURL: stack.ca.url, identityProvider: { getToken: async () => token } });
   const msg = await new MessageSignatureBundleBuilder({
     signer: fulcio(),
     witnesses: [new RekorWitness({ rekorBaseURL: stack.log.url })],
@@ -83,12 +111,22 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
   const msgPath = join(dir, 'js-message.json');
   writeFileSync(msgPath, JSON.stringify(bundleToJSON(msg)));
   assert.equal(verifyBlob(file, { ...flags, bundle: msgPath }).signature.kind, 'messageSignature');
-  assert.equal(refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: msgPath })), 'DIGEST_MISMATCH');
+  assert.equal(
+    refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: msgPath })),
+    'DIGEST_MISMATCH',
+  );
 
   const statement = Buffer.from(
     JSON.stringify({
       _type: 'https://in-toto.io/Statement/v1',
-      subject: [{ name: 'artifact.bin', digest: { sha256: (await import('node:crypto')).createHash('sha256').update(artifact).digest('hex') } }],
+      subject: [
+        {
+          name: 'artifact.bin',
+          digest: {
+            sha256: (await import('node:crypto')).createHash('sha256').update(artifact).digest('hex'),
+          },
+        },
+      ],
       predicateType: 'https://example.com/p/v1',
       predicate: {},
     }),
@@ -100,8 +138,15 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
   const dssePath = join(dir, 'js-dsse.json');
   writeFileSync(dssePath, JSON.stringify(bundleToJSON(dsse)));
   assert.equal(verifyBlob(file, { ...flags, bundle: dssePath }).signature.kind, 'dsseEnvelope');
-  assert.equal(verifyBlob(undefined, { ...flags, bundle: dssePath }).signature.kind, 'dsseEnvelope', 'DSSE: --bundle alone');
-  assert.equal(refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: dssePath })), 'DIGEST_MISMATCH');
+  assert.equal(
+    verifyBlob(undefined, { ...flags, bundle: dssePath }).signature.kind,
+    'dsseEnvelope',
+    'DSSE: --bundle alone',
+  );
+  assert.equal(
+    refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: dssePath })),
+    'DIGEST_MISMATCH',
+  );
 });
 
 test('the real public-Sigstore bundles verify with sigil verify-blob (DSSE: --bundle alone), and not for anyone else', async (t) => {
@@ -116,9 +161,17 @@ test('the real public-Sigstore bundles verify with sigil verify-blob (DSSE: --bu
   for (const b of bundles) {
     const r = verifyBlob(undefined, { ...flags, bundle: PUBLIC + b });
     assert.deepEqual(r.identity?.subjectAlternativeNames, ['brian@dehamer.com'], b);
-    assert.equal(refusal(() => verifyBlob(undefined, { ...flags, bundle: PUBLIC + b, certificateIdentity: 'mallory@example.com' })), 'IDENTITY_MISMATCH');
+    assert.equal(
+      refusal(() =>
+        verifyBlob(undefined, { ...flags, bundle: PUBLIC + b, certificateIdentity: 'mallory@example.com' }),
+      ),
+      'IDENTITY_MISMATCH',
+    );
     // The statement itself is not the artifact: given as FILE it is not a subject.
-    assert.equal(refusal(() => verifyBlob(PUBLIC + 'statement.json', { ...flags, bundle: PUBLIC + b })), 'DIGEST_MISMATCH');
+    assert.equal(
+      refusal(() => verifyBlob(PUBLIC + 'statement.json', { ...flags, bundle: PUBLIC + b })),
+      'DIGEST_MISMATCH',
+    );
   }
   // The same through the command line, with the regexp flags.
   const cli = await runSigilInProcess([
@@ -153,23 +206,63 @@ test('generate-key-pair, sign-blob --key and verify-blob --key', async (t) => {
   assert.equal(statSync(`${prefix}.key`).mode & 0o777, 0o600);
   assert.match(readFileSync(`${prefix}.key`, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
   assert.match(readFileSync(`${prefix}.pub`, 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
-  assert.equal((await runSigilInProcess(['generate-key-pair', '--output-key-prefix', prefix])).code, 1, 'never overwrites');
+  assert.equal(
+    (await runSigilInProcess(['generate-key-pair', '--output-key-prefix', prefix])).code,
+    1,
+    'never overwrites',
+  );
 
   const file = join(dir, 'a.txt');
   writeFileSync(file, 'signed with a key\n');
   const bundle = join(dir, 'a.sigstore.json');
-  const s = await runSigilInProcess(['sign-blob', '--yes', '--key', `${prefix}.key`, '--rekor-url', stack.log.url, '--bundle', bundle, file]);
+  const s = await runSigilInProcess([
+    'sign-blob',
+    '--yes',
+    '--key',
+    `${prefix}.key`,
+    '--rekor-url',
+    stack.log.url,
+    '--bundle',
+    bundle,
+    file,
+  ]);
   assert.equal(s.code, 0, s.stderr);
-  const v = await runSigilInProcess(['verify-blob', '--key', `${prefix}.pub`, '--trusted-root', stack.trustedRootPath, '--bundle', bundle, file]);
+  const v = await runSigilInProcess([
+    'verify-blob',
+    '--key',
+    `${prefix}.pub`,
+    '--trusted-root',
+    stack.trustedRootPath,
+    '--bundle',
+    bundle,
+    file,
+  ]);
   assert.equal(v.code, 0, v.stderr);
   assert.equal(JSON.parse(v.stdout).mode, 'public-key');
   writeFileSync(join(dir, 'b.txt'), 'something else\n');
-  const bad = await runSigilInProcess(['verify-blob', '--key', `${prefix}.pub`, '--trusted-root', stack.trustedRootPath, '--bundle', bundle, join(dir, 'b.txt')]);
+  const bad = await runSigilInProcess([
+    'verify-blob',
+    '--key',
+    `${prefix}.pub`,
+    '--trusted-root',
+    stack.trustedRootPath,
+    '--bundle',
+    bundle,
+    join(dir, 'b.txt'),
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /DIGEST_MISMATCH/);
 
   process.env.SIGIL_PASSWORD = 'wrong';
-  const wrong = await runSigilInProcess(['sign-blob', '--yes', '--key', `${prefix}.key`, '--rekor-url', stack.log.url, file]);
+  const wrong = await runSigilInProcess([
+    'sign-blob',
+    '--yes',
+    '--key',
+    `${prefix}.key`,
+    '--rekor-url',
+    stack.log.url,
+    file,
+  ]);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^sigil: error: .*wrong password/m);
 });

@@ -30,16 +30,34 @@ test('no terminal and no --yes: sign refuses instead of waiting for an answer', 
   const seen: string[] = [];
   const registry = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': DIGEST, 'content-length': '2' });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'docker-content-digest': DIGEST,
+      'content-length': '2',
+    });
     res.end(req.method === 'HEAD' ? undefined : '{}');
   });
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
   t.after(() => registry.close());
   const port = (registry.address() as { port: number }).port;
   const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
-  const r = await runSigil(['sign', '--identity-token', jwt, '--rekor-url', 'http://127.0.0.1:9', `127.0.0.1:${port}/org/app@${DIGEST}`], {}, 30_000);
+  const r = await runSigil(
+    [
+      'sign',
+      '--identity-token',
+      jwt,
+      '--rekor-url',
+      'http://127.0.0.1:9',
+      `127.0.0.1:${port}/org/app@${DIGEST}`,
+    ],
+    {},
+    30_000,
+  );
   assert.equal(r.code, 1);
-  assert.match(oneLineError(r), /refusing to upload to the transparency log without confirmation: no terminal to ask on/);
+  assert.match(
+    oneLineError(r),
+    /refusing to upload to the transparency log without confirmation: no terminal to ask on/,
+  );
   assert.match(r.stderr, /sigil: hint: pass --yes/);
   assert.ok(!seen.some((s) => s.startsWith('PUT') || s.startsWith('POST')), 'nothing was written');
   assert.doesNotMatch(r.stderr, /eyJ/, 'the token is not echoed');
@@ -47,16 +65,90 @@ test('no terminal and no --yes: sign refuses instead of waiting for an answer', 
 
 test('bad references, flags and files: one-line errors, non-zero exit', async () => {
   const cases: [string[], RegExp][] = [
-    [['verify', '--trusted-root', '/nonexistent', '--certificate-identity', 'x', '--certificate-oidc-issuer', 'y', 'UPPER/Case:tag'], /repository name must be lowercase/],
-    [['verify', '--trusted-root', '/nonexistent', '--certificate-identity', 'x', '--certificate-oidc-issuer', 'y', 'reg.example/app@sha256:12'], /digest/],
-    [['verify', '127.0.0.1:5000/app:v1'], /--certificate-identity or --certificate-identity-regexp is required/],
-    [['verify', '--certificate-identity', 'x', '127.0.0.1:5000/app:v1'], /--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required/],
-    [['verify', '--certificate-identity', 'x', '--certificate-oidc-issuer', 'y', '--trusted-root', '/nonexistent', '127.0.0.1:5000/app:v1'], /cannot read trusted root \/nonexistent: ENOENT/],
-    [['verify', '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', 'y', '--trusted-root', `${PUBLIC_SIGSTORE_DIR}trusted_root.json`, '127.0.0.1:9/app@' + DIGEST], /subjectRegExp is not a valid regular expression/],
-    [['sign', '--yes', '--fulcio-url', 'ftp://x', '--identity-token', 'a.b.c', `127.0.0.1:9/app@${DIGEST}`], /--fulcio-url "ftp:\/\/x" is not an http\(s\) URL/],
-    [['sign', '--yes', '--identity-token', 'not-a-jwt', `127.0.0.1:9/app@${DIGEST}`], /identity token is not a JWT/],
-    [['verify-blob', '--bundle', '/nonexistent', '--insecure-ignore-identity-unsafe', '--trusted-root', `${PUBLIC_SIGSTORE_DIR}trusted_root.json`, '/etc/hostname'], /cannot read bundle \/nonexistent/],
-    [['attest', '--yes', '--predicate', '/nonexistent', '--type', 'not a uri', `127.0.0.1:9/app@${DIGEST}`], /invalid predicate type/],
+    [
+      [
+        'verify',
+        '--trusted-root',
+        '/nonexistent',
+        '--certificate-identity',
+        'x',
+        '--certificate-oidc-issuer',
+        'y',
+        'UPPER/Case:tag',
+      ],
+      /repository name must be lowercase/,
+    ],
+    [
+      [
+        'verify',
+        '--trusted-root',
+        '/nonexistent',
+        '--certificate-identity',
+        'x',
+        '--certificate-oidc-issuer',
+        'y',
+        'reg.example/app@sha256:12',
+      ],
+      /digest/,
+    ],
+    [
+      ['verify', '127.0.0.1:5000/app:v1'],
+      /--certificate-identity or --certificate-identity-regexp is required/,
+    ],
+    [
+      ['verify', '--certificate-identity', 'x', '127.0.0.1:5000/app:v1'],
+      /--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required/,
+    ],
+    [
+      [
+        'verify',
+        '--certificate-identity',
+        'x',
+        '--certificate-oidc-issuer',
+        'y',
+        '--trusted-root',
+        '/nonexistent',
+        '127.0.0.1:5000/app:v1',
+      ],
+      /cannot read trusted root \/nonexistent: ENOENT/,
+    ],
+    [
+      [
+        'verify',
+        '--certificate-identity-regexp',
+        '(',
+        '--certificate-oidc-issuer',
+        'y',
+        '--trusted-root',
+        `${PUBLIC_SIGSTORE_DIR}trusted_root.json`,
+        '127.0.0.1:9/app@' + DIGEST,
+      ],
+      /subjectRegExp is not a valid regular expression/,
+    ],
+    [
+      ['sign', '--yes', '--fulcio-url', 'ftp://x', '--identity-token', 'a.b.c', `127.0.0.1:9/app@${DIGEST}`],
+      /--fulcio-url "ftp:\/\/x" is not an http\(s\) URL/,
+    ],
+    [
+      ['sign', '--yes', '--identity-token', 'not-a-jwt', `127.0.0.1:9/app@${DIGEST}`],
+      /identity token is not a JWT/,
+    ],
+    [
+      [
+        'verify-blob',
+        '--bundle',
+        '/nonexistent',
+        '--insecure-ignore-identity-unsafe',
+        '--trusted-root',
+        `${PUBLIC_SIGSTORE_DIR}trusted_root.json`,
+        '/etc/hostname',
+      ],
+      /cannot read bundle \/nonexistent/,
+    ],
+    [
+      ['attest', '--yes', '--predicate', '/nonexistent', '--type', 'not a uri', `127.0.0.1:9/app@${DIGEST}`],
+      /invalid predicate type/,
+    ],
     [['triangulate', '--type', 'nope', `127.0.0.1:9/app@${DIGEST}`], /invalid --type "nope"/],
     [['sign', '--no-such-flag', 'x'], /unknown option '--no-such-flag'/],
   ];

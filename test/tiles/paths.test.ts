@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
 import { decodeEntryBundle, encodeEntryBundle } from '../../src/log/tiles/bundle.js';
-import { encodeTileIndex, newTiles, parseTilePath, tilePath, type TileId } from '../../src/log/tiles/paths.js';
+import {
+  encodeTileIndex,
+  newTiles,
+  parseTilePath,
+  tilePath,
+  type TileId,
+} from '../../src/log/tiles/paths.js';
 
 test('tile index encoding (C2SP examples and edges)', () => {
   const table: [number, string][] = [
@@ -50,7 +56,11 @@ test('non-canonical or hostile tile paths are INVALID_INPUT', () => {
     `tile/0/${'x001/'.repeat(40)}001`,
     'tile/data/000',
   ]) {
-    assert.throws(() => parseTilePath(bad), (e: unknown) => isSigilError(e, 'INVALID_INPUT'), bad);
+    assert.throws(
+      () => parseTilePath(bad),
+      (e: unknown) => isSigilError(e, 'INVALID_INPUT'),
+      bad,
+    );
   }
 });
 
@@ -68,8 +78,14 @@ test('newTiles lists exactly the tiles a tree size adds', () => {
   // 256·256 + 3: level 0 has 256 full tiles and one of width 3; level 1 one full tile; level 2 width 1.
   const all = newTiles(0, 65539);
   assert.equal(all.filter((t) => t.level === 0).length, 257);
-  assert.deepEqual(all.filter((t) => t.level === 1), [{ level: 1, index: 0, width: 256 }]);
-  assert.deepEqual(all.filter((t) => t.level === 2), [{ level: 2, index: 0, width: 1 }]);
+  assert.deepEqual(
+    all.filter((t) => t.level === 1),
+    [{ level: 1, index: 0, width: 256 }],
+  );
+  assert.deepEqual(
+    all.filter((t) => t.level === 2),
+    [{ level: 2, index: 0, width: 1 }],
+  );
   // Growth within a tile re-publishes only that tile (new width) and what sits above it.
   assert.deepEqual(newTiles(300, 310), [
     { level: 0, index: 1, width: 54 },
@@ -88,10 +104,22 @@ test('newTiles lists exactly the tiles a tree size adds', () => {
 test('entry bundles are uint16-length-prefixed and round-trip; truncation is refused', () => {
   const entries = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(300, 7), Buffer.alloc(0xffff, 1)];
   const b = encodeEntryBundle(entries);
-  assert.equal(b.length, entries.reduce((n, e) => n + 2 + e.length, 0));
+  assert.equal(
+    b.length,
+    entries.reduce((n, e) => n + 2 + e.length, 0),
+  );
   assert.deepEqual([...b.subarray(0, 3)], [0, 1, 0x61]);
   assert.deepEqual(decodeEntryBundle(b), entries);
-  assert.throws(() => decodeEntryBundle(b.subarray(0, b.length - 1)), (e: unknown) => isSigilError(e, 'INVALID_INPUT'));
-  assert.throws(() => decodeEntryBundle(Buffer.from([0])), (e: unknown) => isSigilError(e, 'INVALID_INPUT'));
-  assert.throws(() => encodeEntryBundle([Buffer.alloc(0x10000)]), (e: unknown) => isSigilError(e, 'TOO_LARGE'));
+  assert.throws(
+    () => decodeEntryBundle(b.subarray(0, b.length - 1)),
+    (e: unknown) => isSigilError(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => decodeEntryBundle(Buffer.from([0])),
+    (e: unknown) => isSigilError(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => encodeEntryBundle([Buffer.alloc(0x10000)]),
+    (e: unknown) => isSigilError(e, 'TOO_LARGE'),
+  );
 });

@@ -23,7 +23,11 @@ const fileFetcher = (dir: string) => async (path: string) => readFileSync(join(d
 test('tiles written as the tree grows are immutable, and proofs from tiles alone match the tree', async (t) => {
   const dir = tempDir(t);
   const tiles = join(dir, 'tiles');
-  const log = await createLog({ store: await openSqliteStore({ dir }), signTreeHead: textSigner, maxBatch: 1024 });
+  const log = await createLog({
+    store: await openSqliteStore({ dir }),
+    signTreeHead: textSigner,
+    maxBatch: 1024,
+  });
   t.after(() => log.close());
   const writer = new TileWriter(log, tiles);
   await appendN(log, 'a', 549);
@@ -31,23 +35,36 @@ test('tiles written as the tree grows are immutable, and proofs from tiles alone
   const level0 = readdirSync(join(tiles, 'tile/0'), { recursive: true }).map(String).sort();
   assert.deepEqual(level0, ['000', '001', '002.p', '002.p/37']);
   const all = await log.getEntries(0, 549);
-  assert.ok(readFileSync(join(tiles, 'tile/0/001')).equals(Buffer.concat(all.slice(256, 512).map((e) => e.leafHash))));
-  assert.ok(readFileSync(join(tiles, 'tile/1/000.p/2')).equals(
-    Buffer.concat([rootOf(all.slice(0, 256).map((e) => e.leafHash)), rootOf(all.slice(256, 512).map((e) => e.leafHash))]),
-  ));
+  assert.ok(
+    readFileSync(join(tiles, 'tile/0/001')).equals(Buffer.concat(all.slice(256, 512).map((e) => e.leafHash))),
+  );
+  assert.ok(
+    readFileSync(join(tiles, 'tile/1/000.p/2')).equals(
+      Buffer.concat([
+        rootOf(all.slice(0, 256).map((e) => e.leafHash)),
+        rootOf(all.slice(256, 512).map((e) => e.leafHash)),
+      ]),
+    ),
+  );
   assert.equal(readFileSync(join(tiles, 'checkpoint'), 'utf8'), log.latestTreeHead().signed);
   const partialBefore = readFileSync(join(tiles, 'tile/entries/002.p/37'));
 
   await appendN(log, 'b', 51);
   assert.equal(await writer.sync(), 600);
-  assert.ok(readFileSync(join(tiles, 'tile/entries/002.p/37')).equals(partialBefore), 'an old partial tile never changes');
+  assert.ok(
+    readFileSync(join(tiles, 'tile/entries/002.p/37')).equals(partialBefore),
+    'an old partial tile never changes',
+  );
   const prover = new TileProver(fileFetcher(tiles), 600);
   const head = log.latestTreeHead();
   assert.ok((await prover.root()).equals(head.rootHash), 'root from tiles = checkpoint root');
   for (let i = 0; i < 600; i += 7) {
     const proof = await prover.inclusionProof(i);
     assert.ok(verifyInclusion(i, 600, await prover.leafHash(i), proof, head.rootHash), `inclusion ${i}`);
-    assert.ok(leafHash(await prover.entry(i)).equals(await prover.leafHash(i)), `entry bundle ${i} hashes to the tile`);
+    assert.ok(
+      leafHash(await prover.entry(i)).equals(await prover.leafHash(i)),
+      `entry bundle ${i} hashes to the tile`,
+    );
   }
   const old = new TileProver(fileFetcher(tiles), 549);
   const oldRoot = await old.root();
@@ -58,7 +75,12 @@ test('tiles written as the tree grows are immutable, and proofs from tiles alone
 test('level-1 full tiles and level-2 tiles: proofs at 65,836 entries from tiles equal the log', async (t) => {
   const dir = tempDir(t);
   const tiles = join(dir, 'tiles');
-  const log = await createLog({ store: await openSqliteStore({ dir }), signTreeHead: textSigner, maxBatch: 4096, cacheWindow: 8192 });
+  const log = await createLog({
+    store: await openSqliteStore({ dir }),
+    signTreeHead: textSigner,
+    maxBatch: 4096,
+    cacheWindow: 8192,
+  });
   t.after(() => log.close());
   await appendN(log, 'c', 65_836);
   const writer = new TileWriter(log, tiles);
@@ -90,7 +112,10 @@ test('the log server serves /checkpoint and /tile/…; a client proves inclusion
   }
   const note = parseSignedNote(cp);
   const key = createPublicKey(server.publicKeyPem);
-  assert.ok(verifyNote(note, server.checkpointName, sha256(spkiDer(key)).subarray(0, 4), key), 'checkpoint is signed by the log key');
+  assert.ok(
+    verifyNote(note, server.checkpointName, sha256(spkiDer(key)).subarray(0, 4), key),
+    'checkpoint is signed by the log key',
+  );
   const checkpoint = parseCheckpoint(note.text);
   assert.equal(checkpoint.size, 5);
   const fetched: string[] = [];
@@ -108,7 +133,10 @@ test('the log server serves /checkpoint and /tile/…; a client proves inclusion
     const proof = await prover.inclusionProof(e.logIndex);
     assert.ok(verifyInclusion(e.logIndex, 5, leafHash(body), proof, checkpoint.rootHash));
   }
-  assert.ok(fetched.every((p) => p === 'tile/0/000.p/5' || p === 'tile/entries/000.p/5'), fetched.join(','));
+  assert.ok(
+    fetched.every((p) => p === 'tile/0/000.p/5' || p === 'tile/entries/000.p/5'),
+    fetched.join(','),
+  );
   for (const [path, status] of [
     ['/tile/0/000.p/6', 404],
     ['/tile/0/001', 404],

@@ -6,7 +6,12 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
 import { isSigilError } from '../../src/errors/index.js';
-import { createTrustMaterial, verifyBundle, VERIFICATION_MEDIA_TYPE, type VerificationPolicy } from '../../src/verify/index.js';
+import {
+  createTrustMaterial,
+  verifyBundle,
+  VERIFICATION_MEDIA_TYPE,
+  type VerificationPolicy,
+} from '../../src/verify/index.js';
 
 const DIR = PUBLIC_SIGSTORE_DIR;
 const ID = 'brian@dehamer.com';
@@ -22,7 +27,10 @@ interface Verdict {
 function setup() {
   const rootJson = JSON.parse(readFileSync(DIR + 'trusted_root.json', 'utf8'));
   const sigil = createTrustMaterial(rootJson);
-  const official = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(rootJson)), { tlogThreshold: 1, ctlogThreshold: 1 });
+  const official = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(rootJson)), {
+    tlogThreshold: 1,
+    ctlogThreshold: 1,
+  });
   const bundles = readdirSync(DIR)
     .filter((f) => f.endsWith('.sigstore'))
     .map((f) => [f, JSON.parse(readFileSync(DIR + f, 'utf8')) as Json] as const);
@@ -40,7 +48,10 @@ function setup() {
     try {
       // @sigstore/verify treats a string SAN as an unanchored regexp; anchor it to compare exact matching.
       const exact = new RegExp(`^${san.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-      official.verify(toSignedEntity(bundleFromJSON(b)), { subjectAlternativeName: exact as unknown as string, extensions: { issuer } });
+      official.verify(toSignedEntity(bundleFromJSON(b)), {
+        subjectAlternativeName: exact as unknown as string,
+        extensions: { issuer },
+      });
       return { ok: true };
     } catch (e) {
       return { ok: false, message: (e as Error).message };
@@ -57,7 +68,9 @@ test('all nine public bundles verify, as with @sigstore/verify', (t) => {
   for (const [name, b] of bundles) {
     assert.deepEqual(theirs(b), { ok: true }, `@sigstore/verify on ${name}`);
     assert.deepEqual(ours(b), { ok: true }, `sigil on ${name}`);
-    const r = verifyBundle(createTrustMaterial(rootJson), b, { identities: [{ subjectRegExp: '^brian@dehamer\\.com$', issuer: ISSUER }] });
+    const r = verifyBundle(createTrustMaterial(rootJson), b, {
+      identities: [{ subjectRegExp: '^brian@dehamer\\.com$', issuer: ISSUER }],
+    });
     assert.equal(r.mediaType, VERIFICATION_MEDIA_TYPE);
     assert.deepEqual(r.checks, ['tlog', 'certificate-chain', 'sct', 'signature', 'identity']);
     assert.deepEqual(r.identity?.subjectAlternativeNames, [ID]);
@@ -100,8 +113,16 @@ function flipBase64(s: string, at: number): string {
 
 /** The places a byte can change, each with the code sigil must answer. */
 const TAMPERS: [string, (b: Json) => boolean, string | RegExp][] = [
-  ['envelope payload', (b) => ((b.dsseEnvelope.payload = flipBase64(b.dsseEnvelope.payload, 0.5)), true), /SIGNATURE_MISMATCH|TLOG_FAILED/],
-  ['envelope signature', (b) => ((b.dsseEnvelope.signatures[0].sig = flipBase64(b.dsseEnvelope.signatures[0].sig, 0.6)), true), 'TLOG_FAILED'],
+  [
+    'envelope payload',
+    (b) => ((b.dsseEnvelope.payload = flipBase64(b.dsseEnvelope.payload, 0.5)), true),
+    /SIGNATURE_MISMATCH|TLOG_FAILED/,
+  ],
+  [
+    'envelope signature',
+    (b) => ((b.dsseEnvelope.signatures[0].sig = flipBase64(b.dsseEnvelope.signatures[0].sig, 0.6)), true),
+    'TLOG_FAILED',
+  ],
   [
     'certificate',
     (b) => {

@@ -11,10 +11,21 @@ import { issue, type TestCert } from './test-ca.js';
 const T0 = new Date('2024-01-01T00:00:00Z');
 const T_END = new Date('2034-01-01T00:00:00Z');
 const SIGNED_AT = new Date('2024-06-01T00:05:00Z');
-const SAN = { type: 'url' as const, value: 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main' };
+const SAN = {
+  type: 'url' as const,
+  value: 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main',
+};
 
 const root = await issue({ name: 'root', notBefore: T0, notAfter: T_END, ca: true });
-const inter = await issue({ name: 'inter', issuer: root, notBefore: T0, notAfter: T_END, ca: true, pathLen: 0, codeSigning: true });
+const inter = await issue({
+  name: 'inter',
+  issuer: root,
+  notBefore: T0,
+  notAfter: T_END,
+  ca: true,
+  pathLen: 0,
+  codeSigning: true,
+});
 const leaf = await issue({
   name: 'leaf',
   issuer: inter,
@@ -47,15 +58,36 @@ test('an expired-now leaf verifies at the integrated time', () => {
 
 test('a leaf that was not valid at the integrated time is refused, even if valid now', async () => {
   const now = Date.now();
-  const current = await issue({ name: 'cur', issuer: inter, notBefore: new Date(now - 60_000), notAfter: new Date(now + 600_000), san: SAN });
+  const current = await issue({
+    name: 'cur',
+    issuer: inter,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 600_000),
+    san: SAN,
+  });
   assert.ok(validateChain(parseCertificate(current.der), [ca([inter, root])], { at: new Date(now) }));
-  rejects(() => validateChain(parseCertificate(current.der), [ca([inter, root])], { at: SIGNED_AT }), 'CERTIFICATE_EXPIRED', /signing certificate was not valid/);
-  rejects(() => validateChain(parseCertificate(leaf.der), [ca([inter, root])], { at: new Date('2024-06-01T00:10:01Z') }), 'CERTIFICATE_EXPIRED');
+  rejects(
+    () => validateChain(parseCertificate(current.der), [ca([inter, root])], { at: SIGNED_AT }),
+    'CERTIFICATE_EXPIRED',
+    /signing certificate was not valid/,
+  );
+  rejects(
+    () =>
+      validateChain(parseCertificate(leaf.der), [ca([inter, root])], {
+        at: new Date('2024-06-01T00:10:01Z'),
+      }),
+    'CERTIFICATE_EXPIRED',
+  );
 });
 
 test('a CA whose validFor does not cover the time is not used', () => {
   rejects(
-    () => validateChain(parseCertificate(leaf.der), [ca([inter, root], { start: new Date('2025-01-01T00:00:00Z') })], { at: SIGNED_AT }),
+    () =>
+      validateChain(
+        parseCertificate(leaf.der),
+        [ca([inter, root], { start: new Date('2025-01-01T00:00:00Z') })],
+        { at: SIGNED_AT },
+      ),
     'CERTIFICATE_CHAIN_FAILED',
     /no certificate authority/,
   );
@@ -63,19 +95,42 @@ test('a CA whose validFor does not cover the time is not used', () => {
 
 test('a wrong anchor fails; the right one among several succeeds', async () => {
   const otherRoot = await issue({ name: 'root', notBefore: T0, notAfter: T_END, ca: true }); // same name, other key
-  rejects(() => validateChain(parseCertificate(leaf.der), [ca([otherRoot])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED');
-  assert.equal(validateChain(parseCertificate(leaf.der), [ca([otherRoot]), ca([inter, root])], { at: SIGNED_AT }).length, 3);
-  // the intermediate may also come from the signed thing, untrusted, when the root is the anchor
+  rejects(
+    () => validateChain(parseCertificate(leaf.der), [ca([otherRoot])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+  );
   assert.equal(
-    validateChain(parseCertificate(leaf.der), [ca([root])], { at: SIGNED_AT, untrustedIntermediates: [parseCertificate(inter.der)] }).length,
+    validateChain(parseCertificate(leaf.der), [ca([otherRoot]), ca([inter, root])], { at: SIGNED_AT }).length,
     3,
   );
-  rejects(() => validateChain(parseCertificate(leaf.der), [ca([root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED');
+  // the intermediate may also come from the signed thing, untrusted, when the root is the anchor
+  assert.equal(
+    validateChain(parseCertificate(leaf.der), [ca([root])], {
+      at: SIGNED_AT,
+      untrustedIntermediates: [parseCertificate(inter.der)],
+    }).length,
+    3,
+  );
+  rejects(
+    () => validateChain(parseCertificate(leaf.der), [ca([root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+  );
 });
 
 test('leaf checks: codeSigning EKU, not a CA, no unknown critical extension', async () => {
-  const noEku = await issue({ name: 'x', issuer: inter, notBefore: T0, notAfter: T_END, san: SAN, codeSigning: false });
-  rejects(() => validateChain(parseCertificate(noEku.der), [ca([inter, root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED', /codeSigning/);
+  const noEku = await issue({
+    name: 'x',
+    issuer: inter,
+    notBefore: T0,
+    notAfter: T_END,
+    san: SAN,
+    codeSigning: false,
+  });
+  rejects(
+    () => validateChain(parseCertificate(noEku.der), [ca([inter, root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+    /codeSigning/,
+  );
   const critical = await issue({
     name: 'x',
     issuer: inter,
@@ -84,24 +139,53 @@ test('leaf checks: codeSigning EKU, not a CA, no unknown critical extension', as
     san: SAN,
     extraExtensions: [new x509.Extension('1.2.3.4', true, new Uint8Array([5, 0]))],
   });
-  rejects(() => validateChain(parseCertificate(critical.der), [ca([inter, root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED', /critical/);
-  rejects(() => validateChain(parseCertificate(inter.der), [ca([root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED', /CA certificate/);
+  rejects(
+    () => validateChain(parseCertificate(critical.der), [ca([inter, root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+    /critical/,
+  );
+  rejects(
+    () => validateChain(parseCertificate(inter.der), [ca([root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+    /CA certificate/,
+  );
 });
 
 test('path length and CA constraints hold; more than 10 intermediates are refused', async () => {
   // inter has pathLen 0: a sub-CA under it cannot issue leaves
-  const sub = await issue({ name: 'sub', issuer: inter, notBefore: T0, notAfter: T_END, ca: true, codeSigning: true });
+  const sub = await issue({
+    name: 'sub',
+    issuer: inter,
+    notBefore: T0,
+    notAfter: T_END,
+    ca: true,
+    codeSigning: true,
+  });
   const deep = await issue({ name: 'deep', issuer: sub, notBefore: T0, notAfter: T_END, san: SAN });
-  rejects(() => validateChain(parseCertificate(deep.der), [ca([sub, inter, root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED', /path length/);
+  rejects(
+    () => validateChain(parseCertificate(deep.der), [ca([sub, inter, root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+    /path length/,
+  );
   // a non-CA "issuer"
   const notCa = await issue({ name: 'notca', issuer: root, notBefore: T0, notAfter: T_END });
   const under = await issue({ name: 'under', issuer: notCa, notBefore: T0, notAfter: T_END, san: SAN });
-  rejects(() => validateChain(parseCertificate(under.der), [ca([notCa, root])], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED', /not a CA/);
+  rejects(
+    () => validateChain(parseCertificate(under.der), [ca([notCa, root])], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+    /not a CA/,
+  );
   // 11 intermediates
   const chain: TestCert[] = [root];
-  for (let i = 0; i < 11; i++) chain.unshift(await issue({ name: `i${i}`, issuer: chain[0]!, notBefore: T0, notAfter: T_END, ca: true }));
+  for (let i = 0; i < 11; i++)
+    chain.unshift(
+      await issue({ name: `i${i}`, issuer: chain[0]!, notBefore: T0, notAfter: T_END, ca: true }),
+    );
   const longLeaf = await issue({ name: 'long', issuer: chain[0]!, notBefore: T0, notAfter: T_END, san: SAN });
-  rejects(() => validateChain(parseCertificate(longLeaf.der), [ca(chain)], { at: SIGNED_AT }), 'CERTIFICATE_CHAIN_FAILED');
+  rejects(
+    () => validateChain(parseCertificate(longLeaf.der), [ca(chain)], { at: SIGNED_AT }),
+    'CERTIFICATE_CHAIN_FAILED',
+  );
   rejects(
     () =>
       validateChain(parseCertificate(longLeaf.der), [ca([root])], {

@@ -29,7 +29,7 @@ function opensslVerifies(child: ParsedCertificate, issuerKey: KeyObject): boolea
 test('a Fulcio-profile certificate from our CA: the DER walk agrees with OpenSSL, and its chain verifies on the digest path', async () => {
   const { ca, issued, keys } = await issueFulcioLeaf();
   const signer = keys.publicKey;
-    const leaf = parseCertificate(issued.leafDer);
+  const leaf = parseCertificate(issued.leafDer);
   const inter = parseCertificate(ca.intermediateDer);
   const root = parseCertificate(ca.rootDer);
   const openssl = new X509Certificate(issued.leafDer);
@@ -48,12 +48,18 @@ test('a Fulcio-profile certificate from our CA: the DER walk agrees with OpenSSL
   const bad = parseCertificate(tampered);
   assert.equal(signatureVerifies(bad, inter), false);
   assert.equal(opensslVerifies(bad, inter.publicKey), false);
-  const path = validateChain(leaf, [{ certChain: [inter, root], validFor: { start: new Date(0) } }], { at: new Date() });
+  const path = validateChain(leaf, [{ certChain: [inter, root], validFor: { start: new Date(0) } }], {
+    at: new Date(),
+  });
   assert.equal(path.length, 3);
 });
 
 const KEYS: [string, () => { privateKey: KeyObject; publicKey: KeyObject }, AlgName[]][] = [
-  ['P-256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), ['ecdsa-sha256', 'ecdsa-sha384', 'ecdsa-sha256-null-params']],
+  [
+    'P-256',
+    () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    ['ecdsa-sha256', 'ecdsa-sha384', 'ecdsa-sha256-null-params'],
+  ],
   ['P-384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }), ['ecdsa-sha384']],
   ['P-521', () => generateKeyPairSync('ec', { namedCurve: 'P-521' }), ['ecdsa-sha512']],
   ['RSA-2048', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), ['rsa-sha256']],
@@ -66,9 +72,21 @@ test('issuer signatures: the digest path and the X509Certificate path agree, goo
     const issuerKeys = gen();
     for (const alg of algs) {
       const issuer = parseCertificate(
-        rawCertificate({ issuerName: name('ca'), subjectName: name('ca'), spki: spkiDer(issuerKeys.publicKey), alg, signingKey: issuerKeys.privateKey }),
+        rawCertificate({
+          issuerName: name('ca'),
+          subjectName: name('ca'),
+          spki: spkiDer(issuerKeys.publicKey),
+          alg,
+          signingKey: issuerKeys.privateKey,
+        }),
       );
-      const spec = { issuerName: name('ca'), subjectName: name('leaf'), spki: spkiDer(other.publicKey), alg, signingKey: issuerKeys.privateKey };
+      const spec = {
+        issuerName: name('ca'),
+        subjectName: name('leaf'),
+        spki: spkiDer(other.publicKey),
+        alg,
+        signingKey: issuerKeys.privateKey,
+      };
       const child = parseCertificate(rawCertificate(spec));
       const what = `${label} ${alg}`;
       assert.equal(signatureVerifies(child, issuer), true, what);
@@ -79,7 +97,13 @@ test('issuer signatures: the digest path and the X509Certificate path agree, goo
       assert.equal(signatureVerifies(forged, issuer), false, `${what} flipped`);
       assert.equal(opensslVerifies(forged, issuer.publicKey), false, `${what} flipped`);
       const stranger = parseCertificate(
-        rawCertificate({ issuerName: name('x'), subjectName: name('x'), spki: spkiDer(other.publicKey), alg: 'ecdsa-sha256', signingKey: other.privateKey }),
+        rawCertificate({
+          issuerName: name('x'),
+          subjectName: name('x'),
+          spki: spkiDer(other.publicKey),
+          alg: 'ecdsa-sha256',
+          signingKey: other.privateKey,
+        }),
       );
       assert.equal(signatureVerifies(child, stranger), false, `${what} wrong issuer`);
       assert.equal(opensslVerifies(child, stranger.publicKey), false, `${what} wrong issuer`);
@@ -92,7 +116,13 @@ test('issuer signatures: the digest path and the X509Certificate path agree, goo
 
 test('malformed certificates are INVALID_CERTIFICATE: bad keys, trailing bytes, non-minimal lengths, bad version and names', () => {
   const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const base = { issuerName: name('ca'), subjectName: name('leaf'), spki: spkiDer(k.publicKey), alg: 'ecdsa-sha256' as const, signingKey: k.privateKey };
+  const base = {
+    issuerName: name('ca'),
+    subjectName: name('leaf'),
+    spki: spkiDer(k.publicKey),
+    alg: 'ecdsa-sha256' as const,
+    signingKey: k.privateKey,
+  };
   const good = rawCertificate(base);
   parseCertificate(good);
 
@@ -115,7 +145,11 @@ test('malformed certificates are INVALID_CERTIFICATE: bad keys, trailing bytes, 
   const emptyRdn = seq(tlvOf(0x31, []));
   invalidCertificate(rawCertificate({ ...base, issuerName: emptyRdn }));
   // Strings OpenSSL cannot convert to UTF-8: both refuse.
-  for (const value of [tlv(0x0c, Buffer.from([0xc3, 0x28])), tlv(0x1e, Buffer.from([0, 0x41, 0])), tlv(0x1c, Buffer.from([0, 0, 0x41]))]) {
+  for (const value of [
+    tlv(0x0c, Buffer.from([0xc3, 0x28])),
+    tlv(0x1e, Buffer.from([0, 0x41, 0])),
+    tlv(0x1c, Buffer.from([0, 0, 0x41])),
+  ]) {
     const der = rawCertificate({ ...base, subjectName: name(value) });
     invalidCertificate(der);
     assert.throws(() => new X509Certificate(der));
@@ -126,7 +160,13 @@ test('x509 and publicKey are made on first use, and match what OpenSSL parses', 
   for (const [label, gen] of KEYS) {
     const k = gen();
     const alg = KEYS.find(([l]) => l === label)![2][0]!;
-    const der = rawCertificate({ issuerName: name('ca'), subjectName: name('leaf'), spki: spkiDer(k.publicKey), alg, signingKey: k.privateKey });
+    const der = rawCertificate({
+      issuerName: name('ca'),
+      subjectName: name('leaf'),
+      spki: spkiDer(k.publicKey),
+      alg,
+      signingKey: k.privateKey,
+    });
     const c = parseCertificate(der);
     assert.ok(spkiDer(c.publicKey).equals(spkiDer(k.publicKey)), label);
     assert.ok(c.key.spki.equals(spkiDer(k.publicKey)), label);

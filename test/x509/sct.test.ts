@@ -30,9 +30,15 @@ test('the embedded SCT of a real public-good Fulcio certificate verifies against
   const scts = parseSctListExtensionValue(extensionValue(leaf, CT.sctList)!);
   assert.equal(scts.length, 1);
   const sct = scts[0]!;
-  const log = root.ctlogs.find((l: { logId: { keyId: string } }) => l.logId.keyId === sct.logId.toString('base64'));
+  const log = root.ctlogs.find(
+    (l: { logId: { keyId: string } }) => l.logId.keyId === sct.logId.toString('base64'),
+  );
   assert.ok(log, 'SCT names a CT log of the trusted root');
-  const key = createPublicKey({ key: Buffer.from(log.publicKey.rawBytes, 'base64'), format: 'der', type: 'spki' });
+  const key = createPublicKey({
+    key: Buffer.from(log.publicKey.rawBytes, 'base64'),
+    format: 'der',
+    type: 'spki',
+  });
   const issuerKeyHash = sha256(issuer.publicKey.export({ type: 'spki', format: 'der' }));
   const data = sctSignedData({
     timestamp: sct.timestamp,
@@ -44,7 +50,12 @@ test('the embedded SCT of a real public-good Fulcio certificate verifies against
   // One byte of the TBS changed: the signature no longer verifies.
   const tampered = Buffer.from(leaf);
   tampered[200] = tampered[200]! ^ 1;
-  const data2 = sctSignedData({ timestamp: sct.timestamp, issuerKeyHash, tbs: tbsWithoutExtension(tampered, CT.sctList), extensions: sct.extensions });
+  const data2 = sctSignedData({
+    timestamp: sct.timestamp,
+    issuerKeyHash,
+    tbs: tbsWithoutExtension(tampered, CT.sctList),
+    extensions: sct.extensions,
+  });
   assert.equal(verify('sha256', data2, key, sct.signature), false);
   // Round trip of the list encoding.
   assert.deepEqual(parseSctListExtensionValue(sctListExtensionValue(scts)), scts);
@@ -53,8 +64,13 @@ test('the embedded SCT of a real public-good Fulcio certificate verifies against
 
 test('malformed SCT lists and DER are coded errors', () => {
   for (const bad of [Buffer.alloc(0), Buffer.from([0, 5, 1]), Buffer.from([0, 2, 0, 9])]) {
-    assert.throws(() => parseSctList(bad), (e) => isSigilError(e, 'INVALID_CERTIFICATE'));
+    assert.throws(
+      () => parseSctList(bad),
+      (e) => isSigilError(e, 'INVALID_CERTIFICATE'),
+    );
   }
-  assert.throws(() => tbsWithoutExtension(Buffer.from([0x30, 0x85, 1, 1, 1, 1, 1]), CT.sctList), (e) =>
-    isSigilError(e, 'INVALID_CERTIFICATE'));
+  assert.throws(
+    () => tbsWithoutExtension(Buffer.from([0x30, 0x85, 1, 1, 1, 1, 1]), CT.sctList),
+    (e) => isSigilError(e, 'INVALID_CERTIFICATE'),
+  );
 });

@@ -53,8 +53,12 @@ export async function issue(spec: CertSpec): Promise<TestCert> {
   }
   if (spec.codeSigning ?? !spec.ca) exts.push(new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.3']));
   exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never));
-  if (spec.issuer) exts.push(await x509.AuthorityKeyIdentifierExtension.create(spec.issuer.keys.publicKey as never));
-  if (spec.san) exts.push(new x509.SubjectAlternativeNameExtension([{ type: spec.san.type, value: spec.san.value }], true));
+  if (spec.issuer)
+    exts.push(await x509.AuthorityKeyIdentifierExtension.create(spec.issuer.keys.publicKey as never));
+  if (spec.san)
+    exts.push(
+      new x509.SubjectAlternativeNameExtension([{ type: spec.san.type, value: spec.san.value }], true),
+    );
   for (const [name, value] of Object.entries(spec.fulcio ?? {})) {
     const oid = FULCIO[name as keyof typeof FULCIO];
     const raw = Number(oid.split('.').pop()) <= 6;

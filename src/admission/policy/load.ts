@@ -37,7 +37,9 @@ export function parsePolicyText(text: string, source: string, ctx: ParseContext)
       value = d.toJS({ maxAliasCount: 50 });
     } catch (e) {
       // yaml refuses alias bombs ("Excessive alias count") with a plain ReferenceError.
-      throw new SigilError('INVALID_POLICY', `${source}: document ${i + 1}: ${(e as Error).message}`, { cause: e });
+      throw new SigilError('INVALID_POLICY', `${source}: document ${i + 1}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     if (value === null || value === undefined) return;
     if (!isObject(value))

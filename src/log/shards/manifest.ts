@@ -49,7 +49,8 @@ function bad(path: string, why: string): never {
 function checkRecord(path: string, v: unknown, what: string): ShardRecord {
   const r = v as Partial<ShardRecord> | null;
   if (typeof r !== 'object' || r === null) bad(path, `${what} is not an object`);
-  if (typeof r.treeId !== 'string' || !TREE_ID.test(r.treeId) || BigInt(r.treeId) > 0x7fff_ffff_ffff_ffffn) bad(path, `${what}.treeId`);
+  if (typeof r.treeId !== 'string' || !TREE_ID.test(r.treeId) || BigInt(r.treeId) > 0x7fff_ffff_ffff_ffffn)
+    bad(path, `${what}.treeId`);
   if (typeof r.dir !== 'string' || !SHARD_DIR.test(r.dir)) bad(path, `${what}.dir`);
   if (typeof r.tiles !== 'string' || !TILES_DIR.test(r.tiles)) bad(path, `${what}.tiles`);
   return { treeId: r.treeId, dir: r.dir, tiles: r.tiles };
@@ -60,7 +61,8 @@ function checkFrozen(path: string, v: unknown, what: string): FrozenShard {
   const r = v as Partial<FrozenShard>;
   if (!Number.isSafeInteger(r.size) || r.size! < 1) bad(path, `${what}.size`);
   if (typeof r.rootHash !== 'string' || !/^[0-9a-f]{64}$/.test(r.rootHash)) bad(path, `${what}.rootHash`);
-  if (typeof r.signedTreeHead !== 'string' || r.signedTreeHead.length === 0) bad(path, `${what}.signedTreeHead`);
+  if (typeof r.signedTreeHead !== 'string' || r.signedTreeHead.length === 0)
+    bad(path, `${what}.signedTreeHead`);
   return { ...base, size: r.size!, rootHash: r.rootHash, signedTreeHead: r.signedTreeHead };
 }
 
@@ -76,8 +78,10 @@ export function readManifest(dataDir: string): ShardManifest | undefined {
   } catch {
     return bad(path, 'not JSON');
   }
-  if (m.version !== MANIFEST_VERSION) bad(path, `version ${String(m.version)} (expected ${MANIFEST_VERSION})`);
-  if (!Array.isArray(m.inactive) || m.inactive.length === 0 || m.inactive.length >= MAX_SHARDS) bad(path, 'inactive');
+  if (m.version !== MANIFEST_VERSION)
+    bad(path, `version ${String(m.version)} (expected ${MANIFEST_VERSION})`);
+  if (!Array.isArray(m.inactive) || m.inactive.length === 0 || m.inactive.length >= MAX_SHARDS)
+    bad(path, 'inactive');
   const inactive = m.inactive.map((s, i) => checkFrozen(path, s, `inactive[${i}]`));
   const active = checkRecord(path, m.active, 'active');
   const all = [...inactive, active];

@@ -5,7 +5,13 @@ import { createLog, type Log } from '../core.js';
 import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStoreOptions } from '../store/sqlite.js';
 import type { LogStore } from '../store/types.js';
 import type { TreeHeadSigner } from '../types.js';
-import { readManifest, SINGLE_TREE, type FrozenShard, type ShardManifest, type ShardRecord } from './manifest.js';
+import {
+  readManifest,
+  SINGLE_TREE,
+  type FrozenShard,
+  type ShardManifest,
+  type ShardRecord,
+} from './manifest.js';
 
 /** The signer of a frozen shard's log: it never signs, since nothing is appended to it. */
 export const frozenSigner: TreeHeadSigner = () => {
@@ -53,12 +59,19 @@ function same(a: ShardManifest | undefined, b: ShardManifest | undefined): boole
 export async function lockActiveShard(
   dataDir: string,
   opts: StoreOptions = {},
-): Promise<{ manifest: ShardManifest | undefined; record: Omit<ShardRecord, 'treeId'> & { treeId?: string }; store: LogStore }> {
+): Promise<{
+  manifest: ShardManifest | undefined;
+  record: Omit<ShardRecord, 'treeId'> & { treeId?: string };
+  store: LogStore;
+}> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const manifest = readManifest(dataDir);
     const record = manifest?.active ?? SINGLE_TREE;
     if (manifest && !existsSync(shardFile(dataDir, record))) {
-      throw new SigilError('STORAGE_FAILURE', `the active shard ${record.dir} named by the shard manifest is missing`);
+      throw new SigilError(
+        'STORAGE_FAILURE',
+        `the active shard ${record.dir} named by the shard manifest is missing`,
+      );
     }
     const store = await openSqliteStore({ dir: join(dataDir, record.dir), ...opts });
     if (same(manifest, readManifest(dataDir))) return { manifest, record, store };
@@ -67,9 +80,15 @@ export async function lockActiveShard(
   throw new SigilError('LOCKED', `the shards of ${dataDir} keep changing (is a rotation running?)`);
 }
 
-async function openFrozen(dataDir: string, record: FrozenShard, offset: number, opts: StoreOptions): Promise<FrozenShardLog> {
+async function openFrozen(
+  dataDir: string,
+  record: FrozenShard,
+  offset: number,
+  opts: StoreOptions,
+): Promise<FrozenShardLog> {
   const file = shardFile(dataDir, record);
-  if (!existsSync(file)) throw new SigilError('STORAGE_FAILURE', `frozen shard ${record.treeId} (${record.dir}) is missing`);
+  if (!existsSync(file))
+    throw new SigilError('STORAGE_FAILURE', `frozen shard ${record.treeId} (${record.dir}) is missing`);
   const store = await openSqliteStore({ dir: join(dataDir, record.dir), ...opts });
   let log: Log;
   try {
@@ -104,7 +123,10 @@ export async function openShards(dataDir: string, opts: StoreOptions = {}): Prom
   try {
     const { treeId } = await store.load();
     if (record.treeId !== undefined && record.treeId !== treeId) {
-      throw new SigilError('STORAGE_FAILURE', `the active shard ${record.dir} holds tree ${treeId}, the manifest says ${record.treeId}`);
+      throw new SigilError(
+        'STORAGE_FAILURE',
+        `the active shard ${record.dir} holds tree ${treeId}, the manifest says ${record.treeId}`,
+      );
     }
     let offset = 0;
     for (const frozen of manifest?.inactive ?? []) {

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
 import { createLog } from '../core.js';
 import { openSqliteStore, SQLITE_FILE_NAME } from '../store/sqlite.js';
-import { fsyncPath, MANIFEST_FILE, MANIFEST_VERSION, MAX_SHARDS, writeManifest, type FrozenShard, type ShardRecord } from './manifest.js';
+import {
+  fsyncPath,
+  MANIFEST_FILE,
+  MANIFEST_VERSION,
+  MAX_SHARDS,
+  writeManifest,
+  type FrozenShard,
+  type ShardRecord,
+} from './manifest.js';
 import { frozenSigner, lockActiveShard } from './open.js';
 
 /** Points where a rotation can be interrupted (tests stop there to check the log stays whole). */
@@ -49,20 +57,27 @@ async function createShard(dataDir: string, dir: string, taken: Set<string>): Pr
  */
 export async function rotateLog(dataDir: string, opts: RotateOptions = {}): Promise<RotateResult> {
   if (!existsSync(join(dataDir, SQLITE_FILE_NAME)) && !existsSync(join(dataDir, MANIFEST_FILE))) {
-    throw new SigilError('INVALID_INPUT', `${dataDir} holds no log (serve it once with \`sigil log serve --data-dir\`)`);
+    throw new SigilError(
+      'INVALID_INPUT',
+      `${dataDir} holds no log (serve it once with \`sigil log serve --data-dir\`)`,
+    );
   }
   const { manifest, record, store } = await lockActiveShard(dataDir, { worker: false });
   let closed = false;
   try {
     const state = await store.load();
     if (state.treeHead === undefined || state.treeHead.size === 0) {
-      throw new SigilError('INVALID_INPUT', `the active tree ${state.treeId} holds no entries: nothing to freeze`);
+      throw new SigilError(
+        'INVALID_INPUT',
+        `the active tree ${state.treeId} holds no entries: nothing to freeze`,
+      );
     }
     // Rebuilding the tree checks that the stored nodes reproduce the signed head being frozen.
     const log = await createLog({ store, signTreeHead: frozenSigner });
     const head = log.latestTreeHead();
     const inactive = manifest?.inactive ?? [];
-    if (inactive.length + 1 >= MAX_SHARDS) throw new SigilError('INVALID_INPUT', `a log holds at most ${MAX_SHARDS} shards`);
+    if (inactive.length + 1 >= MAX_SHARDS)
+      throw new SigilError('INVALID_INPUT', `a log holds at most ${MAX_SHARDS} shards`);
     await opts.onStep?.('locked');
 
     const dir = `shards/${inactive.length + 1}`;

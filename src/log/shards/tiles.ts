@@ -11,8 +11,14 @@ import type { OpenedShards } from './open.js';
  */
 export function registerShardTiles(app: FastifyInstance, dataDir: string, shards: OpenedShards): void {
   for (const s of shards.inactive) {
-    void app.register(tilesPlugin, { log: s.log, dir: join(dataDir, s.record.tiles), prefix: `/shards/${s.record.treeId}` });
+    void app.register(tilesPlugin, {
+      log: s.log,
+      dir: join(dataDir, s.record.tiles),
+      prefix: `/shards/${s.record.treeId}`,
+    });
   }
   const active = shards.active.record;
-  void app.register(async (scope) => registerTileRoutes(scope, join(dataDir, active.tiles)), { prefix: `/shards/${active.treeId}` });
+  void app.register(async (scope) => registerTileRoutes(scope, join(dataDir, active.tiles)), {
+    prefix: `/shards/${active.treeId}`,
+  });
 }

@@ -304,7 +304,8 @@ export class LookupIndex {
         after = found[found.length - 1]!;
       }
     }
-    for (const mem of [this.flush?.mem, this.active]) out.push(...(mem?.keys.get(key)?.list ?? []).slice(0, limit));
+    for (const mem of [this.flush?.mem, this.active])
+      out.push(...(mem?.keys.get(key)?.list ?? []).slice(0, limit));
     return [...new Set(out)].sort((a, b) => a - b).slice(0, limit);
   }
 

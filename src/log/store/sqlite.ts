@@ -306,7 +306,8 @@ export class SqliteLogStore implements LogStore {
     // the memtable would grow without bound. Past the limit, the commit runs steps itself until
     // the backlog is back under it (a write stall, as LSM stores do), bounding memory and the
     // memtable a reopen has to rebuild.
-    if (this.index.backlog() > this.backlogLimit) this.maintain(() => this.index.backlog() > this.backlogLimit);
+    if (this.index.backlog() > this.backlogLimit)
+      this.maintain(() => this.index.backlog() > this.backlogLimit);
     this.kick();
   }
 

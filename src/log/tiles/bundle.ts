@@ -8,7 +8,10 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     if (e.length > MAX_BUNDLED_ENTRY) {
-      throw new SigilError('TOO_LARGE', `an entry of ${e.length} bytes does not fit a tlog-tiles entry bundle (max ${MAX_BUNDLED_ENTRY})`);
+      throw new SigilError(
+        'TOO_LARGE',
+        `an entry of ${e.length} bytes does not fit a tlog-tiles entry bundle (max ${MAX_BUNDLED_ENTRY})`,
+      );
     }
     const len = Buffer.alloc(2);
     len.writeUInt16BE(e.length);

@@ -1,5 +1,11 @@
 import { SigilError } from '../../errors/index.js';
-import { EMPTY_ROOT, consistencyProof, inclusionProof, nodeHash, type HashSource } from '../../merkle/index.js';
+import {
+  EMPTY_ROOT,
+  consistencyProof,
+  inclusionProof,
+  nodeHash,
+  type HashSource,
+} from '../../merkle/index.js';
 import { composingSource } from '../hash-source.js';
 import type { NodeId } from '../store/types.js';
 import { decodeEntryBundle } from './bundle.js';
@@ -28,14 +34,18 @@ export class TileProver {
 
   private async tile(level: number | 'entries', index: number): Promise<Buffer> {
     const width = this.widthOf(level === 'entries' ? 0 : level, index);
-    if (width < 1) throw new SigilError('INVALID_INPUT', `tile ${level}/${index} is beyond tree size ${this.size}`);
+    if (width < 1)
+      throw new SigilError('INVALID_INPUT', `tile ${level}/${index} is beyond tree size ${this.size}`);
     const id: TileId = { level, index, width };
     const key = tilePath(id);
     let t = this.tiles.get(key);
     if (!t) {
       t = Buffer.from(await this.fetchTile(key));
       if (level !== 'entries' && t.length !== width * HASH_SIZE) {
-        throw new SigilError('INVALID_PROOF', `tile ${key} has ${t.length} bytes, expected ${width * HASH_SIZE}`);
+        throw new SigilError(
+          'INVALID_PROOF',
+          `tile ${key} has ${t.length} bytes, expected ${width * HASH_SIZE}`,
+        );
       }
       this.tiles.set(key, t);
     }
@@ -47,7 +57,13 @@ export class TileProver {
     const tl = Math.floor(level / TILE_HEIGHT);
     const r = level % TILE_HEIGHT;
     const first = index * 2 ** r; // first hash at tile level tl
-    const t = this.tiles.get(tilePath({ level: tl, index: Math.floor(first / TILE_WIDTH), width: this.widthOf(tl, Math.floor(first / TILE_WIDTH)) }));
+    const t = this.tiles.get(
+      tilePath({
+        level: tl,
+        index: Math.floor(first / TILE_WIDTH),
+        width: this.widthOf(tl, Math.floor(first / TILE_WIDTH)),
+      }),
+    );
     if (!t) return undefined;
     const at = first % TILE_WIDTH;
     let hashes: Buffer[] = [];
@@ -92,13 +108,15 @@ export class TileProver {
     if (!(Number.isSafeInteger(first) && first >= 0 && first <= this.size)) {
       throw new SigilError('INVALID_INPUT', `size ${first} is not within ${this.size}`);
     }
-    return (await this.withSource((src) => consistencyProof(src, first, this.size))).map((p) => Buffer.from(p));
+    return (await this.withSource((src) => consistencyProof(src, first, this.size))).map((p) =>
+      Buffer.from(p),
+    );
   }
 
   /** The leaf hash at `index` (from the level-0 tile). */
   async leafHash(index: number): Promise<Buffer> {
     const t = await this.tile(0, Math.floor(index / TILE_WIDTH));
-    return t.subarray((index % TILE_WIDTH) * HASH_SIZE, (index % TILE_WIDTH + 1) * HASH_SIZE);
+    return t.subarray((index % TILE_WIDTH) * HASH_SIZE, ((index % TILE_WIDTH) + 1) * HASH_SIZE);
   }
 
   /** The entry bytes at `index` (from its entry bundle). */

@@ -17,7 +17,8 @@ export interface TileId {
 
 /** N as zero-padded 3-digit path elements, all but the last prefixed with x: 1234067 → x001/x234/067. */
 export function encodeTileIndex(n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`tile index ${n} is not a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`tile index ${n} is not a non-negative integer`);
   const parts: string[] = [];
   let rest = n;
   do {
@@ -29,26 +30,40 @@ export function encodeTileIndex(n: number): string {
 
 /** The path of a tile under the tlog-tiles prefix, without a leading slash. */
 export function tilePath(t: TileId): string {
-  if (!(Number.isInteger(t.width) && t.width >= 1 && t.width <= TILE_WIDTH)) throw new RangeError(`tile width ${t.width}`);
+  if (!(Number.isInteger(t.width) && t.width >= 1 && t.width <= TILE_WIDTH))
+    throw new RangeError(`tile width ${t.width}`);
   const level = t.level === 'entries' ? 'entries' : String(t.level);
   const partial = t.width < TILE_WIDTH ? `.p/${t.width}` : '';
   return `tile/${level}/${encodeTileIndex(t.index)}${partial}`;
 }
 
-const TILE_PATH = /^tile\/(entries|[0-9]|[1-5][0-9]|6[0-3])\/((?:x[0-9]{3}\/)*)([0-9]{3})(?:\.p\/([1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$/;
+const TILE_PATH =
+  /^tile\/(entries|[0-9]|[1-5][0-9]|6[0-3])\/((?:x[0-9]{3}\/)*)([0-9]{3})(?:\.p\/([1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$/;
 
 /** Parses a tile path (without leading slash); INVALID_INPUT for anything that is not one. */
 export function parseTilePath(path: string): TileId {
   const m = path.length <= 100 ? TILE_PATH.exec(path) : null;
-  if (!m) throw new SigilError('INVALID_INPUT', 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]');
-  const elements = [...(m[2] ?? '').split('/').filter((e) => e !== '').map((e) => e.slice(1)), m[3]!];
+  if (!m)
+    throw new SigilError(
+      'INVALID_INPUT',
+      'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]',
+    );
+  const elements = [
+    ...(m[2] ?? '')
+      .split('/')
+      .filter((e) => e !== '')
+      .map((e) => e.slice(1)),
+    m[3]!,
+  ];
   if (elements.length > 6) throw new SigilError('INVALID_INPUT', 'tile index too large');
   const index = elements.reduce((acc, e) => acc * 1000 + Number(e), 0);
   if (!Number.isSafeInteger(index)) throw new SigilError('INVALID_INPUT', 'tile index too large');
   const level = m[1] === 'entries' ? 'entries' : Number(m[1]);
-  if (typeof level === 'number' && level > MAX_TILE_LEVEL) throw new SigilError('INVALID_INPUT', `tile level ${level} is beyond ${MAX_TILE_LEVEL}`);
+  if (typeof level === 'number' && level > MAX_TILE_LEVEL)
+    throw new SigilError('INVALID_INPUT', `tile level ${level} is beyond ${MAX_TILE_LEVEL}`);
   // Canonical form only: the leading element may not be a zero group (x000/…) unless it is alone.
-  if (elements.length > 1 && elements[0] === '000') throw new SigilError('INVALID_INPUT', 'tile index is not in canonical form');
+  if (elements.length > 1 && elements[0] === '000')
+    throw new SigilError('INVALID_INPUT', 'tile index is not in canonical form');
   return { level, index, width: m[4] === undefined ? TILE_WIDTH : Number(m[4]) };
 }
 

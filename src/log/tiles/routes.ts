@@ -9,7 +9,8 @@ async function readOrNotFound(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new SigilError('NOT_FOUND', `${what} not found`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new SigilError('NOT_FOUND', `${what} not found`);
     throw new SigilError('UNAVAILABLE', `cannot read ${what}`, { cause: e });
   }
 }
@@ -22,7 +23,10 @@ async function readOrNotFound(path: string, what: string): Promise<Buffer> {
 export function registerTileRoutes(app: FastifyInstance, dir: string): void {
   app.get('/checkpoint', async (_req, reply) => {
     const body = await readOrNotFound(join(dir, 'checkpoint'), 'checkpoint');
-    return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-cache').send(body);
+    return reply
+      .header('content-type', 'text/plain; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(body);
   });
   app.get('/tile/*', async (req, reply) => {
     const rest = (req.params as { '*': string })['*'];

@@ -84,7 +84,8 @@ export class TileWriter {
       await this.writeTile(t, path);
     }
     // Several writers may share a directory (one per replica): never move its checkpoint back.
-    if ((await checkpointSizeIn(this.dir)) <= head.size) await writeAtomic(join(this.dir, 'checkpoint'), head.signed);
+    if ((await checkpointSizeIn(this.dir)) <= head.size)
+      await writeAtomic(join(this.dir, 'checkpoint'), head.signed);
     this.written = head.size;
     return head.size;
   }
@@ -92,12 +93,16 @@ export class TileWriter {
   private async writeTile(t: TileId, path: string): Promise<void> {
     if (t.level === 'entries' || t.level === 0) {
       const entries = await this.entries(t.index * TILE_WIDTH, t.width);
-      const data = t.level === 'entries' ? encodeEntryBundle(entries.map((e) => e.leaf)) : Buffer.concat(entries.map((e) => e.leafHash));
+      const data =
+        t.level === 'entries'
+          ? encodeEntryBundle(entries.map((e) => e.leaf))
+          : Buffer.concat(entries.map((e) => e.leafHash));
       await writeAtomic(path, data);
       return;
     }
     const hashes: Buffer[] = [];
-    for (let i = 0; i < t.width; i++) hashes.push(await this.fullTileRoot(t.level - 1, t.index * TILE_WIDTH + i));
+    for (let i = 0; i < t.width; i++)
+      hashes.push(await this.fullTileRoot(t.level - 1, t.index * TILE_WIDTH + i));
     await writeAtomic(path, Buffer.concat(hashes));
   }
 

@@ -25,13 +25,19 @@ export function canonicalizeDsse(specIn: unknown, keys: VerifierCache): Canonica
   }
   const proposed = objectField(spec.proposedContent, 'spec.proposedContent');
   const envelopeText = stringField(proposed.envelope, 'spec.proposedContent.envelope', MAX_ENVELOPE_CHARS);
-  const verifierList = arrayField(proposed.verifiers, 'spec.proposedContent.verifiers', 1, MAX_DSSE_VERIFIERS);
+  const verifierList = arrayField(
+    proposed.verifiers,
+    'spec.proposedContent.verifiers',
+    1,
+    MAX_DSSE_VERIFIERS,
+  );
   const verifiers = verifierList.map((v, i) => keys.get(v, `spec.proposedContent.verifiers[${i}]`));
 
   const envelope = objectField(parseJsonBounded(envelopeText), 'envelope');
   const payloadType = stringField(envelope.payloadType, 'envelope.payloadType', 1024);
   const payloadB64 = envelope.payload;
-  if (typeof payloadB64 !== 'string') throw new SigilError('INVALID_ENTRY', 'envelope.payload must be a string');
+  if (typeof payloadB64 !== 'string')
+    throw new SigilError('INVALID_ENTRY', 'envelope.payload must be a string');
   const payload = fromBase64(payloadB64, 'envelope.payload');
   const sigList = arrayField(envelope.signatures, 'envelope.signatures', 1, MAX_DSSE_SIGNATURES);
   const pae = preAuthEncoding(payloadType, payload);
@@ -39,7 +45,11 @@ export function canonicalizeDsse(specIn: unknown, keys: VerifierCache): Canonica
   const verifierBySig = new Map<string, VerifierMaterial>();
   const usedVerifiers = new Set<VerifierMaterial>();
   for (const [i, s] of sigList.entries()) {
-    const sigB64 = stringField(objectField(s, `envelope.signatures[${i}]`).sig, `envelope.signatures[${i}].sig`, 4096);
+    const sigB64 = stringField(
+      objectField(s, `envelope.signatures[${i}]`).sig,
+      `envelope.signatures[${i}].sig`,
+      4096,
+    );
     const sig = fromBase64(sigB64, `envelope.signatures[${i}].sig`);
     for (const v of verifiers) {
       if (verifyPae(v, pae, sig)) {
@@ -105,7 +115,8 @@ function inTotoSubjectKeys(payload: Buffer): string[] {
     const digests = (s as { digest?: unknown } | null)?.digest;
     if (typeof digests !== 'object' || digests === null) continue;
     for (const [alg, hex] of Object.entries(digests)) {
-      if (typeof hex === 'string' && alg.length <= 32 && hex.length <= 256) out.push(`${alg}:${hex}`.toLowerCase());
+      if (typeof hex === 'string' && alg.length <= 32 && hex.length <= 256)
+        out.push(`${alg}:${hex}`.toLowerCase());
       if (out.length >= MAX_SUBJECT_KEYS) return out;
     }
   }

@@ -9,8 +9,10 @@ export function objectField(v: unknown, what: string): Record<string, unknown> {
 }
 
 export function stringField(v: unknown, what: string, maxLength: number): string {
-  if (typeof v !== 'string' || v.length === 0) throw new SigilError('INVALID_ENTRY', `${what} must be a non-empty string`);
-  if (v.length > maxLength) throw new SigilError('INVALID_ENTRY', `${what} is longer than ${maxLength} characters`);
+  if (typeof v !== 'string' || v.length === 0)
+    throw new SigilError('INVALID_ENTRY', `${what} must be a non-empty string`);
+  if (v.length > maxLength)
+    throw new SigilError('INVALID_ENTRY', `${what} is longer than ${maxLength} characters`);
   return v;
 }
 

@@ -35,10 +35,17 @@ export function canonicalizeHashedRekord(specIn: unknown, keys: VerifierCache): 
   const alg = algorithm as HashName;
   const value = stringField(hash.value, 'spec.data.hash.value', 128);
   if (value.length !== DIGEST_LENGTH[alg] * 2 || !/^[0-9a-fA-F]+$/.test(value)) {
-    throw new SigilError('INVALID_ENTRY', `spec.data.hash.value must be ${DIGEST_LENGTH[alg] * 2} hex characters for ${alg}`);
+    throw new SigilError(
+      'INVALID_ENTRY',
+      `spec.data.hash.value must be ${DIGEST_LENGTH[alg] * 2} hex characters for ${alg}`,
+    );
   }
   const digestHex = value.toLowerCase();
-  const sigB64 = stringField(signature.content, 'spec.signature.content', Math.ceil(MAX_SIGNATURE_BYTES / 3) * 4);
+  const sigB64 = stringField(
+    signature.content,
+    'spec.signature.content',
+    Math.ceil(MAX_SIGNATURE_BYTES / 3) * 4,
+  );
   const sig = fromBase64(sigB64, 'spec.signature.content');
   if (sig.length === 0) throw new SigilError('INVALID_ENTRY', 'spec.signature.content is empty');
 
@@ -67,12 +74,20 @@ function verifyDigest(material: VerifierMaterial, alg: HashName, digest: Buffer,
     case 'rsa':
       return verifyRsaPkcs1Prehashed(material, alg, digest, sig);
     case 'ed25519':
-      throw new SigilError('INVALID_KEY', 'Ed25519 keys need Ed25519ph for hashedrekord, which is not supported');
+      throw new SigilError(
+        'INVALID_KEY',
+        'Ed25519 keys need Ed25519ph for hashedrekord, which is not supported',
+      );
   }
 }
 
 /** RSA PKCS#1 v1.5: recover the padded DigestInfo (type-1 padding is checked) and compare. */
-function verifyRsaPkcs1Prehashed(material: VerifierMaterial, alg: HashName, digest: Buffer, sig: Buffer): boolean {
+function verifyRsaPkcs1Prehashed(
+  material: VerifierMaterial,
+  alg: HashName,
+  digest: Buffer,
+  sig: Buffer,
+): boolean {
   try {
     const recovered = publicDecrypt({ key: material.key, padding: constants.RSA_PKCS1_PADDING }, sig);
     return recovered.equals(Buffer.concat([DIGEST_INFO[alg], digest]));

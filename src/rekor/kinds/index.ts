@@ -10,7 +10,10 @@ export { VerifierCache, parseVerifierMaterial, type VerifierMaterial } from './v
 export { HASHEDREKORD, canonicalizeHashedRekord } from './hashedrekord.js';
 export { DSSE, canonicalizeDsse } from './dsse.js';
 
-export const SUPPORTED_KINDS = [`${HASHEDREKORD.kind} ${HASHEDREKORD.apiVersion}`, `${DSSE.kind} ${DSSE.apiVersion}`];
+export const SUPPORTED_KINDS = [
+  `${HASHEDREKORD.kind} ${HASHEDREKORD.apiVersion}`,
+  `${DSSE.kind} ${DSSE.apiVersion}`,
+];
 
 /** A proposed entry `{apiVersion, kind, spec}` → its canonical body and index keys (pure, may throw SigilError). */
 export function canonicalizeProposedEntry(input: unknown, keys: VerifierCache): CanonicalEntry {
@@ -19,7 +22,8 @@ export function canonicalizeProposedEntry(input: unknown, keys: VerifierCache): 
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
     throw new SigilError('INVALID_ENTRY', 'entry must have string kind and apiVersion');
   }
-  if (kind === HASHEDREKORD.kind && apiVersion === HASHEDREKORD.apiVersion) return canonicalizeHashedRekord(entry.spec, keys);
+  if (kind === HASHEDREKORD.kind && apiVersion === HASHEDREKORD.apiVersion)
+    return canonicalizeHashedRekord(entry.spec, keys);
   if (kind === DSSE.kind && apiVersion === DSSE.apiVersion) return canonicalizeDsse(entry.spec, keys);
   throw new SigilError(
     'INVALID_ENTRY',

@@ -44,7 +44,8 @@ export interface VerifierMaterial {
 }
 
 export function parseVerifierMaterial(b64: unknown, what: string): VerifierMaterial {
-  if (typeof b64 !== 'string' || b64.length === 0) throw new SigilError('INVALID_ENTRY', `${what} is missing`);
+  if (typeof b64 !== 'string' || b64.length === 0)
+    throw new SigilError('INVALID_ENTRY', `${what} is missing`);
   if (b64.length > (MAX_PEM_BYTES * 4) / 3 + 4) throw new SigilError('INVALID_ENTRY', `${what} is too large`);
   const pem = fromBase64(b64, what).toString('latin1');
   if (!pem.includes('-----BEGIN')) throw new SigilError('INVALID_KEY', `${what} is not PEM`);
@@ -55,13 +56,17 @@ export function parseVerifierMaterial(b64: unknown, what: string): VerifierMater
   if (!first) throw new SigilError('INVALID_KEY', `${what} has no PEM block`);
 
   if (first.type === 'PUBLIC KEY') {
-    if (blocks.length !== 1) throw new SigilError('INVALID_KEY', `${what} must hold exactly one PUBLIC KEY block`);
+    if (blocks.length !== 1)
+      throw new SigilError('INVALID_KEY', `${what} must hold exactly one PUBLIC KEY block`);
     // A canonical NIST-curve SPKI is its own canonical form: no KeyObject is made unless asked for.
-    const key = canonicalEcSpki(first.der) ? VerifyingKey.fromSpki(first.der) : VerifyingKey.fromKeyObject(publicKeyFromDer(first.der));
+    const key = canonicalEcSpki(first.der)
+      ? VerifyingKey.fromSpki(first.der)
+      : VerifyingKey.fromKeyObject(publicKeyFromDer(first.der));
     return materialOf(key, toPem('PUBLIC KEY', key.spki), [], false);
   }
   if (first.type === 'CERTIFICATE') {
-    if (blocks.length > MAX_PEM_CERTIFICATES) throw new SigilError('INVALID_CERTIFICATE', `${what} holds too many certificates`);
+    if (blocks.length > MAX_PEM_CERTIFICATES)
+      throw new SigilError('INVALID_CERTIFICATE', `${what} holds too many certificates`);
     if (blocks.some((b) => b.type !== 'CERTIFICATE')) {
       throw new SigilError('INVALID_CERTIFICATE', `${what} mixes certificates with other PEM blocks`);
     }
@@ -70,7 +75,12 @@ export function parseVerifierMaterial(b64: unknown, what: string): VerifierMater
   throw new SigilError('INVALID_KEY', `${what}: unexpected PEM block ${first.type}`);
 }
 
-function materialOf(key: VerifyingKey, canonicalPem: string, subjects: string[], isCertificate: boolean): VerifierMaterial {
+function materialOf(
+  key: VerifyingKey,
+  canonicalPem: string,
+  subjects: string[],
+  isCertificate: boolean,
+): VerifierMaterial {
   const kind = key.assertStrong();
   const canonical = Buffer.from(canonicalPem, 'latin1');
   return {
@@ -110,7 +120,10 @@ function certificateMaterial(ders: Buffer[]): VerifierMaterial {
   } catch {
     certs = undefined;
   }
-  const plain = certs?.every((c) => c.signatureValue.unused === 0 && PLAIN_SIGNATURE_ALGORITHMS.has(c.signatureAlgorithm.toString('hex')));
+  const plain = certs?.every(
+    (c) =>
+      c.signatureValue.unused === 0 && PLAIN_SIGNATURE_ALGORITHMS.has(c.signatureAlgorithm.toString('hex')),
+  );
   if (!certs || !plain) return generalCertificateMaterial(ders);
   const canonicalPem = ders.map((d) => toPem('CERTIFICATE', d)).join('');
   return materialOf(certs[0]!.key, canonicalPem, indexedSubjects(certs[0]!), true);
@@ -129,7 +142,8 @@ function indexedSubjects(c: ParsedCertificate): string[] {
   const v = ext.value;
   const out = new Set<string>();
   for (const t of children(v, readOnly(v))) {
-    if (t.tag === 0x81 || t.tag === 0x82 || t.tag === 0x86) out.add(valueOf(v, t).toString('latin1').toLowerCase());
+    if (t.tag === 0x81 || t.tag === 0x82 || t.tag === 0x86)
+      out.add(valueOf(v, t).toString('latin1').toLowerCase());
     else if (t.tag === 0x87) out.add(ipText(valueOf(v, t)));
     else continue;
     if (out.size >= MAX_INDEXED_SUBJECTS) break;
@@ -143,7 +157,7 @@ function ipText(b: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > best.len) best = { at: i, len: j - i };
@@ -165,7 +179,8 @@ function subjectsOf(der: Buffer): string[] {
   if (!ext) return [];
   const out = new Set<string>();
   for (const n of ext.names.items) {
-    if (n.type === 'dns' || n.type === 'email' || n.type === 'ip' || n.type === 'url') out.add(n.value.toLowerCase());
+    if (n.type === 'dns' || n.type === 'email' || n.type === 'ip' || n.type === 'url')
+      out.add(n.value.toLowerCase());
     if (out.size >= MAX_INDEXED_SUBJECTS) break;
   }
   return [...out];

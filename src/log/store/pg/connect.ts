@@ -6,7 +6,9 @@ const INT8_OID = 20;
 /** bigint columns as JS numbers: indexes and sizes stay below 2^53 by the log's own bounds. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
 function settings(databaseUrl: string, applicationName: string): pg.ClientConfig {
@@ -55,9 +57,13 @@ export async function connectClient(databaseUrl: string, applicationName: string
     await client.connect();
   } catch (e) {
     await client.end().catch(() => undefined);
-    throw new SigilError('UNAVAILABLE', `cannot connect to ${describeDatabaseUrl(databaseUrl)}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new SigilError(
+      'UNAVAILABLE',
+      `cannot connect to ${describeDatabaseUrl(databaseUrl)}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   return client;
 }

@@ -1,6 +1,11 @@
 import { SigilError } from '../../../errors/index.js';
 import { EMPTY_ROOT, consistencyProof, inclusionProof, type HashSource } from '../../../merkle/index.js';
-import { MAX_GET_ENTRIES, MAX_INDEX_KEY_LENGTH, MAX_INDEX_LOOKUP_LIMIT, DEFAULT_INDEX_LOOKUP_LIMIT } from '../../core.js';
+import {
+  MAX_GET_ENTRIES,
+  MAX_INDEX_KEY_LENGTH,
+  MAX_INDEX_LOOKUP_LIMIT,
+  DEFAULT_INDEX_LOOKUP_LIMIT,
+} from '../../core.js';
 import { composingSource, nodeKey } from '../../hash-source.js';
 import type { StoredEntry, TreeHead } from '../../types.js';
 import type { NodeId } from '../types.js';
@@ -34,8 +39,10 @@ export class FollowerReads {
   }
 
   async getEntries(start: number, count: number): Promise<StoredEntry[]> {
-    if (!isIndex(start) || !isIndex(count)) throw new SigilError('INVALID_INPUT', 'start and count must be non-negative integers');
-    if (count > MAX_GET_ENTRIES) throw new SigilError('INVALID_INPUT', `at most ${MAX_GET_ENTRIES} entries per read`);
+    if (!isIndex(start) || !isIndex(count))
+      throw new SigilError('INVALID_INPUT', 'start and count must be non-negative integers');
+    if (count > MAX_GET_ENTRIES)
+      throw new SigilError('INVALID_INPUT', `at most ${MAX_GET_ENTRIES} entries per read`);
     const end = Math.min(start + count, this.head().size);
     if (end <= start) return [];
     return this.reads.getEntries(start, end - start);
@@ -62,7 +69,10 @@ export class FollowerReads {
   private checkSize(size: number, what: string): void {
     const current = this.head().size;
     if (!isIndex(size) || size > current) {
-      throw new SigilError('INVALID_INPUT', `${what} ${size} is not a tree size of this log (current size ${current})`);
+      throw new SigilError(
+        'INVALID_INPUT',
+        `${what} ${size} is not a tree size of this log (current size ${current})`,
+      );
     }
   }
 
@@ -100,7 +110,8 @@ export class FollowerReads {
       const hashes = await this.reads.getNodes(ids);
       ids.forEach((id, i) => {
         const h = hashes[i];
-        if (h === undefined) throw new SigilError('STORAGE_FAILURE', `log store lacks tree node ${id.level}/${id.index}`);
+        if (h === undefined)
+          throw new SigilError('STORAGE_FAILURE', `log store lacks tree node ${id.level}/${id.index}`);
         if (this.nodes.size >= NODE_CACHE_LIMIT) this.nodes.delete(this.nodes.keys().next().value!);
         this.nodes.set(nodeKey(id.level, id.index), h);
       });
