@@ -19,14 +19,16 @@ const CLIENTS = 12;
 
 test('SIGKILL of the sequencing replica under load: another takes over within seconds, no acknowledged entry lost, no index reused', async (t) => {
   if (!(await requirePostgres(t))) return;
-  const db = await testDatabase(t);
-  assert.match(migrateCli(db), /log schema sigil_log is ready \(tree ID \d+\)/);
-  const dataDir = tempDir(t); // the shared signing key
-  const replicas: Replica[] = [await spawnReplica(db, dataDir)];
-  replicas.push(...(await Promise.all([spawnReplica(db, dataDir), spawnReplica(db, dataDir)])));
+  // Registered before the database's own cleanup, so that the replicas are gone before it is dropped.
+  const replicas: Replica[] = [];
   t.after(() => {
     for (const r of replicas) r.proc.kill('SIGKILL');
   });
+  const db = await testDatabase(t);
+  assert.match(migrateCli(db), /log schema sigil_log is ready \(tree ID \d+\)/);
+  const dataDir = tempDir(t); // the shared signing key
+  replicas.push(await spawnReplica(db, dataDir));
+  replicas.push(...(await Promise.all([spawnReplica(db, dataDir), spawnReplica(db, dataDir)])));
   const firstPid = await sequencerPid(db);
   const seqIndex = replicas.findIndex((r) => r.proc.pid === firstPid);
   assert.ok(seqIndex >= 0, 'one of the replicas holds the sequencer lock');

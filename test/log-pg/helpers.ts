@@ -40,14 +40,13 @@ export async function testDatabase(t: TestContext): Promise<string> {
   return u.toString();
 }
 
+/**
+ * Drops a test database with its sessions. WITH (FORCE) ends them and drops in one step: ending
+ * them first and dropping after raced replicas (still running, or killed but not yet gone) that
+ * reconnected in between ("database … is being accessed by other users").
+ */
 export async function dropDatabase(name: string): Promise<void> {
-  await admin(async (c) => {
-    await c.query(
-      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [name],
-    );
-    await c.query(`DROP DATABASE IF EXISTS ${name}`);
-  });
+  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
 /** Runs one query on the database (for tests that inspect or forge stored state). */

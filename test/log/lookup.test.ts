@@ -113,7 +113,12 @@ interface Ack {
   n: number;
 }
 
-async function appendThenKill(dir: string, start: number, ms: number): Promise<Ack[]> {
+/**
+ * Runs the appending child until it has acknowledged `count` appends, then SIGKILLs it mid-work
+ * (flushes and merges under way). A count, not a time: the amount of work, and so the cost of
+ * checking it, must not grow with the machine's speed.
+ */
+async function appendThenKill(dir: string, start: number, count: number): Promise<Ack[]> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(FIXTURES, 'append-lookup.ts'), dir, String(start)],
@@ -125,22 +130,25 @@ async function appendThenKill(dir: string, start: number, ms: number): Promise<A
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child acknowledged only ${acks.length} of ${count} appends in 120 s: ${stderr}`));
+    }, 120_000);
     child.stdout.on('data', (d: Buffer) => {
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
       for (const line of lines) {
         const [kind, a, b] = line.split(' ');
-        if (kind === 'ready' && timer === undefined)
-          timer = setTimeout(() => {
-            child.kill('SIGKILL');
-            resolve();
-          }, ms);
         if (kind === 'ack') acks.push({ index: Number(a), n: Number(b) });
+      }
+      if (acks.length >= count && child.kill('SIGKILL')) {
+        clearTimeout(timer);
+        resolve();
       }
     });
     child.on('exit', (code, signal) => {
+      clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited early (${code}): ${stderr}`));
     });
   });
@@ -152,8 +160,8 @@ test('after SIGKILL during flushes and merges, every acknowledged leaf and key i
   const dir = tempDir(t);
   const acked: Ack[] = [];
   for (let round = 0; round < 2; round++) {
-    const acks = await appendThenKill(dir, round * 1_000_000, 2000 + round * 700);
-    assert.ok(acks.length > 50, `round ${round}: only ${acks.length} acknowledged`);
+    const acks = await appendThenKill(dir, round * 1_000_000, 3000 + round * 1000);
+    assert.ok(acks.length >= 3000 + round * 1000, `round ${round}: only ${acks.length} acknowledged`);
     acked.push(...acks);
 
     const { log, store } = await openInThread(dir);
