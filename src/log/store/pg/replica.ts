@@ -458,9 +458,8 @@ class Replica implements ReplicatedLog {
             const core = this.core;
             if (!core || this.closed) return;
             while (this.pumped.size >= PUMP_IN_FLIGHT && inFlight.size > 0) await Promise.race(inFlight);
-            const rows = (await this.queueTable.next([...this.pumped], PUMP_MAX)).filter(
-              (r) => !this.pumped.has(r.id),
-            );
+            // Only this loop adds to `pumped`, so the rows read are all new.
+            const rows = await this.queueTable.next([...this.pumped], PUMP_MAX);
             if (rows.length === 0) break;
             for (const r of rows) this.pumped.add(r.id);
             const p = this.integrate(core, rows).finally(() => {
