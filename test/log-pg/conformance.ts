@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
-import { createLog, MAX_GET_ENTRIES, type AppendResult } from '../../src/log/index.js';
+import { createLog, MAX_GET_ENTRIES } from '../../src/log/index.js';
 import { leafHash, rootOf, verifyConsistency, verifyInclusion } from '../../src/merkle/index.js';
-import { leaf, textSigner } from '../log/helpers.js';
+import { assertProof, leaf, textSigner } from '../log/helpers.js';
 import type { Driver } from './drivers.js';
-
-function assertProof(r: AppendResult): void {
-  assert.ok(
-    verifyInclusion(r.entry.index, r.treeHead.size, r.entry.leafHash, r.inclusionProof, r.treeHead.rootHash),
-    `inclusion proof of ${r.entry.index} in ${r.treeHead.size} verifies`,
-  );
-}
 
 /** The log's conformance suite: the same assertions for every storage driver. */
 export function conformance(driver: Driver): void {

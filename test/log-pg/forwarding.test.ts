@@ -3,11 +3,9 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { DEFAULT_PG_SCHEMA, migratePostgres, pendingChannel } from '../../src/log/store/postgres.js';
 import { openReplicatedLog } from '../../src/log/store/pg/replica.js';
-import { leafHash, verifyInclusion } from '../../src/merkle/index.js';
+import { leafHash } from '../../src/merkle/index.js';
+import { assertProof, textSigner } from '../log/helpers.js';
 import { requirePostgres, testDatabase } from './helpers.js';
-
-const signer = (size: number, root: Buffer, ts: number): string =>
-  `test\n${size}\n${root.toString('base64')}\n${ts}\n`;
 
 // The fallback poll is set far beyond the test's time, so only notifications move forwarded
 // appends: a wake-up the sequencer loses (a notification during its last commit), or a queue row
@@ -16,7 +14,7 @@ test('a forwarding replica under concurrent load: every append is integrated pro
   if (!(await requirePostgres(t))) return;
   const url = await testDatabase(t);
   await migratePostgres(url);
-  const common = { databaseUrl: url, signerFor: () => signer, pollMs: 600_000, appendTimeoutMs: 20_000 };
+  const common = { databaseUrl: url, signerFor: () => textSigner, pollMs: 600_000, appendTimeoutMs: 20_000 };
   const sequencer = await openReplicatedLog(common);
   t.after(() => sequencer.close());
   const follower = await openReplicatedLog({ ...common, sequence: false });
@@ -44,17 +42,7 @@ test('a forwarding replica under concurrent load: every append is integrated pro
   assert.ok(all.every((r) => !r.duplicate));
   assert.equal(new Set(all.map((r) => r.entry.index)).size, all.length, 'indexes are distinct');
   assert.ok(slowest < 5_000, `slowest forwarded append took ${Math.round(slowest)} ms`);
-  for (const r of all.slice(0, 20)) {
-    assert.ok(
-      verifyInclusion(
-        r.entry.index,
-        r.treeHead.size,
-        r.entry.leafHash,
-        r.inclusionProof,
-        r.treeHead.rootHash,
-      ),
-    );
-  }
+  for (const r of all.slice(0, 20)) assertProof(r);
   assert.equal(sequencer.latestTreeHead().size, all.length);
 });
 
@@ -62,7 +50,11 @@ test('a queued append whose transaction commits after a later one is still integ
   if (!(await requirePostgres(t))) return;
   const url = await testDatabase(t);
   await migratePostgres(url);
-  const sequencer = await openReplicatedLog({ databaseUrl: url, signerFor: () => signer, pollMs: 600_000 });
+  const sequencer = await openReplicatedLog({
+    databaseUrl: url,
+    signerFor: () => textSigner,
+    pollMs: 600_000,
+  });
   t.after(() => sequencer.close());
   const early = new pg.Client({ connectionString: url });
   const late = new pg.Client({ connectionString: url });

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import type { TreeHeadSigner } from '../../src/log/index.js';
+import type { AppendResult, TreeHeadSigner } from '../../src/log/index.js';
+import { verifyInclusion } from '../../src/merkle/index.js';
 
 /** A fresh temporary data directory, removed when the test ends. */
 export function tempDir(t: TestContext): string {
@@ -17,4 +19,12 @@ export const textSigner: TreeHeadSigner = (size, rootHash, timestamp) =>
 
 export function leaf(tag: string, i: number): Buffer {
   return Buffer.from(`${tag}:${i}`);
+}
+
+/** The append's inclusion proof verifies against the tree head it came with. */
+export function assertProof(r: AppendResult): void {
+  assert.ok(
+    verifyInclusion(r.entry.index, r.treeHead.size, r.entry.leafHash, r.inclusionProof, r.treeHead.rootHash),
+    `inclusion proof of ${r.entry.index} in ${r.treeHead.size} verifies`,
+  );
 }

@@ -3,14 +3,7 @@ import { test } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
 import { createLog, openSqliteStore, MAX_GET_ENTRIES, type AppendResult } from '../../src/log/index.js';
 import { leafHash, rootOf, verifyConsistency, verifyInclusion } from '../../src/merkle/index.js';
-import { leaf, tempDir, textSigner } from './helpers.js';
-
-function assertProof(r: AppendResult): void {
-  assert.ok(
-    verifyInclusion(r.entry.index, r.treeHead.size, r.entry.leafHash, r.inclusionProof, r.treeHead.rootHash),
-    `inclusion proof of ${r.entry.index} in ${r.treeHead.size} verifies`,
-  );
-}
+import { assertProof, leaf, tempDir, textSigner } from './helpers.js';
 
 test('a fresh log has a signed empty tree head and a persistent tree ID', async (t) => {
   const dir = tempDir(t);
