@@ -68,6 +68,13 @@ export function classify(e: unknown): 'fail' | 'error' {
     case 'CERTIFICATE_CHAIN_FAILED':
     case 'CERTIFICATE_EXPIRED':
     case 'TLOG_FAILED':
+    case 'TLOG_ENTRY_MISMATCH':
+    case 'INCLUSION_PROOF_FAILED':
+    case 'CHECKPOINT_INVALID':
+    case 'TIMESTAMP_INVALID':
+    case 'TIMESTAMP_UNTRUSTED':
+    case 'TIMESTAMP_OUTSIDE_VALIDITY':
+    case 'THRESHOLD_NOT_MET':
     case 'SCT_FAILED':
     case 'IDENTITY_MISMATCH':
     case 'TOO_LARGE':

@@ -23,8 +23,8 @@ export interface InclusionProof {
   rootHash: Buffer;
   treeSize: number;
   hashes: Buffer[];
-  /** The signed-note checkpoint text, verbatim. */
-  checkpoint: string;
+  /** The signed-note checkpoint text, verbatim (absent in some old bundles: verification then fails). */
+  checkpoint?: string;
 }
 
 export interface TransparencyLogEntry {
@@ -63,7 +63,7 @@ export interface Bundle {
   verificationMaterial: {
     content: VerificationContent;
     tlogEntries: TransparencyLogEntry[];
-    /** RFC 3161 signed timestamps (DER); carried through, not verified by sigil yet. */
+    /** RFC 3161 signed timestamps (DER TimeStampResp or TimeStampToken), verified by src/timestamp. */
     rfc3161Timestamps: Buffer[];
   };
   content: BundleContent;

@@ -4,7 +4,8 @@ import type { TlogEntryResult } from './tlog.js';
 export const VERIFICATION_MEDIA_TYPE = 'application/vnd.sigil.verification.v1+json';
 
 /** The checks, in the order the pipeline runs them. */
-export type CheckName = 'tlog' | 'certificate-chain' | 'sct' | 'signature' | 'identity' | 'public-key';
+export type CheckName =
+  'timestamp' | 'tlog' | 'certificate-chain' | 'sct' | 'signature' | 'identity' | 'public-key';
 
 /** What a successful verification established (JSON-serializable, versioned). */
 export interface VerificationResult {
@@ -29,6 +30,8 @@ export interface VerificationResult {
   integratedTimeUnix?: number;
   logIndex?: number;
   tlogEntries: TlogEntryResult[];
+  /** RFC 3161 timestamps that verified: genTime (ISO 8601) and the authority's URI. */
+  timestamps: { time: string; authority: string }[];
   /** CT logs (hex IDs) whose SCTs verified. */
   ctlogs: string[];
   checks: CheckName[];

@@ -1,13 +1,10 @@
 import { SigilError } from '../errors/index.js';
 import { canonicalJson, verifyData } from '../crypto/index.js';
 import { leafHash, verifyInclusion } from '../merkle/index.js';
-import {
-  parseCheckpoint,
-  parseSignedNote,
-  setPayloadOf,
-  type TransparencyLogEntry,
-} from '../bundle/index.js';
+import { setPayloadOf, type TransparencyLogEntry } from '../bundle/index.js';
+import { verifyCheckpoint } from './checkpoint.js';
 import { logKeysAt, type LogKey, type TrustMaterial } from './trust.js';
+import type { WitnessPolicy } from './witness.js';
 
 export interface TlogEntryResult {
   logIndex: number;
@@ -16,15 +13,28 @@ export interface TlogEntryResult {
   /** The SET verified, so integratedTime is a trusted signing time. */
   inclusionPromise: boolean;
   inclusionProof: boolean;
+  /** A Rekor v2 (tlog-tiles) entry: no integrated time, so its time must come from a TSA. */
+  rekorV2: boolean;
 }
 
-function fail(i: number, message: string): never {
-  throw new SigilError('TLOG_FAILED', `tlog entry ${i}: ${message}`);
+/** An entry that verified, with the log keys it verified against (their windows apply at the verified times). */
+export interface VerifiedTlogEntry {
+  result: TlogEntryResult;
+  keys: LogKey[];
 }
 
-/** Verified checkpoints per trust material (a checkpoint is a fact about the log, shared by many entries). */
-const checkpointCache = new WeakMap<TrustMaterial, Map<string, true>>();
-const MAX_CACHED_CHECKPOINTS = 1024;
+function fail(
+  i: number,
+  message: string,
+  code: 'TLOG_FAILED' | 'INCLUSION_PROOF_FAILED' = 'TLOG_FAILED',
+): never {
+  throw new SigilError(code, `tlog entry ${i}: ${message}`);
+}
+
+/** hashedrekord and dsse 0.0.2 are Rekor v2's kinds (intoto 0.0.2 is a Rekor v1 kind). */
+export function isRekorV2(e: TransparencyLogEntry): boolean {
+  return e.kindVersion.version === '0.0.2' && ['hashedrekord', 'dsse'].includes(e.kindVersion.kind);
+}
 
 function verifySet(i: number, e: TransparencyLogEntry, keys: LogKey[]): void {
   const data = canonicalJson(setPayloadOf(e));
@@ -33,35 +43,15 @@ function verifySet(i: number, e: TransparencyLogEntry, keys: LogKey[]): void {
     fail(i, 'the signed entry timestamp (SET) does not verify with the log key');
 }
 
-function verifyCheckpoint(i: number, e: TransparencyLogEntry, trust: TrustMaterial, keys: LogKey[]): void {
+/** The Merkle path first (INCLUSION_PROOF_FAILED), then the signed checkpoint it must lead to (CHECKPOINT_INVALID). */
+function verifyProof(
+  i: number,
+  e: TransparencyLogEntry,
+  trust: TrustMaterial,
+  keys: LogKey[],
+  witnesses: WitnessPolicy | undefined,
+): void {
   const proof = e.inclusionProof!;
-  let cache = checkpointCache.get(trust);
-  if (!cache) checkpointCache.set(trust, (cache = new Map()));
-  let note;
-  let cp;
-  try {
-    note = parseSignedNote(proof.checkpoint);
-    cp = parseCheckpoint(note.text);
-  } catch (err) {
-    fail(i, `checkpoint: ${(err as Error).message}`);
-  }
-  if (!cache.has(proof.checkpoint)) {
-    const data = Buffer.from(note.text, 'utf8');
-    const signed = note.signatures.some((s) =>
-      keys.some(
-        (k) =>
-          k.checkpointKeyHint.equals(s.keyHint) &&
-          k.baseUrl.includes(s.name) &&
-          verifyData(k.publicKey, data, s.signature),
-      ),
-    );
-    if (!signed) fail(i, 'the checkpoint signature does not verify with the log key');
-    if (cache.size >= MAX_CACHED_CHECKPOINTS) cache.clear();
-    cache.set(proof.checkpoint, true);
-  }
-  if (cp.size !== proof.treeSize || !cp.rootHash.equals(proof.rootHash)) {
-    fail(i, 'the checkpoint tree size/root hash differ from the inclusion proof');
-  }
   if (
     !verifyInclusion(
       proof.logIndex,
@@ -70,30 +60,61 @@ function verifyCheckpoint(i: number, e: TransparencyLogEntry, trust: TrustMateri
       proof.hashes,
       proof.rootHash,
     )
-  ) {
-    fail(i, 'the inclusion proof does not lead to the checkpoint root hash');
+  )
+    fail(i, 'the inclusion proof does not lead to its root hash', 'INCLUSION_PROOF_FAILED');
+  if (proof.checkpoint === undefined)
+    throw new SigilError('CHECKPOINT_INVALID', `tlog entry ${i}: the inclusion proof has no checkpoint`);
+  let cp;
+  try {
+    cp = verifyCheckpoint(proof.checkpoint, keys, trust, witnesses);
+  } catch (err) {
+    if (err instanceof SigilError) throw new SigilError(err.code, `tlog entry ${i}: ${err.message}`);
+    throw err;
   }
+  if (cp.size !== proof.treeSize || !cp.rootHash.equals(proof.rootHash))
+    throw new SigilError(
+      'CHECKPOINT_INVALID',
+      `tlog entry ${i}: the checkpoint's tree size/root hash differ from the inclusion proof`,
+    );
 }
 
 /**
- * Verifies each log entry's SET (over JCS {body, integratedTime, logID, logIndex}) with the log key
- * valid at its integrated time, and its inclusion proof against a signed checkpoint. Every entry
- * must verify; the body cross-check is separate (body.ts).
+ * Verifies a log entry: its log is in the trusted root, its SET (over JCS {body,
+ * integratedTime, logID, logIndex}) with the log key valid at its integrated time, and its
+ * inclusion proof against a signed checkpoint. A Rekor v2 entry needs the proof; its log key's
+ * window is checked later, at the TSA's verified times. The body cross-check is body.ts.
  */
-export function verifyTlogEntry(i: number, e: TransparencyLogEntry, trust: TrustMaterial): TlogEntryResult {
+export function verifyTlogEntry(
+  i: number,
+  e: TransparencyLogEntry,
+  trust: TrustMaterial,
+  witnesses?: WitnessPolicy,
+): VerifiedTlogEntry {
+  const v2 = isRekorV2(e);
+  const timed = e.integratedTime > 0 || e.inclusionPromise !== undefined;
   const at = new Date(e.integratedTime * 1000);
-  const keys = logKeysAt(trust.tlogs, e.logId, at);
+  const keys = timed
+    ? logKeysAt(trust.tlogs, e.logId, at)
+    : [...(trust.tlogs.get(e.logId.toString('hex')) ?? [])];
   if (keys.length === 0)
-    fail(i, `log ${e.logId.toString('hex')} is not in the trusted root at ${at.toISOString()}`);
+    fail(
+      i,
+      `log ${e.logId.toString('hex')} is not in the trusted root${timed ? ` at ${at.toISOString()}` : ''}`,
+    );
   if (!e.inclusionPromise && !e.inclusionProof)
     fail(i, 'has neither an inclusion promise (SET) nor an inclusion proof');
+  if (v2 && !e.inclusionProof) fail(i, 'a Rekor v2 entry needs an inclusion proof');
   if (e.inclusionPromise) verifySet(i, e, keys);
-  if (e.inclusionProof) verifyCheckpoint(i, e, trust, keys);
+  if (e.inclusionProof) verifyProof(i, e, trust, keys, witnesses);
   return {
-    logIndex: e.logIndex,
-    logId: e.logId.toString('hex'),
-    integratedTime: e.integratedTime,
-    inclusionPromise: e.inclusionPromise !== undefined,
-    inclusionProof: e.inclusionProof !== undefined,
+    result: {
+      logIndex: e.logIndex,
+      logId: e.logId.toString('hex'),
+      integratedTime: e.integratedTime,
+      inclusionPromise: e.inclusionPromise !== undefined,
+      inclusionProof: e.inclusionProof !== undefined,
+      rekorV2: v2,
+    },
+    keys,
   };
 }

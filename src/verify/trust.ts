@@ -8,6 +8,7 @@ import {
 } from '../bundle/index.js';
 import { parseCertificate } from '../x509/parse.js';
 import type { CertificateAuthority } from '../x509/chain.js';
+import type { TimestampAuthority } from '../timestamp/index.js';
 
 /** A log key from the trusted root, parsed once. */
 export interface LogKey {
@@ -17,6 +18,8 @@ export interface LogKey {
   checkpointKeyHint: Buffer;
   publicKey: KeyObject;
   validFor: ValidityPeriod;
+  /** Names its checkpoints may carry: baseUrl's host (with a port, as Rekor v1 writes it) and hostname. */
+  noteNames: readonly string[];
 }
 
 /**
@@ -28,6 +31,26 @@ export interface TrustMaterial {
   tlogs: ReadonlyMap<string, LogKey[]>;
   ctlogs: ReadonlyMap<string, LogKey[]>;
   authorities: CertificateAuthority[];
+  timestampAuthorities: TimestampAuthority[];
+}
+
+function invalidRoot(message: string): never {
+  throw new SigilError('TRUST_ROOT_INVALID', `trusted root: ${message}`);
+}
+
+/** Trust material is strict: a window without its start is malformed, not unbounded. */
+function requireStart(v: ValidityPeriod | undefined, what: string): { start: Date; end?: Date } {
+  if (!v?.start) invalidRoot(`${what} has no validFor.start`);
+  return { start: v.start, ...(v.end ? { end: v.end } : {}) };
+}
+
+function noteNamesOf(baseUrl: string): string[] {
+  try {
+    const u = new URL(baseUrl);
+    return [...new Set([u.host, u.hostname])];
+  } catch {
+    return [baseUrl];
+  }
 }
 
 function logKey(l: TransparencyLogInstance, what: string): LogKey {
@@ -43,7 +66,8 @@ function logKey(l: TransparencyLogInstance, what: string): LogKey {
     logId: l.logId,
     checkpointKeyHint: (l.checkpointKeyId ?? l.logId).subarray(0, 4),
     publicKey,
-    validFor: l.publicKey.validFor ?? {},
+    validFor: requireStart(l.publicKey.validFor, `${what} ${l.baseUrl}`),
+    noteNames: noteNamesOf(l.baseUrl),
   };
 }
 
@@ -67,10 +91,12 @@ export function createTrustMaterial(input: TrustedRoot | unknown): TrustMaterial
     authorities: root.certificateAuthorities.map((ca) => ({
       uri: ca.uri,
       certChain: ca.certChain.map((der) => parseCertificate(der)),
-      validFor: {
-        start: ca.validFor.start ?? new Date(0),
-        ...(ca.validFor.end ? { end: ca.validFor.end } : {}),
-      },
+      validFor: requireStart(ca.validFor, `certificate authority ${ca.uri}`),
+    })),
+    timestampAuthorities: root.timestampAuthorities.map((tsa) => ({
+      uri: tsa.uri,
+      certChain: tsa.certChain.map((der) => parseCertificate(der)),
+      validFor: requireStart(tsa.validFor, `timestamp authority ${tsa.uri}`),
     })),
   };
 }

@@ -9,14 +9,20 @@ import { compilePolicy, matchIdentity, type VerificationPolicy } from './policy.
 import { VERIFICATION_MEDIA_TYPE, type CheckName, type VerificationResult } from './result.js';
 import { verifyEmbeddedScts } from './sct.js';
 import { artifactDigest, verifyContentSignature } from './signature.js';
-import { verifyTlogEntry, type TlogEntryResult } from './tlog.js';
+import { verifyTlogEntry, type VerifiedTlogEntry } from './tlog.js';
+import { thresholdError, verifiedTimes, verifyBundleTimestamps } from './times.js';
 import type { TrustMaterial } from './trust.js';
+import type { WitnessPolicy } from './witness.js';
 
 export interface VerifyOptions {
-  /** Log entries that must verify (default 1). */
+  /** Distinct logs whose entries must verify (default 1; 0 skips the log entirely, unsafe). */
   tlogThreshold?: number;
   /** Embedded SCTs from distinct trusted CT logs that must verify (default 1). */
   ctlogThreshold?: number;
+  /** Distinct timestamp authorities whose RFC 3161 timestamps must verify (default 0). */
+  tsaThreshold?: number;
+  /** Witnesses whose cosignatures every checkpoint must carry (none by default). */
+  witnesses?: WitnessPolicy;
   /** The signed artifact (message signatures; for DSSE its digest must be an in-toto subject). */
   artifact?: Uint8Array;
   /** The artifact's digest when the bytes are not at hand (e.g. an image digest). */
@@ -51,7 +57,10 @@ function signerOf(bundle: Bundle, options: VerifyOptions): Signer {
     throw new SigilError('VERIFICATION_FAILED', 'the bundle is key-based: verify it with a public key');
   const ders = vm.kind === 'certificate' ? [vm.certificate] : vm.certificates;
   const leaf = parseCertificate(ders[0]!);
-  return { key: leaf.key, der: leaf.der, leaf, intermediates: ders.slice(1).map((d) => parseCertificate(d)) };
+  // A root carried in the chain is an untrusted extra (anchors come only from the trusted root),
+  // as in sigstore-go and sigstore-js.
+  const intermediates = ders.slice(1).map((d) => parseCertificate(d));
+  return { key: leaf.key, der: leaf.der, leaf, intermediates };
 }
 
 /** Resolves the message digest from the bundle, the artifact and/or the caller's digest; they must agree. */
@@ -80,9 +89,10 @@ function resolveDigest(
   return fromBundle ?? candidates[0];
 }
 
-/** For DSSE in-toto envelopes given an artifact: its sha256 (or sha512) must be a statement subject. */
+/** For DSSE in-toto envelopes given an artifact (or its digest): it must be a statement subject. */
 function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
-  if (bundle.content.kind !== 'dsseEnvelope' || options.artifact === undefined) return;
+  if (bundle.content.kind !== 'dsseEnvelope') return;
+  if (options.artifact === undefined && options.artifactDigest === undefined) return;
   let subjects: unknown;
   try {
     subjects = (JSON.parse(bundle.content.envelope.payload.toString('utf8')) as { subject?: unknown })
@@ -90,15 +100,20 @@ function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
   } catch {
     subjects = undefined;
   }
-  const want = {
-    sha256: sha256(options.artifact).toString('hex'),
-    sha512: artifactDigest('SHA2_512', options.artifact).toString('hex'),
-  };
+  const given = options.artifactDigest;
+  const want: { sha256?: string; sha512?: string } =
+    options.artifact !== undefined
+      ? {
+          sha256: sha256(options.artifact).toString('hex'),
+          sha512: artifactDigest('SHA2_512', options.artifact).toString('hex'),
+        }
+      : { [given!.algorithm === 'SHA2_512' ? 'sha512' : 'sha256']: given!.digest.toString('hex') };
   const ok =
     Array.isArray(subjects) &&
     subjects.some(
       (s: { digest?: Record<string, unknown> }) =>
-        s?.digest?.sha256 === want.sha256 || s?.digest?.sha512 === want.sha512,
+        (want.sha256 !== undefined && s?.digest?.sha256 === want.sha256) ||
+        (want.sha512 !== undefined && s?.digest?.sha512 === want.sha512),
     );
   if (!ok)
     throw new SigilError('DIGEST_MISMATCH', 'artifact: its digest is not a subject of the in-toto statement');
@@ -128,40 +143,51 @@ export function verifyBundle(
   const messageDigest = resolveDigest(bundle, options);
   checkStatementSubject(bundle, options);
 
-  // 1. transparency log
-  const entries = bundle.verificationMaterial.tlogEntries;
-  const tlogResults: TlogEntryResult[] = entries.map((e, i) => {
-    const r = verifyTlogEntry(i, e, trust);
-    checkEntryBody(e, {
-      content: bundle.content,
-      signerDer: signer.der,
-      ...(messageDigest ? { messageDigestHex: messageDigest.digest.toString('hex') } : {}),
-    });
-    return r;
-  });
-  if (tlogResults.length < tlogThreshold) {
-    throw new SigilError(
-      'TLOG_FAILED',
-      `tlog: expected at least ${tlogThreshold} verified log entries, got ${tlogResults.length}`,
-    );
-  }
-  if (tlogThreshold === 0) unsafe.push('tlogThreshold=0');
-  if (tlogResults.length > 0) checks.push('tlog');
-  const times = tlogResults.filter((r) => r.inclusionPromise).map((r) => r.integratedTime);
+  // The signature first, so a bad one is reported as such rather than as a log mismatch.
+  verifyContentSignature(bundle.content, signer.key, options.artifact, messageDigest);
 
-  // 2–3. certificate chain at the integrated time, then SCTs
+  // 1. signed timestamps, 2. transparency log
+  const stamps = verifyBundleTimestamps(bundle, trust, options.tsaThreshold ?? 0);
+  if (stamps.length > 0) checks.push('timestamp');
+  const verified: VerifiedTlogEntry[] = [];
+  if (tlogThreshold > 0) {
+    for (const [i, e] of bundle.verificationMaterial.tlogEntries.entries()) {
+      verified.push(verifyTlogEntry(i, e, trust, options.witnesses));
+      checkEntryBody(e, {
+        content: bundle.content,
+        signerDer: signer.der,
+        ...(messageDigest
+          ? {
+              messageDigestHex: messageDigest.digest.toString('hex'),
+              messageDigestAlgorithm: messageDigest.algorithm,
+            }
+          : {}),
+      });
+    }
+    const logs = new Set(verified.map((v) => v.result.logId)).size;
+    if (logs < tlogThreshold)
+      throw thresholdError(
+        `tlog: expected verified entries from at least ${tlogThreshold} logs, got ${logs}`,
+      );
+    checks.push('tlog');
+  } else {
+    unsafe.push('tlogThreshold=0');
+  }
+  const tlogResults = verified.map((v) => v.result);
+  const times = verifiedTimes(verified, stamps);
+
+  // 3–4. certificate chain at every verified time, then SCTs
   let ctlogs: string[] = [];
   let path: ParsedCertificate[] = [];
   if (signer.leaf) {
     if (times.length === 0) {
-      throw new SigilError(
-        'CERTIFICATE_CHAIN_FAILED',
-        'certificate chain: no trusted signing time (no verified signed entry timestamp)',
+      throw thresholdError(
+        'certificate chain: no verified signing time (needs a signed entry timestamp or an RFC 3161 timestamp)',
       );
     }
-    for (const t of new Set(times)) {
+    for (const t of new Set(times.map((d) => d.getTime()))) {
       path = validateChain(signer.leaf, trust.authorities, {
-        at: new Date(t * 1000),
+        at: new Date(t),
         untrustedIntermediates: signer.intermediates,
       });
     }
@@ -182,18 +208,18 @@ export function verifyBundle(
     checks.push('public-key');
   }
 
-  // 4. signature
-  verifyContentSignature(bundle.content, signer.key, options.artifact, messageDigest);
+  // 5. signature (verified above)
   checks.push('signature');
 
-  // 5. identity
+  // 6. identity
   if (compiled && signer.leaf) {
     matchIdentity(compiled, signer.leaf);
     if (compiled.identities.length > 0) checks.push('identity');
     else unsafe.push('skipIdentityUnsafe');
   }
 
-  const earliest = times.length > 0 ? Math.min(...times) : undefined;
+  const setTimes = tlogResults.filter((r) => r.inclusionPromise).map((r) => r.integratedTime);
+  const earliest = setTimes.length > 0 ? Math.min(...setTimes) : undefined;
   const first = tlogResults.find((r) => r.integratedTime === earliest) ?? tlogResults[0];
   const result: VerificationResult = {
     mediaType: VERIFICATION_MEDIA_TYPE,
@@ -210,6 +236,7 @@ export function verifyBundle(
           },
     keyId: sha256(signer.key.spki).toString('hex'),
     tlogEntries: tlogResults,
+    timestamps: stamps.map((t) => ({ time: t.time.toISOString(), authority: t.uri })),
     ctlogs,
     checks,
     unsafe,

@@ -17,6 +17,8 @@ export interface ChainOptions {
   untrustedIntermediates?: readonly ParsedCertificate[];
   /** Leaf must carry the codeSigning EKU (default true). */
   requireCodeSigning?: boolean;
+  /** The EKU intermediates must allow when they restrict EKUs (default codeSigning; timeStamping for TSAs). */
+  pathEku?: string;
   maxIntermediates?: number;
 }
 
@@ -83,7 +85,7 @@ export function validateChain(
     const path = findPath(leaf, ca, untrusted, max);
     if (!path) continue;
     try {
-      checkPath(path, at);
+      checkPath(path, at, options.pathEku ?? EKU_CODE_SIGNING);
       return path;
     } catch (e) {
       lastError = e as SigilError;
@@ -144,7 +146,7 @@ function checkCritical(c: ParsedCertificate, what: string): void {
   if (unknown) throw chainError(`${what} has an unsupported critical extension ${unknown.oid}`);
 }
 
-function checkPath(path: ParsedCertificate[], at: Date): void {
+function checkPath(path: ParsedCertificate[], at: Date, eku: string): void {
   for (let i = 1; i < path.length; i++) {
     const c = path[i]!;
     const what = i === path.length - 1 ? 'trust anchor' : `intermediate ${i}`;
@@ -153,8 +155,8 @@ function checkPath(path: ParsedCertificate[], at: Date): void {
     if (c.basicConstraints.pathLen !== undefined && c.basicConstraints.pathLen < i - 1) {
       throw chainError(`${what} path length constraint exceeded`);
     }
-    if (c.extKeyUsage && !c.extKeyUsage.includes(EKU_CODE_SIGNING) && !c.extKeyUsage.includes(ANY_EKU)) {
-      throw chainError(`${what} does not allow code signing`);
+    if (c.extKeyUsage && !c.extKeyUsage.includes(eku) && !c.extKeyUsage.includes(ANY_EKU)) {
+      throw chainError(`${what} does not allow the extended key usage ${eku}`);
     }
     checkCritical(c, what);
   }

@@ -143,7 +143,7 @@ test('the seed flow: Actions token → sigil sign --yes IMAGE@digest → sigil v
   fails(otherWorkflow, 'IDENTITY_MISMATCH', 'subject', SAN);
   fails(otherIssuer, 'IDENTITY_MISMATCH', 'issuer', stack.oidc.issuer);
   fails(unsigned, 'NO_SIGNATURES', 'no signatures found');
-  fails(tSig, 'TLOG_FAILED', 'signature');
+  fails(tSig, 'SIGNATURE_MISMATCH', 'signature');
   fails(tCert, 'certificate');
   fails(tBundle, 'TLOG_FAILED', 'signed entry timestamp');
   fails(wrongTrigger, 'IDENTITY_MISMATCH', 'GitHub workflow trigger');

@@ -1,0 +1,73 @@
+import { SigilError } from '../errors/index.js';
+import type { Bundle } from '../bundle/index.js';
+import { verifyTimestamp, type VerifiedTimestamp } from '../timestamp/index.js';
+import type { VerifiedTlogEntry } from './tlog.js';
+import { validAt, type TrustMaterial } from './trust.js';
+
+/** The bytes a bundle's RFC 3161 timestamps cover: the artifact signature (DSSE: the envelope signature). */
+export function timestampedBytes(bundle: Bundle): Buffer {
+  const c = bundle.content;
+  return c.kind === 'messageSignature' ? c.signature : c.envelope.signatures[0]!.sig;
+}
+
+export function thresholdError(message: string): SigilError {
+  return new SigilError('THRESHOLD_NOT_MET', message);
+}
+
+/**
+ * Verifies every RFC 3161 timestamp of the bundle (a failed one is an error, never skipped) and
+ * checks the TSA threshold, each authority counted once (as sigstore-go does).
+ */
+export function verifyBundleTimestamps(
+  bundle: Bundle,
+  trust: TrustMaterial,
+  threshold: number,
+): VerifiedTimestamp[] {
+  const signed = timestampedBytes(bundle);
+  const stamps = bundle.verificationMaterial.rfc3161Timestamps.map((der, i) => {
+    try {
+      return verifyTimestamp(der, signed, trust.timestampAuthorities);
+    } catch (e) {
+      if (e instanceof SigilError)
+        throw new SigilError(e.code, `timestamp ${i}: ${e.message.replace(/^timestamp: /, '')}`);
+      throw e;
+    }
+  });
+  const authorities = new Set(stamps.map((s) => s.uri));
+  if (authorities.size < threshold) {
+    throw thresholdError(
+      `timestamps: expected verified timestamps from at least ${threshold} authorities, got ${authorities.size}`,
+    );
+  }
+  return stamps;
+}
+
+/**
+ * The verified signing times: SET-backed integrated times of Rekor v1 entries (one per log) and
+ * TSA times. A Rekor v2 entry has no time of its own: its log key must be valid at every TSA
+ * time, and without one the bundle has no trusted time for it.
+ */
+export function verifiedTimes(
+  entries: readonly VerifiedTlogEntry[],
+  stamps: readonly VerifiedTimestamp[],
+): Date[] {
+  const perLog = new Map<string, number>();
+  for (const { result: r } of entries) {
+    if (r.inclusionPromise && !perLog.has(r.logId)) perLog.set(r.logId, r.integratedTime);
+  }
+  for (const [i, { result: r, keys }] of entries.entries()) {
+    if (!r.rekorV2 || r.inclusionPromise) continue;
+    if (stamps.length === 0)
+      throw thresholdError(
+        `tlog entry ${i}: a Rekor v2 entry carries no time, and the bundle has no verified timestamp`,
+      );
+    for (const s of stamps) {
+      if (!keys.some((k) => validAt(k.validFor, s.time)))
+        throw new SigilError(
+          'TLOG_FAILED',
+          `tlog entry ${i}: the log key is not valid at the timestamp ${s.time.toISOString()}`,
+        );
+    }
+  }
+  return [...[...perLog.values()].map((t) => new Date(t * 1000)), ...stamps.map((s) => s.time)];
+}
