@@ -42,12 +42,16 @@ function fail(message: string, cause?: unknown): never {
   );
 }
 
+/** Parses and insists on DER: the parser tolerates some BER (lengths, tags) that re-encodes differently. */
 function parse<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: string): T {
+  let value: T;
   try {
-    return AsnConvert.parse(der, type);
+    value = AsnConvert.parse(der, type);
   } catch (e) {
     fail(`${what} is not valid DER`, e);
   }
+  if (!buf(AsnConvert.serialize(value)).equals(buf(der))) fail(`${what} is not DER-encoded`);
+  return value;
 }
 
 const buf = (b: ArrayBuffer | Uint8Array): Buffer =>
