@@ -5,6 +5,7 @@ import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
 import { createSigning } from '../sign/index.js';
 import { verifyBundle, type VerificationResult } from '../verify/index.js';
+import { fileOrDigest } from './file-or-digest.js';
 import { CliError } from './output.js';
 import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
 import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
@@ -60,7 +61,13 @@ export function verifyBlob(
       'sigil verify-blob FILE --bundle BUNDLE …',
     );
   }
-  const artifact = file === undefined ? undefined : readInput(file, 'file', MAX_BLOB_BYTES);
+  const input = file === undefined ? undefined : fileOrDigest(file);
+  if (input?.kind === 'digest')
+    return verifyBundle(trust, bundle, policy, {
+      ...options,
+      artifactDigest: { algorithm: 'SHA2_256', digest: input.digest },
+    });
+  const artifact = input === undefined ? undefined : readInput(input.path, 'file', MAX_BLOB_BYTES);
   return verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
 }
 
@@ -102,7 +109,7 @@ export function register(program: Command): void {
       .description(
         'verify a Sigstore bundle (v0.1–v0.3) for a file; for a DSSE bundle FILE is optional and, when given, must be a subject of the in-toto statement',
       )
-      .argument('[file]', 'the signed file')
+      .argument('[file]', 'the signed file, or sha256:<hex> (its digest) when it is not at hand')
       .requiredOption('--bundle <file>', 'the Sigstore bundle'),
   ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
     const result = verifyBlob(file, f);

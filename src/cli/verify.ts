@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { readSignatures, readAttestations } from '../oci/cosign.js';
@@ -18,7 +17,11 @@ import {
   type IdentityPolicy,
   type TrustMaterial,
   type VerificationPolicy,
+  type VerifyOptions,
 } from '../verify/index.js';
+import { pemBlocks } from '../crypto/index.js';
+import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
+import type { TimestampAuthority } from '../timestamp/index.js';
 import { CliError } from './output.js';
 import { parseImage, registryClient, withRegistryFlags, type RegistryFlags } from './sign.js';
 
@@ -37,6 +40,9 @@ export interface VerifyFlags {
   certificateGithubWorkflowRef?: string;
   insecureIgnoreIdentityUnsafe?: boolean;
   insecureIgnoreSct?: boolean;
+  insecureIgnoreTlog?: boolean;
+  useSignedTimestamps?: boolean;
+  timestampCertificateChain?: string;
   trustedRoot?: string;
   key?: string;
   dataDir?: string;
@@ -66,6 +72,12 @@ export function withVerifyFlags(c: Command): Command {
       '--insecure-ignore-sct',
       'UNSAFE: do not require a signed certificate timestamp in the certificate',
     )
+    .option('--insecure-ignore-tlog', 'UNSAFE: do not verify transparency log entries')
+    .option('--use-signed-timestamps', 'require a verified RFC 3161 timestamp from a timestamp authority')
+    .option(
+      '--timestamp-certificate-chain <file>',
+      'PEM chain (TSA leaf first, root last) to verify RFC 3161 timestamps with, instead of the trusted root',
+    )
     .option('--data-dir <dir>', 'data directory of `sigil up` (default: SIGIL_DATA_DIR or ./.sigil)');
 }
 
@@ -86,12 +98,36 @@ export function loadTrust(f: VerifyFlags): TrustMaterial {
     );
   }
   if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${path} is too large`);
+  let trust: TrustMaterial;
   try {
-    return createTrustMaterial(text);
+    trust = createTrustMaterial(text);
   } catch (e) {
     if (isSigilError(e)) throw new CliError(`invalid trusted root ${path}: ${e.message}`);
     throw e;
   }
+  if (f.timestampCertificateChain === undefined) return trust;
+  return { ...trust, timestampAuthorities: [timestampChainAuthority(f.timestampCertificateChain)] };
+}
+
+/** cosign's --timestamp-certificate-chain: one TSA whose window is its leaf certificate's validity. */
+function timestampChainAuthority(path: string): TimestampAuthority {
+  let certChain: ParsedCertificate[];
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (text.length > MAX_TRUSTED_ROOT_BYTES)
+      throw new CliError(`timestamp certificate chain ${path} is too large`);
+    certChain = pemBlocks(text)
+      .filter((b) => b.type === 'CERTIFICATE')
+      .map((b) => parseCertificate(b.der));
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new CliError(`cannot read timestamp certificate chain ${path}: ${why}`);
+  }
+  if (certChain.length < 2 || certChain.length > 10)
+    throw new CliError(`timestamp certificate chain ${path} must hold 2–10 PEM certificates (leaf … root)`);
+  const leaf = certChain[0]!;
+  return { uri: path, certChain, validFor: { start: leaf.notBefore, end: leaf.notAfter } };
 }
 
 /** The identity policy from the flags; one identity and one issuer flag are required in keyless mode. */
@@ -140,8 +176,8 @@ export function policyFromFlags(f: VerifyFlags): VerificationPolicy | undefined 
   return policy;
 }
 
-export function verifyOptions(f: VerifyFlags): { publicKey?: KeyObject; ctlogThreshold?: number } {
-  const out: { publicKey?: KeyObject; ctlogThreshold?: number } = {};
+export function verifyOptions(f: VerifyFlags): VerifyOptions {
+  const out: VerifyOptions = {};
   if (f.key !== undefined) {
     try {
       out.publicKey = loadPublicKeyFile(f.key);
@@ -151,6 +187,8 @@ export function verifyOptions(f: VerifyFlags): { publicKey?: KeyObject; ctlogThr
     }
   }
   if (f.insecureIgnoreSct) out.ctlogThreshold = 0;
+  if (f.insecureIgnoreTlog) out.tlogThreshold = 0;
+  if (f.useSignedTimestamps) out.tsaThreshold = 1;
   return out;
 }
 

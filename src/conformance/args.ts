@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
 import { SigilError } from '../errors/index.js';
+import { fileOrDigest, type FileOrDigest } from '../cli/file-or-digest.js';
 
 /**
  * The Sigstore conformance suite's client protocol (docs/cli_protocol.md of
@@ -26,7 +26,7 @@ export interface VerifyArgs {
   key?: string;
   trustedRoot?: string;
   /** Either a path or, when it looks like one and is not a file, a sha256 digest. */
-  input: { kind: 'file'; path: string } | { kind: 'digest'; digest: Buffer };
+  input: FileOrDigest;
 }
 
 const VALUE_FLAGS: Record<string, string> = {
@@ -43,13 +43,6 @@ const MAX_ARG_LENGTH = 64 * 1024;
 
 function usage(message: string): never {
   throw new SigilError('INVALID_INPUT', message);
-}
-
-/** The protocol's FILE_OR_DIGEST rule: `sha256:` + 64 hex characters and not a path on disk. */
-export function fileOrDigest(arg: string): VerifyArgs['input'] {
-  const m = /^sha256:([0-9a-fA-F]{64})$/.exec(arg);
-  if (m && !existsSync(arg)) return { kind: 'digest', digest: Buffer.from(m[1]!, 'hex') };
-  return { kind: 'file', path: arg };
 }
 
 export function parseArgs(argv: readonly string[]): SignArgs | VerifyArgs {
