@@ -1,6 +1,20 @@
-import { AsnArray, AsnConvert, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
-import { Attribute, ContentInfo, SignedData, id_signedData } from '@peculiar/asn1-cms';
-import { TSTInfo, TimeStampResp, id_ct_tstInfo } from '@peculiar/asn1-tsp';
+import {
+  AsnArray,
+  AsnConvert,
+  AsnProp,
+  AsnPropTypes,
+  AsnType,
+  AsnTypeTypes,
+  OctetString,
+} from '@peculiar/asn1-schema';
+import {
+  Attribute,
+  DigestAlgorithmIdentifiers,
+  EncapsulatedContentInfo,
+  SignerInfos,
+  id_signedData,
+} from '@peculiar/asn1-cms';
+import { PKIStatusInfo, TSTInfo, id_ct_tstInfo } from '@peculiar/asn1-tsp';
 import { SigilError } from '../errors/index.js';
 
 /** An RFC 3161 TimeStampToken (CMS SignedData over a TSTInfo), parsed but not yet verified. */
@@ -34,6 +48,46 @@ const MAX_ATTRIBUTES = 16;
 @AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })
 class AttributeSet extends AsnArray<Attribute> {}
 
+@AsnType({ type: AsnTypeTypes.Set, itemType: AsnPropTypes.Any })
+class RawSet extends AsnArray<ArrayBuffer> {}
+
+/**
+ * CMS SignedData (RFC 5652) with its certificates and CRLs kept as raw DER: sigil's own X.509
+ * parser reads the certificates, and the schema parse costs a fraction of the full one.
+ */
+@AsnType({ type: AsnTypeTypes.Sequence })
+class SignedData {
+  @AsnProp({ type: AsnPropTypes.Integer })
+  version = 0;
+  @AsnProp({ type: DigestAlgorithmIdentifiers })
+  digestAlgorithms = new DigestAlgorithmIdentifiers();
+  @AsnProp({ type: EncapsulatedContentInfo })
+  encapContentInfo = new EncapsulatedContentInfo();
+  @AsnProp({ type: RawSet, context: 0, implicit: true, optional: true })
+  certificates?: RawSet;
+  @AsnProp({ type: RawSet, context: 1, implicit: true, optional: true })
+  crls?: RawSet;
+  @AsnProp({ type: SignerInfos })
+  signerInfos = new SignerInfos();
+}
+
+/** ContentInfo whose content is the SignedData above, so one parse reads the whole token. */
+@AsnType({ type: AsnTypeTypes.Sequence })
+class SignedContentInfo {
+  @AsnProp({ type: AsnPropTypes.ObjectIdentifier })
+  contentType = '';
+  @AsnProp({ type: SignedData, context: 0 })
+  content = new SignedData();
+}
+
+@AsnType({ type: AsnTypeTypes.Sequence })
+class TimeStampResponse {
+  @AsnProp({ type: PKIStatusInfo })
+  status = new PKIStatusInfo();
+  @AsnProp({ type: SignedContentInfo, optional: true })
+  timeStampToken?: SignedContentInfo;
+}
+
 function fail(message: string, cause?: unknown): never {
   throw new SigilError(
     'TIMESTAMP_INVALID',
@@ -42,16 +96,12 @@ function fail(message: string, cause?: unknown): never {
   );
 }
 
-/** Parses and insists on DER: the parser tolerates some BER (lengths, tags) that re-encodes differently. */
 function parse<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: string): T {
-  let value: T;
   try {
-    value = AsnConvert.parse(der, type);
+    return AsnConvert.parse(der, type);
   } catch (e) {
     fail(`${what} is not valid DER`, e);
   }
-  if (!buf(AsnConvert.serialize(value)).equals(buf(der))) fail(`${what} is not DER-encoded`);
-  return value;
 }
 
 const buf = (b: ArrayBuffer | Uint8Array): Buffer =>
@@ -62,27 +112,48 @@ const hex = (b: ArrayBuffer): string =>
     .replace(/^(00)+(?=.)/, '');
 
 /** The token inside a TimeStampResp (status granted), or the bare TimeStampToken (ContentInfo). */
-function contentInfoOf(der: Buffer): ContentInfo {
+function contentInfoOf(der: Buffer): SignedContentInfo {
   // A TimeStampResp starts with PKIStatusInfo (a SEQUENCE); a ContentInfo with an OID.
   const inner = der.length > 4 ? der[der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2] : undefined;
   if (inner === 0x30) {
-    const resp = parse(der, TimeStampResp, 'timestamp response');
+    const resp = parse(der, TimeStampResponse, 'timestamp response');
     if (resp.status.status !== 0 && resp.status.status !== 1)
       fail(`the TSA refused the request (status ${resp.status.status})`);
     if (!resp.timeStampToken) fail('the response carries no token');
     return resp.timeStampToken;
   }
-  return parse(der, ContentInfo, 'timestamp token');
+  return parse(der, SignedContentInfo, 'timestamp token');
 }
+
+/**
+ * Decoded tokens by their bytes, bounded (as parsed keys are): asn1js spends milliseconds on a
+ * token with certificates, and the same bundle is verified again and again (admission). Only the
+ * decoding is remembered; every check runs on each verification.
+ */
+const parsed = new Map<string, TimestampToken>();
+const MAX_PARSED = 256;
 
 /** Parses a bundle's `signedTimestamp` (TimeStampResp or TimeStampToken DER). Throws TIMESTAMP_INVALID. */
 export function parseTimestampToken(input: Uint8Array): TimestampToken {
   const der = Buffer.from(input);
   if (der.length === 0) fail('is empty');
   if (der.length > MAX_TIMESTAMP_BYTES) fail(`is larger than ${MAX_TIMESTAMP_BYTES} bytes`);
+  const key = der.toString('latin1');
+  const hit = parsed.get(key);
+  if (hit) return hit;
+  const token = decode(der);
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(key, token);
+  return token;
+}
+
+function decode(der: Buffer): TimestampToken {
   const ci = contentInfoOf(der);
   if (ci.contentType !== id_signedData) fail('the token is not CMS SignedData');
-  const sd = parse(ci.content, SignedData, 'SignedData');
+  const sd = ci.content;
+  // The parser tolerates some BER (lengths, tags) that re-encodes differently: the signer's
+  // fields, read from the parse, must be the DER that was sent.
+  if (!der.includes(buf(AsnConvert.serialize(sd.signerInfos)))) fail('the signer info is not DER-encoded');
   const eci = sd.encapContentInfo;
   if (eci.eContentType !== id_ct_tstInfo) fail('the signed content is not a TSTInfo');
   const content = eci.eContent?.single?.buffer ?? eci.eContent?.any;
@@ -90,7 +161,8 @@ export function parseTimestampToken(input: Uint8Array): TimestampToken {
   const tst = parse(content, TSTInfo, 'TSTInfo');
   if (sd.signerInfos.length !== 1) fail('the token must carry exactly one signer');
   const si = sd.signerInfos[0]!;
-  const certs = (sd.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
+  // Raw items: X.509 certificates are SEQUENCEs; other CertificateChoices (tagged) are skipped.
+  const certs = [...(sd.certificates ?? [])].map(buf).filter((c) => c[0] === 0x30);
   if (certs.length > MAX_CERTIFICATES) fail(`carries more than ${MAX_CERTIFICATES} certificates`);
   const attrs = si.signedAttrs ?? [];
   if (attrs.length > MAX_ATTRIBUTES) fail('has too many signed attributes');
@@ -108,7 +180,7 @@ export function parseTimestampToken(input: Uint8Array): TimestampToken {
     },
     serialHex: hex(tst.serialNumber),
     content: buf(content),
-    certificates: certs.map((c) => buf(AsnConvert.serialize(c))),
+    certificates: certs,
     signer: {
       ...(ias ? { issuer: buf(AsnConvert.serialize(ias.issuer)), serialHex: hex(ias.serialNumber) } : {}),
       ...(si.sid.subjectKeyIdentifier ? { subjectKeyId: buf(si.sid.subjectKeyIdentifier.buffer) } : {}),

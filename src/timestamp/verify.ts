@@ -87,23 +87,35 @@ function checkSignature(t: TimestampToken, cert: ParsedCertificate): void {
     throw invalid('the TSA signature does not verify with the signing certificate');
 }
 
+function parseEmbedded(der: Buffer): ParsedCertificate {
+  try {
+    return parseCertificate(der);
+  } catch (e) {
+    throw invalid(`an embedded certificate does not parse: ${(e as Error).message}`);
+  }
+}
+
 function checkLeafEku(cert: ParsedCertificate): void {
   const ext = cert.extensions.find((e) => e.oid === EXT_KEY_USAGE);
   if (!ext?.critical || cert.extKeyUsage?.length !== 1 || cert.extKeyUsage[0] !== EKU_TIME_STAMPING)
     throw untrusted('the signing certificate lacks the sole, critical timeStamping extended key usage');
 }
 
-function verifyWith(t: TimestampToken, embedded: ParsedCertificate[], tsa: TimestampAuthority): void {
+function verifyWith(t: TimestampToken, tsa: TimestampAuthority): void {
   const chain = tsa.certChain;
   const tsaLeaf = chain.length > 1 ? chain[0] : undefined;
+  // An embedded copy of the TSA's own leaf is the trusted one (parsed once, its chain cached).
+  const embedded = t.certificates.map((der) => (tsaLeaf?.der.equals(der) ? tsaLeaf : parseEmbedded(der)));
   const signing =
     embedded.find((c) => identifies(t, c)) ?? (tsaLeaf && identifies(t, tsaLeaf) ? tsaLeaf : undefined);
   if (!signing) throw untrusted(`the signer is not the certificate of TSA ${tsa.uri}`);
-  if (tsaLeaf && !signing.der.equals(tsaLeaf.der))
+  if (tsaLeaf && signing !== tsaLeaf)
     throw untrusted(`the embedded signing certificate is not the one of TSA ${tsa.uri}`);
   checkSignature(t, signing);
   checkLeafEku(signing);
-  const ca: CertificateAuthority = { certChain: tsaLeaf ? chain.slice(1) : chain, validFor: tsa.validFor };
+  // The whole chain as trusted certificates: the leaf's signature by its issuer is then checked
+  // once per trust material (chain.ts caches signatures between trusted certificates).
+  const ca: CertificateAuthority = { certChain: chain, validFor: tsa.validFor };
   const at = t.genTime;
   if (at < tsa.validFor.start || (tsa.validFor.end !== undefined && at > tsa.validFor.end))
     throw outside(
@@ -132,22 +144,17 @@ export function verifyTimestamp(
   const t = parseTimestampToken(der);
   if (!t.imprint.hashed.equals(digest(hashOf(t.imprint.hashOid, 'message imprint'), signed)))
     throw invalid('the message imprint is not the hash of the signature');
-  let embedded: ParsedCertificate[];
-  try {
-    embedded = t.certificates.map((c) => parseCertificate(c));
-  } catch (e) {
-    throw invalid(`an embedded certificate does not parse: ${(e as Error).message}`);
-  }
   if (authorities.length === 0) throw untrusted('the trusted root has no timestamp authorities');
   let best: SigilError | undefined;
   for (const tsa of authorities) {
     try {
-      verifyWith(t, embedded, tsa);
+      verifyWith(t, tsa);
       return { time: t.genTime, uri: tsa.uri, serialHex: t.serialHex };
     } catch (e) {
       if (!isSigilError(e)) throw e;
       // An authority that is the signer explains the failure better than one that is not.
       if (!best || best.code === 'TIMESTAMP_UNTRUSTED') best = e;
+      if (e.code === 'TIMESTAMP_INVALID' && /embedded certificate/.test(e.message)) throw e;
     }
   }
   throw best!;
