@@ -120,10 +120,12 @@ function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
 }
 
 /**
- * The offline verification pipeline: tlog entries (SET, inclusion proof + checkpoint, body
- * cross-check) → certificate chain at the integrated time → SCTs → signature → identity policy.
- * Each failing check throws its own code (TLOG_FAILED, CERTIFICATE_CHAIN_FAILED /
- * CERTIFICATE_EXPIRED, SCT_FAILED, SIGNATURE_MISMATCH, IDENTITY_MISMATCH, DIGEST_MISMATCH …).
+ * The offline verification pipeline: signature → RFC 3161 timestamps → tlog entries (SET,
+ * inclusion proof + checkpoint, body cross-check) and thresholds → certificate chain at every
+ * verified time (SET integrated times, TSA times) → SCTs → identity policy. Each failing check
+ * throws its own code (TIMESTAMP_*, TLOG_FAILED, TLOG_ENTRY_MISMATCH, INCLUSION_PROOF_FAILED,
+ * CHECKPOINT_INVALID, THRESHOLD_NOT_MET, CERTIFICATE_CHAIN_FAILED / CERTIFICATE_EXPIRED,
+ * SCT_FAILED, SIGNATURE_MISMATCH, IDENTITY_MISMATCH, DIGEST_MISMATCH …).
  */
 export function verifyBundle(
   trust: TrustMaterial,
