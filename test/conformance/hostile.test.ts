@@ -1,16 +1,14 @@
 // Hostile timestamps and checkpoints: each refused with its code, by a bounded check (size and
 // count limits, never a parse of unbounded input).
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { isSigilError, type ErrorCode } from '../../src/errors/index.js';
-import { sha256, spkiDer } from '../../src/crypto/index.js';
-import { ecdsaKeyHint, formatCheckpoint, signNote } from '../../src/bundle/index.js';
 import { MAX_TIMESTAMP_BYTES, verifyTimestamp } from '../../src/timestamp/index.js';
 import { createTrustMaterial, verifyBundle, verifyCheckpoint } from '../../src/verify/index.js';
 import { requireSharedFile } from '../helpers/env.js';
 import { BUNDLE_VERIFY_DIR, conformanceCases } from './cases.js';
+import { ownLog } from '../verify/own-log.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -102,34 +100,7 @@ test('a checkpoint with 1,000 signature lines and a note with a wrong origin are
   );
 
   // A log key of our own: the note is correctly signed, but for another origin.
-  const log = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const logId = sha256(spkiDer(log.publicKey));
-  const ownRoot = createTrustMaterial({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [
-      {
-        baseUrl: 'https://log.example',
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: spkiDer(log.publicKey).toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start: '2020-01-01T00:00:00Z' },
-        },
-        logId: { keyId: logId.toString('base64') },
-      },
-    ],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-  const keys = ownRoot.tlogs.get(logId.toString('hex'))!;
-  const note = (origin: string): string =>
-    signNote(
-      formatCheckpoint({ origin, size: 1, rootHash: Buffer.alloc(32), extensions: [] }),
-      'log.example',
-      log.privateKey,
-      ecdsaKeyHint(log.publicKey),
-    );
+  const { trust: ownRoot, keys, checkpoint: note } = ownLog();
   assert.equal(verifyCheckpoint(note('log.example'), keys, ownRoot).size, 1);
   assert.equal(verifyCheckpoint(note('log.example - 42'), keys, ownRoot).size, 1);
   for (const origin of ['other.example', 'log.example.evil', 'log.example - x', 'evil/log.example']) {

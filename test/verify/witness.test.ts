@@ -2,44 +2,12 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
+import { ownLog } from './own-log.js';
 import { isSigilError } from '../../src/errors/index.js';
-import { sha256, spkiDer } from '../../src/crypto/index.js';
-import {
-  ecdsaKeyHint,
-  formatCheckpoint,
-  parseSignedNote,
-  serializeSignedNote,
-  signNote,
-} from '../../src/bundle/index.js';
-import {
-  cosignatureKeyId,
-  cosignedMessage,
-  createTrustMaterial,
-  verifyCheckpoint,
-  type Witness,
-} from '../../src/verify/index.js';
+import { parseSignedNote, serializeSignedNote } from '../../src/bundle/index.js';
+import { cosignatureKeyId, cosignedMessage, verifyCheckpoint, type Witness } from '../../src/verify/index.js';
 
-const log = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const logId = sha256(spkiDer(log.publicKey));
-const trust = createTrustMaterial({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
-  tlogs: [
-    {
-      baseUrl: 'https://log.example',
-      hashAlgorithm: 'SHA2_256',
-      publicKey: {
-        rawBytes: spkiDer(log.publicKey).toString('base64'),
-        keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-        validFor: { start: '2020-01-01T00:00:00Z' },
-      },
-      logId: { keyId: logId.toString('base64') },
-    },
-  ],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
-const keys = trust.tlogs.get(logId.toString('hex'))!;
+const { trust, keys, checkpoint } = ownLog();
 
 function witness(
   name: string,
@@ -63,13 +31,7 @@ function cosign(envelope: string, w: ReturnType<typeof witness>, time = 1_700_00
 }
 
 test('witness cosignatures count towards a policy; unknown lines are ignored, bad ones refused', () => {
-  const text = formatCheckpoint({
-    origin: 'log.example',
-    size: 3,
-    rootHash: Buffer.alloc(32, 7),
-    extensions: [],
-  });
-  const logged = signNote(text, 'log.example', log.privateKey, ecdsaKeyHint(log.publicKey));
+  const logged = checkpoint('log.example', 3);
   const [w1, w2, stranger] = [witness('w1.example'), witness('w2.example'), witness('w3.example')];
   const both = cosign(cosign(cosign(logged, w1), w2), stranger);
   const policy = (threshold: number) => ({ witnesses: [w1, w2], threshold });
