@@ -144,7 +144,7 @@ test('the seed flow: Actions token → sigil sign --yes IMAGE@digest → sigil v
   fails(otherIssuer, 'IDENTITY_MISMATCH', 'issuer', stack.oidc.issuer);
   fails(unsigned, 'NO_SIGNATURES', 'no signatures found');
   fails(tSig, 'SIGNATURE_MISMATCH', 'signature');
-  fails(tCert, 'certificate');
+  fails(tCert, 'SIGNATURE_MISMATCH', 'signature');
   fails(tBundle, 'TLOG_FAILED', 'signed entry timestamp');
   fails(wrongTrigger, 'IDENTITY_MISMATCH', 'GitHub workflow trigger');
 
