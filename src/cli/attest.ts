@@ -8,10 +8,15 @@ import {
   predicateOf,
   predicateTypeOf,
   resolveImage,
+  signImageBundle,
 } from '../sign/index.js';
 import { CliError } from './output.js';
 import {
   confirmUpload,
+  describePushed,
+  referrersMode,
+  withLayoutFlags,
+  type LayoutFlags,
   parseImage,
   progress,
   registryClient,
@@ -38,32 +43,54 @@ function readPredicate(path: string, type: string): { predicateType: string; pre
 }
 
 export function register(program: Command): void {
-  withRegistryFlags(
-    withSigningFlags(
-      program
-        .command('attest')
-        .description(
-          'attach a signed in-toto attestation (DSSE, logged as a dsse entry) to an image, as cosign `.att`',
-        )
-        .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
-        .requiredOption('--predicate <file>', 'the predicate (JSON; any text for --type custom)')
-        .option(
-          '--type <type>',
-          'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI',
-          'custom',
-        ),
+  withLayoutFlags(
+    withRegistryFlags(
+      withSigningFlags(
+        program
+          .command('attest')
+          .description(
+            'attach a signed in-toto attestation (DSSE bundle, logged as a dsse entry) to an image as an OCI referrer, as cosign v3 does',
+          )
+          .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
+          .requiredOption('--predicate <file>', 'the predicate (JSON; any text for --type custom)')
+          .option(
+            '--type <type>',
+            'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI',
+            'custom',
+          ),
+      ),
     ),
-  ).action(async (image: string, f: SigningFlags & RegistryFlags & { predicate: string; type: string }) => {
-    const ref = parseImage(image);
-    const { predicateType, predicate } = readPredicate(f.predicate, f.type);
-    const config = await signingConfig(f);
-    const client = registryClient(ref, f);
-    const resolved = await resolveImage(client, ref, progress);
-    await confirmUpload(f.yes, config.logUrl!);
-    const { builder } = createSigning(config);
-    const r = await attestImage({ client, image: resolved, builder, predicateType, predicate, progress });
-    progress(
-      `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`,
-    );
-  });
+  ).action(
+    async (
+      image: string,
+      f: SigningFlags & RegistryFlags & LayoutFlags & { predicate: string; type: string },
+    ) => {
+      const ref = parseImage(image);
+      const { predicateType, predicate } = readPredicate(f.predicate, f.type);
+      const mode = referrersMode(f);
+      const config = await signingConfig(f);
+      const client = registryClient(ref, f);
+      const resolved = await resolveImage(client, ref, progress);
+      await confirmUpload(f.yes, config.logUrl!);
+      const { builder } = createSigning(config);
+      if (!f.legacyLayout) {
+        const results = await signImageBundle({
+          client,
+          image: resolved.ref,
+          builder,
+          predicateType,
+          predicate,
+          mode,
+          recursive: f.recursive === true,
+          progress,
+        });
+        for (const r of results) progress(describePushed(r));
+        return;
+      }
+      const r = await attestImage({ client, image: resolved, builder, predicateType, predicate, progress });
+      progress(
+        `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`,
+      );
+    },
+  );
 }
