@@ -138,34 +138,50 @@ export async function appendToFallbackIndex(
   entry: Descriptor,
 ): Promise<void> {
   const tagRef = new ImageReference(repo.registry, repo.repository, fallbackTag(subjectDigest));
+  let lastError: unknown;
   for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-    const started = Date.now();
-    const current = await readFallbackIndex(client, tagRef);
-    if (current.manifests.length >= MAX_SIGNATURES * 10)
-      throw new SigilError(
-        'TOO_LARGE',
-        `fallback index ${tagRef.toString()} already lists too many referrers`,
-      );
-    if (!current.manifests.some((d) => d.digest === entry.digest)) {
-      const manifests = [...current.manifests, entry].sort((a, b) => (a.digest < b.digest ? -1 : 1));
-      const index: ImageIndex = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
-      const headers: Record<string, string> = current.digest ? { 'if-match': `"${current.digest}"` } : {};
-      await client.putManifestWithResponse(
-        tagRef,
-        Buffer.from(JSON.stringify(index), 'utf8'),
-        MEDIA_TYPES.ociIndex,
-        headers,
-      );
-    } else if (attempt > 0) return;
-    const gap = Date.now() - started;
-    await sleep(Math.max(50, 3 * gap) + Math.floor(Math.random() * 50));
-    const after = await readFallbackIndex(client, tagRef);
-    if (after.manifests.some((d) => d.digest === entry.digest)) return;
+    try {
+      if (await appendOnce(client, tagRef, entry, attempt)) return;
+    } catch (e) {
+      // docker-registry answers 500 now and then while another writer replaces the tag: retry.
+      if (!isSigilError(e, 'REGISTRY_ERROR') || !/answered 5\d\d/.test(e.message)) throw e;
+      lastError = e;
+      await sleep(20 + Math.floor(Math.random() * 80));
+    }
   }
+  if (lastError) throw lastError;
   throw new SigilError(
     'REGISTRY_ERROR',
     `could not add the referrer to ${tagRef.toString()}: concurrent writers kept replacing the index`,
   );
+}
+
+/** One read-append-write-verify round; true once the entry is seen in the index after a pause. */
+async function appendOnce(
+  client: RegistryClient,
+  tagRef: ImageReference,
+  entry: Descriptor,
+  attempt: number,
+): Promise<boolean> {
+  const started = Date.now();
+  const current = await readFallbackIndex(client, tagRef);
+  if (current.manifests.length >= MAX_SIGNATURES * 10)
+    throw new SigilError('TOO_LARGE', `fallback index ${tagRef.toString()} already lists too many referrers`);
+  if (!current.manifests.some((d) => d.digest === entry.digest)) {
+    const manifests = [...current.manifests, entry].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
+    const headers: Record<string, string> = current.digest ? { 'if-match': `"${current.digest}"` } : {};
+    await client.putManifestWithResponse(
+      tagRef,
+      Buffer.from(JSON.stringify(index), 'utf8'),
+      MEDIA_TYPES.ociIndex,
+      headers,
+    );
+  } else if (attempt > 0) return true;
+  const gap = Date.now() - started;
+  await sleep(Math.max(50, 3 * gap) + Math.floor(Math.random() * 50));
+  const after = await readFallbackIndex(client, tagRef);
+  return after.manifests.some((d) => d.digest === entry.digest);
 }
 
 export interface FoundBundle {
