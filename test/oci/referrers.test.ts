@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- raw registry JSON is checked field by field */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
