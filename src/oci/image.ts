@@ -109,7 +109,9 @@ export async function pushImage(
 }
 
 /** An OCI image index over platform manifests (pure): its bytes and digest. */
-export function buildIndex(children: { image: BuiltImage; platform: { os: string; architecture: string } }[]): {
+export function buildIndex(
+  children: { image: BuiltImage; platform: { os: string; architecture: string } }[],
+): {
   bytes: Buffer;
   digest: string;
   mediaType: string;

@@ -10,3 +10,4 @@ export * from './registry-store.js';
 export * from './registry-server.js';
 export * from './referrers.js';
 export * from './signatures.js';
+export * from './pull-secrets.js';
