@@ -24,6 +24,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_REDIRECTS = 5;
 const MAX_TOKEN_BYTES = 1024 * 1024;
 const MAX_TAG_PAGES = 100;
+const REFERRERS_API_MEMO_MS = 5 * 60 * 1000;
 
 export interface RegistryClientOptions {
   /** Where credentials come from (docker config, flags); anonymous when absent or unknown. */
@@ -77,6 +78,8 @@ export class RegistryClient {
   private readonly basicRegistries = new Set<string>();
   /** `registry|scope` → bearer token. */
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  /** `registry/repository` → until when it is taken to lack the referrers API (a 404/400/405 seen). */
+  private readonly noReferrersApi = new Map<string, number>();
   /** Keep-alive connections, per client. */
   private readonly transport = new KeepAliveTransport();
 
@@ -380,20 +383,29 @@ export class RegistryClient {
   ): Promise<{ index: ImageIndex; via: 'referrers-api' | 'fallback-tag' }> {
     if (!ref.digest) throw new SigilError('INVALID_REFERENCE', `referrers need a digest: ${ref.toString()}`);
     const query = opts.artifactType ? `?artifactType=${encodeURIComponent(opts.artifactType)}` : '';
-    const res = await this.send(ref, {
-      method: 'GET',
-      url: `/v2/${ref.repository}/referrers/${ref.digest}${query}`,
-      headers: { accept: MEDIA_TYPES.ociIndex },
-      scope: { repository: ref.repository, actions: ['pull'] },
-    });
+    // A repository without the API is remembered for a while: it saves a request per image.
+    const apiKey = `${ref.registry}/${ref.repository}`;
+    const knownMissing = (this.noReferrersApi.get(apiKey) ?? 0) > Date.now();
+    const res = knownMissing
+      ? undefined
+      : await this.send(ref, {
+          method: 'GET',
+          url: `/v2/${ref.repository}/referrers/${ref.digest}${query}`,
+          headers: { accept: MEDIA_TYPES.ociIndex },
+          scope: { repository: ref.repository, actions: ['pull'] },
+        });
     let index: ImageIndex | undefined;
     let via: 'referrers-api' | 'fallback-tag' = 'referrers-api';
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-    if (res.ok && INDEX_MEDIA_TYPES.includes(type)) {
+    const type = (res?.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    if (res && res.ok && INDEX_MEDIA_TYPES.includes(type)) {
       const bytes = await readBounded(res, this.maxManifestBytes, `referrers of ${ref.toString()}`);
       index = parseManifest(bytes, type).manifest as ImageIndex;
-    } else if (res.ok || res.status === 404 || res.status === 400 || res.status === 405) {
-      await discard(res);
+    } else if (!res || res.ok || res.status === 404 || res.status === 400 || res.status === 405) {
+      if (res) {
+        await discard(res);
+        if (this.noReferrersApi.size > 1000) this.noReferrersApi.clear();
+        this.noReferrersApi.set(apiKey, Date.now() + REFERRERS_API_MEMO_MS);
+      }
       via = 'fallback-tag';
       const { algorithm, hex } = parseDigest(ref.digest);
       try {

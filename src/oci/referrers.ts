@@ -17,6 +17,8 @@ export const BUNDLE_ANNOTATIONS = {
 export const EMPTY_JSON = Buffer.from('{}', 'utf8');
 /** A bundle layer is a few KiB; cosign allows 128 MiB, admission needs far less. */
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
+/** All bundle layers of one image together (they are read concurrently). */
+export const MAX_TOTAL_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 /**
  * How the referrer is made findable: `auto` uses the referrers API when the registry
@@ -240,34 +242,45 @@ export async function readBundleReferrers(
       'TOO_LARGE',
       `${pinned.toString()} has ${candidates.length} referrers, more than the limit of ${max}`,
     );
-  const out: FoundBundle[] = [];
-  for (const d of candidates) {
-    const ref = new ImageReference(pinned.registry, pinned.repository, undefined, d.digest);
-    const got = await client.getManifest(ref, { accept: [MEDIA_TYPES.ociManifest] });
-    if (isIndex(got.manifest)) continue;
-    const m = got.manifest;
-    if (!manifestArtifactTypes(m).some(isBundleType)) continue;
-    if (m.subject?.digest !== digest) continue;
-    for (const l of m.layers) {
-      if (!isBundleType(l.mediaType)) continue;
-      if (l.size > maxBytes)
-        throw new SigilError(
-          'TOO_LARGE',
-          `bundle layer ${l.digest} of referrer ${d.digest} is ${l.size} bytes, more than ${maxBytes}`,
-        );
-      const bytes = await client.getBlob(pinned, l.digest, { maxBytes: l.size });
-      out.push({
-        manifestDigest: got.digest,
-        layerDigest: l.digest,
-        mediaType: l.mediaType,
-        bytes,
-        ...(m.annotations?.[BUNDLE_ANNOTATIONS.predicateType]
-          ? { predicateType: m.annotations[BUNDLE_ANNOTATIONS.predicateType] }
-          : {}),
-        subject: digest,
-        via,
-      });
-    }
-  }
+  let budget = MAX_TOTAL_BUNDLE_BYTES;
+  const perReferrer = await Promise.all(
+    candidates.map(async (d): Promise<FoundBundle[]> => {
+      const ref = new ImageReference(pinned.registry, pinned.repository, undefined, d.digest);
+      const got = await client.getManifest(ref, { accept: [MEDIA_TYPES.ociManifest] });
+      if (isIndex(got.manifest)) return [];
+      const m = got.manifest;
+      if (!manifestArtifactTypes(m).some(isBundleType) || m.subject?.digest !== digest) return [];
+      const found: FoundBundle[] = [];
+      const layers = m.layers.filter((l) => isBundleType(l.mediaType));
+      if (layers.length > max)
+        throw new SigilError('TOO_LARGE', `referrer ${d.digest} holds ${layers.length} bundle layers`);
+      for (const l of layers) {
+        if (l.size > maxBytes)
+          throw new SigilError(
+            'TOO_LARGE',
+            `bundle layer ${l.digest} of referrer ${d.digest} is ${l.size} bytes, more than ${maxBytes}`,
+          );
+        budget -= l.size;
+        if (budget < 0)
+          throw new SigilError(
+            'TOO_LARGE',
+            `the bundles of ${pinned.toString()} add up to more than ${MAX_TOTAL_BUNDLE_BYTES} bytes`,
+          );
+        const bytes = await client.getBlob(pinned, l.digest, { maxBytes: l.size });
+        const predicateType = m.annotations?.[BUNDLE_ANNOTATIONS.predicateType];
+        found.push({
+          manifestDigest: got.digest,
+          layerDigest: l.digest,
+          mediaType: l.mediaType,
+          bytes,
+          ...(predicateType ? { predicateType } : {}),
+          subject: digest,
+          via,
+        });
+      }
+      return found;
+    }),
+  );
+  const out = perReferrer.flat();
   return out;
 }
