@@ -164,9 +164,58 @@ spec:
       `image index .*@${winIndex} has no manifest for platform linux/amd64 \\(it has: windows/amd64\\)`,
     ),
   );
+
+  // The same signatures under an ImageValidatingPolicy.
+  const ivp: AdmissionServer = await createAdmissionServer({
+    policies: parsePolicyText(
+      `apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata:
+  name: verify-ci
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [pods]
+  matchImageReferences:
+    - glob: "${host}/org/rs-*"
+  attestors:
+    - name: ci
+      cosign:
+        keyless:
+          identities:
+            - subjectRegExp: "${WORKFLOW_RE}"
+              issuer: "${stack.oidc.issuer}"
+`,
+      'ivp.yaml',
+      { hasTrustedRoot: true },
+    ),
+    source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
+    verifier: new SigstoreSignatureVerifier(parseTrustedRoot(stack.trustedRootJson)),
+    port: 0,
+    failurePolicy: 'Fail',
+    timeoutMs: 8000,
+    logLevel: 'silent',
+  });
+  t.after(() => ivp.close());
+  const viaIvp = async (name: string, image: string): Promise<Answer> => {
+    const r = await postJson(`${ivp.url}/mutate`, review('Pod', pod(name, [image])), ivp.caPem!);
+    return (r.body as { response: Answer }).response;
+  };
+  const ivOk = await viaIvp('cart', `${host}/org/rs-cart:v1`);
+  assert.equal(ivOk.allowed, true, ivOk.status?.message);
+  const ivOther = await viaIvp('other', `${host}/org/rs-other:v1`);
+  assert.equal(ivOther.allowed, false);
+  assert.match(ivOther.status!.message, /subject mismatch/);
+  const ivUnsigned = await viaIvp('unsigned', `${host}/org/rs-unsigned:v1`);
+  assert.equal(ivUnsigned.allowed, false);
+  assert.match(ivUnsigned.status!.message, /no signatures found/);
 }
 
-test('admission decides cosign v3 signatures on the embedded registry (referrers API): the seed cases, multi-arch', async (t) => {
+test('admission decides cosign v3 signatures on the embedded registry (referrers API): the seed cases, multi-arch, ImageValidatingPolicy', async (t) => {
   const stack = await startStack();
   const reg = await createRegistryServer({ port: 0, logLevel: 'silent' });
   t.after(async () => {
@@ -176,7 +225,7 @@ test('admission decides cosign v3 signatures on the embedded registry (referrers
   await seedCases(t, stack, reg.host);
 });
 
-test("admission decides cosign v3 signatures on Debian's docker-registry (fallback tag): the seed cases, multi-arch", async (t) => {
+test("admission decides cosign v3 signatures on Debian's docker-registry (fallback tag): the seed cases, multi-arch, ImageValidatingPolicy", async (t) => {
   const registry = await startDockerRegistry(t);
   if (!registry) return;
   const stack = await startStack();
