@@ -1,28 +1,15 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import {
-  attestImage,
-  createSigning,
-  MAX_PREDICATE_BYTES,
-  predicateOf,
-  predicateTypeOf,
-  resolveImage,
-  signImageBundle,
-} from '../sign/index.js';
+import { attestImage, MAX_PREDICATE_BYTES, predicateOf, predicateTypeOf } from '../sign/index.js';
 import { CliError } from './output.js';
 import {
-  confirmUpload,
-  describePushed,
-  referrersMode,
-  withLayoutFlags,
-  type LayoutFlags,
-  parseImage,
   progress,
-  registryClient,
-  signingConfig,
+  signWithLayout,
+  withLayoutFlags,
   withRegistryFlags,
   withSigningFlags,
+  type LayoutFlags,
   type RegistryFlags,
   type SigningFlags,
 } from './sign.js';
@@ -65,32 +52,11 @@ export function register(program: Command): void {
       image: string,
       f: SigningFlags & RegistryFlags & LayoutFlags & { predicate: string; type: string },
     ) => {
-      const ref = parseImage(image);
       const { predicateType, predicate } = readPredicate(f.predicate, f.type);
-      const mode = referrersMode(f);
-      const config = await signingConfig(f);
-      const client = registryClient(ref, f);
-      const resolved = await resolveImage(client, ref, progress);
-      await confirmUpload(f.yes, config.logUrl!);
-      const { builder } = createSigning(config);
-      if (!f.legacyLayout) {
-        const results = await signImageBundle({
-          client,
-          image: resolved.ref,
-          builder,
-          predicateType,
-          predicate,
-          mode,
-          recursive: f.recursive === true,
-          progress,
-        });
-        for (const r of results) progress(describePushed(r));
-        return;
-      }
-      const r = await attestImage({ client, image: resolved, builder, predicateType, predicate, progress });
-      progress(
-        `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`,
-      );
+      await signWithLayout(image, f, { predicateType, predicate }, async (ctx) => {
+        const r = await attestImage({ ...ctx, predicateType, predicate, progress });
+        return `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`;
+      });
     },
   );
 }

@@ -12,7 +12,9 @@ import {
   resolveImage,
   signImage,
   signImageBundle,
+  type BundleBuilder,
   type BundleSignResult,
+  type ResolvedImage,
   stackDefaults,
   type SigningConfig,
 } from '../sign/index.js';
@@ -77,6 +79,36 @@ export function referrersMode(f: LayoutFlags): ReferrersMode {
   if (f.legacyLayout && f.recursive)
     throw new CliError('--recursive needs the v3 layout (drop --legacy-layout)');
   return m;
+}
+
+/**
+ * The common path of `sign` and `attest`: flags checked, signing set up (token first), the image
+ * resolved, the upload confirmed; then the v3 bundle referrers, or `legacy()` for the old layout.
+ */
+export async function signWithLayout(
+  image: string,
+  f: SigningFlags & RegistryFlags & LayoutFlags,
+  v3: { predicateType?: string; predicate?: unknown; annotations?: Record<string, string> },
+  legacy: (ctx: { client: RegistryClient; image: ResolvedImage; builder: BundleBuilder }) => Promise<string>,
+): Promise<void> {
+  const ref = parseImage(image);
+  const mode = referrersMode(f);
+  const config = await signingConfig(f);
+  const client = registryClient(ref, f);
+  const resolved = await resolveImage(client, ref, progress);
+  await confirmUpload(f.yes, config.logUrl!);
+  const { builder } = createSigning(config);
+  if (f.legacyLayout) return progress(await legacy({ client, image: resolved, builder }));
+  const results = await signImageBundle({
+    client,
+    image: resolved.ref,
+    builder,
+    ...v3,
+    mode,
+    recursive: f.recursive === true,
+    progress,
+  });
+  for (const r of results) progress(describePushed(r));
 }
 
 export function describePushed(r: BundleSignResult): string {
@@ -265,33 +297,13 @@ export function register(program: Command): void {
     ),
   ).action(
     async (image: string, f: SigningFlags & RegistryFlags & LayoutFlags & { annotations: string[] }) => {
-      const ref = parseImage(image);
       const annotations = parseAnnotations(f.annotations);
-      const mode = referrersMode(f);
-      const config = await signingConfig(f);
-      const client = registryClient(ref, f);
-      const resolved = await resolveImage(client, ref, progress);
-      await confirmUpload(f.yes, config.logUrl!);
-      const { builder } = createSigning(config);
-      if (!f.legacyLayout) {
-        const results = await signImageBundle({
-          client,
-          image: resolved.ref,
-          builder,
-          annotations,
-          mode,
-          recursive: f.recursive === true,
-          progress,
-        });
-        for (const r of results) progress(describePushed(r));
-        return;
-      }
-      const r = await signImage({ client, image: resolved, builder, annotations, progress });
-      progress(
-        r.attached.added
+      await signWithLayout(image, f, { annotations }, async (ctx) => {
+        const r = await signImage({ ...ctx, annotations, progress });
+        return r.attached.added
           ? `Signature attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} signature(s))`
-          : 'An identical signature was already attached',
-      );
+          : 'An identical signature was already attached';
+      });
     },
   );
 }

@@ -12,12 +12,11 @@ import {
   pushIndex,
   tinyImage,
 } from '../../src/oci/index.js';
-import { createSigning, signImageBundle } from '../../src/sign/index.js';
+import { signImageBundle } from '../../src/sign/index.js';
+import { clusterPolicy, keylessBuilder, WORKFLOW_RE } from './helpers.js';
 import { startDockerRegistry } from '../helpers/registry.js';
 import { startStack, type Stack } from '../e2e/stack.js';
 import { deployment, pod, postJson, review } from '../admission/helpers.js';
-
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 
 interface Answer {
   allowed: boolean;
@@ -33,15 +32,7 @@ interface Answer {
  */
 async function seedCases(t: TestContext, stack: Stack, host: string): Promise<void> {
   const client = new RegistryClient();
-  const signer = async (overrides: Record<string, unknown> = {}) =>
-    createSigning({
-      key: {
-        kind: 'keyless',
-        caUrl: stack.ca.url,
-        tokens: { token: await stack.oidc.mint(overrides), env: {} },
-      },
-      logUrl: stack.log.url,
-    }).builder;
+  const signer = (overrides: Record<string, unknown> = {}) => keylessBuilder(stack, overrides);
   const push = (ref: string, seed: string): Promise<string> =>
     pushImage(client, parseReference(ref), tinyImage(seed));
   const sign = async (
@@ -87,28 +78,11 @@ async function seedCases(t: TestContext, stack: Stack, host: string): Promise<vo
   await sign(`${host}/org/rs-windows`, win.digest, ci);
 
   const policies = parsePolicyText(
-    `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${host}/org/rs-*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-                    rekor:
-                      url: ${stack.log.url}
-`,
+    clusterPolicy([`${host}/org/rs-*`], {
+      subjectRegExp: WORKFLOW_RE,
+      issuer: stack.oidc.issuer,
+      rekorUrl: stack.log.url,
+    }),
     'policies.yaml',
     { hasTrustedRoot: true },
   );

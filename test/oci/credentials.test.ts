@@ -14,12 +14,11 @@ import {
   staticCredentials,
   tinyImage,
 } from '../../src/oci/index.js';
-import { createSigning, signImageBundle } from '../../src/sign/index.js';
+import { signImageBundle } from '../../src/sign/index.js';
+import { clusterPolicy, keylessBuilder, WORKFLOW_RE } from './helpers.js';
 import { requireBinary } from '../helpers/env.js';
 import { startDockerRegistry } from '../helpers/registry.js';
 import { runSigilInProcess, startStack } from '../e2e/stack.js';
-
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 
 test('mounted pull secrets: one directory per secret, ..data entries skipped, .dockercfg too, bad files refused by name', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-secrets-'));
@@ -82,10 +81,7 @@ test('a basic-auth docker-registry (htpasswd) reached through a mounted pull sec
   const client = new RegistryClient({ credentials: staticCredentials(creds, registry.host) });
   const ref = parseReference(`${registry.host}/org/private:v1`);
   const digest = await pushImage(client, ref, tinyImage('private'));
-  const builder = createSigning({
-    key: { kind: 'keyless', caUrl: stack.ca.url, tokens: { token: await stack.oidc.mint(), env: {} } },
-    logUrl: stack.log.url,
-  }).builder;
+  const builder = await keylessBuilder(stack);
   await signImageBundle({ client, image: ref.withDigest(digest), builder });
 
   const secrets = join(dir, 'secrets');
@@ -98,26 +94,10 @@ test('a basic-auth docker-registry (htpasswd) reached through a mounted pull sec
   );
   writeFileSync(
     join(dir, 'policy.yaml'),
-    `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${registry.host}/org/*", "${otherHost}/org/*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-`,
+    clusterPolicy([`${registry.host}/org/*`, `${otherHost}/org/*`], {
+      subjectRegExp: WORKFLOW_RE,
+      issuer: stack.oidc.issuer,
+    }),
   );
   const podFile = (name: string, image: string): string => {
     const p = join(dir, `${name}.yaml`);

@@ -9,8 +9,7 @@ import {
   tinyImage,
 } from '../../src/oci/index.js';
 import { runSigilInProcess, startStack } from '../e2e/stack.js';
-
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
+import { WORKFLOW_RE } from './helpers.js';
 
 test('multi-arch: sign --recursive signs the index and every platform manifest; verify accepts the index or the selected platform; a Windows-only index fails naming its platforms', async (t) => {
   const stack = await startStack();

@@ -15,8 +15,8 @@ import { createAdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import { parseTrustedRoot, TRUSTED_ROOT_MEDIA_TYPE } from '../../src/bundle/index.js';
 import { pod, postJson, review } from '../admission/helpers.js';
+import { BUNDLE_TYPE, clusterPolicy } from './helpers.js';
 
-const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const EMPTY = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 const IMAGE_BYTES = Buffer.from(
   JSON.stringify({
@@ -227,26 +227,10 @@ test('reading referrers: the manifest decides (cosign 3.0 oci.empty entries foun
 test('admission against hostile registries: each review is denied with the reason, not a timeout', async (t) => {
   const reg = await hostileRegistry(SCENARIOS);
   t.after(() => reg.close());
-  const policy = `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${reg.host}/*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subject: "https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main"
-                    issuer: "https://token.actions.githubusercontent.com"
-`;
+  const policy = clusterPolicy([`${reg.host}/*`], {
+    subject: 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main',
+    issuer: 'https://token.actions.githubusercontent.com',
+  });
   const root = parseTrustedRoot({
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
     tlogs: [],

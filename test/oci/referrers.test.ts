@@ -16,16 +16,14 @@ import {
   MEDIA_TYPES,
   type ImageReference,
 } from '../../src/oci/index.js';
-import { createSigning, signImageBundle, verifyImageSignatures } from '../../src/sign/index.js';
+import { signImageBundle, verifyImageSignatures } from '../../src/sign/index.js';
+import { BUNDLE_TYPE, keylessBuilder, SIGN_PREDICATE, WORKFLOW_RE } from './helpers.js';
 import { createTrustMaterial } from '../../src/verify/index.js';
 import { isSigilError } from '../../src/errors/index.js';
 import { startDockerRegistry } from '../helpers/registry.js';
 import { startStack, type Stack } from '../e2e/stack.js';
 
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
-const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 async function rawGet(url: string): Promise<{ status: number; type: string; json: any }> {
   const r = await fetch(url, { headers: { accept: `${MEDIA_TYPES.ociIndex}, ${MEDIA_TYPES.ociManifest}` } });
@@ -37,13 +35,6 @@ async function rawGet(url: string): Promise<{ status: number; type: string; json
     json = undefined;
   }
   return { status: r.status, type: r.headers.get('content-type') ?? '', json };
-}
-
-async function keyless(stack: Stack) {
-  return createSigning({
-    key: { kind: 'keyless', caUrl: stack.ca.url, tokens: { token: await stack.oidc.mint(), env: {} } },
-    logUrl: stack.log.url,
-  }).builder;
 }
 
 /** Field-by-field check of a referrer manifest against the OCI image spec 1.1 and cosign v3's shape. */
@@ -106,7 +97,7 @@ async function signAndCheck(
   const [r] = await signImageBundle({
     client,
     image: pinned,
-    builder: await keyless(stack),
+    builder: await keylessBuilder(stack),
     annotations: { env: 'prod' },
   });
   assert.equal(r!.pushed.via, via);

@@ -16,15 +16,14 @@ import {
   staticCredentials,
   tinyImage,
 } from '../../src/oci/index.js';
-import { createSigning, signImageBundle } from '../../src/sign/index.js';
+import { signImageBundle } from '../../src/sign/index.js';
+import { clusterPolicy, keylessBuilder, SIGN_PREDICATE, WORKFLOW_RE } from './helpers.js';
 import { requireBinary } from '../helpers/env.js';
 import { requireNode24, runNode24Json } from '../helpers/node24.js';
 import { startDockerRegistry } from '../helpers/registry.js';
 import { runSigilInProcess, startStack, type Stack } from '../e2e/stack.js';
 
 const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main';
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
-const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 const USER = { username: 'ci', password: 'pw-for-oci' };
 
 test('@sigstore/verify 4.x verifies the bundle layer sigil sign stored (read back from the registry); a tampered layer fails', async (t) => {
@@ -38,10 +37,7 @@ test('@sigstore/verify 4.x verifies the bundle layer sigil sign stored (read bac
   const client = new RegistryClient();
   const ref = parseReference(`${reg.host}/org/judged:v1`);
   const digest = await pushImage(client, ref, tinyImage('judged'));
-  const builder = createSigning({
-    key: { kind: 'keyless', caUrl: stack.ca.url, tokens: { token: await stack.oidc.mint(), env: {} } },
-    logUrl: stack.log.url,
-  }).builder;
+  const builder = await keylessBuilder(stack);
   const [r] = await signImageBundle({ client, image: ref.withDigest(digest), builder });
   const manifest = (await client.getManifest(ref.withDigest(r!.pushed.ref.digest!))).manifest as {
     layers: { digest: string }[];
@@ -143,26 +139,7 @@ async function judgeRegistry(t: TestContext, stack: Stack, host: string, via: Re
   // The webhook's engine, with the credentials, admits the image on the sigstore-js signature.
   const engine = new AdmissionEngine({
     policies: parsePolicyText(
-      `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${host}/org/*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-`,
+      clusterPolicy([`${host}/org/*`], { subjectRegExp: WORKFLOW_RE, issuer: stack.oidc.issuer }),
       'p.yaml',
       { hasTrustedRoot: true },
     ),
