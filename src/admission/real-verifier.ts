@@ -3,13 +3,24 @@ import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from 
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
 import { pemBlocks, sha256 } from '../crypto/index.js';
 import { SigilError } from '../errors/index.js';
-import { readSignatures, type ImageReference, type RegistryClient } from '../oci/index.js';
+import {
+  DEFAULT_PLATFORM,
+  INDEX_MEDIA_TYPES,
+  parseDigest,
+  parsePlatform,
+  readImageSignatures,
+  type ImageReference,
+  type Platform,
+  type RegistryClient,
+} from '../oci/index.js';
+import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
+import { checkImageBundles } from '../sign/image-bundle.js';
 import {
   checkCosignSignatures,
   createTrustMaterial,
   extensionText,
   type TrustMaterial,
-  type VerifiedCosignSignature,
+  type VerificationResult,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
 import { wildcardMatches } from './policy/wildcard.js';
@@ -27,15 +38,72 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
- * cosign `.sig` layers (bounded). The HEAD's digest is what gets verified and what the patch
- * pins; validation of an unpinned tag trusts the registry's answer exactly as far as the
- * kubelet's later pull by tag does.
+ * Keys the fetcher puts on the layers it hands the verifier (never taken from a registry:
+ * registry annotations under this prefix are dropped). `kind` marks a v3 bundle (payload =
+ * the bundle JSON); `subject` names the digest the signature was found for (the image, or
+ * the platform manifest an index selected).
  */
-export function registryImageSource(client: RegistryClient): ImageSource {
+export const FETCHED = {
+  kind: 'dev.sigil.fetched/kind',
+  subject: 'dev.sigil.fetched/subject',
+} as const;
+const FETCHED_PREFIX = 'dev.sigil.fetched/';
+const MEDIA_TYPE_MEMO = 4096;
+
+function registryAnnotations(a: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith(FETCHED_PREFIX)));
+}
+
+export interface RegistrySourceOptions {
+  /** For a multi-arch index, also accept signatures on this platform's manifest (default linux/amd64). */
+  platform?: Platform;
+}
+
+/**
+ * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
+ * then every signature of the digest (and of the selected platform's manifest, for an
+ * index): cosign v3 bundle referrers and legacy `.sig` layers, fetched concurrently and bounded.
+ * The HEAD's digest is what gets verified and what the patch pins; validation of an unpinned
+ * tag trusts the registry's answer exactly as far as the kubelet's later pull by tag does.
+ */
+export function registryImageSource(client: RegistryClient, opts: RegistrySourceOptions = {}): ImageSource {
+  const platform = opts.platform ?? parsePlatform(DEFAULT_PLATFORM);
+  // digest → media type from the HEAD, so a single manifest needs no GET to rule out an index.
+  const mediaTypes = new Map<string, string>();
+  const resolve = async (ref: ImageReference): Promise<string> => {
+    const head = await client.headManifest(ref);
+    if (!head) throw new SigilError('NOT_FOUND', `manifest ${ref.toString()} not found`);
+    parseDigest(head.digest);
+    if (ref.digest && head.digest !== ref.digest)
+      throw new SigilError(
+        'DIGEST_MISMATCH',
+        `manifest ${ref.toString()}: the registry serves it as ${head.digest}`,
+      );
+    if (mediaTypes.size >= MEDIA_TYPE_MEMO) mediaTypes.clear();
+    mediaTypes.set(head.digest, head.mediaType);
+    return head.digest;
+  };
+  const fetch = async (pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
+    const type = mediaTypes.get(pinned.digest ?? '');
+    const maybeIndex = type === undefined || INDEX_MEDIA_TYPES.includes(type);
+    const sigs = await readImageSignatures(client, pinned, maybeIndex ? { platform } : {});
+    const layers: CosignSignatureLayer[] = [];
+    for (const b of sigs.bundles)
+      layers.push({
+        payload: b.bytes,
+        annotations: { [FETCHED.kind]: 'bundle', [FETCHED.subject]: b.subject },
+      });
+    for (const g of sigs.legacy)
+      for (const l of g.layers)
+        layers.push({
+          payload: l.payload,
+          annotations: { ...registryAnnotations(l.annotations), [FETCHED.subject]: g.subject },
+        });
+    return layers;
+  };
   return {
-    resolveDigest: (ref, signal) => bounded(client.headDigest(ref), signal),
-    fetchSignatures: (pinned, signal) => bounded(readSignatures(client, pinned), signal),
+    resolveDigest: (ref, signal) => bounded(resolve(ref), signal),
+    fetchSignatures: (pinned, signal) => bounded(fetch(pinned), signal),
   };
 }
 
@@ -94,14 +162,47 @@ function identityMismatch(
   return undefined;
 }
 
-function summary(v: VerifiedCosignSignature): VerifiedSignature {
-  const r = v.result;
+function summary(r: VerificationResult): VerifiedSignature {
   return {
     ...(r.identity?.subjectAlternativeNames[0] ? { subject: r.identity.subjectAlternativeNames[0] } : {}),
     ...(r.identity?.issuer ? { issuer: r.identity.issuer } : {}),
     ...(r.logIndex !== undefined ? { logIndex: r.logIndex } : {}),
     ...(r.integratedTimeUnix !== undefined ? { integratedTime: r.integratedTimeUnix } : {}),
   };
+}
+
+/** One signature that passed the crypto pipeline, whichever layout it came in. */
+interface Passed {
+  result: VerificationResult;
+  leaf?: Buffer;
+}
+
+/** Layers grouped as the fetcher labelled them: v3 bundles, and legacy layers per subject digest. */
+function splitLayers(
+  pinnedDigest: string,
+  layers: readonly CosignSignatureLayer[],
+): { bundles: FoundBundle[]; legacy: Map<string, CosignSignatureLayer[]> } {
+  const bundles: FoundBundle[] = [];
+  const legacy = new Map<string, CosignSignatureLayer[]>();
+  for (const l of layers) {
+    const subject = l.annotations[FETCHED.subject] ?? pinnedDigest;
+    if (l.annotations[FETCHED.kind] === 'bundle') {
+      const bytes = Buffer.from(l.payload);
+      bundles.push({
+        manifestDigest: '',
+        layerDigest: '',
+        mediaType: '',
+        bytes,
+        subject,
+        via: 'referrers-api',
+      });
+    } else {
+      const list = legacy.get(subject) ?? [];
+      list.push({ payload: l.payload, annotations: registryAnnotations(l.annotations) });
+      legacy.set(subject, list);
+    }
+  }
+  return { bundles, legacy };
 }
 
 /**
@@ -144,27 +245,31 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     if (!digest) return { ok: false, reason: 'image has no digest' };
     const trust = this.trustFor(a);
     const tlogThreshold = a.rekor.ignoreTlog ? 0 : 1;
-    const r =
-      a.kind === 'keys'
-        ? checkCosignSignatures(trust, digest, layers, undefined, {
-            publicKey: createPublicKey(a.publicKey),
-            tlogThreshold,
-          })
-        : checkCosignSignatures(
-            trust,
-            digest,
-            layers,
-            { skipIdentityUnsafe: true },
-            { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 },
-          );
-    if (r.verified.length === 0) {
-      const reasons = [...new Set(r.failures.map((f) => f.message))];
+    const keyed = a.kind === 'keys';
+    const policy = keyed ? undefined : { skipIdentityUnsafe: true as const };
+    const options = keyed
+      ? { publicKey: createPublicKey(a.publicKey), tlogThreshold }
+      : { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 };
+    const { bundles, legacy } = splitLayers(digest, layers);
+    const passed: Passed[] = [];
+    const failures: string[] = [];
+    for (const [subject, group] of legacy) {
+      const r = checkCosignSignatures(trust, subject, group, policy, options);
+      for (const v of r.verified)
+        passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
+      failures.push(...r.failures.map((f) => f.message));
+    }
+    const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
+    for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
+    failures.push(...b.failures.map((f) => f.message));
+    if (passed.length === 0) {
+      const reasons = [...new Set(failures)];
       return { ok: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no signatures found' };
     }
-    if (a.kind === 'keys') return { ok: true, signatures: r.verified.map(summary) };
+    if (a.kind === 'keys') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
     const accepted: VerifiedSignature[] = [];
     const mismatches: string[] = [];
-    for (const v of r.verified) {
+    for (const v of passed) {
       const sans = v.result.identity?.subjectAlternativeNames ?? [];
       const issuer = v.result.identity?.issuer;
       let why: string | undefined;
@@ -173,7 +278,7 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
         if (why === undefined) break;
       }
       if (why === undefined) why = this.extensionMismatch(v, a);
-      if (why === undefined) accepted.push(summary(v));
+      if (why === undefined) accepted.push(summary(v.result));
       else
         mismatches.push(
           a.identities.length > 1
@@ -185,10 +290,10 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     return { ok: false, reason: [...new Set(mismatches)].join('; ') };
   }
 
-  private extensionMismatch(v: VerifiedCosignSignature, a: KeylessAttestor): string | undefined {
+  private extensionMismatch(v: Passed, a: KeylessAttestor): string | undefined {
     const entries = Object.entries(a.additionalExtensions);
     if (entries.length === 0) return undefined;
-    const der = v.item.certificate;
+    const der = v.leaf;
     if (!der) return 'extension mismatch: the signature has no certificate';
     const cert = parseCertificate(der);
     for (const [oid, want] of entries) {

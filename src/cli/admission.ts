@@ -3,7 +3,14 @@ import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
 import { isSigilError } from '../errors/index.js';
-import { chainCredentials, loadDockerCredentials, RegistryClient } from '../oci/index.js';
+import {
+  chainCredentials,
+  DEFAULT_PLATFORM,
+  loadDockerCredentials,
+  loadMountedCredentials,
+  parsePlatform,
+  RegistryClient,
+} from '../oci/index.js';
 import { closeOnSignals } from '../server/index.js';
 import {
   AdmissionEngine,
@@ -119,6 +126,8 @@ interface CommonFlags {
   trustedRoot?: string;
   allowInsecureRegistry?: boolean;
   timeout?: string;
+  registryCredentials?: string;
+  platform?: string;
 }
 
 /** Policy texts and trusted root as read once (by the primary, for every worker). */
@@ -137,8 +146,10 @@ function setUp(f: CommonFlags, inputs: Inputs) {
   const policies = policiesFrom(inputs.sources, root !== undefined);
   const timeoutMs =
     f.timeout === undefined ? DEFAULT_TIMEOUT_MS : intFlag(f.timeout, '--timeout', 100, 30_000);
+  const mounted = f.registryCredentials ? loadMountedCredentials(f.registryCredentials).store : undefined;
+  const platform = parsePlatform(f.platform ?? DEFAULT_PLATFORM);
   const client = new RegistryClient({
-    credentials: chainCredentials(loadDockerCredentials()),
+    credentials: chainCredentials(mounted, loadDockerCredentials()),
     insecureRegistries: f.allowInsecureRegistry ? registriesOf(policies) : [],
     timeoutMs,
   });
@@ -146,7 +157,7 @@ function setUp(f: CommonFlags, inputs: Inputs) {
     root,
     policies,
     timeoutMs,
-    source: registryImageSource(client),
+    source: registryImageSource(client, { platform }),
     verifier: new SigstoreSignatureVerifier(root),
   };
 }
@@ -369,7 +380,15 @@ function withCommon(c: Command): Command {
       '--allow-insecure-registry',
       'speak plain HTTP to the registries the policies name (loopback always may)',
     )
-    .option('--timeout <ms>', `decide within this many milliseconds (default ${DEFAULT_TIMEOUT_MS})`);
+    .option('--timeout <ms>', `decide within this many milliseconds (default ${DEFAULT_TIMEOUT_MS})`)
+    .option(
+      '--registry-credentials <dir>',
+      'mounted kubernetes.io/dockerconfigjson pull secrets (one directory per secret); each credential goes only to its registry',
+    )
+    .option(
+      '--platform <os/arch[/variant]>',
+      `for a multi-arch index, also accept signatures on this platform's manifest (default ${DEFAULT_PLATFORM})`,
+    );
 }
 
 export function register(program: Command): void {
