@@ -317,7 +317,7 @@ export class AdmissionEngine {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
-      const key = `${policy.id}|${rule.name}|${pinned.context()}@${digest}`;
+      const key = `${policy.id}|${rule.id}|${pinned.context()}@${digest}`;
       const compute = (): Promise<RuleVerdict> =>
         this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, deadline.signal);
       let verdict: RuleVerdict;

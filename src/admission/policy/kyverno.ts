@@ -118,6 +118,7 @@ export function parseKyvernoPolicy(doc: Doc, source: string, ctx: ParseContext):
       }
       rules.push({
         name: ruleName,
+        id: `rules[${i}].verifyImages[${j}]`,
         match,
         imageReferences: refs,
         skipImageReferences: patterns(v, 'skipImageReferences', vp),
@@ -207,6 +208,7 @@ export function parseImageValidatingPolicy(doc: Doc, source: string, ctx: ParseC
     rules: [
       {
         name,
+        id: 'spec',
         match: parseMatchConstraints(spec, sp),
         imageReferences: refs,
         skipImageReferences: [],

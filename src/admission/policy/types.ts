@@ -96,6 +96,13 @@ export interface ResourceMatch {
 
 export interface ImageRule {
   name: string;
+  /**
+   * Where this verifyImages entry sits in its policy (`rules[0].verifyImages[1]`, autogen
+   * variants suffixed): with the policy's content hash it is the entry's identity in the
+   * verification cache and the in-flight coalescing map, so two entries of one rule never share
+   * a verdict.
+   */
+  id: string;
   match: ResourceMatch;
   imageReferences: Wildcard[];
   skipImageReferences: Wildcard[];
