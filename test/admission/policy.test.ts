@@ -180,7 +180,8 @@ ${keys}
         - attestor:
             entries:
               - keyless:
-                  subject: ci@example.com`;
+                  subject: ci@example.com
+                  issuerRegExp: '.*'`;
     const [p] = parsePolicyText(
       clusterPolicy(rule, '  webhookConfiguration:\n    failurePolicy: Ignore\n'),
       't.yaml',

@@ -24,6 +24,8 @@ import {
 import { compileWildcard } from './wildcard.js';
 
 const OID_RE = /^[0-9]+(\.[0-9]+)+$/;
+/** A pattern that starts with a literal URI scheme and `//`. */
+const URI_RE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 /** Fulcio extension short names (as in Kyverno/cosign) or dotted OIDs → OID. */
 export function extensionsToOids(
@@ -77,7 +79,17 @@ export function parseIdentity(d: Doc, path: string): IdentityMatcher {
       'an identity is required: set subject or subjectRegExp (an empty identity would admit any signer)',
     );
   }
+  if (!issuer && !issuerRegExp) {
+    throw invalid(
+      path,
+      "an issuer is required: set issuer (or issuerRegExp; write issuerRegExp: '.*' to accept any issuer on purpose), else a certificate from any issuer the CA trusts is accepted",
+    );
+  }
+  const uriShaped = [subject, subjectRegExp?.replace(/^\^/, '').replace(/\\\//g, '/')].some(
+    (p) => p !== undefined && URI_RE.test(p),
+  );
   return {
+    ...(uriShaped ? { subjectIsUri: true } : {}),
     ...(subject ? { subject: compileWildcard(subject, `${path}.subject`) } : {}),
     ...(subjectRegExp ? { subjectRegExp: compilePolicyRegex(subjectRegExp, `${path}.subjectRegExp`) } : {}),
     ...(issuer ? { issuer } : {}),

@@ -17,6 +17,11 @@ export interface IdentityMatcher {
   /** Exact SAN value; Kyverno allows wildcards here (`*@example.com`). */
   subject?: Wildcard;
   subjectRegExp?: RegExp;
+  /**
+   * True when the subject pattern spells a URI (`https://…`): it is then matched against URI SANs
+   * only, so an otherName or email SAN that happens to read like a workflow URI cannot satisfy it.
+   */
+  subjectIsUri?: boolean;
   issuer?: string;
   issuerRegExp?: RegExp;
 }
