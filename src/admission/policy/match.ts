@@ -243,12 +243,19 @@ function parseBlock(block: Doc, path: string): FilterBlock {
   return { mode: 'one', filters: [parseFilter(block, path, true)] };
 }
 
-/** A Kyverno rule's `match` (required) and `exclude`, read as Kyverno's MatchesResourceDescription reads them. */
+/**
+ * A Kyverno rule's `match` and `exclude`, read as Kyverno's MatchesResourceDescription reads them.
+ * A rule without `match` (which Kyverno's policy validation refuses) is read as matching every
+ * kind sigil verifies: the stricter of the two readings.
+ */
 export function parseResourceMatch(rule: Doc, path: string): ResourceMatch {
-  if (rule.match === undefined || rule.match === null)
-    throw invalid(`${path}.match`, 'is required (a rule without match matches nothing in Kyverno)');
-  if (!isObject(rule.match)) throw invalid(`${path}.match`, 'must be an object');
-  const match = parseBlock(rule.match, `${path}.match`);
+  const everything: FilterBlock = {
+    mode: 'one',
+    filters: [{ kinds: [{ group: '*', version: '*', kind: '*', subresource: '' }] }],
+  };
+  if (rule.match !== undefined && rule.match !== null && !isObject(rule.match))
+    throw invalid(`${path}.match`, 'must be an object');
+  const match = isObject(rule.match) ? parseBlock(rule.match, `${path}.match`) : everything;
   const ex = optObject(rule, 'exclude', path);
   const exclude = ex && Object.keys(ex).length > 0 ? parseBlock(ex, `${path}.exclude`) : undefined;
   return { match, ...(exclude ? { exclude } : {}) };
