@@ -1,4 +1,12 @@
-import type { FilterBlock, LabelSelector, ResourceFilter, ResourceMatch } from './policy/types.js';
+import type { AdmissionInput } from './engine.js';
+import { KIND_GROUP_VERSION } from './policy/match.js';
+import type {
+  FilterBlock,
+  LabelSelector,
+  ResourceFilter,
+  ResourceKind,
+  ResourceMatch,
+} from './policy/types.js';
 import { wildcardMatches } from './policy/wildcard.js';
 
 /** What the match/exclude conditions are evaluated against: the review's request, not the object's claims. */
@@ -94,4 +102,30 @@ function blockMatches(b: FilterBlock, r: MatchRequest): boolean {
 export function matchApplies(m: ResourceMatch, r: MatchRequest): boolean {
   if (!blockMatches(m.match, r)) return false;
   return !(m.exclude && blockMatches(m.exclude, r));
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
+/** The request as match/exclude see it: identity from the review, labels and annotations from the object. */
+export function matchRequest(input: AdmissionInput, kind: ResourceKind): MatchRequest {
+  const meta = (input.object as { metadata?: { labels?: unknown; annotations?: unknown } } | null)?.metadata;
+  const [group, version] = KIND_GROUP_VERSION[kind];
+  return {
+    group: input.group ?? group,
+    version: input.version ?? version,
+    kind,
+    subresource: input.subresource ?? '',
+    namespace: input.namespace,
+    name: input.name,
+    operation: input.operation,
+    labels: stringMap(meta?.labels),
+    annotations: stringMap(meta?.annotations),
+    username: input.userInfo?.username ?? '',
+    groups: input.userInfo?.groups ?? [],
+  };
 }

@@ -3,9 +3,8 @@ import { isSigilError, SigilError } from '../errors/index.js';
 import { parseReference, type ImageReference } from '../oci/index.js';
 import { VerificationCache } from './cache.js';
 import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
-import { matchApplies, type MatchRequest } from './applies.js';
+import { matchApplies, matchRequest } from './applies.js';
 import { matchForms } from './policy/image-pattern.js';
-import { KIND_GROUP_VERSION } from './policy/match.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
 import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
 import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
@@ -58,32 +57,6 @@ interface ParsedImage {
   /** What patterns see (canonical registry; `repo@digest` first, see matchForms). */
   forms?: { primary: string; tagged?: string };
   parseError?: unknown;
-}
-
-function stringMap(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
-  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
-  return out;
-}
-
-/** The request as match/exclude see it: identity from the review, labels and annotations from the object. */
-export function matchRequest(input: AdmissionInput, kind: ResourceKind): MatchRequest {
-  const meta = (input.object as { metadata?: { labels?: unknown; annotations?: unknown } } | null)?.metadata;
-  const [group, version] = KIND_GROUP_VERSION[kind];
-  return {
-    group: input.group ?? group,
-    version: input.version ?? version,
-    kind,
-    subresource: input.subresource ?? '',
-    namespace: input.namespace,
-    name: input.name,
-    operation: input.operation,
-    labels: stringMap(meta?.labels),
-    annotations: stringMap(meta?.annotations),
-    username: input.userInfo?.username ?? '',
-    groups: input.userInfo?.groups ?? [],
-  };
 }
 
 const MAX_REMEMBERED_REFERENCES = 10_000;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { matchApplies } from '../../src/admission/applies.js';
-import { matchRequest } from '../../src/admission/engine.js';
+import { matchApplies, matchRequest } from '../../src/admission/applies.js';
+
 import { parsePolicyText, type ResourceKind } from '../../src/admission/policy/index.js';
 
 /**

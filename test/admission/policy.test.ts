@@ -12,8 +12,7 @@ import {
   wildcardMatches,
 } from '../../src/admission/policy/index.js';
 import type { KeylessAttestor, ResourceKind } from '../../src/admission/policy/index.js';
-import { matchApplies } from '../../src/admission/applies.js';
-import { matchRequest } from '../../src/admission/engine.js';
+import { matchApplies, matchRequest } from '../../src/admission/applies.js';
 
 const ctx = { hasTrustedRoot: true };
 
