@@ -225,7 +225,7 @@ spec:
       assert.equal(r.allowed, false);
       assert.match(
         r.status!.message,
-        /^\n\nresource Deployment\/default\/web was blocked due to the following policies \n\ncheck-images:\n {2}check-signature: failed to verify image .*rs-unsigned:v1: /,
+        /^\n\nresource Deployment\/default\/web was blocked due to the following policies \n\ncheck-images:\n {2}autogen-check-signature: failed to verify image .*rs-unsigned:v1: /,
       );
       // …and with a signed initContainer the patch paths follow the pod template.
       const ok = await admit(
