@@ -4,11 +4,10 @@ import { parseTrustedRoot } from '../../src/bundle/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
-import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
-import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
+import { RegistryClient } from '../../src/oci/index.js';
 import { startDockerRegistry } from '../helpers/registry.js';
 import { startStack } from '../e2e/stack.js';
-import { pod, postJson, review } from './helpers.js';
+import { imageTools, pod, postJson, review } from './helpers.js';
 
 /**
  * Regression tests for the admission bypasses of issue 14, each over HTTPS against the webhook
@@ -39,20 +38,7 @@ test('admission bypasses (issue 14) over HTTPS with real signatures', async (t) 
 
   const client = new RegistryClient();
   const host = registry.host;
-  const push = (ref: string, seed: string): Promise<string> =>
-    pushImage(client, parseReference(ref), tinyImage(seed));
-  const signer = async (overrides: Record<string, unknown> = {}) =>
-    createSigning({
-      key: {
-        kind: 'keyless',
-        caUrl: stack.ca.url,
-        tokens: { token: await stack.oidc.mint(overrides), env: {} },
-      },
-      logUrl: stack.log.url,
-    }).builder;
-  const sign = async (ref: string, builder: Awaited<ReturnType<typeof signer>>): Promise<void> => {
-    await signImage({ client, image: await resolveImage(client, parseReference(ref)), builder });
-  };
+  const { push, signer, sign } = imageTools(stack, client);
   const ci = await signer();
   const nightly = await signer({
     job_workflow_ref: 'org/repo/.github/workflows/nightly.yml@refs/heads/main',
