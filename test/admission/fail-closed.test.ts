@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
 import { generateP256, publicKeyPem } from '../../src/crypto/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { selfSignedCert } from '../rekor/helpers.js';
+import { runSigil } from '../e2e/stack.js';
 
 /**
  * Fail closed on what is not understood (issue 14): every field of Kyverno's ClusterPolicy
@@ -367,5 +371,24 @@ describe('load-time refusals (findings 4, 7, 9)', () => {
     refused(withField(ivpol(), IMC, rr(['Pods'])), /resources\[0\]/);
     refused(withField(ivpol(), IMC, rr(['deployments'])), /resources\[0\]/); // apps, not core
     assert.equal(outcome(withField(ivpol(), IMC, rr(['pods', 'replicationcontrollers']))), 'loads');
+  });
+});
+
+describe('the refusals reach the CLI (the loader `sigil admission serve` and `sigil policy test` share)', () => {
+  it('sigil policy test refuses an ImageValidatingPolicy with validations, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigil-fail-closed-'));
+    const policy = join(dir, 'ivpol.json');
+    const resource = join(dir, 'pod.json');
+    writeFileSync(policy, JSON.stringify(withField(ivpol(), IS, { validations: [{ expression: 'true' }] })));
+    writeFileSync(
+      resource,
+      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {} }),
+    );
+    const r = await runSigil(['policy', 'test', '--policy', policy, '--resource', resource]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^sigil: error: invalid policy: .*ivpol\.json: ImageValidatingPolicy iv: spec\.validations: /m,
+    );
   });
 });
