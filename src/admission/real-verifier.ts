@@ -138,13 +138,17 @@ function describeIdentity(id: IdentityMatcher): string {
 
 const MAX_MATCH_INPUT = 4096;
 
-/** Kyverno keyless identity semantics: every field set must match; subject/subjectRegExp against any SAN. */
+/**
+ * Kyverno keyless identity semantics: every field set must match; subject/subjectRegExp against
+ * any SAN, or against the URI SANs only when the pattern spells a URI (`uris`).
+ */
 function identityMismatch(
   id: IdentityMatcher,
   sans: readonly string[],
+  uris: readonly string[],
   issuer: string | undefined,
 ): string | undefined {
-  const usable = sans.filter((s) => s.length <= MAX_MATCH_INPUT);
+  const usable = (id.subjectIsUri ? uris : sans).filter((s) => s.length <= MAX_MATCH_INPUT);
   if (id.subject && !usable.some((s) => wildcardMatches(id.subject!, s))) {
     return `subject mismatch: expected ${id.subject.pattern}, received ${JSON.stringify(sans)}`;
   }
@@ -272,9 +276,15 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     for (const v of passed) {
       const sans = v.result.identity?.subjectAlternativeNames ?? [];
       const issuer = v.result.identity?.issuer;
+      const der = v.item.certificate;
+      const uris = der
+        ? parseCertificate(der)
+            .subjectAlternativeNames.filter((n) => n.type === 'uri')
+            .map((n) => n.value)
+        : [];
       let why: string | undefined;
       for (const id of a.identities) {
-        why = identityMismatch(id, sans, issuer);
+        why = identityMismatch(id, sans, uris, issuer);
         if (why === undefined) break;
       }
       if (why === undefined) why = this.extensionMismatch(v, a);

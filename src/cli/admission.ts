@@ -14,6 +14,7 @@ import {
 import { closeOnSignals } from '../server/index.js';
 import {
   AdmissionEngine,
+  type AdmissionInput,
   applyJsonPatch,
   createAdmissionServer,
   DECISION_MEDIA_TYPE,
@@ -281,6 +282,8 @@ async function serve(f: ServeFlags): Promise<void> {
 interface TestFlags extends CommonFlags {
   resource?: string[];
   namespace: string;
+  user?: string;
+  group?: string[];
 }
 
 function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
@@ -318,12 +321,20 @@ async function testPolicies(f: TestFlags): Promise<void> {
   const results: unknown[] = [];
   for (const object of resourcesFrom(f.resource)) {
     const meta = (object.metadata ?? {}) as Record<string, unknown>;
-    const input = {
+    // The same request fields the webhook reads from an AdmissionReview (see parseAdmissionReview).
+    const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion.split('/') : [];
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    const input: AdmissionInput = {
       kind: object.kind as string,
       namespace: typeof meta.namespace === 'string' ? meta.namespace : f.namespace,
-      name: typeof meta.name === 'string' ? meta.name : '',
+      name: name || (typeof meta.generateName === 'string' ? meta.generateName : ''),
       operation: 'CREATE',
       object,
+      ...(apiVersion.length === 2 ? { group: apiVersion[0]!, version: apiVersion[1]! } : {}),
+      ...(apiVersion.length === 1 ? { group: '', version: apiVersion[0]! } : {}),
+      ...(f.user !== undefined || f.group
+        ? { userInfo: { username: f.user ?? '', groups: f.group ?? [] } }
+        : {}),
     };
     let mutate: Decision;
     let validate: Decision | undefined;
@@ -434,6 +445,11 @@ export function register(program: Command): void {
     withCommon(c)
       .option('--resource <file>', 'Kubernetes object YAML (repeatable; multi-document allowed)', collect)
       .option('--namespace <ns>', 'namespace for objects that name none', 'default')
+      .option(
+        '--user <name>',
+        "the requesting user match/exclude `subjects` see (the review's userInfo.username)",
+      )
+      .option('--group <name>', 'a group of the requesting user (repeatable)', collect)
       .action((f: TestFlags) => testPolicies(f));
   test(
     admission
