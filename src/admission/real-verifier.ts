@@ -276,7 +276,7 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     for (const v of passed) {
       const sans = v.result.identity?.subjectAlternativeNames ?? [];
       const issuer = v.result.identity?.issuer;
-      const der = v.item.certificate;
+      const der = v.leaf;
       const uris = der
         ? parseCertificate(der)
             .subjectAlternativeNames.filter((n) => n.type === 'uri')
