@@ -23,4 +23,3 @@ echo "node24: $(node --version): npm ci (native modules built for Node 24)"
 npm ci --no-audit --no-fund --loglevel error >/dev/null
 echo "node24: $(node --version): test suite"
 node scripts/run-tests.mjs "$@" 2>&1 | tee "$root/.ci-node24.log"
-echo "node24: $(node --version): $(grep -E '^ℹ (tests|pass|fail|skipped) ' "$root/.ci-node24.log" | sed 's/^ℹ //' | paste -sd, -)"
