@@ -1,23 +1,18 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } from '../oidc/providers.js';
 import { RegistryClient } from '../oci/client.js';
 import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
 import { parseReference, type ImageReference } from '../oci/reference.js';
 import { fallbackTag, type ReferrersMode } from '../oci/referrers.js';
-import {
-  createSigning,
-  loadPrivateKeyFile,
-  resolveImage,
-  signImage,
-  signImageBundle,
-  type BundleBuilder,
-  type BundleSignResult,
-  type ResolvedImage,
-  stackDefaults,
-  type SigningConfig,
-} from '../sign/index.js';
+// Modules of src/sign/ by name, not its index: the CLI loads only what a command uses (start-up);
+// the token providers and the signing factory are imported by the code that signs.
+import { loadPrivateKeyFile } from '../sign/keyfile.js';
+import { resolveImage, signImage, type ResolvedImage } from '../sign/image.js';
+import { signImageBundle, type BundleSignResult } from '../sign/image-bundle.js';
+import type { BundleBuilder } from '../sign/bundle-builder.js';
+import { stackDefaults } from '../sign/stack.js';
+import type { SigningConfig } from '../sign/factory.js';
 import { CliError } from './output.js';
 
 /** Flags shared by every command that talks to a registry. */
@@ -97,6 +92,7 @@ export async function signWithLayout(
   const client = registryClient(ref, f);
   const resolved = await resolveImage(client, ref, progress);
   await confirmUpload(f.yes, config.logUrl!);
+  const { createSigning } = await import('../sign/factory.js');
   const { builder } = createSigning(config);
   if (f.legacyLayout) return progress(await legacy({ client, image: resolved, builder }));
   const results = await signImageBundle({
@@ -238,6 +234,7 @@ export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
     return { key: { kind: 'key-file', ...keys }, logUrl, progress };
   }
   const caUrl = checkUrl(f.fulcioUrl ?? stack.caUrl, '--fulcio-url');
+  const { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } = await import('../oidc/providers.js');
   let token: string;
   try {
     token = await getIdentityToken({
