@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.node24/', '.ci-node24/', 'native/build/', 'web/vendor/', '.sigil/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.node24/',
+      '.ci-node24/',
+      'native/build/',
+      'web/vendor/',
+      '.sigil/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
