@@ -11,7 +11,7 @@ import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
-import { registerMigrate, servePostgres } from './log-postgres.js';
+import { migrateHint, registerMigrate, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
@@ -53,11 +53,11 @@ export function register(program: Command): void {
     )
     .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
     .action(async (o: Record<string, string | undefined>) => {
-      if (o.store !== 'sqlite') return servePostgres(o);
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
       const tls = readTlsFlags(o);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
+        store: storeFlags(o),
         host: o.host,
         port: intOption(o.port, '--port', 0, 65535),
         bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
@@ -66,8 +66,11 @@ export function register(program: Command): void {
         maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
         ...(tls ? { tls } : {}),
         logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
-      });
+      }).catch(migrateHint);
       process.stdout.write(`sigil log listening on ${server.url}\n`);
+      if (server.role) {
+        process.stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
+      }
       closeOnSignals(() => server.close());
     });
 

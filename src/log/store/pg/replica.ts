@@ -9,6 +9,7 @@ import {
   MAX_INDEX_KEYS,
   MAX_LEAF_BYTES,
   type Log,
+  type LogConfig,
   type LogStats,
 } from '../../core.js';
 import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
@@ -40,6 +41,8 @@ export interface ReplicatedLogConfig {
   schema?: string;
   /** The personality's tree-head signer, for the tree ID stored in the database. */
   signerFor(treeId: string): TreeHeadSigner;
+  /** The personality's attestations, made while the sequencer commits (see LogConfig.attest). */
+  attest?: LogConfig['attest'];
   /** false: this replica never sequences (it still accepts appends and serves reads). */
   sequence?: boolean;
   poolSize?: number;
@@ -243,6 +246,7 @@ class Replica implements ReplicatedLog {
           signTreeHead: this.config.signerFor(this.treeId),
           maxBatch: this.config.maxBatch ?? DEFAULT_MAX_BATCH,
           maxPending: this.config.maxPending ?? DEFAULT_MAX_PENDING,
+          ...(this.config.attest ? { attest: this.config.attest } : {}),
           ...(this.config.now ? { now: this.config.now } : {}),
         });
       } catch (e) {
