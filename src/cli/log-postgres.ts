@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { DEFAULT_PG_SCHEMA, migratePostgres } from '../log/store/postgres.js';
 import { checkDatabaseUrl } from '../log/store/pg/connect.js';
+import { logIdentity, readLogKeyFile } from '../rekor/log-key.js';
 import type { LogStoreConfig } from '../rekor/server.js';
 import { CliError } from './output.js';
 
@@ -29,10 +30,18 @@ export function storeFlags(o: Record<string, string | undefined>): LogStoreConfi
   return { kind: 'postgres', databaseUrl: databaseUrl(o), schema: o.schema ?? DEFAULT_PG_SCHEMA };
 }
 
-/** A replica started on a database that was never migrated: say how to fix it. */
-export function migrateHint(e: unknown): never {
+const KEY_HINT =
+  'every replica signs with the log key the database records: copy log-signing-key.pem from the first ' +
+  "replica's --data-dir, or pass the shared key with --log-key FILE (SIGIL_LOG_KEY_FILE)";
+
+/** A replica that cannot join the log (never migrated, another key, another name): say how to fix it. */
+export function replicaHint(e: unknown): never {
   if (e instanceof SigilError && e.code === 'STORAGE_FAILURE' && /migrate/.test(e.message)) {
     throw new CliError(e.message, 'run `sigil log migrate --database-url …` once before the first serve');
+  }
+  if (e instanceof SigilError && /the log's database records/.test(e.message)) {
+    const hint = e.code === 'INVALID_KEY' ? KEY_HINT : 'give every replica the same --public-url';
+    throw new CliError(e.message, hint);
   }
   throw e;
 }
@@ -46,8 +55,14 @@ export function registerMigrate(log: Command): void {
     )
     .option('--database-url <url>', 'PostgreSQL URL (env SIGIL_DATABASE_URL)', process.env.SIGIL_DATABASE_URL)
     .option('--schema <name>', 'PostgreSQL schema of the log', DEFAULT_PG_SCHEMA)
+    .option(
+      '--log-key <file>',
+      'record this log signing key (PKCS#8 PEM) as the one every replica must use (env SIGIL_LOG_KEY_FILE)',
+      process.env.SIGIL_LOG_KEY_FILE,
+    )
     .action(async (o: Record<string, string | undefined>) => {
-      const treeId = await migratePostgres(databaseUrl(o), o.schema);
+      const identity = o.logKey ? logIdentity(readLogKeyFile(o.logKey)) : [];
+      const treeId = await migratePostgres(databaseUrl(o), o.schema, identity).catch(replicaHint);
       process.stdout.write(`log schema ${o.schema} is ready (tree ID ${treeId})\n`);
     });
 }

@@ -7,7 +7,7 @@ import { openShards } from '../log/shards/open.js';
 import { registerShardTiles } from '../log/shards/tiles.js';
 import { openReplicatedLog, type ReplicatedLog } from '../log/store/postgres.js';
 import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
-import { loadOrCreateLogKey, type LogKey } from './log-key.js';
+import { loadOrCreateLogKey, logIdentity, readLogKeyFile, type LogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';
 import { createRekorApp, DEFAULT_MAX_IN_FLIGHT } from './app.js';
 import { RekorService, rekorSetAttestor } from './service.js';
@@ -34,6 +34,8 @@ export interface LogServerConfig {
   dataDir: string;
   /** Default SQLite in dataDir. */
   store?: LogStoreConfig;
+  /** PKCS#8 PEM of the log key shared by the replicas (default: dataDir/log-signing-key.pem, created if absent). */
+  logKeyFile?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -126,6 +128,7 @@ async function openPostgres(
     ...(store.sequence === false ? { sequence: false } : {}),
     signerFor: (treeId) => rekorCheckpointSigner(key, name, treeId),
     attest,
+    identity: logIdentity(key, name),
   });
   return {
     log,
@@ -140,7 +143,7 @@ async function openPostgres(
 /** Opens (or creates) the log over its store and serves the Rekor v1 API, explorer and tiles on it. */
 export async function createLogServer(config: LogServerConfig): Promise<LogServer> {
   const host = config.host ?? DEFAULT_LOG_HOST;
-  const key = loadOrCreateLogKey(config.dataDir);
+  const key = config.logKeyFile ? readLogKeyFile(config.logKeyFile) : loadOrCreateLogKey(config.dataDir);
   const name = checkpointName(config.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}`);
   let workers: RekorWorkers | undefined;
   const attest = (offset: number): Attest => rekorSetAttestor(() => workers, key.logId, offset);

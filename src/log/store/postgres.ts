@@ -4,10 +4,18 @@ import type { StoredEntry } from '../types.js';
 import { byteaArray, int2Array, int8Array } from './pg/binary.js';
 import { connectClient, describeDatabaseUrl, newPool } from './pg/connect.js';
 import { PgReads } from './pg/reads.js';
-import { checkSchemaName, DEFAULT_PG_SCHEMA, indexKeyHash, migrateSchema, readTreeId } from './pg/schema.js';
+import {
+  checkSchemaName,
+  claimIdentity,
+  DEFAULT_PG_SCHEMA,
+  indexKeyHash,
+  migrateSchema,
+  readTreeId,
+  type IdentityFact,
+} from './pg/schema.js';
 import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
 
-export { DEFAULT_PG_SCHEMA } from './pg/schema.js';
+export { DEFAULT_PG_SCHEMA, type IdentityFact } from './pg/schema.js';
 export { openReplicatedLog, type ReplicatedLog, type ReplicatedLogConfig } from './pg/replica.js';
 
 export interface PostgresStoreOptions {
@@ -32,10 +40,16 @@ export function pendingChannel(schema: string): string {
 }
 
 /** `sigil log migrate`: creates the schema and the tree ID if absent; returns the tree ID. */
-export async function migratePostgres(databaseUrl: string, schema = DEFAULT_PG_SCHEMA): Promise<string> {
+export async function migratePostgres(
+  databaseUrl: string,
+  schema = DEFAULT_PG_SCHEMA,
+  identity: readonly IdentityFact[] = [],
+): Promise<string> {
   const client = await connectClient(databaseUrl, 'sigil-log-migrate');
   try {
-    return await migrateSchema(client, schema);
+    const treeId = await migrateSchema(client, schema);
+    await claimIdentity(client, schema, identity);
+    return treeId;
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -24,7 +24,13 @@ import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
 import { FollowerReads } from './follower-reads.js';
 import { PendingQueue, type PendingRow } from './pending.js';
 import { PgReads } from './reads.js';
-import { checkSchemaName, DEFAULT_PG_SCHEMA, readTreeId } from './schema.js';
+import {
+  checkSchemaName,
+  claimIdentity,
+  DEFAULT_PG_SCHEMA,
+  readTreeId,
+  type IdentityFact,
+} from './schema.js';
 
 export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;
@@ -43,6 +49,8 @@ export interface ReplicatedLogConfig {
   signerFor(treeId: string): TreeHeadSigner;
   /** The personality's attestations, made while the sequencer commits (see LogConfig.attest). */
   attest?: LogConfig['attest'];
+  /** What names the log (the personality's key ID, checkpoint name): recorded once, then checked at open. */
+  identity?: readonly IdentityFact[];
   /** false: this replica never sequences (it still accepts appends and serves reads). */
   sequence?: boolean;
   poolSize?: number;
@@ -165,6 +173,7 @@ class Replica implements ReplicatedLog {
 
   async open(): Promise<void> {
     this.treeId = await readTreeId(this.pool, this.schema);
+    await claimIdentity(this.pool, this.schema, this.config.identity ?? []);
     await this.listen();
     if (this.config.sequence !== false) await this.tryPromote();
     const deadline = Date.now() + OPEN_WAIT_MS;
