@@ -2,6 +2,14 @@ import { SigilError, toSigilError } from '../errors/index.js';
 import { EMPTY_ROOT, consistencyProof, inclusionProof, leafHash, type HashSource } from '../merkle/index.js';
 import { composingSource, nodeKey } from './hash-source.js';
 import type { LogStore, NewEntry, NodeHash, NodeId } from './store/types.js';
+import {
+  checkAppend,
+  DEFAULT_INDEX_LOOKUP_LIMIT,
+  isIndex,
+  MAX_GET_ENTRIES,
+  MAX_INDEX_KEY_LENGTH,
+  MAX_INDEX_LOOKUP_LIMIT,
+} from './limits.js';
 import { TreeCache } from './tree-cache.js';
 import type {
   AppendOptions,
@@ -23,12 +31,6 @@ export const DEFAULT_MAX_PENDING = 20_000;
 export const DEFAULT_HOT_LEVEL = 6;
 /** Below the hot level, nodes of this many most recent leaves stay in memory. */
 export const DEFAULT_CACHE_WINDOW = 65_536;
-export const MAX_GET_ENTRIES = 1000;
-export const DEFAULT_INDEX_LOOKUP_LIMIT = 100;
-export const MAX_INDEX_LOOKUP_LIMIT = 1000;
-export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
-export const MAX_INDEX_KEYS = 64;
-export const MAX_INDEX_KEY_LENGTH = 1024;
 const COLD_CACHE_LIMIT = 65_536;
 /** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
 const PIPELINE_DEPTH = 2;
@@ -92,10 +94,6 @@ export async function createLog(config: LogConfig): Promise<Log> {
   const log = new LogCore(config);
   await log.init();
   return log;
-}
-
-function isIndex(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
 }
 
 interface InFlightBatch {
@@ -225,24 +223,9 @@ class LogCore implements Log {
 
   append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
-    if (!(leaf instanceof Uint8Array))
-      return Promise.reject(new SigilError('INVALID_INPUT', 'leaf must be bytes'));
-    if (leaf.length > MAX_LEAF_BYTES) {
-      return Promise.reject(
-        new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`),
-      );
-    }
+    const bad = checkAppend(leaf, opts);
+    if (bad) return Promise.reject(bad);
     const indexKeys = opts?.indexKeys ?? [];
-    if (indexKeys.length > MAX_INDEX_KEYS) {
-      return Promise.reject(new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`));
-    }
-    for (const k of indexKeys) {
-      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
-        return Promise.reject(
-          new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length'),
-        );
-      }
-    }
     if (this.queue.length >= this.maxPending) {
       return Promise.reject(
         new SigilError('PUSHBACK', `log is busy: ${this.queue.length} appends waiting`, {

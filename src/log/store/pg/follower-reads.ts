@@ -5,17 +5,14 @@ import {
   MAX_INDEX_KEY_LENGTH,
   MAX_INDEX_LOOKUP_LIMIT,
   DEFAULT_INDEX_LOOKUP_LIMIT,
-} from '../../core.js';
+  isIndex,
+} from '../../limits.js';
 import { composingSource, nodeKey } from '../../hash-source.js';
 import type { StoredEntry, TreeHead } from '../../types.js';
 import type { NodeId } from '../types.js';
 import type { PgReads } from './reads.js';
 
 const NODE_CACHE_LIMIT = 200_000;
-
-function isIndex(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
 
 /**
  * The read half of the log for a replica that is not the sequencer: everything comes from the

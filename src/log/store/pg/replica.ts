@@ -5,13 +5,11 @@ import {
   createLog,
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
-  MAX_INDEX_KEY_LENGTH,
-  MAX_INDEX_KEYS,
-  MAX_LEAF_BYTES,
   type Log,
   type LogConfig,
   type LogStats,
 } from '../../core.js';
+import { checkAppend } from '../../limits.js';
 import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
 import {
   headChannel,
@@ -118,21 +116,6 @@ export async function openReplicatedLog(config: ReplicatedLogConfig): Promise<Re
     throw e;
   }
   return r;
-}
-
-function validate(leaf: Buffer, opts: AppendOptions | undefined): SigilError | undefined {
-  if (!(leaf instanceof Uint8Array)) return new SigilError('INVALID_INPUT', 'leaf must be bytes');
-  if (leaf.length > MAX_LEAF_BYTES)
-    return new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`);
-  const keys = opts?.indexKeys ?? [];
-  if (keys.length > MAX_INDEX_KEYS)
-    return new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`);
-  for (const k of keys) {
-    if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
-      return new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length');
-    }
-  }
-  return undefined;
 }
 
 class Replica implements ReplicatedLog {
@@ -298,7 +281,7 @@ class Replica implements ReplicatedLog {
   append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
     if (this.core) return this.core.append(leaf, opts);
-    const bad = validate(leaf, opts);
+    const bad = checkAppend(leaf, opts);
     if (bad) return Promise.reject(bad);
     const max = this.config.maxPending ?? DEFAULT_MAX_PENDING;
     if (this.outbox.length + this.waiting >= max) {
