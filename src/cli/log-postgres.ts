@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
-import { DEFAULT_PG_SCHEMA, migratePostgres } from '../log/store/postgres.js';
+import { DEFAULT_PG_SCHEMA, migratePostgres } from '../log/store/pg/store.js';
 import { checkDatabaseUrl } from '../log/store/pg/connect.js';
 import { logIdentity, readLogKeyFile } from '../rekor/log-key.js';
 import type { LogStoreConfig } from '../rekor/server.js';

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
-import type { IdentityFact } from '../log/store/postgres.js';
+import type { IdentityFact } from '../log/store/pg/schema.js';
 import { generateP256, keyKind, privateKeyFromPem, publicKeyPem, sha256, spkiDer } from '../crypto/index.js';
 
 export const LOG_KEY_FILE = 'log-signing-key.pem';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLog, type Log } from '../log/index.js';
 import { openShards } from '../log/shards/open.js';
 import { registerShardTiles } from '../log/shards/tiles.js';
-import { openReplicatedLog, type ReplicatedLog } from '../log/store/postgres.js';
+import { openReplicatedLog, type ReplicatedLog } from '../log/replicated.js';
 import { rekorCheckpointSigner, checkpointName } from './checkpoint.js';
 import { loadOrCreateLogKey, logIdentity, readLogKeyFile, type LogKey } from './log-key.js';
 import { createWorkerPool, inlineWorkers, type RekorWorkers } from './pool.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { SigilError, toSigilError } from '../../../errors/index.js';
-import { inclusionProof, leafHash } from '../../../merkle/index.js';
+import { SigilError, toSigilError } from '../errors/index.js';
+import { inclusionProof, leafHash } from '../merkle/index.js';
 import {
   createLog,
   DEFAULT_MAX_BATCH,
@@ -8,27 +8,27 @@ import {
   type Log,
   type LogConfig,
   type LogStats,
-} from '../../core.js';
-import { checkAppend } from '../../limits.js';
-import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
+} from './core.js';
+import { checkAppend } from './limits.js';
+import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from './types.js';
 import {
   headChannel,
   pendingChannel,
   PostgresLogStore,
   tryAcquireSequencerLock,
   DEFAULT_PG_POOL_SIZE,
-} from '../postgres.js';
-import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
+} from './store/pg/store.js';
+import { connectClient, describeDatabaseUrl, newPool } from './store/pg/connect.js';
 import { FollowerReads } from './follower-reads.js';
-import { PendingQueue, type PendingRow } from './pending.js';
-import { PgReads } from './reads.js';
+import { PendingQueue, type PendingRow } from './store/pg/pending.js';
+import { PgReads } from './store/pg/reads.js';
 import {
   checkSchemaName,
   claimIdentity,
   DEFAULT_PG_SCHEMA,
   readTreeId,
   type IdentityFact,
-} from './schema.js';
+} from './store/pg/schema.js';
 
 export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;

@@ -1,16 +1,16 @@
-import { SigilError } from '../../../errors/index.js';
-import { EMPTY_ROOT, consistencyProof, inclusionProof, type HashSource } from '../../../merkle/index.js';
+import { SigilError } from '../errors/index.js';
+import { EMPTY_ROOT, consistencyProof, inclusionProof, type HashSource } from '../merkle/index.js';
 import {
   MAX_GET_ENTRIES,
   MAX_INDEX_KEY_LENGTH,
   MAX_INDEX_LOOKUP_LIMIT,
   DEFAULT_INDEX_LOOKUP_LIMIT,
   isIndex,
-} from '../../limits.js';
-import { composingSource, nodeKey } from '../../hash-source.js';
-import type { StoredEntry, TreeHead } from '../../types.js';
-import type { NodeId } from '../types.js';
-import type { PgReads } from './reads.js';
+} from './limits.js';
+import { composingSource, nodeKey } from './hash-source.js';
+import type { StoredEntry, TreeHead } from './types.js';
+import type { NodeId } from './store/types.js';
+import type { PgReads } from './store/pg/reads.js';
 
 const NODE_CACHE_LIMIT = 200_000;
 

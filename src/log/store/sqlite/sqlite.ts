@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SigilError } from '../../errors/index.js';
-import type { StoredEntry, TreeHead } from '../types.js';
+import { SigilError } from '../../../errors/index.js';
+import type { StoredEntry, TreeHead } from '../../types.js';
 import {
   DEFAULT_LOOKUP_TUNING,
   encodeIndexKeys,
@@ -11,7 +11,7 @@ import {
   LookupIndex,
   type LookupTuning,
 } from './lookup-index.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
 export interface SqliteStoreOptions {
   /** Data directory; the database is `<dir>/log.db`. */

@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { SigilError } from '../../errors/index.js';
-import type { StoredEntry } from '../types.js';
-import { byteaArray, int2Array, int8Array } from './pg/binary.js';
-import { connectClient, describeDatabaseUrl, newPool } from './pg/connect.js';
-import { PgReads } from './pg/reads.js';
+import { SigilError } from '../../../errors/index.js';
+import type { StoredEntry } from '../../types.js';
+import { byteaArray, int2Array, int8Array } from './binary.js';
+import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
+import { PgReads } from './reads.js';
 import {
   checkSchemaName,
   claimIdentity,
@@ -12,11 +12,10 @@ import {
   migrateSchema,
   readTreeId,
   type IdentityFact,
-} from './pg/schema.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+} from './schema.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
-export { DEFAULT_PG_SCHEMA, type IdentityFact } from './pg/schema.js';
-export { openReplicatedLog, type ReplicatedLog, type ReplicatedLogConfig } from './pg/replica.js';
+export { DEFAULT_PG_SCHEMA, type IdentityFact } from './schema.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/db (credentials never appear in descriptions or errors). */
