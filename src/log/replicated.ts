@@ -19,7 +19,7 @@ import {
   DEFAULT_PG_POOL_SIZE,
 } from './store/pg/store.js';
 import { connectClient, describeDatabaseUrl, newPool } from './store/pg/connect.js';
-import { FollowerReads } from './follower-reads.js';
+import { TreeReader } from './reader.js';
 import { PendingQueue, type PendingRow } from './store/pg/pending.js';
 import { PgReads } from './store/pg/reads.js';
 import {
@@ -38,6 +38,8 @@ const FLUSH_PARALLEL = 4;
 const PUMP_MAX = 1000;
 const PUMP_IN_FLIGHT = 4000;
 const OPEN_WAIT_MS = 30_000;
+/** Tree nodes a follower keeps (they never change; a proof needs about 2 log2(size)). */
+const NODE_CACHE_LIMIT = 200_000;
 
 export interface ReplicatedLogConfig {
   databaseUrl: string;
@@ -123,7 +125,7 @@ class Replica implements ReplicatedLog {
   private readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly reads: PgReads;
-  private readonly follower: FollowerReads;
+  private readonly follower: TreeReader;
   private readonly queueTable: PendingQueue;
   private head: TreeHead | undefined;
   private core: Log | undefined;
@@ -150,7 +152,11 @@ class Replica implements ReplicatedLog {
     this.schema = checkSchemaName(config.schema ?? DEFAULT_PG_SCHEMA);
     this.pool = newPool(config.databaseUrl, config.poolSize ?? DEFAULT_PG_POOL_SIZE);
     this.reads = new PgReads(this.pool, this.schema);
-    this.follower = new FollowerReads(this.reads, () => this.latestTreeHead());
+    this.follower = new TreeReader({
+      reads: this.reads,
+      head: () => this.latestTreeHead(),
+      coldLimit: NODE_CACHE_LIMIT,
+    });
     this.queueTable = new PendingQueue(this.pool, this.schema, pendingChannel(this.schema));
   }
 
