@@ -51,11 +51,6 @@ export interface LogConfig {
   attest?: (entries: readonly StoredEntry[]) => Promise<readonly Buffer[]>;
 }
 
-/** What createLog's append resolves with: AppendResult plus the entry's attestation, if any. */
-export interface CoreAppendResult extends AppendResult {
-  attestation?: Buffer;
-}
-
 export interface LogStats {
   /** Durable batch commits since open (the initial empty tree head is not counted). */
   commits: number;
@@ -450,7 +445,7 @@ class LogCore implements Log {
         const duplicate = b.known.has(key) || b.firstByHash.get(key) !== p;
         if (duplicate) this.counters.duplicates += 1;
         const e = r.entry;
-        const result: CoreAppendResult = {
+        const result: AppendResult = {
           entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
           duplicate,
           treeHead: head,
