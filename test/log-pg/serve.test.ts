@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { httpsGet } from '../helpers/https-get.js';
 import { generateServingTls } from '../../src/admission/tls.js';
 import { entryMaker, postJson } from '../reliability/helpers.js';
 import { tempDir } from '../rekor/helpers.js';
 import { requirePostgres, testDatabase } from './helpers.js';
 import { migrateCli, spawnReplica, type Replica } from './replicas.js';
-
-/** GET over HTTPS trusting only `ca`, checking the certificate against `localhost`. */
-function httpsGet(url: string, ca: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { ca, servername: 'localhost' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 /** A migrated database and a way to start replicas on it that are killed when the test ends. */
 async function replicaSet(t: import('node:test').TestContext): Promise<{
