@@ -148,8 +148,14 @@ test('two replicas with the shared --log-key: either one serves entries, SETs an
     assert.equal(res.status, 201);
     const made = await entryOf(res);
     check(made, trusted, `made through replica ${from}`);
-    const read = await fetch(`${replicas[to]!.url}/api/v1/log/entries/${made.uuid}`);
-    assert.equal(read.status, 200);
+    // The other replica serves it once its tree head covers it (it learns of heads by LISTEN).
+    let read = await fetch(`${replicas[to]!.url}/api/v1/log/entries/${made.uuid}`);
+    for (let i = 0; i < 50 && read.status === 404; i++) {
+      await read.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 100));
+      read = await fetch(`${replicas[to]!.url}/api/v1/log/entries/${made.uuid}`);
+    }
+    assert.equal(read.status, 200, `replica ${to} serves the entry made through replica ${from}`);
     const again = await entryOf(read);
     const v = check(again, trusted, `read through replica ${to}`);
     assert.equal(v.logIndex, made.logIndex);
