@@ -32,8 +32,14 @@ const ALSO_FORBIDDEN = {
   ...Object.fromEntries(PURE.map((f) => [f, ['server']])),
 };
 
-const forbiddenPattern = (folders) => ({
-  regex: `^(\\.\\./)+(${folders.join('|')})(/|$)`,
+/**
+ * Known exceptions, each to be moved: checkImageBundles (reading cosign v3 bundles, a verify-side
+ * job) sits in sign/image-bundle.ts, and the admission verifier uses it.
+ */
+const EXCEPTIONS = { admission: ['sign/image-bundle\\.js'] };
+
+const forbiddenPattern = (folders, except = []) => ({
+  regex: `^(\\.\\./)+${except.map((e) => `(?!${e}$)`).join('')}(${folders.join('|')})(/|$)`,
   message: 'imports go one way, lower to higher (ARCHITECTURE.md): this folder may not import that one',
 });
 
@@ -45,7 +51,7 @@ const importOrder = ORDER.flatMap((layer, i) =>
     // Folders of the same layer do not import each other either (no cycles across a layer).
     const peers = CYCLE_ALLOWED.has(folder) ? [] : layer.filter((f) => f !== folder);
     const folders = [...new Set([...higher, ...peers])];
-    const patterns = folders.length > 0 ? [forbiddenPattern(folders)] : [];
+    const patterns = folders.length > 0 ? [forbiddenPattern(folders, EXCEPTIONS[folder])] : [];
     return {
       files: [`src/${folder}/**/*.ts`],
       rules: { 'no-restricted-imports': ['error', { patterns }] },
