@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { SigilError, ERROR_CODES, type ErrorCode } from '../../errors/index.js';
-import type { StoredEntry } from '../types.js';
+import { SigilError, ERROR_CODES, type ErrorCode } from '../../../errors/index.js';
+import type { StoredEntry } from '../../types.js';
 import { reviveBuffers } from './revive.js';
 import { packBatch, packHashes } from './worker-codec.js';
 import type { LookupTuning } from './lookup-index.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
 interface Reply {
   id: number;
