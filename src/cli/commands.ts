@@ -27,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   policy: () => import('./admission.js'),
   demo: () => import('./demo.js'),
   monitor: () => import('./monitor.js'),
+  tsa: () => import('./tsa.js'),
 };
 
 /**
