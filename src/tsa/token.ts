@@ -4,6 +4,8 @@ import {
   AsnArray,
   AsnConvert,
   AsnObjectIdentifierConverter,
+  AsnProp,
+  AsnPropTypes,
   AsnType,
   AsnTypeTypes,
   OctetString,
@@ -12,7 +14,6 @@ import {
   Attribute,
   CertificateChoices,
   CertificateSet,
-  ContentInfo,
   DigestAlgorithmIdentifiers,
   EncapsulatedContent,
   EncapsulatedContentInfo,
@@ -31,7 +32,6 @@ import {
   PKIStatus,
   PKIStatusInfo,
   TimeStampResp,
-  TimeStampToken,
   TSTInfo,
 } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier, Certificate, GeneralName, GeneralNames } from '@peculiar/asn1-x509';
@@ -52,6 +52,35 @@ const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 /** The SET OF Attribute that is signed (RFC 5652 §5.4: the DER SET, not the [0] IMPLICIT form). */
 @AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })
 class SignedAttributeSet extends AsnArray<Attribute> {}
+
+/**
+ * TimeStampToken (a ContentInfo) with its content typed as SignedData rather than ANY, so the
+ * whole response is serialized in one pass instead of re-parsing the encoded SignedData.
+ */
+class SignedDataToken {
+  @AsnProp({ type: AsnPropTypes.ObjectIdentifier })
+  contentType = id_signedData;
+
+  @AsnProp({ type: SignedData, context: 0 })
+  content = new SignedData();
+
+  constructor(params: Partial<SignedDataToken> = {}) {
+    Object.assign(this, params);
+  }
+}
+
+/** TimeStampResp with status granted and the typed token. */
+class GrantedResponse {
+  @AsnProp({ type: PKIStatusInfo })
+  status = new PKIStatusInfo({ status: PKIStatus.granted });
+
+  @AsnProp({ type: SignedDataToken })
+  timeStampToken = new SignedDataToken();
+
+  constructor(params: Partial<GrantedResponse> = {}) {
+    Object.assign(this, params);
+  }
+}
 
 export interface TimestamperOptions {
   key: KeyObject;
@@ -117,6 +146,10 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
   });
   const now = opts.now ?? (() => new Date());
   const tsaName = new GeneralName({ directoryName: leaf.tbsCertificate.subject });
+  // DER orders a SET OF by encoding. The message digest attribute always has the same length,
+  // and the three encodings differ before its digest bytes, so the order is fixed: found once.
+  const digestPlaceholder = messageDigestAttribute(Buffer.alloc(32));
+  const attributeOrder = sortedForDer([contentTypeAttribute, digestPlaceholder, essAttribute]);
   const leafChoice = new CertificateSet([new CertificateChoices({ certificate: leaf })]);
 
   return {
@@ -136,14 +169,8 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
           tsa: tsaName,
         }),
       );
-      const attrs = sortedForDer([
-        contentTypeAttribute,
-        new Attribute({
-          attrType: ID_MESSAGE_DIGEST,
-          attrValues: [arrayBufferOf(der(new OctetString(arrayBufferOf(sha256(tstDer)))))],
-        }),
-        essAttribute,
-      ]);
+      const digestAttribute = messageDigestAttribute(sha256(tstDer));
+      const attrs = attributeOrder.map((a) => (a === digestPlaceholder ? digestAttribute : a));
       const signature = nodeSign('sha256', der(new SignedAttributeSet(attrs)), opts.key);
       const signedData = new SignedData({
         version: 3,
@@ -164,14 +191,7 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
           }),
         ]),
       });
-      const token = new TimeStampToken({
-        contentType: id_signedData,
-        content: arrayBufferOf(der(signedData)),
-      });
-      const resp = new TimeStampResp({
-        status: new PKIStatusInfo({ status: PKIStatus.granted }),
-        timeStampToken: token as ContentInfo,
-      });
+      const resp = new GrantedResponse({ timeStampToken: new SignedDataToken({ content: signedData }) });
       return { der: der(resp), serial, genTime };
     },
     refuse(refusal) {
@@ -187,6 +207,12 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
     },
   };
 }
+
+const messageDigestAttribute = (digest: Buffer): Attribute =>
+  new Attribute({
+    attrType: ID_MESSAGE_DIGEST,
+    attrValues: [arrayBufferOf(der(new OctetString(arrayBufferOf(digest))))],
+  });
 
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 
