@@ -98,7 +98,8 @@ export async function fetchTrustedRoot(opts: {
       const chainDer = pemBlocks(pem)
         .filter((b) => b.type === 'CERTIFICATE')
         .map((b) => b.der);
-      if (chainDer.length === 0) throw new SigilError('UPSTREAM_ERROR', `${uri}/certchain holds no certificate`);
+      if (chainDer.length === 0)
+        throw new SigilError('UPSTREAM_ERROR', `${uri}/certchain holds no certificate`);
       return { uri, chainDer };
     }),
   );

@@ -28,6 +28,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   demo: () => import('./demo.js'),
   monitor: () => import('./monitor.js'),
   tsa: () => import('./tsa.js'),
+  'signing-config': () => import('./signing-config.js'),
 };
 
 /**

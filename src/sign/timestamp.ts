@@ -51,7 +51,10 @@ export class TsaClient implements Timestamper {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (e) {
-      throw new SigilError('UPSTREAM_ERROR', `timestamp authority ${this.url} unreachable: ${(e as Error).message}`);
+      throw new SigilError(
+        'UPSTREAM_ERROR',
+        `timestamp authority ${this.url} unreachable: ${(e as Error).message}`,
+      );
     }
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200 && res.status !== 201)
@@ -60,7 +63,10 @@ export class TsaClient implements Timestamper {
         `timestamp authority ${this.url} answered ${res.status}: ${body.subarray(0, 200).toString()}`,
       );
     if (body.length > MAX_TIMESTAMP_RESPONSE_BYTES)
-      throw new SigilError('UPSTREAM_ERROR', `timestamp response larger than ${MAX_TIMESTAMP_RESPONSE_BYTES} bytes`);
+      throw new SigilError(
+        'UPSTREAM_ERROR',
+        `timestamp response larger than ${MAX_TIMESTAMP_RESPONSE_BYTES} bytes`,
+      );
     const info = grantedInfo(body, this.url);
     if (!Buffer.from(info.messageImprint.hashedMessage.buffer).equals(digest))
       throw new SigilError('UPSTREAM_ERROR', `timestamp from ${this.url} is over another imprint`);
@@ -86,6 +92,9 @@ function grantedInfo(der: Buffer, url: string): TSTInfo {
     if (!content) throw new Error('token has no TSTInfo');
     return AsnConvert.parse(content.buffer, TSTInfo);
   } catch (e) {
-    throw new SigilError('UPSTREAM_ERROR', `timestamp authority ${url} refused or sent garbage: ${(e as Error).message}`);
+    throw new SigilError(
+      'UPSTREAM_ERROR',
+      `timestamp authority ${url} refused or sent garbage: ${(e as Error).message}`,
+    );
   }
 }

@@ -50,7 +50,11 @@ function timestamp(v: unknown, field: string): Date | undefined {
 function parseService(v: unknown, field: string): Service {
   const o = asObject(v, field);
   const url = o.url;
-  if (typeof url !== 'string' || url.length > SIGNING_CONFIG_LIMITS.maxUrlLength || !/^https?:\/\/./.test(url))
+  if (
+    typeof url !== 'string' ||
+    url.length > SIGNING_CONFIG_LIMITS.maxUrlLength ||
+    !/^https?:\/\/./.test(url)
+  )
     fail(`${field}.url`, 'must be an http(s) URL');
   const version = o.majorApiVersion;
   if (!Number.isInteger(version) || (version as number) < 0 || (version as number) > 0xffff_ffff)
@@ -84,7 +88,11 @@ function parseServiceConfiguration(v: unknown, field: string): ServiceConfigurat
     return fail(`${field}.selector`, 'must be ALL, ANY or EXACT');
   if (selector !== 'EXACT') return { selector };
   const count = o.count;
-  if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > SIGNING_CONFIG_LIMITS.maxServices)
+  if (
+    !Number.isInteger(count) ||
+    (count as number) < 1 ||
+    (count as number) > SIGNING_CONFIG_LIMITS.maxServices
+  )
     fail(`${field}.count`, 'must be a positive integer with selector EXACT');
   return { selector, count: count as number };
 }
@@ -100,8 +108,7 @@ export function parseSigningConfig(input: string | Buffer): SigningConfig {
     throw new SigilError('INVALID_JSON', 'signing config is not JSON');
   }
   const doc = asObject(json, '');
-  if (doc.mediaType !== SIGNING_CONFIG_MEDIA_TYPE)
-    fail('mediaType', `must be ${SIGNING_CONFIG_MEDIA_TYPE}`);
+  if (doc.mediaType !== SIGNING_CONFIG_MEDIA_TYPE) fail('mediaType', `must be ${SIGNING_CONFIG_MEDIA_TYPE}`);
   return {
     caUrls: parseServices(doc.caUrls, 'caUrls'),
     oidcUrls: parseServices(doc.oidcUrls, 'oidcUrls'),

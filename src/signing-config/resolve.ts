@@ -25,14 +25,20 @@ export function chooseServices(
   const logUrls = explicit.logUrl
     ? [explicit.logUrl]
     : config && config.rekorTlogUrls.length > 0
-      ? selectServices(config.rekorTlogUrls, config.rekorTlogConfig, SUPPORTED_API_VERSIONS.rekor, now, 'Rekor').map(
-          (s) => s.url,
-        )
+      ? selectServices(
+          config.rekorTlogUrls,
+          config.rekorTlogConfig,
+          SUPPORTED_API_VERSIONS.rekor,
+          now,
+          'Rekor',
+        ).map((s) => s.url)
       : [];
   const tsaUrls = explicit.tsaUrl
     ? [explicit.tsaUrl]
     : config && config.tsaUrls.length > 0
-      ? selectServices(config.tsaUrls, config.tsaConfig, SUPPORTED_API_VERSIONS.tsa, now, 'TSA').map((s) => s.url)
+      ? selectServices(config.tsaUrls, config.tsaConfig, SUPPORTED_API_VERSIONS.tsa, now, 'TSA').map(
+          (s) => s.url,
+        )
       : [];
   return { ...(caUrl ? { caUrl } : {}), logUrls, tsaUrls };
 }

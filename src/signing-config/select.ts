@@ -14,7 +14,9 @@ export function validAt(s: Service, t: Date): boolean {
 
 /** Newest validity start first; a service without a start counts as the oldest. */
 function newestFirst(services: readonly Service[]): Service[] {
-  return [...services].sort((a, b) => (b.validFor.start?.getTime() ?? 0) - (a.validFor.start?.getTime() ?? 0));
+  return [...services].sort(
+    (a, b) => (b.validFor.start?.getTime() ?? 0) - (a.validFor.start?.getTime() ?? 0),
+  );
 }
 
 const highestFirst = (versions: readonly number[]): number[] => [...versions].sort((a, b) => b - a);
