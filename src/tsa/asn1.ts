@@ -14,6 +14,21 @@ export const HASH_BY_OID: ReadonlyMap<string, TsaHash> = new Map(
   Object.entries(HASH_OIDS).map(([name, oid]) => [oid, name as TsaHash]),
 );
 
+/**
+ * PKIFailureInfo named bits (RFC 3161 §2.4.2), as flags `1 << bit` for asn1-tsp's PKIFailureInfo.
+ * Not asn1-tsp's PKIFailureInfoFlags: those are one bit off for all but badAlg (its
+ * unacceptedPolicy is bit 14, which OpenSSL reads as timeNotAvailable).
+ */
+export const FAILURE = {
+  badAlg: 1 << 0,
+  badRequest: 1 << 2,
+  badDataFormat: 1 << 5,
+  timeNotAvailable: 1 << 14,
+  unacceptedPolicy: 1 << 15,
+  unacceptedExtension: 1 << 16,
+  systemFailure: 1 << 25,
+} as const;
+
 /** sigstore's timestamp-authority default policy (1.3.6.1.4.1.57264.2). */
 export const DEFAULT_TSA_POLICY = '1.3.6.1.4.1.57264.2';
 

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { MessageImprint, PKIFailureInfoFlags, TimeStampReq } from '@peculiar/asn1-tsp';
+import { MessageImprint, TimeStampReq } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { SigilError } from '../errors/index.js';
 import { DIGEST_LENGTH } from '../crypto/digest.js';
 import {
   arrayBufferOf,
+  FAILURE,
   HASH_BY_OID,
   HASH_OIDS,
   integerBytes,
@@ -32,7 +33,8 @@ export interface TimestampRequest {
 
 /** The request is well formed but not granted: answered as a TimeStampResp with status rejection. */
 export interface Refusal {
-  failInfo: PKIFailureInfoFlags;
+  /** One of FAILURE. */
+  failInfo: number;
   text: string;
 }
 
@@ -127,20 +129,20 @@ export function refusalOf(req: TimestampRequest, acceptedPolicies: readonly stri
   const hash: TsaHash | undefined = HASH_BY_OID.get(alg.algorithm);
   if (!hash)
     return {
-      failInfo: PKIFailureInfoFlags.badAlg,
+      failInfo: FAILURE.badAlg,
       text: 'unsupported hash algorithm; use SHA-256, SHA-384 or SHA-512',
     };
   if (alg.parameters !== undefined && alg.parameters !== null && !isDerNull(alg.parameters))
-    return { failInfo: PKIFailureInfoFlags.badAlg, text: 'hash algorithm parameters must be absent or NULL' };
+    return { failInfo: FAILURE.badAlg, text: 'hash algorithm parameters must be absent or NULL' };
   if (req.imprint.hashedMessage.byteLength !== DIGEST_LENGTH[hash])
     return {
-      failInfo: PKIFailureInfoFlags.badDataFormat,
+      failInfo: FAILURE.badDataFormat,
       text: `a ${hash} imprint is ${DIGEST_LENGTH[hash]} bytes, not ${req.imprint.hashedMessage.byteLength}`,
     };
   if (req.policy !== undefined && !acceptedPolicies.includes(req.policy))
-    return { failInfo: PKIFailureInfoFlags.unacceptedPolicy, text: `policy ${req.policy} is not accepted` };
+    return { failInfo: FAILURE.unacceptedPolicy, text: `policy ${req.policy} is not accepted` };
   if (req.extensionCount > 0)
-    return { failInfo: PKIFailureInfoFlags.unacceptedExtension, text: 'request extensions are not accepted' };
+    return { failInfo: FAILURE.unacceptedExtension, text: 'request extensions are not accepted' };
   return undefined;
 }
 
