@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { pemBlocks, toPem } from '../crypto/index.js';
+import { randomSerialHex } from '../ca/keys.js';
 
 export const EKU_TIME_STAMPING = '1.3.6.1.5.5.7.3.8';
 export const TSA_VALIDITY_YEARS = 10;
@@ -101,10 +102,4 @@ async function createTsa(dataDir: string, name: string): Promise<void> {
 function writeSecret(file: string, pem: string): void {
   writeFileSync(file, pem, { mode: 0o600 });
   chmodSync(file, 0o600);
-}
-
-function randomSerialHex(): string {
-  const b = webcrypto.getRandomValues(new Uint8Array(16));
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return Buffer.from(b).toString('hex');
 }

@@ -41,3 +41,15 @@ export async function postTimestamp(
     body: Buffer.from(await res.arrayBuffer()),
   };
 }
+
+export const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main';
+
+/** A token from the dev issuer of `sigil up` (its `POST /token`). */
+export async function devToken(oidcUrl: string): Promise<string> {
+  const res = await fetch(`${oidcUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  return ((await res.json()) as { token: string }).token;
+}

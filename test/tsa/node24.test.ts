@@ -6,17 +6,7 @@ import { join } from 'node:path';
 import { startDevStack } from '../../src/cli/up.js';
 import { requireNode24, runNode24Json } from '../helpers/node24.js';
 import { runSigil } from '../e2e/stack.js';
-
-const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main';
-
-async function devToken(oidcUrl: string): Promise<string> {
-  const res = await fetch(`${oidcUrl}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-  });
-  return ((await res.json()) as { token: string }).token;
-}
+import { devToken, SAN } from './helpers.js';
 
 test('@sigstore/sign 5.1 (TSAWitness) signs with sigil CA + TSA and @sigstore/verify 4.1 verifies with tsaThreshold 1; it also verifies sigil sign-blob bundles by their timestamp alone', async (t) => {
   if (!requireNode24(t)) return;

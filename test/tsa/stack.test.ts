@@ -12,18 +12,7 @@ import { parseSigningConfig } from '../../src/signing-config/config.js';
 import { chooseServices } from '../../src/signing-config/resolve.js';
 import { requireBinary } from '../helpers/env.js';
 import { runSigil } from '../e2e/stack.js';
-import { openssl } from './helpers.js';
-
-const SAN = 'https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main';
-
-async function devToken(oidcUrl: string): Promise<string> {
-  const res = await fetch(`${oidcUrl}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-  });
-  return ((await res.json()) as { token: string }).token;
-}
+import { devToken, openssl, SAN } from './helpers.js';
 
 test('sigil up: the TSA is in trusted_root.json and signing_config.json, both served over HTTP; @sigstore/sign + TSAWitness bundles verify with timestampThreshold 1 against that root only', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-up-tsa-'));
