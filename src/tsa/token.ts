@@ -34,15 +34,9 @@ import {
   TimeStampResp,
   TSTInfo,
 } from '@peculiar/asn1-tsp';
-import { AlgorithmIdentifier, Certificate, GeneralName, GeneralNames } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Certificate, GeneralName } from '@peculiar/asn1-x509';
 import { arrayBufferOf, der, HASH_OIDS, integerBytes } from './asn1.js';
-import {
-  EssCertIdV2,
-  EssCertIdV2s,
-  id_aa_signingCertificateV2,
-  IssuerSerial,
-  SigningCertificateV2,
-} from './ess.js';
+import { EssCertIdV2, EssCertIdV2s, id_aa_signingCertificateV2, SigningCertificateV2 } from './ess.js';
 import type { Refusal, TimestampRequest } from './request.js';
 
 const ID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
@@ -50,37 +44,35 @@ const ID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 
 /** The SET OF Attribute that is signed (RFC 5652 §5.4: the DER SET, not the [0] IMPLICIT form). */
-@AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })
 class SignedAttributeSet extends AsnArray<Attribute> {}
+AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })(SignedAttributeSet);
 
 /**
  * TimeStampToken (a ContentInfo) with its content typed as SignedData rather than ANY, so the
  * whole response is serialized in one pass instead of re-parsing the encoded SignedData.
  */
 class SignedDataToken {
-  @AsnProp({ type: AsnPropTypes.ObjectIdentifier })
   contentType = id_signedData;
-
-  @AsnProp({ type: SignedData, context: 0 })
   content = new SignedData();
 
   constructor(params: Partial<SignedDataToken> = {}) {
     Object.assign(this, params);
   }
 }
+AsnProp({ type: AsnPropTypes.ObjectIdentifier })(SignedDataToken.prototype, 'contentType');
+AsnProp({ type: SignedData, context: 0 })(SignedDataToken.prototype, 'content');
 
 /** TimeStampResp with status granted and the typed token. */
 class GrantedResponse {
-  @AsnProp({ type: PKIStatusInfo })
   status = new PKIStatusInfo({ status: PKIStatus.granted });
-
-  @AsnProp({ type: SignedDataToken })
   timeStampToken = new SignedDataToken();
 
   constructor(params: Partial<GrantedResponse> = {}) {
     Object.assign(this, params);
   }
 }
+AsnProp({ type: PKIStatusInfo })(GrantedResponse.prototype, 'status');
+AsnProp({ type: SignedDataToken })(GrantedResponse.prototype, 'timeStampToken');
 
 export interface TimestamperOptions {
   key: KeyObject;
@@ -124,10 +116,6 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
             certs: new EssCertIdV2s([
               new EssCertIdV2({
                 certHash: new OctetString(arrayBufferOf(createHash('sha256').update(leafDer).digest())),
-                issuerSerial: new IssuerSerial({
-                  issuer: new GeneralNames([new GeneralName({ directoryName: leaf.tbsCertificate.issuer })]),
-                  serialNumber: leaf.tbsCertificate.serialNumber,
-                }),
               }),
             ]),
           }),
