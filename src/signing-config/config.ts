@@ -26,9 +26,10 @@ export interface SigningConfig {
   caUrls: Service[];
   oidcUrls: Service[];
   rekorTlogUrls: Service[];
-  rekorTlogConfig: ServiceConfiguration;
+  /** Absent in the file: selecting from a non-empty list then fails (as sigstore-go). */
+  rekorTlogConfig?: ServiceConfiguration;
   tsaUrls: Service[];
-  tsaConfig: ServiceConfiguration;
+  tsaConfig?: ServiceConfiguration;
 }
 
 const fail = (field: string, message: string): never => {
@@ -81,8 +82,9 @@ function parseServices(v: unknown, field: string): Service[] {
   return v.map((s, i) => parseService(s, `${field}[${i}]`));
 }
 
-function parseServiceConfiguration(v: unknown, field: string): ServiceConfiguration {
-  const o = asObject(v ?? {}, field);
+function parseServiceConfiguration(v: unknown, field: string): ServiceConfiguration | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = asObject(v, field);
   const selector = o.selector;
   if (selector !== 'ALL' && selector !== 'ANY' && selector !== 'EXACT')
     return fail(`${field}.selector`, 'must be ALL, ANY or EXACT');
@@ -109,13 +111,15 @@ export function parseSigningConfig(input: string | Buffer): SigningConfig {
   }
   const doc = asObject(json, '');
   if (doc.mediaType !== SIGNING_CONFIG_MEDIA_TYPE) fail('mediaType', `must be ${SIGNING_CONFIG_MEDIA_TYPE}`);
+  const rekorTlogConfig = parseServiceConfiguration(doc.rekorTlogConfig, 'rekorTlogConfig');
+  const tsaConfig = parseServiceConfiguration(doc.tsaConfig, 'tsaConfig');
   return {
     caUrls: parseServices(doc.caUrls, 'caUrls'),
     oidcUrls: parseServices(doc.oidcUrls, 'oidcUrls'),
     rekorTlogUrls: parseServices(doc.rekorTlogUrls, 'rekorTlogUrls'),
-    rekorTlogConfig: parseServiceConfiguration(doc.rekorTlogConfig, 'rekorTlogConfig'),
+    ...(rekorTlogConfig ? { rekorTlogConfig } : {}),
     tsaUrls: parseServices(doc.tsaUrls, 'tsaUrls'),
-    tsaConfig: parseServiceConfiguration(doc.tsaConfig, 'tsaConfig'),
+    ...(tsaConfig ? { tsaConfig } : {}),
   };
 }
 
@@ -131,8 +135,12 @@ function serviceToJson(s: Service): Record<string, unknown> {
   };
 }
 
-const configToJson = (c: ServiceConfiguration): Record<string, unknown> =>
-  c.selector === 'EXACT' ? { selector: c.selector, count: c.count } : { selector: c.selector };
+const configToJson = (c: ServiceConfiguration | undefined): Record<string, unknown> | undefined =>
+  c === undefined
+    ? undefined
+    : c.selector === 'EXACT'
+      ? { selector: c.selector, count: c.count }
+      : { selector: c.selector };
 
 /** signing_config.json as protobuf-JSON (services in the order given: newest first). */
 export function signingConfigToJson(c: SigningConfig): Record<string, unknown> {

@@ -1,4 +1,5 @@
-import type { SigningConfig } from './config.js';
+import { SigilError } from '../errors/index.js';
+import type { Service, ServiceConfiguration, SigningConfig } from './config.js';
 import { selectService, selectServices, SUPPORTED_API_VERSIONS } from './select.js';
 
 /** The services one signing run uses. */
@@ -6,6 +7,25 @@ export interface ChosenServices {
   caUrl?: string;
   logUrls: string[];
   tsaUrls: string[];
+}
+
+function several(
+  services: readonly Service[],
+  config: ServiceConfiguration | undefined,
+  supported: readonly number[],
+  now: Date,
+  what: string,
+  field: string,
+): string[] {
+  if (services.length === 0) return [];
+  if (!config)
+    throw new SigilError('INVALID_INPUT', `signing config lists ${what} services but no ${field}.selector`);
+  return selectServices(services, config, supported, now, what).map((s) => s.url);
+}
+
+/** TSAs of a signing config, chosen as sigstore-go does (none when it lists none). */
+export function chooseTsaUrls(config: SigningConfig, now = new Date()): string[] {
+  return several(config.tsaUrls, config.tsaConfig, SUPPORTED_API_VERSIONS.tsa, now, 'TSA', 'tsaConfig');
 }
 
 /**
@@ -24,21 +44,16 @@ export function chooseServices(
       : undefined);
   const logUrls = explicit.logUrl
     ? [explicit.logUrl]
-    : config && config.rekorTlogUrls.length > 0
-      ? selectServices(
+    : config
+      ? several(
           config.rekorTlogUrls,
           config.rekorTlogConfig,
           SUPPORTED_API_VERSIONS.rekor,
           now,
           'Rekor',
-        ).map((s) => s.url)
-      : [];
-  const tsaUrls = explicit.tsaUrl
-    ? [explicit.tsaUrl]
-    : config && config.tsaUrls.length > 0
-      ? selectServices(config.tsaUrls, config.tsaConfig, SUPPORTED_API_VERSIONS.tsa, now, 'TSA').map(
-          (s) => s.url,
+          'rekorTlogConfig',
         )
       : [];
+  const tsaUrls = explicit.tsaUrl ? [explicit.tsaUrl] : config ? chooseTsaUrls(config, now) : [];
   return { ...(caUrl ? { caUrl } : {}), logUrls, tsaUrls };
 }

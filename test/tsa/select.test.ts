@@ -7,7 +7,7 @@ import {
   signingConfigToJson,
   type Service,
 } from '../../src/signing-config/config.js';
-import { chooseServices } from '../../src/signing-config/resolve.js';
+import { chooseServices, chooseTsaUrls } from '../../src/signing-config/resolve.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 const svc = (url: string, v: number, start: string, operator = 'a', end?: string): Service => ({
@@ -91,4 +91,24 @@ test('signing config: round trip, strict parsing, flags win over the config', ()
     validFrom: new Date('2026-01-01T00:00:00Z'),
   });
   assert.throws(() => chooseServices(v2only, {}, now), /no Rekor service/);
+});
+
+test('a config without selectors: fine while the list is empty, an error once there is something to select', () => {
+  const base = {
+    mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+    caUrls: [{ url: 'http://ca', majorApiVersion: 1, validFor: { start: '2020-01-01T00:00:00Z' } }],
+  };
+  assert.deepEqual(chooseTsaUrls(parseSigningConfig(JSON.stringify(base)), now), []);
+  const withTsa = {
+    ...base,
+    tsaUrls: [{ url: 'http://tsa', majorApiVersion: 1, validFor: { start: '2020-01-01T00:00:00Z' } }],
+  };
+  assert.throws(
+    () => chooseTsaUrls(parseSigningConfig(JSON.stringify(withTsa)), now),
+    /no tsaConfig\.selector/,
+  );
+  assert.deepEqual(
+    chooseTsaUrls(parseSigningConfig(JSON.stringify({ ...withTsa, tsaConfig: { selector: 'ALL' } })), now),
+    ['http://tsa'],
+  );
 });

@@ -132,6 +132,33 @@ test('sigil sign-blob takes the TSA from the data directory signing config (or -
       ]);
       assert.notEqual(wrong.status, 0);
     }
+    // sigil's own verifier requires and checks the timestamp against the TSA of trusted_root.json.
+    const verifyArgs = (bundle: string, root: string) => [
+      'verify-blob',
+      file,
+      '--bundle',
+      bundle,
+      '--certificate-identity',
+      SAN,
+      '--certificate-oidc-issuer',
+      stack.oidcUrl,
+      '--trusted-root',
+      root,
+      '--use-signed-timestamps',
+    ];
+    const verified = await runSigil(verifyArgs(join(dir, 'a.json'), stack.trustedRootPath));
+    assert.equal(verified.code, 0, verified.stderr);
+    const noTsaRoot = join(dir, 'root-without-tsa.json');
+    writeFileSync(
+      noTsaRoot,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(stack.trustedRootPath, 'utf8')),
+        timestampAuthorities: [],
+      }),
+    );
+    const refused = await runSigil(verifyArgs(join(dir, 'a.json'), noTsaRoot));
+    assert.notEqual(refused.code, 0, 'without the TSA in the trusted root the timestamp cannot count');
+    assert.match(refused.stderr, /^sigil: error: /m);
     const bad = await runSigil(['sign-blob', '--yes', '--signing-config', join(dir, 'absent.json'), file], {
       SIGSTORE_ID_TOKEN: await devToken(stack.oidcUrl),
     });
