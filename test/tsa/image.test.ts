@@ -10,7 +10,7 @@ import { startDevStack } from '../../src/cli/up.js';
 import { runSigil } from '../e2e/stack.js';
 import { devToken, openssl } from './helpers.js';
 
-test('sigil sign with the signing config of sigil up attaches the timestamp as cosign does; OpenSSL verifies it over the signature', async (t) => {
+test('sigil sign --legacy-layout with the signing config of sigil up attaches the timestamp as cosign does; OpenSSL verifies it over the signature', async (t) => {
   if (!requireBinary(t, 'openssl')) return;
   const registry = await startDockerRegistry(t);
   if (!registry) return;
@@ -24,9 +24,12 @@ test('sigil sign with the signing config of sigil up attaches the timestamp as c
   const client = new RegistryClient();
   const repo = `${registry.host}/org/stamped`;
   const digest = await pushImage(client, parseReference(`${repo}:v1`), tinyImage('stamped'));
-  const signed = await runSigil(['sign', '--yes', '--data-dir', dir, `${repo}@${digest}`], {
-    SIGSTORE_ID_TOKEN: await devToken(stack.oidcUrl),
-  });
+  const signed = await runSigil(
+    ['sign', '--yes', '--legacy-layout', '--data-dir', dir, `${repo}@${digest}`],
+    {
+      SIGSTORE_ID_TOKEN: await devToken(stack.oidcUrl),
+    },
+  );
   assert.equal(signed.code, 0, signed.stderr);
   const [layer] = await readSignatures(client, parseReference(`${repo}@${digest}`));
   const annotation = layer!.annotations['dev.sigstore.cosign/rfc3161timestamp'];
