@@ -27,6 +27,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   policy: () => import('./admission.js'),
   demo: () => import('./demo.js'),
   monitor: () => import('./monitor.js'),
+  tsa: () => import('./tsa.js'),
+  'signing-config': () => import('./signing-config.js'),
 };
 
 /**
