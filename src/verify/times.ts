@@ -44,8 +44,8 @@ export function verifyBundleTimestamps(
 
 /**
  * The verified signing times: SET-backed integrated times of Rekor v1 entries (one per log) and
- * TSA times. A Rekor v2 entry has no time of its own: its log key must be valid at every TSA
- * time, and without one the bundle has no trusted time for it.
+ * TSA times. An entry without a SET (every Rekor v2 entry) has no trusted time of its own: its
+ * log key must be valid at every TSA time, and without one the bundle has no trusted time for it.
  */
 export function verifiedTimes(
   entries: readonly VerifiedTlogEntry[],
@@ -56,10 +56,10 @@ export function verifiedTimes(
     if (r.inclusionPromise && !perLog.has(r.logId)) perLog.set(r.logId, r.integratedTime);
   }
   for (const [i, { result: r, keys }] of entries.entries()) {
-    if (!r.rekorV2 || r.inclusionPromise) continue;
+    if (r.inclusionPromise) continue;
     if (stamps.length === 0)
       throw thresholdError(
-        `tlog entry ${i}: a Rekor v2 entry carries no time, and the bundle has no verified timestamp`,
+        `tlog entry ${i}: ${r.rekorV2 ? 'a Rekor v2 entry carries no time' : 'an entry without a SET carries no trusted time'}, and the bundle has no verified timestamp`,
       );
     for (const s of stamps) {
       if (!keys.some((k) => validAt(k.validFor, s.time)))
