@@ -33,6 +33,17 @@ export function verifyBundleTimestamps(
       throw e;
     }
   });
+  // A copy of a timestamp is no second witness of the time: refused, as @sigstore/verify does.
+  const seen = new Set<string>();
+  for (const [i, s] of stamps.entries()) {
+    const id = `${s.uri}\n${s.time.getTime()}`;
+    if (seen.has(id))
+      throw new SigilError(
+        'TIMESTAMP_INVALID',
+        `timestamp ${i}: a duplicate of an earlier timestamp (same authority and time)`,
+      );
+    seen.add(id);
+  }
   const authorities = new Set(stamps.map((s) => s.uri));
   if (authorities.size < threshold) {
     throw thresholdError(

@@ -153,7 +153,16 @@ export function verifyBundle(
   if (stamps.length > 0) checks.push('timestamp');
   const verified: VerifiedTlogEntry[] = [];
   if (tlogThreshold > 0) {
+    const entries = new Set<string>();
     for (const [i, e] of bundle.verificationMaterial.tlogEntries.entries()) {
+      // A copy of an entry (same log, same body) is refused, as @sigstore/verify does.
+      const id = `${e.logId.toString('hex')}\n${e.canonicalizedBody.toString('base64')}`;
+      if (entries.has(id))
+        throw new SigilError(
+          'TLOG_FAILED',
+          `tlog entry ${i}: a duplicate of an earlier entry of the same log`,
+        );
+      entries.add(id);
       verified.push(verifyTlogEntry(i, e, trust, options.witnesses));
       checkEntryBody(e, {
         content: bundle.content,
