@@ -54,7 +54,7 @@ export function verifyBundleTimestamps(
 }
 
 /**
- * The verified signing times: SET-backed integrated times of Rekor v1 entries (one per log) and
+ * The verified signing times: SET-backed integrated times of Rekor v1 entries (all of them) and
  * TSA times. An entry without a SET (every Rekor v2 entry) has no trusted time of its own: its
  * log key must be valid at every TSA time, and without one the bundle has no trusted time for it.
  */
@@ -62,10 +62,11 @@ export function verifiedTimes(
   entries: readonly VerifiedTlogEntry[],
   stamps: readonly VerifiedTimestamp[],
 ): Date[] {
-  const perLog = new Map<string, number>();
-  for (const { result: r } of entries) {
-    if (r.inclusionPromise && !perLog.has(r.logId)) perLog.set(r.logId, r.integratedTime);
-  }
+  // Every SET-backed time, not one per log: a later copy of the signature in the same log must
+  // also fall in the certificate's validity (as @sigstore/verify 4.x checks).
+  const setTimes = entries
+    .filter(({ result: r }) => r.inclusionPromise)
+    .map(({ result: r }) => r.integratedTime);
   for (const [i, { result: r, keys }] of entries.entries()) {
     if (r.inclusionPromise) continue;
     if (stamps.length === 0)
@@ -80,5 +81,5 @@ export function verifiedTimes(
         );
     }
   }
-  return [...[...perLog.values()].map((t) => new Date(t * 1000)), ...stamps.map((s) => s.time)];
+  return [...setTimes.map((t) => new Date(t * 1000)), ...stamps.map((s) => s.time)];
 }
