@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { isSigilError } from '../../src/errors/index.js';
+import { isSigilError, type ErrorCode } from '../../src/errors/index.js';
 import { createTrustMaterial, verifyBundle } from '../../src/verify/index.js';
 import { requireNode24, runNode24Json } from '../helpers/node24.js';
 import { requireSharedFile } from '../helpers/env.js';
@@ -11,7 +11,7 @@ import { conformanceCases } from './cases.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function duplicated(bundleText: string): [string, Json, string][] {
+function duplicated(bundleText: string): [string, Json, ErrorCode][] {
   const b = JSON.parse(bundleText) as Json;
   const ts = structuredClone(b);
   const stamps = ts.verificationMaterial.timestampVerificationData.rfc3161Timestamps as Json[];
