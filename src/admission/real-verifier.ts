@@ -12,6 +12,9 @@ import {
   type VerifiedCosignSignature,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
+import { FULCIO } from '../x509/oids.js';
+import { verifyImageAttestations } from '../sign/attestation.js';
+import type { AttachedLayer } from '../oci/cosign.js';
 import { wildcardMatches } from './policy/wildcard.js';
 import type { IdentityMatcher, KeyAttestor, KeylessAttestor } from './policy/types.js';
 import type { AttestorOutcome, ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
@@ -183,6 +186,60 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     }
     if (accepted.length > 0) return { ok: true, signatures: accepted };
     return { ok: false, reason: [...new Set(mismatches)].join('; ') };
+  }
+
+  /**
+   * In-toto attestations (cosign `.att` layers) of `predicateType` over `pinned.digest` that
+   * this attestor accepts, with their statements (for the IVP's extractPayload).
+   */
+  verifyAttestations(
+    pinned: ImageReference,
+    layers: readonly AttachedLayer[],
+    a: KeylessAttestor | KeyAttestor,
+    predicateType: string,
+  ): { ok: true; statements: unknown[] } | { ok: false; reason: string } {
+    const digest = pinned.digest;
+    if (!digest) return { ok: false, reason: 'image has no digest' };
+    if (layers.length === 0) return { ok: false, reason: 'no attestations found' };
+    let verified;
+    try {
+      verified = verifyImageAttestations(
+        this.trustFor(a),
+        digest,
+        layers,
+        a.kind === 'keys' ? undefined : { skipIdentityUnsafe: true },
+        {
+          tlogThreshold: a.rekor.ignoreTlog ? 0 : 1,
+          ...(a.kind === 'keys'
+            ? { publicKey: createPublicKey(a.publicKey) }
+            : { ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 }),
+          predicateType,
+        },
+      );
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message };
+    }
+    if (a.kind === 'keys') return { ok: true, statements: verified.map((v) => v.statement) };
+    const names = Object.fromEntries(Object.entries(FULCIO).map(([n, oid]) => [oid, n]));
+    const mismatches: string[] = [];
+    const statements: unknown[] = [];
+    for (const v of verified) {
+      const ident = v.result.identity;
+      let why: string | undefined;
+      for (const id of a.identities) {
+        why = identityMismatch(id, ident?.subjectAlternativeNames ?? [], ident?.issuer);
+        if (why === undefined) break;
+      }
+      for (const [oid, want] of Object.entries(a.additionalExtensions)) {
+        const got = (ident?.extensions as Record<string, string> | undefined)?.[names[oid] ?? oid];
+        if (why === undefined && got !== want)
+          why = `extension mismatch: expected ${want} for key ${oid}, received ${got ?? '(absent)'}`;
+      }
+      if (why === undefined) statements.push(v.statement);
+      else mismatches.push(why);
+    }
+    if (statements.length > 0) return { ok: true, statements };
+    return { ok: false, reason: [...new Set(mismatches)].join('; ') || 'no attestations verified' };
   }
 
   private extensionMismatch(v: VerifiedCosignSignature, a: KeylessAttestor): string | undefined {

@@ -1,0 +1,370 @@
+import { isCelError, isCelList, type CelInput, type CelValue } from '@bufbuild/cel';
+import { parseReference } from '../../oci/index.js';
+import { extractImages, isResourceKind } from '../resources.js';
+import type { CompiledExpression } from './cel.js';
+import { fromCel, toCel } from './input.js';
+import { PendingVerification, withCalls, type Answer, type Calls, type Question } from './library.js';
+import { CEL_LIMITS } from './limits.js';
+import { AUTOGEN_TARGETS, constraintsMatch, selectorMatches, type RequestTarget } from './match.js';
+import { wildcardMatches } from '../policy/wildcard.js';
+import type { CompiledIvp, IvpAttestation, IvpAttestor, Program, ValidationAction } from './types.js';
+
+/**
+ * The seam to registries and signature checks; the evaluator itself is pure. One instance per
+ * admission request (it may memoize tag → digest so the patch pins exactly what was verified).
+ */
+export interface IvpVerifier {
+  /** How many of `attestors` verify a signature on `image`. */
+  signatures(policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]): Promise<number>;
+  /** How many of `attestors` verify an attestation of this type; payload = the first verified statement. */
+  attestations(
+    policy: CompiledIvp,
+    image: string,
+    attestation: IvpAttestation,
+    attestors: readonly IvpAttestor[],
+  ): Promise<{ count: number; payload?: unknown }>;
+  /** The digest the reference names now (mutateDigest). */
+  resolveDigest(image: string): Promise<string>;
+}
+
+export interface IvpRequest {
+  target: RequestTarget;
+  /** Object kind (Pod, Deployment, … or anything for JSON mode / CRDs). */
+  kind: string;
+  object: unknown;
+  oldObject?: unknown;
+  request?: unknown;
+  namespaceObject?: unknown;
+}
+
+export type IvpStatus = 'pass' | 'fail' | 'error';
+
+export interface IvpPatch {
+  pointer: string;
+  value: string;
+}
+
+export interface IvpResult {
+  policy: string;
+  kind: CompiledIvp['kind'];
+  status: IvpStatus;
+  message: string;
+  actions: ReadonlySet<ValidationAction>;
+  failurePolicy: CompiledIvp['failurePolicy'];
+  /** The images the policy matched (after matchImageReferences). */
+  images: string[];
+  patch: IvpPatch[];
+  auditAnnotations: Record<string, string>;
+}
+
+function reason(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
+}
+
+/** Which program decides this request, or undefined when the policy does not apply. */
+export function selectProgram(p: CompiledIvp, req: IvpRequest): Program | undefined {
+  if (!p.admission) return undefined;
+  if (p.namespace !== undefined && p.namespace !== req.target.namespace) return undefined;
+  if (p.mode === 'JSON' || !p.match) return p.programs.pod;
+  if (constraintsMatch(p.match, req.target)) return p.programs.pod;
+  const variant = p.autogen.get(req.kind);
+  if (!variant) return undefined;
+  const t = Object.values(AUTOGEN_TARGETS).find((x) => x.kind === req.kind)!;
+  const ops = p.match.resourceRules[0]!.operations;
+  if (req.target.group !== t.group || req.target.resource !== t.resource || req.target.subResource !== '')
+    return undefined;
+  if (!ops.includes('*') && !ops.includes(req.target.operation)) return undefined;
+  if (
+    req.target.namespace !== '' &&
+    !selectorMatches(p.match.namespaceSelector, req.target.namespaceLabels ?? {})
+  )
+    return undefined;
+  return p.programs[variant];
+}
+
+function imageMatches(p: CompiledIvp, image: string): boolean | Error {
+  if (p.matchImageReferences.length === 0) return true;
+  for (const m of p.matchImageReferences) {
+    if ('glob' in m) {
+      if (wildcardMatches(m.glob, image)) return true;
+    } else {
+      const r = m.expression.run({ ref: image });
+      if (r instanceof Error) return r;
+      if (r === true) return true;
+    }
+  }
+  return false;
+}
+
+interface PodImage {
+  image: string;
+  pointer?: string;
+}
+
+function defaultImages(kind: string, object: unknown): Map<string, PodImage[]> {
+  const out = new Map<string, PodImage[]>();
+  if (!isResourceKind(kind)) return out;
+  for (const list of ['containers', 'initContainers', 'ephemeralContainers']) out.set(list, []);
+  for (const c of extractImages(kind, object)) out.get(c.list)!.push({ image: c.image, pointer: c.pointer });
+  return out;
+}
+
+/** Per-evaluation state behind the CEL functions: answers, pending questions, verification records. */
+class EvalCalls implements Calls {
+  readonly answers = new Map<string, Answer>();
+  readonly pending = new Map<string, Question>();
+  /** image → verified? (any record true) — Kyverno's ImageVerificationResults. */
+  readonly records = new Map<string, boolean>();
+  readonly payloads = new Map<string, unknown>();
+
+  answer(q: Question): Answer | undefined {
+    if (q.kind === 'payload') {
+      const key = `${q.image}\0${q.attestation}`;
+      if (this.payloads.has(key)) return { ok: true, value: this.payloads.get(key) };
+      return this.answers.get(JSON.stringify(q));
+    }
+    return this.answers.get(JSON.stringify(q));
+  }
+
+  ask(q: Question): void {
+    this.pending.set(JSON.stringify(q), q);
+  }
+}
+
+async function resolveQuestion(p: CompiledIvp, v: IvpVerifier, calls: EvalCalls, q: Question): Promise<void> {
+  const key = JSON.stringify(q);
+  const attestors = (names: readonly string[]): IvpAttestor[] =>
+    names.map((n) => {
+      const a = p.attestors.get(n);
+      if (!a) throw new Error(`attestor not found in policy: ${n}`);
+      return a;
+    });
+  try {
+    const matched = imageMatches(p, q.image);
+    if (matched instanceof Error) throw matched;
+    if (q.kind === 'payload') {
+      if (!p.attestations.has(q.attestation))
+        throw new Error(`attestation not found in policy: ${q.attestation}`);
+      throw new Error(
+        `failed to get payload: no verified ${p.attestations.get(q.attestation)!.type} attestation for ${q.image}`,
+      );
+    }
+    if (!matched) {
+      calls.answers.set(key, { ok: true, value: 0 });
+      return;
+    }
+    const list = attestors(q.attestors);
+    let count: number;
+    if (q.kind === 'signatures') count = await v.signatures(p, q.image, list);
+    else {
+      const att = p.attestations.get(q.attestation);
+      if (!att) throw new Error(`attestation not found in policy: ${q.attestation}`);
+      const r = await v.attestations(p, q.image, att, list);
+      count = r.count;
+      if (r.count > 0 && r.payload !== undefined)
+        calls.payloads.set(`${q.image}\0${q.attestation}`, toCel(r.payload));
+    }
+    if (list.length > 0) calls.records.set(q.image, (calls.records.get(q.image) ?? false) || count > 0);
+    calls.answers.set(key, { ok: true, value: count });
+  } catch (e) {
+    calls.answers.set(key, { ok: false, error: reason(e) });
+  }
+}
+
+/** Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any. */
+async function evaluateWithVerification(
+  p: CompiledIvp,
+  v: IvpVerifier,
+  calls: EvalCalls,
+  expr: CompiledExpression,
+  bindings: Record<string, CelInput>,
+): Promise<CelValue | Error> {
+  for (let round = 0; ; round++) {
+    calls.pending.clear();
+    const out = withCalls(calls, () => expr.run(bindings));
+    const waiting = (isCelError(out) || out instanceof Error) && calls.pending.size > 0;
+    if (!waiting) return out;
+    if (round >= CEL_LIMITS.maxVerificationRounds)
+      return new Error('too many image verifications in one expression');
+    await Promise.all([...calls.pending.values()].map((q) => resolveQuestion(p, v, calls, q)));
+  }
+}
+
+function celMessage(e: Error): string {
+  if (e instanceof PendingVerification) return 'verification pending';
+  return reason(e);
+}
+
+/**
+ * Kyverno's ImageValidatingPolicy evaluation for one request: matchConditions, variables,
+ * images (default extractors for pods and pod controllers plus `images`), matchImageReferences,
+ * verifyDigest, validations in order (the first false decides, with its message,
+ * messageExpression or "CEL expression validation failed at index N"), then `required`.
+ * Undefined when the policy does not apply.
+ */
+export async function evaluateIvp(
+  p: CompiledIvp,
+  req: IvpRequest,
+  verifier: IvpVerifier,
+  mode: 'mutate' | 'validate',
+): Promise<IvpResult | undefined> {
+  const program = selectProgram(p, req);
+  if (!program) return undefined;
+  const base = { policy: p.name, kind: p.kind, actions: p.actions, failurePolicy: p.failurePolicy };
+  const done = (
+    status: IvpStatus,
+    message: string,
+    images: string[] = [],
+    patch: IvpPatch[] = [],
+    audit = {},
+  ): IvpResult => ({
+    ...base,
+    status,
+    message,
+    images,
+    patch,
+    auditAnnotations: audit,
+  });
+  let bindings: Record<string, CelInput>;
+  try {
+    bindings =
+      p.mode === 'JSON'
+        ? { object: toCel(req.object) }
+        : {
+            object: toCel(req.object),
+            oldObject: toCel(req.oldObject ?? null),
+            request: toCel(req.request ?? {}),
+            namespaceObject: toCel(req.namespaceObject ?? null),
+          };
+  } catch (e) {
+    return done('error', reason(e));
+  }
+  for (const mc of program.matchConditions) {
+    const r = mc.expression.run(bindings);
+    if (r instanceof Error || isCelError(r))
+      return done('error', `matchConditions ${mc.name}: ${celMessage(r as Error)}`);
+    if (r !== true) return undefined;
+  }
+  const calls = new EvalCalls();
+  const variables = new Map<string, CelInput>();
+  bindings.variables = variables;
+  // Variables are lazy in Kyverno; one that fails is left out, so only a use of it errors.
+  for (const vd of program.variables) {
+    const r = await evaluateWithVerification(p, verifier, calls, vd.expression, bindings);
+    if (!(r instanceof Error) && !isCelError(r)) variables.set(vd.name, r as CelInput);
+  }
+  let extracted: Map<string, PodImage[]>;
+  try {
+    extracted = p.mode === 'JSON' ? new Map() : defaultImages(req.kind, req.object);
+  } catch (e) {
+    return done('error', reason(e));
+  }
+  for (const ex of program.images) {
+    const r = ex.expression.run(bindings);
+    if (r instanceof Error || isCelError(r) || !isCelList(r))
+      return done(
+        'error',
+        `images ${ex.name}: ${r instanceof Error ? celMessage(r) : 'must be a list of strings'}`,
+      );
+    const list = [...r];
+    if (!list.every((x) => typeof x === 'string'))
+      return done('error', `images ${ex.name}: must be a list of strings`);
+    extracted.set(
+      ex.name,
+      (list as string[]).map((image) => ({ image })),
+    );
+  }
+  const imagesValue = new Map<string, CelInput>();
+  const matched: PodImage[] = [];
+  for (const [name, list] of extracted) {
+    const kept: string[] = [];
+    for (const img of list) {
+      const m = imageMatches(p, img.image);
+      if (m instanceof Error) return done('error', `matchImageReferences: ${reason(m)}`);
+      if (m) {
+        kept.push(img.image);
+        matched.push(img);
+      }
+    }
+    imagesValue.set(name, kept);
+  }
+  if (matched.length > CEL_LIMITS.maxImages) return done('error', `more than ${CEL_LIMITS.maxImages} images`);
+  const matchedNames = [...new Set(matched.map((m) => m.image))];
+  if (p.verifyDigest && mode === 'validate') {
+    for (const img of matchedNames) {
+      let digest: string | undefined;
+      try {
+        digest = parseReference(img).digest;
+      } catch (e) {
+        return done('error', `failed to parse image reference ${img}: ${reason(e)}`, matchedNames);
+      }
+      if (!digest) return done('fail', `image ${img} does not have a digest`, matchedNames);
+    }
+  }
+  bindings.images = imagesValue;
+  bindings.attestors = new Map([...p.attestors.keys()].map((n) => [n, new Map([['name', n]])]));
+  bindings.attestations = new Map([...p.attestations.keys()].map((n) => [n, n]));
+  for (const [i, val] of program.validations.entries()) {
+    const r = await evaluateWithVerification(p, verifier, calls, val.expression, bindings);
+    if (r instanceof Error || isCelError(r)) return done('error', celMessage(r as Error), matchedNames);
+    if (typeof r !== 'boolean') return done('error', `validation ${i} did not return a bool`, matchedNames);
+    if (!r) {
+      let message = val.message ?? '';
+      if (val.messageExpression) {
+        const m = await evaluateWithVerification(p, verifier, calls, val.messageExpression, bindings);
+        if (m instanceof Error || isCelError(m))
+          message = `failed to evaluate message expression: ${celMessage(m as Error)}`;
+        else if (typeof m !== 'string') message = 'failed to convert message expression to string';
+        else message = m;
+      }
+      if (message === '') message = `CEL expression validation failed at index ${i}`;
+      return done('fail', message, matchedNames, [], await audits(p, verifier, calls, program, bindings));
+    }
+  }
+  if (p.required) {
+    for (const img of matchedNames) {
+      const rec = calls.records.get(img);
+      if (rec === true) continue;
+      if (rec === false)
+        return done('fail', `image ${img} failed signature or attestation verification`, matchedNames);
+      return done(
+        'fail',
+        `image ${img} is not verified: no policy performed a signature or attestation check on it`,
+        matchedNames,
+      );
+    }
+  }
+  const patch: IvpPatch[] = [];
+  if (mode === 'mutate' && p.mutateDigest) {
+    for (const img of matched) {
+      if (!img.pointer) continue;
+      try {
+        if (parseReference(img.image).digest) continue;
+        patch.push({
+          pointer: img.pointer,
+          value: `${img.image}@${await verifier.resolveDigest(img.image)}`,
+        });
+      } catch (e) {
+        return done('error', `failed to resolve digest of ${img.image}: ${reason(e)}`, matchedNames);
+      }
+    }
+  }
+  return done('pass', '', matchedNames, patch, await audits(p, verifier, calls, program, bindings));
+}
+
+async function audits(
+  p: CompiledIvp,
+  v: IvpVerifier,
+  calls: EvalCalls,
+  program: Program,
+  bindings: Record<string, CelInput>,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const a of program.auditAnnotations) {
+    const r = await evaluateWithVerification(p, v, calls, a.expression, bindings);
+    if (typeof r === 'string') out[`${p.name}/${a.key}`] = r;
+  }
+  return out;
+}
+
+export { fromCel };
