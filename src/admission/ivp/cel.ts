@@ -37,19 +37,30 @@ export interface CompiledExpression {
 }
 
 const STEP_FN = '@sigil_step';
+const COND_FN = '@sigil_cond';
+const RESULT_FN = '@sigil_result';
 // Operators the planner implements itself (not in the function resolver).
 const BUILTIN_CALLS = new Set(['_&&_', '_||_', '_?_:_', '@not_strictly_false', '_[_]', '_[?_]']);
 
 let stepsLeft = Infinity;
-const stepFn = celFunc(STEP_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
-  if (--stepsLeft < 0)
-    throw new Error(`operation cancelled: actual cost limit exceeded (${CEL_LIMITS.runtimeBudget} steps)`);
-  return v as CelInput;
-});
+// One error object: once the budget is spent every metered call fails, cheaply.
+const EXHAUSTED = new Error(`operation cancelled: actual cost limit exceeded (${CEL_LIMITS.runtimeBudget} steps)`);
+const meterFns = [
+  celFunc(STEP_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
+    if (--stepsLeft < 0) throw EXHAUSTED;
+    return v as CelInput;
+  }),
+  // A spent budget ends every loop at once (its condition turns false) and its result is the error.
+  celFunc(COND_FN, [CelScalar.BOOL], CelScalar.BOOL, (v) => v && stepsLeft > 0),
+  celFunc(RESULT_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
+    if (stepsLeft < 0) throw EXHAUSTED;
+    return v as CelInput;
+  }),
+];
 
 /** The CEL environment: standard library, the strings extension, the given functions, the step meter. */
 export function makeEnv(funcs: readonly CelFunc[]): CelEnv {
-  return celEnv({ funcs: [...(strings as Iterable<CelFunc>), ...funcs, stepFn] });
+  return celEnv({ funcs: [...(strings as Iterable<CelFunc>), ...funcs, ...meterFns] });
 }
 
 function position(source: string, offset: number | undefined): string {
@@ -212,7 +223,9 @@ function check(
       const r = comp.iterRange!;
       const size =
         r.exprKind.case === 'listExpr' ? r.exprKind.value.elements.length : CEL_LIMITS.assumedListSize;
-      comp.loopStep = meter(c, comp.loopStep!);
+      comp.loopStep = wrap(c, STEP_FN, comp.loopStep!);
+      comp.loopCondition = wrap(c, COND_FN, comp.loopCondition!);
+      comp.result = wrap(c, RESULT_FN, comp.result!);
       return range + init + result + size * perStep;
     }
     default:
@@ -220,14 +233,14 @@ function check(
   }
 }
 
-function meter(c: Checker, step: Expr): Expr {
+function wrap(c: Checker, fn: string, inner: Expr): Expr {
   const id = c.nextId++;
   return {
-    ...step,
+    ...inner,
     id,
     exprKind: {
       case: 'callExpr',
-      value: { $typeName: 'cel.expr.Expr.Call', function: STEP_FN, args: [step] },
+      value: { $typeName: 'cel.expr.Expr.Call', function: fn, args: [inner] },
     },
   } as Expr;
 }
