@@ -3,7 +3,7 @@ import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from 
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
 import { pemBlocks, sha256 } from '../crypto/index.js';
 import { SigilError } from '../errors/index.js';
-import { readSignatures, type ImageReference, type RegistryClient } from '../oci/index.js';
+import { readAttestations, readSignatures, type ImageReference, type RegistryClient } from '../oci/index.js';
 import {
   checkCosignSignatures,
   createTrustMaterial,
@@ -35,10 +35,16 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * pins; validation of an unpinned tag trusts the registry's answer exactly as far as the
  * kubelet's later pull by tag does.
  */
-export function registryImageSource(client: RegistryClient): ImageSource {
+export function registryImageSource(
+  client: RegistryClient,
+): ImageSource & {
+  fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
+} {
   return {
     resolveDigest: (ref, signal) => bounded(client.headDigest(ref), signal),
     fetchSignatures: (pinned, signal) => bounded(readSignatures(client, pinned), signal),
+    fetchAttestations: (pinned: ImageReference, signal: AbortSignal) =>
+      bounded(readAttestations(client, pinned), signal),
   };
 }
 

@@ -64,7 +64,10 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     str(req, 'name', 'request', { optional: true }) ||
     str(m, 'name', 'request.object.metadata', { optional: true }) ||
     str(m, 'generateName', 'request.object.metadata', { optional: true });
-  return { uid, input: { kind, namespace, name, operation, object } };
+  return {
+    uid,
+    input: { kind, namespace, name, operation, object, oldObject: req.oldObject ?? null, request: req },
+  };
 }
 
 export interface AdmissionResponse {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ivpVerificationFor } from '../admission/ivp/verifier.js';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
@@ -18,6 +19,7 @@ import {
   generateServingTls,
   isClusterWorker,
   parsePolicySources,
+  deprecationNotice,
   readPolicySources,
   registryImageSource,
   runAdmissionWorker,
@@ -93,6 +95,8 @@ function policiesFrom(sources: readonly PolicySource[], hasTrustedRoot: boolean)
   } catch (e) {
     throw policyError(e, hasTrustedRoot);
   }
+  const notice = deprecationNotice(policies);
+  if (notice) process.stderr.write(`sigil: warning: ${notice}\n`);
   if (policies.length === 0)
     throw new CliError(
       `no ClusterPolicy, Policy or ImageValidatingPolicy found in ${sources.map((x) => x.source).join(', ')}`,
@@ -302,7 +306,15 @@ function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
  */
 async function testPolicies(f: TestFlags): Promise<void> {
   const { policies, timeoutMs, source, verifier } = setUp(f, await readInputs(f));
-  const engine = new AdmissionEngine({ policies, source, verifier, timeoutMs, excludedNamespaces: [] });
+  const verification = ivpVerificationFor(source, verifier);
+  const engine = new AdmissionEngine({
+    policies,
+    source,
+    verifier,
+    timeoutMs,
+    excludedNamespaces: [],
+    ...(verification ? { ivp: { verification } } : {}),
+  });
   let denied = 0;
   const results: unknown[] = [];
   for (const object of resourcesFrom(f.resource)) {
@@ -346,6 +358,18 @@ async function testPolicies(f: TestFlags): Promise<void> {
         message: r.message,
         ...(r.digest ? { digest: r.digest } : {}),
       })),
+      ...(final.ivpResults
+        ? {
+            imageValidatingPolicies: final.ivpResults.map((r) => ({
+              policy: r.policy,
+              kind: r.kind,
+              status: r.status,
+              ...(r.message ? { message: r.message } : {}),
+              actions: [...r.actions],
+              images: r.images,
+            })),
+          }
+        : {}),
     });
   }
   printJson(results.length === 1 ? results[0] : results);

@@ -44,7 +44,9 @@ const BUILTIN_CALLS = new Set(['_&&_', '_||_', '_?_:_', '@not_strictly_false', '
 
 let stepsLeft = Infinity;
 // One error object: once the budget is spent every metered call fails, cheaply.
-const EXHAUSTED = new Error(`operation cancelled: actual cost limit exceeded (${CEL_LIMITS.runtimeBudget} steps)`);
+const EXHAUSTED = new Error(
+  `operation cancelled: actual cost limit exceeded (${CEL_LIMITS.runtimeBudget} steps)`,
+);
 const meterFns = [
   celFunc(STEP_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
     if (--stepsLeft < 0) throw EXHAUSTED;

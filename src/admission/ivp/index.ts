@@ -12,6 +12,7 @@ export { ivpResponse, ivpDenialMessage, type IvpResponse } from './decision.js';
 export {
   IvpVerification,
   registryIvpSource,
+  ivpVerificationFor,
   type IvpImageSource,
   type IvpSignatureVerifier,
 } from './verifier.js';

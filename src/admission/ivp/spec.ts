@@ -273,7 +273,9 @@ export function parseIvp(doc: Doc, source: string, ctx: ParseContext): CompiledI
       const t = AUTOGEN_TARGETS[c];
       if (!t) throw invalid(`${sp}.autogen.podControllers.controllers`, `unknown controller "${c}"`);
       autogen.set(t.kind, t.variant);
-      programs[t.variant] ??= compileProgram(raw, json, (s) => rewriteForAutogen(s, t.variant as Exclude<Variant, 'pod'>));
+      programs[t.variant] ??= compileProgram(raw, json, (s) =>
+        rewriteForAutogen(s, t.variant as Exclude<Variant, 'pod'>),
+      );
     }
   }
   const webhook = optObject(spec, 'webhookConfiguration', sp);

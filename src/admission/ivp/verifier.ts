@@ -1,11 +1,6 @@
 import type { CosignSignatureLayer } from '../../bundle/index.js';
 import { SigilError } from '../../errors/index.js';
-import {
-  parseReference,
-  readAttestations,
-  type ImageReference,
-  type RegistryClient,
-} from '../../oci/index.js';
+import { parseReference, type ImageReference, type RegistryClient } from '../../oci/index.js';
 import type { AttachedLayer } from '../../oci/cosign.js';
 import { VerificationCache } from '../cache.js';
 import { registryImageSource } from '../real-verifier.js';
@@ -29,8 +24,20 @@ export interface IvpSignatureVerifier extends SignatureVerifier {
 }
 
 export function registryIvpSource(client: RegistryClient): IvpImageSource {
-  const base = registryImageSource(client);
-  return { ...base, fetchAttestations: (pinned) => readAttestations(client, pinned) };
+  return registryImageSource(client);
+}
+
+/** The IVP seams over a ClusterPolicy engine's source and verifier, when they can check attestations. */
+export function ivpVerificationFor(
+  source: ImageSource,
+  verifier: SignatureVerifier,
+  cache?: VerificationCache<unknown>,
+): IvpVerification | undefined {
+  const s = source as Partial<IvpImageSource>;
+  const v = verifier as Partial<IvpSignatureVerifier>;
+  if (typeof s.fetchAttestations !== 'function' || typeof v.verifyAttestations !== 'function')
+    return undefined;
+  return new IvpVerification(source as IvpImageSource, verifier as IvpSignatureVerifier, cache);
 }
 
 function race<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
