@@ -35,9 +35,7 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * pins; validation of an unpinned tag trusts the registry's answer exactly as far as the
  * kubelet's later pull by tag does.
  */
-export function registryImageSource(
-  client: RegistryClient,
-): ImageSource & {
+export function registryImageSource(client: RegistryClient): ImageSource & {
   fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
 } {
   return {
