@@ -120,6 +120,8 @@ export const KYVERNO_IMAGE_FUNCS: readonly CelFunc[] = [
     (image, attestation) => ask({ kind: 'payload', image, attestation }) as CelInput,
   ),
   celFunc('image', [CelScalar.STRING], IMAGE, (s) => imageParts(s)),
+  // Kyverno 1.17's name for the same parser.
+  celFunc('parseImageReference', [CelScalar.STRING], IMAGE, (s) => imageParts(s)),
   celFunc('isImage', [CelScalar.STRING], CelScalar.BOOL, (s) => {
     try {
       parseReference(s);
