@@ -327,6 +327,35 @@ spec:
                     rekor:
                       url: ${stack.log.url}
 `;
+    // The same decision as an ImageValidatingPolicy (policies.kyverno.io/v1, CEL validations).
+    const ivpYaml = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: check-images
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["pods"]
+  matchImageReferences:
+    - glob: "${registry.host}/org/rs-*"
+  attestors:
+    - name: ci
+      cosign:
+        keyless:
+          identities:
+            - issuer: "${stack.oidc.issuer}"
+              subjectRegExp: "${WORKFLOW_RE}"
+        ctlog:
+          url: ${stack.log.url}
+  validations:
+    - expression: >-
+        images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0) &&
+        images.initContainers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)
+      message: failed to verify image signatures
+`;
     const logPath = process.env.BENCH_DECISION_LOG ?? join(stack.dir, 'admission-decisions.log');
     const tls = await generateServingTls();
     const file = (name: string, text: string): string => {
@@ -355,6 +384,13 @@ spec:
     const warmOneWorker = await webhook([], 1);
     const warmTagCachedHook = await webhook(['--tag-cache-ttl', '5']);
     const coldHook = await webhook(['--cache-ttl', '0']);
+    const ivpHook = await (async () => {
+      const args = [...common];
+      args[1] = file('ivp.yaml', ivpYaml);
+      const w = await startWebhook(args, WORKERS, logFd);
+      servers.push(w.proc);
+      return w;
+    })();
     closeSync(logFd);
     const serving = { caPem: tls.caPem, ...started.echoes };
 
@@ -435,11 +471,16 @@ spec:
     await prime(warmOneWorker.port, pinnedValidate);
     await prime(warmTagCachedHook.port, tagMutate);
     await prime(coldHook.port, coldRequests);
+    await prime(ivpHook.port, [...pinnedValidate, ...tagMutate]);
     const echoPlain = await phase(serving.echoPlain, echo);
     const echoFastify = await phase(serving.echoFastify, echo);
     const warmPinned = await phase(warmHook, pinnedValidate);
     const warmPinnedOne = await phase(warmOneWorker, pinnedValidate);
     const warmTag = await phase(warmHook, tagMutate);
+    // IVP and ClusterPolicy back to back, so the shared machine disturbs both alike.
+    const warmPinnedIvp = await phase(ivpHook, pinnedValidate);
+    const warmPinnedAgain = await phase(warmHook, pinnedValidate);
+    const warmTagIvp = await phase(ivpHook, tagMutate);
     const warmTagCache = await phase(warmTagCachedHook, tagMutate);
     const cold = await phase(coldHook, coldRequests);
     const coldLower: Record<string, Phase> = {};
@@ -478,6 +519,20 @@ spec:
         pinnedValidateOneWorker: warmPinnedOne,
         tagMutate: warmTag,
         tagMutateWithTagCache5s: warmTagCache,
+        imageValidatingPolicy: {
+          pinnedValidate: warmPinnedIvp,
+          tagMutate: warmTagIvp,
+          clusterPolicyPinnedValidateSameSlot: warmPinnedAgain,
+          // Goal (issue 19): the IVP costs at most 1.2× the ClusterPolicy's server CPU per warm review.
+          serverCpuPerReviewIvpToClusterPolicy: {
+            pinnedValidate: ratio(
+              warmPinnedIvp.serverCpuMsPerReview,
+              (warmPinned.serverCpuMsPerReview + warmPinnedAgain.serverCpuMsPerReview) / 2,
+            ),
+            tagMutate: ratio(warmTagIvp.serverCpuMsPerReview, warmTag.serverCpuMsPerReview),
+            goal: 1.2,
+          },
+        },
       },
       coldDefinition: COLD_DEFINITION,
       cold,

@@ -36,7 +36,6 @@ export interface CompiledExpression {
   run(bindings: Record<string, CelInput>): CelValue | Error;
 }
 
-const STEP_FN = '@sigil_step';
 const COND_FN = '@sigil_cond';
 const RESULT_FN = '@sigil_result';
 // Operators the planner implements itself (not in the function resolver).
@@ -48,12 +47,9 @@ const EXHAUSTED = new Error(
   `operation cancelled: actual cost limit exceeded (${CEL_LIMITS.runtimeBudget} steps)`,
 );
 const meterFns = [
-  celFunc(STEP_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
-    if (--stepsLeft < 0) throw EXHAUSTED;
-    return v as CelInput;
-  }),
-  // A spent budget ends every loop at once (its condition turns false) and its result is the error.
-  celFunc(COND_FN, [CelScalar.BOOL], CelScalar.BOOL, (v) => v && stepsLeft > 0),
+  // The loop condition is evaluated before every step: it is where steps are counted, and a
+  // spent budget ends every loop at once (the condition turns false; the result is the error).
+  celFunc(COND_FN, [CelScalar.BOOL], CelScalar.BOOL, (v) => v && --stepsLeft >= 0),
   celFunc(RESULT_FN, [CelScalar.DYN], CelScalar.DYN, (v) => {
     if (stepsLeft < 0) throw EXHAUSTED;
     return v as CelInput;
@@ -225,7 +221,6 @@ function check(
       const r = comp.iterRange!;
       const size =
         r.exprKind.case === 'listExpr' ? r.exprKind.value.elements.length : CEL_LIMITS.assumedListSize;
-      comp.loopStep = wrap(c, STEP_FN, comp.loopStep!);
       comp.loopCondition = wrap(c, COND_FN, comp.loopCondition!);
       comp.result = wrap(c, RESULT_FN, comp.result!);
       return range + init + result + size * perStep;

@@ -1,5 +1,5 @@
 import { isCelError, isCelList, type CelInput, type CelValue } from '@bufbuild/cel';
-import { parseReference } from '../../oci/index.js';
+import { cachedReference, questionKey } from './refs.js';
 import { extractImages, isResourceKind } from '../resources.js';
 import type { CompiledExpression } from './cel.js';
 import { fromCel, toCel } from './input.js';
@@ -25,6 +25,11 @@ export interface IvpVerifier {
   ): Promise<{ count: number; payload?: unknown }>;
   /** The digest the reference names now (mutateDigest). */
   resolveDigest(image: string): Promise<string>;
+  /**
+   * A signature count known without I/O (a digest-pinned image whose every attestor is a cached
+   * success), so a warm review evaluates each expression once; undefined = ask `signatures`.
+   */
+  peekSignatures?(policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]): number | undefined;
 }
 
 export interface IvpRequest {
@@ -59,6 +64,21 @@ export interface IvpResult {
 
 function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
+}
+
+const NAMED = new WeakMap<CompiledIvp, { attestors: CelInput; attestations: CelInput }>();
+
+/** `attestors.<name>` and `attestations.<name>` as CEL sees them (built once per policy). */
+function namedValues(p: CompiledIvp): { attestors: CelInput; attestations: CelInput } {
+  let v = NAMED.get(p);
+  if (!v) {
+    v = {
+      attestors: new Map([...p.attestors.keys()].map((n) => [n, new Map([['name', n]])])),
+      attestations: new Map([...p.attestations.keys()].map((n) => [n, n])),
+    };
+    NAMED.set(p, v);
+  }
+  return v;
 }
 
 /** Which program decides this request, or undefined when the policy does not apply. */
@@ -117,22 +137,39 @@ class EvalCalls implements Calls {
   readonly records = new Map<string, boolean>();
   readonly payloads = new Map<string, unknown>();
 
+  constructor(
+    private readonly policy: CompiledIvp,
+    private readonly verifier: IvpVerifier,
+  ) {}
+
   answer(q: Question): Answer | undefined {
     if (q.kind === 'payload') {
       const key = `${q.image}\0${q.attestation}`;
       if (this.payloads.has(key)) return { ok: true, value: this.payloads.get(key) };
-      return this.answers.get(JSON.stringify(q));
+      return this.answers.get(questionKey(q));
     }
-    return this.answers.get(JSON.stringify(q));
+    const key = questionKey(q);
+    const known = this.answers.get(key);
+    if (known || q.kind !== 'signatures' || !this.verifier.peekSignatures) return known;
+    const list = q.attestors.map((n) => this.policy.attestors.get(n));
+    if (list.length === 0 || list.some((a) => a === undefined)) return undefined;
+    const matched = imageMatches(this.policy, q.image);
+    if (matched !== true) return undefined;
+    const count = this.verifier.peekSignatures(this.policy, q.image, list as IvpAttestor[]);
+    if (count === undefined) return undefined;
+    this.records.set(q.image, (this.records.get(q.image) ?? false) || count > 0);
+    const a: Answer = { ok: true, value: count };
+    this.answers.set(key, a);
+    return a;
   }
 
   ask(q: Question): void {
-    this.pending.set(JSON.stringify(q), q);
+    this.pending.set(questionKey(q), q);
   }
 }
 
 async function resolveQuestion(p: CompiledIvp, v: IvpVerifier, calls: EvalCalls, q: Question): Promise<void> {
-  const key = JSON.stringify(q);
+  const key = questionKey(q);
   const attestors = (names: readonly string[]): IvpAttestor[] =>
     names.map((n) => {
       const a = p.attestors.get(n);
@@ -227,13 +264,16 @@ export async function evaluateIvp(
   });
   let bindings: Record<string, CelInput>;
   try {
+    const object = toCel(req.object);
+    const oldObject = toCel(req.oldObject ?? null);
     bindings =
       p.mode === 'JSON'
-        ? { object: toCel(req.object) }
+        ? { object }
         : {
-            object: toCel(req.object),
-            oldObject: toCel(req.oldObject ?? null),
-            request: toCel(req.request ?? {}),
+            object,
+            oldObject,
+            // The request carries the object again: converted once, shared.
+            request: toCel(req.request ?? {}, { object, oldObject }),
             namespaceObject: toCel(req.namespaceObject ?? null),
           };
   } catch (e) {
@@ -245,7 +285,7 @@ export async function evaluateIvp(
       return done('error', `matchConditions ${mc.name}: ${celMessage(r as Error)}`);
     if (r !== true) return undefined;
   }
-  const calls = new EvalCalls();
+  const calls = new EvalCalls(p, verifier);
   const variables = new Map<string, CelInput>();
   bindings.variables = variables;
   // Variables are lazy in Kyverno; one that fails is left out, so only a use of it errors.
@@ -294,7 +334,7 @@ export async function evaluateIvp(
     for (const img of matchedNames) {
       let digest: string | undefined;
       try {
-        digest = parseReference(img).digest;
+        digest = cachedReference(img).digest;
       } catch (e) {
         return done('error', `failed to parse image reference ${img}: ${reason(e)}`, matchedNames);
       }
@@ -302,8 +342,9 @@ export async function evaluateIvp(
     }
   }
   bindings.images = imagesValue;
-  bindings.attestors = new Map([...p.attestors.keys()].map((n) => [n, new Map([['name', n]])]));
-  bindings.attestations = new Map([...p.attestations.keys()].map((n) => [n, n]));
+  const named = namedValues(p);
+  bindings.attestors = named.attestors;
+  bindings.attestations = named.attestations;
   for (const [i, val] of program.validations.entries()) {
     const r = await evaluateWithVerification(p, verifier, calls, val.expression, bindings);
     if (r instanceof Error || isCelError(r)) return done('error', celMessage(r as Error), matchedNames);
@@ -339,7 +380,7 @@ export async function evaluateIvp(
     for (const img of matched) {
       if (!img.pointer) continue;
       try {
-        if (parseReference(img.image).digest) continue;
+        if (cachedReference(img.image).digest) continue;
         patch.push({
           pointer: img.pointer,
           value: `${img.image}@${await verifier.resolveDigest(img.image)}`,

@@ -41,6 +41,8 @@ export class PendingVerification extends Error {
     super('verification pending');
   }
 }
+// One instance: thrown on every first ask, so no stack is captured each time.
+const PENDING = new PendingVerification();
 
 let active: Calls | undefined;
 
@@ -69,7 +71,7 @@ function ask(q: Question): unknown {
   const a = active.answer(q);
   if (!a) {
     active.ask(q);
-    throw new PendingVerification();
+    throw PENDING;
   }
   if (!a.ok) throw new Error(a.error);
   return a.value;

@@ -10,7 +10,7 @@ export const CEL_LIMITS = {
   /** Bracket/parenthesis nesting before parsing (the parser recurses). */
   maxNesting: 48,
   /** Depth of the parsed tree. */
-  maxAstDepth: 96,
+  maxAstDepth: 128,
   /** Nodes of the parsed tree. */
   maxAstNodes: 4000,
   /** Worst-case comprehension steps estimated at load (lists of unknown size count as below). */

@@ -1,8 +1,9 @@
 import type { CosignSignatureLayer } from '../../bundle/index.js';
 import { SigilError } from '../../errors/index.js';
-import { parseReference, type ImageReference, type RegistryClient } from '../../oci/index.js';
+import { type ImageReference, type RegistryClient } from '../../oci/index.js';
 import type { AttachedLayer } from '../../oci/cosign.js';
 import { VerificationCache } from '../cache.js';
+import { cachedReference } from './refs.js';
 import { registryImageSource } from '../real-verifier.js';
 import type { ImageSource, SignatureVerifier } from '../verifier.js';
 import type { KeyAttestor, KeylessAttestor } from '../policy/types.js';
@@ -62,22 +63,23 @@ export class IvpVerification {
     readonly cache: VerificationCache<unknown> = new VerificationCache<unknown>(),
   ) {}
 
-  forRequest(signal: AbortSignal): IvpVerifier {
+  /** `signal` is asked for only when I/O is needed (a review answered from the cache makes no timer). */
+  forRequest(signal: () => AbortSignal): IvpVerifier {
     const digests = new Map<string, Promise<string>>();
     const sigs = new Map<string, Promise<CosignSignatureLayer[]>>();
     const atts = new Map<string, Promise<AttachedLayer[]>>();
     const memo = <T>(m: Map<string, Promise<T>>, key: string, f: () => Promise<T>): Promise<T> => {
       let p = m.get(key);
       if (!p) {
-        p = race(f(), signal);
+        p = race(f(), signal());
         p.catch(() => undefined);
         m.set(key, p);
       }
       return p;
     };
     const pin = async (image: string): Promise<ImageReference> => {
-      const ref = parseReference(image);
-      const digest = await memo(digests, ref.toString(), () => this.source.resolveDigest(ref, signal));
+      const ref = cachedReference(image);
+      const digest = await memo(digests, ref.toString(), () => this.source.resolveDigest(ref, signal()));
       return ref.withDigest(digest);
     };
     const cached = async <T>(key: string, compute: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
@@ -86,11 +88,24 @@ export class IvpVerification {
       return (
         await race(
           this.cache.getOrCompute(key, compute as () => Promise<unknown>, (v) => ok(v as T)),
-          signal,
+          signal(),
         )
       ).value as T;
     };
     return {
+      peekSignatures: (policy, image, attestors) => {
+        let ref: ImageReference;
+        try {
+          ref = cachedReference(image);
+        } catch {
+          return undefined;
+        }
+        if (!ref.digest) return undefined;
+        for (const a of attestors)
+          if (this.cache.lookup(`${policy.id}|sig|${a.name}|${ref.context()}@${ref.digest}`) !== true)
+            return undefined;
+        return attestors.length;
+      },
       resolveDigest: async (image) => (await pin(image)).digest!,
       signatures: async (policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]) => {
         const pinned = await pin(image);
@@ -101,7 +116,7 @@ export class IvpVerification {
             key,
             async () => {
               const layers = await memo(sigs, `${pinned.context()}@${pinned.digest}`, () =>
-                this.source.fetchSignatures(pinned, signal),
+                this.source.fetchSignatures(pinned, signal()),
               );
               if (layers.length === 0) return false;
               return (await this.verifier.verifyAttestor(pinned, layers, a.attestor)).ok;
@@ -122,7 +137,7 @@ export class IvpVerification {
             key,
             async () => {
               const layers = await memo(atts, `${pinned.context()}@${pinned.digest}`, () =>
-                this.source.fetchAttestations(pinned, signal),
+                this.source.fetchAttestations(pinned, signal()),
               );
               const r = this.verifier.verifyAttestations(pinned, layers, a.attestor, att.type);
               return r.ok ? r.statements : false;

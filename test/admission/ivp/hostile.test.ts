@@ -72,3 +72,24 @@ test('a regex that is not linear (backreference, lookaround) is refused at load'
   const expr = load("object.x.matches('^(a+)+$')");
   assert.equal(expr.run({ object: new Map([['x', `${'a'.repeat(100_000)}b`]]) }), false);
 });
+
+test('hostile objects: no prototype property is reachable, a $typeName key is just a key, ints are ints', async () => {
+  const { toCel } = await import('../../../src/admission/ivp/input.js');
+  const object = toCel(JSON.parse('{"$typeName":"google.protobuf.Any","n":3,"x":1.5,"a":[{"b":2}]}'));
+  assert.equal(
+    load('has(object.constructor) || has(object.__proto__) || has(object.toString)').run({ object }),
+    false,
+  );
+  assert.equal(load("object['$typeName'] == 'google.protobuf.Any'").run({ object }), true);
+  assert.equal(
+    load('object.n + 1 == 4 && object.a[0].b * 2 == 4').run({ object }),
+    true,
+    'integral numbers are int',
+  );
+  assert.equal(load('object.x > 1.0').run({ object }), true);
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 200; i++) deep = { d: deep };
+  const path = `object${'.d'.repeat(80)} == 'bottom'`;
+  const out = compileExpression(ivpEnv(), path, 'p', ALL, 'bool').run({ object: toCel(deep) });
+  assert.ok(out instanceof Error, 'reading deeper than the bound is an error');
+});
