@@ -80,6 +80,13 @@ export function parseMatchConstraints(spec: Doc, sp: string): MatchConstraints {
   if (resourceRules.length === 0)
     throw invalid(`${p}.resourceRules`, 'at least one resource rule is required');
   const ns = parseSelector(optObject(mc, 'namespaceSelector', p), `${p}.namespaceSelector`);
+  // The API server evaluates it in the webhook configuration Kyverno generates; an AdmissionReview
+  // carries no namespace labels, and guessing them would apply a policy too narrowly (fail open).
+  if (ns && (Object.keys(ns.matchLabels).length > 0 || ns.matchExpressions.length > 0))
+    throw invalid(
+      `${p}.namespaceSelector`,
+      'is not supported: AdmissionReviews carry no namespace labels (scope the webhook configuration, or use a NamespacedImageValidatingPolicy)',
+    );
   const obj = parseSelector(optObject(mc, 'objectSelector', p), `${p}.objectSelector`);
   return {
     resourceRules,

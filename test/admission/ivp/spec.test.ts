@@ -95,6 +95,47 @@ test('load refusals name the field, and CEL errors their position', () => {
     /cosign\.tuf: a per-policy TUF root is not supported/,
   );
   refused(`${MATCH}  validations:\n    - expression: "'a' + 'b'"\n`, /must return bool/);
+  refused(
+    `${MATCH}    namespaceSelector:\n      matchLabels: {env: prod}\n  validations:\n    - expression: "true"\n`,
+    /matchConstraints\.namespaceSelector: is not supported: AdmissionReviews carry no namespace labels/,
+  );
+});
+
+test('matchConstraints: objectSelector, excluded resources and operations decide applicability', async () => {
+  const p = load(`  matchConstraints:
+    objectSelector:
+      matchExpressions:
+        - {key: app, operator: In, values: [web]}
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["pods"]
+  validationConfigurations: {required: false, verifyDigest: false}
+  validations:
+    - expression: "false"
+      message: applied
+`);
+  assert.equal(
+    (await evaluateIvp(p, podReq(['a:1'], { app: 'web' }), NO_CALLS, 'validate'))?.message,
+    'applied',
+  );
+  assert.equal(await evaluateIvp(p, podReq(['a:1'], { app: 'db' }), NO_CALLS, 'validate'), undefined);
+  assert.equal(p.autogen.size, 0, 'an objectSelector switches autogen off, as in Kyverno');
+  const update = { ...podReq(['a:1'], { app: 'web' }) };
+  update.target = { ...update.target, operation: 'UPDATE' };
+  assert.equal(
+    await evaluateIvp(p, update, NO_CALLS, 'validate'),
+    undefined,
+    'UPDATE is not among the operations',
+  );
+  const status = { ...podReq(['a:1'], { app: 'web' }) };
+  status.target = { ...status.target, subResource: 'status' };
+  assert.equal(
+    await evaluateIvp(p, status, NO_CALLS, 'validate'),
+    undefined,
+    'pods does not match pods/status',
+  );
 });
 
 test('v1, v1beta1 and v1alpha1 spellings load alike; defaults are Kyverno’s', () => {
