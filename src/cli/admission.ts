@@ -32,8 +32,7 @@ import {
   type PolicySource,
 } from '../admission/index.js';
 import { CliError, printJson } from './output.js';
-import { dirname, resolve } from 'node:path';
-import { findTestManifests, readManifest, redirected, runManifest, savedRegistry } from './kyverno-test.js';
+import { runKyvernoTests } from './kyverno-test.js';
 
 const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 const MAX_RESOURCE_BYTES = 4 * 1024 * 1024;
@@ -279,51 +278,15 @@ interface TestFlags extends CommonFlags {
   registryDir?: string;
 }
 
-/**
- * `sigil policy test [DIR|kyverno-test.yaml ...]`: Kyverno CLI test manifests, each with its own
- * policies and resources, every expected result compared; exit 1 when any differs.
- */
-async function runKyvernoTests(paths: string[], f: TestFlags): Promise<void> {
+/** `sigil policy test [DIR|kyverno-test.yaml ...]`: each manifest's policies set up as for `--policy`. */
+function kyvernoTests(paths: string[], f: TestFlags): Promise<void> {
   const root = readTrustedRootText(f.trustedRoot);
-  const saved = f.registryDir ? await savedRegistry(f.registryDir) : undefined;
-  let failed = 0;
-  let passed = 0;
-  try {
-    for (const manifest of findTestManifests(paths)) {
-      const sources = await policySourcesFrom(
-        readManifest(manifest).policies.map((p) => resolve(dirname(manifest), p)),
-      );
-      const {
-        policies,
-        timeoutMs,
-        source: live,
-        verifier,
-      } = setUp(f, { sources, ...(root ? { root } : {}) });
-      const source = saved ? redirected(live, saved.host) : live;
-      const verification = ivpVerificationFor(source, verifier);
-      const engine = new AdmissionEngine({
-        policies,
-        source,
-        verifier,
-        timeoutMs,
-        excludedNamespaces: [],
-        ...(verification ? { ivp: { verification } } : {}),
-      });
-      const { rows } = await runManifest(manifest, () => engine, f.namespace);
-      process.stdout.write(`Test ${manifest}\n`);
-      rows.forEach((r, i) => {
-        process.stdout.write(
-          `  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${r.ok ? 'Pass' : 'Fail'}  ${r.ok ? 'Ok' : `Want ${r.expected}, got ${r.actual}`}\n`,
-        );
-        if (r.ok) passed++;
-        else failed++;
-      });
-    }
-  } finally {
-    await saved?.close();
-  }
-  process.stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
-  if (failed > 0) process.exitCode = 1;
+  return runKyvernoTests(paths, {
+    namespace: f.namespace,
+    ...(f.registryDir ? { registryDir: f.registryDir } : {}),
+    setUp: async (policyFiles) =>
+      setUp(f, { sources: await policySourcesFrom(policyFiles), ...(root ? { root } : {}) }),
+  });
 }
 
 function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
@@ -510,7 +473,5 @@ export function register(program: Command): void {
       '--registry-dir <dir>',
       'images and signatures from this saved sigil registry directory, whatever host a resource names (offline)',
     )
-    .action((tests: string[], f: TestFlags) =>
-      tests.length > 0 ? runKyvernoTests(tests, f) : testPolicies(f),
-    );
+    .action((tests: string[], f: TestFlags) => (tests.length > 0 ? kyvernoTests(tests, f) : testPolicies(f)));
 }

@@ -10,7 +10,8 @@ import {
 } from '../admission/kyverno-test.js';
 import { AdmissionEngine, applyJsonPatch, type Decision } from '../admission/index.js';
 import { ivpVerificationFor } from '../admission/ivp/verifier.js';
-import type { ImageSource } from '../admission/verifier.js';
+import type { ImageSource, SignatureVerifier } from '../admission/verifier.js';
+import type { ImagePolicy } from '../admission/policy/types.js';
 import { isSigilError } from '../errors/index.js';
 import { ImageReference } from '../oci/index.js';
 import { createRegistryServer, type RegistryServer } from '../oci/registry-server.js';
@@ -176,4 +177,52 @@ export async function runManifest(
   }
 }
 
-export { ivpVerificationFor };
+export interface KyvernoTestOptions {
+  namespace: string;
+  registryDir?: string;
+  /** The engine's parts for a manifest's policy files, set up as `--policy` would. */
+  setUp(policyFiles: string[]): Promise<{
+    policies: ImagePolicy[];
+    timeoutMs: number;
+    source: ImageSource;
+    verifier: SignatureVerifier;
+  }>;
+}
+
+/**
+ * `sigil policy test [DIR|kyverno-test.yaml ...]`: Kyverno CLI test manifests, each with its own
+ * policies and resources, every expected result compared; exit 1 when any differs.
+ */
+export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): Promise<void> {
+  const saved = o.registryDir ? await savedRegistry(o.registryDir) : undefined;
+  let failed = 0;
+  let passed = 0;
+  try {
+    for (const manifest of findTestManifests(paths)) {
+      const files = readManifest(manifest).policies.map((p) => resolve(dirname(manifest), p));
+      const { policies, timeoutMs, source: live, verifier } = await o.setUp(files);
+      const source = saved ? redirected(live, saved.host) : live;
+      const verification = ivpVerificationFor(source, verifier);
+      const engine = new AdmissionEngine({
+        policies,
+        source,
+        verifier,
+        timeoutMs,
+        excludedNamespaces: [],
+        ...(verification ? { ivp: { verification } } : {}),
+      });
+      const { rows } = await runManifest(manifest, () => engine, o.namespace);
+      process.stdout.write(`Test ${manifest}\n`);
+      rows.forEach((r, i) => {
+        const verdict = r.ok ? 'Pass  Ok' : `Fail  Want ${r.expected}, got ${r.actual}`;
+        process.stdout.write(`  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${verdict}\n`);
+        if (r.ok) passed++;
+        else failed++;
+      });
+    }
+  } finally {
+    await saved?.close();
+  }
+  process.stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
+  if (failed > 0) process.exitCode = 1;
+}
