@@ -31,6 +31,8 @@ export interface IvpVerifier {
 }
 
 export interface IvpRequest {
+  /** A JSON payload (not an admission request): only `evaluation.mode: JSON` policies apply. */
+  json?: boolean;
   target: RequestTarget;
   /** Object kind (Pod, Deployment, … or anything for JSON mode / CRDs). */
   kind: string;
@@ -83,7 +85,9 @@ function namedValues(p: CompiledIvp): { attestors: CelInput; attestations: CelIn
 export function selectProgram(p: CompiledIvp, req: IvpRequest): Program | undefined {
   if (!p.admission) return undefined;
   if (p.namespace !== undefined && p.namespace !== req.target.namespace) return undefined;
-  if (p.mode === 'JSON' || !p.match) return p.programs.pod;
+  // Kyverno's admission controller ignores JSON-mode policies; they decide JSON payloads only.
+  if (p.mode === 'JSON' || req.json) return p.mode === 'JSON' && req.json ? p.programs.pod : undefined;
+  if (!p.match) return undefined;
   if (constraintsMatch(p.match, req.target)) return p.programs.pod;
   const variant = p.autogen.get(req.kind);
   if (!variant) return undefined;

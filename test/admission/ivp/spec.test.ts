@@ -256,11 +256,15 @@ test('verifyDigest, required, matchConditions and the JSON mode as Kyverno’s e
     target: targetFor({ kind: '', namespace: '', name: '', operation: 'CREATE', object: {} }),
     kind: '',
     object: { foo: { bar } },
+    json: true,
   });
   assert.equal(
     (await evaluateIvp(json, jreq('docker.io/library/nginx:latest'), NO_CALLS, 'validate'))?.status,
     'pass',
   );
+  // An admission request is never decided by a JSON-mode policy, nor a JSON payload by a Kubernetes one.
+  assert.equal(await evaluateIvp(json, podReq(['ghcr.io/x:1']), NO_CALLS, 'validate'), undefined);
+  assert.equal(await evaluateIvp(gated, jreq('ghcr.io/x:1'), NO_CALLS, 'validate'), undefined);
   const jfail = await evaluateIvp(
     json,
     jreq('ghcr.io/kyverno/test-verify-image:signed'),
