@@ -1,6 +1,6 @@
 import { isCelError, type CelInput, type CelValue } from '@bufbuild/cel';
 import { wildcardMatches } from '../policy/wildcard.js';
-import type { CompiledExpression } from './cel.js';
+import type { CelBudget, CompiledExpression } from './cel.js';
 import type { IvpVerifier } from './evaluate.js';
 import { toCel } from './input.js';
 import { PendingVerification, withCalls, type Answer, type Calls, type Question } from './library.js';
@@ -35,6 +35,8 @@ export class EvalCalls implements Calls {
   /** image → verified? (any record true) — Kyverno's ImageVerificationResults. */
   readonly records = new Map<string, boolean>();
   readonly payloads = new Map<string, unknown>();
+  /** Shared by every expression of the evaluation and every re-evaluation. */
+  readonly budget: CelBudget = { left: CEL_LIMITS.evaluationBudget };
 
   constructor(
     private readonly policy: CompiledIvp,
@@ -117,7 +119,7 @@ export async function evaluateWithVerification(
 ): Promise<CelValue | Error> {
   for (let round = 0; ; round++) {
     calls.pending.clear();
-    const out = withCalls(calls, () => expr.run(bindings));
+    const out = withCalls(calls, () => expr.run(bindings, calls.budget));
     const waiting = (isCelError(out) || out instanceof Error) && calls.pending.size > 0;
     if (!waiting) return out;
     if (round >= CEL_LIMITS.maxVerificationRounds)

@@ -29,11 +29,16 @@ type Kind = Expr['exprKind'];
 /** What an expression must produce; `dyn` accepts anything. */
 export type Expected = 'bool' | 'string' | 'list' | 'dyn';
 
+/** Steps left to one policy evaluation, shared by all its expressions and re-evaluations. */
+export interface CelBudget {
+  left: number;
+}
+
 export interface CompiledExpression {
   readonly source: string;
   readonly path: string;
   /** Evaluates with fresh budget; a CelError value (not a throw) on runtime errors. */
-  run(bindings: Record<string, CelInput>): CelValue | Error;
+  run(bindings: Record<string, CelInput>, budget?: CelBudget): CelValue | Error;
 }
 
 const COND_FN = '@sigil_cond';
@@ -302,14 +307,20 @@ export function compileExpression(
   return {
     source,
     path,
-    run(bindings) {
-      stepsLeft = CEL_LIMITS.runtimeBudget;
+    run(bindings, budget) {
+      const start = Math.min(CEL_LIMITS.runtimeBudget, budget?.left ?? Infinity);
+      if (start <= 0) return EXHAUSTED;
+      // An expression may run inside another's library call (matchImageReferences): the outer
+      // meter is put back afterwards.
+      const outer = stepsLeft;
+      stepsLeft = start;
       try {
         return program(bindings);
       } catch (e) {
         return e instanceof Error ? e : new Error(String(e));
       } finally {
-        stepsLeft = Infinity;
+        if (budget) budget.left -= start - Math.max(stepsLeft, 0);
+        stepsLeft = outer;
       }
     },
   };

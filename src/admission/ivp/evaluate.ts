@@ -164,13 +164,13 @@ export async function evaluateIvp(
   } catch (e) {
     return done('error', reason(e));
   }
+  const calls = new EvalCalls(p, verifier);
   for (const mc of program.matchConditions) {
-    const r = mc.expression.run(bindings);
+    const r = mc.expression.run(bindings, calls.budget);
     if (r instanceof Error || isCelError(r))
       return done('error', `matchConditions ${mc.name}: ${celMessage(r as Error)}`);
     if (r !== true) return undefined;
   }
-  const calls = new EvalCalls(p, verifier);
   const variables = new Map<string, CelInput>();
   bindings.variables = variables;
   // Variables are lazy in Kyverno; one that fails is left out, so only a use of it errors.
@@ -185,7 +185,7 @@ export async function evaluateIvp(
     return done('error', reason(e));
   }
   for (const ex of program.images) {
-    const r = ex.expression.run(bindings);
+    const r = ex.expression.run(bindings, calls.budget);
     if (r instanceof Error || isCelError(r) || !isCelList(r))
       return done(
         'error',

@@ -19,6 +19,8 @@ export const CEL_LIMITS = {
   assumedListSize: 64,
   /** Comprehension steps one evaluation of one expression may take. */
   runtimeBudget: 200_000,
+  /** Steps one policy may take over one request, all expressions and re-evaluations together. */
+  evaluationBudget: 500_000,
   /** Expressions per policy section. */
   maxMatchConditions: 64,
   maxValidations: 64,

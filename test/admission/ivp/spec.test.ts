@@ -301,3 +301,27 @@ test('upstream fixtures: cosign policies load, notary ones are refused naming th
     /syntax error/,
   );
 });
+
+test('one budget spans all expressions of an evaluation: many costly validations end in an error', async () => {
+  const costly = '    - expression: "object.spec.l.all(a, object.spec.l.all(b, a >= 0))"\n';
+  const p = load(
+    `${MATCH}  validationConfigurations: {required: false, verifyDigest: false}\n  validations:\n${costly.repeat(8)}`,
+  );
+  const object = {
+    kind: 'Pod',
+    metadata: { name: 'x' },
+    spec: { l: Array.from({ length: 400 }, (_, i) => i) },
+  };
+  const input = { kind: 'Pod', namespace: 'default', name: 'x', operation: 'CREATE', object };
+  const r = await evaluateIvp(p, { target: targetFor(input), kind: 'Pod', object }, NO_CALLS, 'validate');
+  assert.equal(r?.status, 'error');
+  assert.match(r!.message, /cost limit exceeded/);
+  // Each alone (400² steps) is within the per-expression budget.
+  const one = load(
+    `${MATCH}  validationConfigurations: {required: false, verifyDigest: false}\n  validations:\n${costly}`,
+  );
+  assert.equal(
+    (await evaluateIvp(one, { target: targetFor(input), kind: 'Pod', object }, NO_CALLS, 'validate'))?.status,
+    'pass',
+  );
+});
