@@ -19,6 +19,9 @@
  * - warm-tag: POST /mutate, tagged images, verification cached; the tag → digest lookup still
  *   goes to the registry on every request;
  * - warm-tag-cached: the same with the short-lived tag → digest cache on (--tag-cache-ttl);
+ * - warm IVP: the same ClusterPolicy written as a policies.kyverno.io/v1 ImageValidatingPolicy
+ *   (CEL validations), pinned /validate and tagged /mutate, beside the ClusterPolicy measured
+ *   again in the next slot; reported as server CPU per review IVP / ClusterPolicy (goal ≤ 1.2);
  * - cold (at 32, 8 and 1 connections): see COLD_DEFINITION.
  * Plus the raw single-core ECDSA P-256 verify rate measured in the same run.
  *
