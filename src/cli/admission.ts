@@ -97,7 +97,8 @@ function policiesFrom(sources: readonly PolicySource[], hasTrustedRoot: boolean)
     throw policyError(e, hasTrustedRoot);
   }
   const notice = deprecationNotice(policies);
-  if (notice) process.stderr.write(`sigil: warning: ${notice}\n`);
+  // Once per command: the primary reads the policies before its workers do.
+  if (notice && !isClusterWorker()) process.stderr.write(`sigil: warning: ${notice}\n`);
   if (policies.length === 0)
     throw new CliError(
       `no ClusterPolicy, Policy or ImageValidatingPolicy found in ${sources.map((x) => x.source).join(', ')}`,
