@@ -63,6 +63,7 @@ import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
 import { processAlive, processTree } from '../test/admission/helpers.js';
 import { startStack } from '../test/e2e/stack.js';
+import { seedClusterPolicy, seedIvp } from '../test/admission/ivp/seed-policies.js';
 import { generateServingTls } from '../src/admission/index.js';
 import {
   pickLoadGenerator,
@@ -82,7 +83,6 @@ const COLD_LOWER_CONCURRENCY = [8, 1];
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SIGIL_MAIN = process.env.BENCH_SIGIL_MAIN ?? new URL('../src/cli/main.ts', import.meta.url).pathname;
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const TARGETS = { warmPerSecond: 5000, warmP99Ms: 5, coldP99Ms: 50 };
 const KYVERNO_ANCHOR = {
   averageLatencyMs: 35.6,
@@ -308,57 +308,10 @@ async function main(): Promise<void> {
       await signImage({ client, image: await resolveImage(client, parseReference(tag)), builder });
       images.push({ tag, pinned: `${registry.host}/org/rs-bench-${i}:v1@${digest}` });
     }
-    const policyYaml = `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${registry.host}/org/rs-*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-                    rekor:
-                      url: ${stack.log.url}
-`;
+    const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
+    const policyYaml = seedClusterPolicy(`${registry.host}/org/rs-*`, id);
     // The same decision as an ImageValidatingPolicy (policies.kyverno.io/v1, CEL validations).
-    const ivpYaml = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: check-images
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE", "UPDATE"]
-        resources: ["pods"]
-  matchImageReferences:
-    - glob: "${registry.host}/org/rs-*"
-  attestors:
-    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: "${stack.oidc.issuer}"
-              subjectRegExp: "${WORKFLOW_RE}"
-        ctlog:
-          url: ${stack.log.url}
-  validations:
-    - expression: >-
-        images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0) &&
-        images.initContainers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)
-      message: failed to verify image signatures
-`;
+    const ivpYaml = seedIvp(`${registry.host}/org/rs-*`, id);
     const logPath = process.env.BENCH_DECISION_LOG ?? join(stack.dir, 'admission-decisions.log');
     const tls = await generateServingTls();
     const file = (name: string, text: string): string => {

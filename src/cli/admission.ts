@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { ivpVerificationFor } from '../admission/ivp/verifier.js';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
@@ -7,7 +6,6 @@ import { isSigilError } from '../errors/index.js';
 import { chainCredentials, loadDockerCredentials, RegistryClient } from '../oci/index.js';
 import { closeOnSignals } from '../server/index.js';
 import {
-  AdmissionEngine,
   applyJsonPatch,
   createAdmissionServer,
   DECISION_MEDIA_TYPE,
@@ -32,7 +30,7 @@ import {
   type PolicySource,
 } from '../admission/index.js';
 import { CliError, printJson } from './output.js';
-import { runKyvernoTests } from './kyverno-test.js';
+import { runKyvernoTests, testEngine } from './kyverno-test.js';
 
 const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 const MAX_RESOURCE_BYTES = 4 * 1024 * 1024;
@@ -319,16 +317,7 @@ function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
  * pins), the patch is applied, then the validating pass runs on the patched object.
  */
 async function testPolicies(f: TestFlags): Promise<void> {
-  const { policies, timeoutMs, source, verifier } = setUp(f, await readInputs(f));
-  const verification = ivpVerificationFor(source, verifier);
-  const engine = new AdmissionEngine({
-    policies,
-    source,
-    verifier,
-    timeoutMs,
-    excludedNamespaces: [],
-    ...(verification ? { ivp: { verification } } : {}),
-  });
+  const engine = testEngine(setUp(f, await readInputs(f)));
   let denied = 0;
   const results: unknown[] = [];
   for (const object of resourcesFrom(f.resource)) {

@@ -177,6 +177,21 @@ export async function runManifest(
   }
 }
 
+/** An engine deciding ClusterPolicies and ImageValidatingPolicies alike (no namespace excluded: a test decides what it is given). */
+export function testEngine(parts: {
+  policies: readonly ImagePolicy[];
+  timeoutMs: number;
+  source: ImageSource;
+  verifier: SignatureVerifier;
+}): AdmissionEngine {
+  const verification = ivpVerificationFor(parts.source, parts.verifier);
+  return new AdmissionEngine({
+    ...parts,
+    excludedNamespaces: [],
+    ...(verification ? { ivp: { verification } } : {}),
+  });
+}
+
 export interface KyvernoTestOptions {
   namespace: string;
   registryDir?: string;
@@ -202,15 +217,7 @@ export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): P
       const files = readManifest(manifest).policies.map((p) => resolve(dirname(manifest), p));
       const { policies, timeoutMs, source: live, verifier } = await o.setUp(files);
       const source = saved ? redirected(live, saved.host) : live;
-      const verification = ivpVerificationFor(source, verifier);
-      const engine = new AdmissionEngine({
-        policies,
-        source,
-        verifier,
-        timeoutMs,
-        excludedNamespaces: [],
-        ...(verification ? { ivp: { verification } } : {}),
-      });
+      const engine = testEngine({ policies, timeoutMs, source, verifier });
       const { rows } = await runManifest(manifest, () => engine, o.namespace);
       process.stdout.write(`Test ${manifest}\n`);
       rows.forEach((r, i) => {

@@ -1,4 +1,5 @@
 import type { Decision, JsonPatchOp } from '../decision.js';
+import type { AdmissionInput } from '../engine.js';
 import type { ImagePolicy } from '../policy/types.js';
 import { ivpDenialMessage, ivpResponse } from './decision.js';
 import { evaluateIvp, type IvpResult } from './evaluate.js';
@@ -8,17 +9,6 @@ import type { IvpVerification } from './verifier.js';
 /** What the admission engine hands the IVP evaluator. */
 export interface IvpSeams {
   verification: IvpVerification;
-}
-
-interface EngineInput {
-  kind: string;
-  namespace: string;
-  name: string;
-  operation: string;
-  object: unknown;
-  oldObject?: unknown;
-  request?: unknown;
-  namespaceObject?: unknown;
 }
 
 function failClosed(p: ImagePolicy, message: string): IvpResult {
@@ -44,7 +34,7 @@ function failClosed(p: ImagePolicy, message: string): IvpResult {
 export async function evaluateIvps(
   policies: readonly ImagePolicy[],
   seams: IvpSeams | undefined,
-  input: EngineInput,
+  input: AdmissionInput,
   mode: 'mutate' | 'validate',
   timeoutMs: number,
   outer?: AbortSignal,

@@ -1,3 +1,4 @@
+import type { AdmissionInput } from '../engine.js';
 import { isObject } from '../policy/fields.js';
 import type { RequestTarget } from './match.js';
 
@@ -24,16 +25,7 @@ function labels(o: unknown): Record<string, string> {
  * The matchConstraints view of a request: from the AdmissionRequest's `resource`/`subResource`
  * when there is one, else (a resource file given to the CLI) from the object's kind.
  */
-export function targetFor(input: {
-  kind: string;
-  namespace: string;
-  name: string;
-  operation: string;
-  object: unknown;
-  oldObject?: unknown;
-  request?: unknown;
-  namespaceObject?: unknown;
-}): RequestTarget {
+export function targetFor(input: AdmissionInput): RequestTarget {
   const req = isObject(input.request) ? input.request : undefined;
   const res = req && isObject(req.resource) ? req.resource : undefined;
   const known = BY_KIND[input.kind];

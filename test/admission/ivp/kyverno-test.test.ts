@@ -8,8 +8,8 @@ import { RegistryClient, parseReference, pushImage, tinyImage } from '../../../s
 import { createRegistryServer } from '../../../src/oci/registry-server.js';
 import { attestImage, createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
 import { runSigil, startStack } from '../../e2e/stack.js';
+import { seedAttestor, seedClusterPolicy } from './seed-policies.js';
 
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const SLSA = 'https://slsa.dev/provenance/v1';
 
 const pod = (name: string, image: string, namespace = 'default') => `apiVersion: v1
@@ -75,14 +75,11 @@ test('sigil policy test runs kyverno-test.yaml suites offline from saved signatu
   registryOpen = false;
 
   const dir = mkdtempSync(join(tmpdir(), 'sigil-kt-suite-'));
-  const keyless = `    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: "${stack.oidc.issuer}"
-              subjectRegExp: "${WORKFLOW_RE}"
-        ctlog:
-          url: ${stack.log.url}`;
+  // The `- name: ci` keyless attestor entry (seedAttestor without its `attestors:` line).
+  const keyless = seedAttestor({ issuer: stack.oidc.issuer, logUrl: stack.log.url })
+    .split('\n')
+    .slice(1, -1)
+    .join('\n');
   const ivp = (
     name: string,
     body: string,
@@ -147,30 +144,11 @@ ${body}`;
   );
   write(
     'cpol.yaml',
-    `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${host}/team/*"]
-          failureAction: Enforce
-          mutateDigest: false
-          verifyDigest: false
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-                    rekor:
-                      url: ${stack.log.url}
-`,
+    seedClusterPolicy(
+      `${host}/team/*`,
+      { issuer: stack.oidc.issuer, logUrl: stack.log.url },
+      { mutateDigest: false, verifyDigest: false },
+    ),
   );
   write(
     'resources.yaml',

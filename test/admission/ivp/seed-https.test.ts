@@ -9,8 +9,8 @@ import { attestImage, createSigning, resolveImage, signImage } from '../../../sr
 import { startDockerRegistry } from '../../helpers/registry.js';
 import { startStack } from '../../e2e/stack.js';
 import { deployment, pod, postJson, review } from '../helpers.js';
+import { seedAttestor, seedClusterPolicy, seedIvp } from './seed-policies.js';
 
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const SLSA = 'https://slsa.dev/provenance/v1';
 
 interface Answer {
@@ -71,57 +71,10 @@ test("the seed's cases are decided alike by its ClusterPolicy and its ImageValid
     predicate: { buildDefinition: { buildType: 'https://actions.github.io/buildtypes/workflow/v1' } },
   });
 
-  const cpol = `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${host}/org/rs-*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-                    rekor:
-                      url: ${stack.log.url}
-`;
-  const attestor = `  attestors:
-    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: "${stack.oidc.issuer}"
-              subjectRegExp: "${WORKFLOW_RE}"
-        ctlog:
-          url: ${stack.log.url}
-`;
-  const ivpol = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: check-images
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE", "UPDATE"]
-        resources: ["pods"]
-  matchImageReferences:
-    - glob: "${host}/org/rs-*"
-${attestor}  validations:
-    - expression: >-
-        images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0) &&
-        images.initContainers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)
-      message: failed to verify image signatures
-`;
+  const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
+  const cpol = seedClusterPolicy(`${host}/org/rs-*`, id);
+  const attestor = seedAttestor(id);
+  const ivpol = seedIvp(`${host}/org/rs-*`, id);
   const root = parseTrustedRoot(stack.trustedRootJson);
   const make = async (yaml: string): Promise<AdmissionServer> => {
     const s = await createAdmissionServer({
