@@ -28,6 +28,8 @@ export interface IvpVerifier {
    * success), so a warm review evaluates each expression once; undefined = ask `signatures`.
    */
   peekSignatures?(policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]): number | undefined;
+  /** Resolves a tagged image's digest ahead of the expressions (the same answer they will get). */
+  prefetch?(image: string): Promise<void>;
 }
 
 export interface IvpRequest {
@@ -226,6 +228,10 @@ export async function evaluateIvp(
       if (!digest) return done('fail', `image ${img} does not have a digest`, matchedNames);
     }
   }
+  // Tags are resolved side by side before any expression runs (ClusterPolicy resolves them too),
+  // so a warm review's verifications are answered from the cache in one evaluation.
+  if (verifier.prefetch && p.attestors.size > 0)
+    await Promise.all(matchedNames.map((img) => verifier.prefetch!(img).catch(() => undefined)));
   bindings.images = imagesValue;
   const named = namedValues(p);
   bindings.attestors = named.attestors;

@@ -77,9 +77,12 @@ export class IvpVerification {
       }
       return p;
     };
+    // Tag → digest answers of this request, once settled (what peekSignatures may use).
+    const resolved = new Map<string, string>();
     const pin = async (image: string): Promise<ImageReference> => {
       const ref = cachedReference(image);
       const digest = await memo(digests, ref.toString(), () => this.source.resolveDigest(ref, signal()));
+      resolved.set(image, digest);
       return ref.withDigest(digest);
     };
     const cached = async <T>(key: string, compute: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
@@ -100,11 +103,15 @@ export class IvpVerification {
         } catch {
           return undefined;
         }
-        if (!ref.digest) return undefined;
+        const digest = ref.digest ?? resolved.get(image);
+        if (!digest) return undefined;
         for (const a of attestors)
-          if (this.cache.lookup(`${policy.id}|sig|${a.name}|${ref.context()}@${ref.digest}`) !== true)
+          if (this.cache.lookup(`${policy.id}|sig|${a.name}|${ref.context()}@${digest}`) !== true)
             return undefined;
         return attestors.length;
+      },
+      prefetch: async (image) => {
+        if (!cachedReference(image).digest) await pin(image);
       },
       resolveDigest: async (image) => (await pin(image)).digest!,
       signatures: async (policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]) => {
