@@ -223,16 +223,44 @@ function check(
       const accuOnly = new Set(bound);
       accuOnly.add(comp.accuVar);
       const result = check(c, comp.result!, depth + 1, accuOnly, vars);
-      const r = comp.iterRange!;
-      const size =
-        r.exprKind.case === 'listExpr' ? r.exprKind.value.elements.length : CEL_LIMITS.assumedListSize;
-      comp.loopCondition = wrap(c, COND_FN, comp.loopCondition!);
-      comp.result = wrap(c, RESULT_FN, comp.result!);
+      const known = knownSize(comp.iterRange!, bound);
+      const size = known ?? CEL_LIMITS.assumedListSize;
+      // map / filter (an empty list accumulated) give at most as many elements as they read.
+      const init0 = comp.accuInit!;
+      if (
+        known !== undefined &&
+        init0.exprKind.case === 'listExpr' &&
+        init0.exprKind.value.elements.length === 0
+      )
+        SIZES.set(e, known);
+      // A loop over a list of known, bounded size (a literal, or an `images` list, at most
+      // maxImages) costs at most that many steps: only loops over input of unknown size are metered.
+      if (known === undefined) {
+        comp.loopCondition = wrap(c, COND_FN, comp.loopCondition!);
+        comp.result = wrap(c, RESULT_FN, comp.result!);
+      }
       return range + init + result + size * perStep;
     }
     default:
       throw fail(c.path, c.source, `unsupported expression form${at()}`);
   }
+}
+
+/** Upper bounds on list sizes known at load, by node. */
+const SIZES = new WeakMap<Expr, number>();
+
+function knownSize(r: Expr, bound: ReadonlySet<string>): number | undefined {
+  const k = r.exprKind;
+  if (k.case === 'listExpr') return k.value.elements.length;
+  if (
+    k.case === 'selectExpr' &&
+    !k.value.testOnly &&
+    k.value.operand?.exprKind.case === 'identExpr' &&
+    k.value.operand.exprKind.value.name === 'images' &&
+    !bound.has('images')
+  )
+    return CEL_LIMITS.maxImages;
+  return SIZES.get(r);
 }
 
 function wrap(c: Checker, fn: string, inner: Expr): Expr {
