@@ -60,7 +60,9 @@ import {
 } from '../src/oci/index.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
 import { createApp, listen } from '../src/server/index.js';
-import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
+import { createSigning, resolveImage, signImage, signImageBundle } from '../src/sign/index.js';
+import { parseTrustedRoot } from '../src/bundle/index.js';
+import { countRegistryRequests } from './admission-v3.js';
 import { processAlive, processTree } from '../test/admission/helpers.js';
 import { startStack } from '../test/e2e/stack.js';
 import { seedClusterPolicy, seedIvp } from '../test/admission/ivp/seed-policies.js';
@@ -92,7 +94,8 @@ const COLD_DEFINITION =
   'verification cache off: every review verifies its image afresh. Every review asks the registry, ' +
   'none of it remembered between reviews: the tag -> digest lookup (HEAD manifest by tag; a pinned ' +
   'digest is checked to exist with HEAD manifest by digest), the .sig manifest (GET) and its ' +
-  'signature layer blob (GET); then the full offline check: leaf certificate parsed and its chain ' +
+  'signature layer blob (GET), and concurrently the cosign v3 bundle referrers (referrers API, or the ' +
+  'fallback tag sha256-<hex> where the registry lacks it); then the full offline check: leaf certificate parsed and its chain ' +
   'signature checked, SCT, Rekor SET, payload signature, payload claims, Kyverno identity. What a ' +
   'process keeps across reviews: the parsed trusted root (CA and log keys, intermediate->root ' +
   'signatures) and the log checkpoint signatures already checked. Half the reviews are /validate ' +
@@ -308,6 +311,14 @@ async function main(): Promise<void> {
       await signImage({ client, image: await resolveImage(client, parseReference(tag)), builder });
       images.push({ tag, pinned: `${registry.host}/org/rs-bench-${i}:v1@${digest}` });
     }
+    // The same number of images signed the cosign v3 way (bundle referrers, or the fallback tag).
+    const v3Images: { tag: string; pinned: string }[] = [];
+    for (let i = 0; i < IMAGES; i++) {
+      const tag = `${registry.host}/org/rs-v3-bench-${i}:v1`;
+      const digest = await pushImage(client, parseReference(tag), tinyImage(`bench v3 image ${i}`));
+      await signImageBundle({ client, image: parseReference(tag).withDigest(digest), builder });
+      v3Images.push({ tag, pinned: `${registry.host}/org/rs-v3-bench-${i}:v1@${digest}` });
+    }
     const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
     const policyYaml = seedClusterPolicy(`${registry.host}/org/rs-*`, id);
     // The same decision as an ImageValidatingPolicy (policies.kyverno.io/v1, CEL validations).
@@ -421,6 +432,10 @@ async function main(): Promise<void> {
         { onMeasureStart: async () => undefined, onMeasureEnd: async () => undefined },
       );
     const coldRequests = pinnedValidate.flatMap((p, i) => [p, tagMutate[i]!]);
+    const coldV3Requests = v3Images.flatMap((im, i) => [
+      { path: '/validate', body: review('@@UID@@', `v3-pinned-${i}`, im.pinned), expect: '"allowed":true' },
+      { path: '/mutate', body: review('@@UID@@', `v3-tag-${i}`, im.tag), expect: '"patchType":"JSONPatch"' },
+    ]);
     await prime(serving.echoPlain, echo);
     await prime(serving.echoFastify, echo);
     await prime(warmHook.port, [...pinnedValidate, ...tagMutate]);
@@ -428,6 +443,7 @@ async function main(): Promise<void> {
     await prime(warmTagCachedHook.port, tagMutate);
     await prime(coldHook.port, coldRequests);
     await prime(ivpHook.port, [...pinnedValidate, ...tagMutate]);
+    await prime(coldHook.port, coldV3Requests);
     const echoPlain = await phase(serving.echoPlain, echo);
     const echoFastify = await phase(serving.echoFastify, echo);
     const warmPinned = await phase(warmHook, pinnedValidate);
@@ -441,6 +457,28 @@ async function main(): Promise<void> {
     const cold = await phase(coldHook, coldRequests);
     const coldLower: Record<string, Phase> = {};
     for (const c of COLD_LOWER_CONCURRENCY) coldLower[`clients${c}`] = await phase(coldHook, coldRequests, c);
+    const coldV3 = await phase(coldHook, coldV3Requests);
+    const toCount = (list: { tag: string; pinned: string }[]) =>
+      list.flatMap((im) => [
+        { ref: im.pinned, mode: 'validate' as const },
+        { ref: im.tag, mode: 'mutate' as const },
+      ]);
+    const rootParsed = parseTrustedRoot(stack.trustedRootJson);
+    const swap = (image: string, proxyHost: string): string => image.replace(registry.host, proxyHost);
+    const legacyRequests = await countRegistryRequests(
+      registry.host,
+      policyYaml,
+      rootParsed,
+      toCount(images),
+      swap,
+    );
+    const v3Requests = await countRegistryRequests(
+      registry.host,
+      policyYaml,
+      rootParsed,
+      toCount(v3Images),
+      swap,
+    );
     const decisionLogLines =
       existsSync(logPath) && logPath !== '/dev/null'
         ? readFileSync(logPath, 'utf8')
@@ -493,6 +531,16 @@ async function main(): Promise<void> {
       coldDefinition: COLD_DEFINITION,
       cold,
       coldAtLowerConcurrency: coldLower,
+      coldV3: {
+        definition:
+          'as cold, for images signed the cosign v3 way (sigil sign default: DSSE bundle referrer; on docker-registry the fallback tag sha256-<hex>), same webhook, same run',
+        phase: coldV3,
+        registryRequestsPerReview: { legacy: legacyRequests, v3: v3Requests },
+        p99V3ToLegacy: ratio(coldV3.latencyMs.p99, cold.latencyMs.p99),
+        perSecondLegacyToV3: ratio(cold.perSecond, coldV3.perSecond),
+        goal: 'p99 within 1.25x of legacy',
+        goalMet: coldV3.latencyMs.p99 <= 1.25 * cold.latencyMs.p99,
+      },
       coldBound: {
         cpuMsPerReviewAllProcesses: round3(coldCpu),
         reviewsPerSecondAtMost: Math.round(coldCapacity),

@@ -3,7 +3,8 @@
 import { register } from 'tsx/esm/api';
 import { fileURLToPath } from 'node:url';
 
-register();
+// tsx reads tsconfig.json from the working directory; the ASN.1 classes need its decorator settings wherever sigil runs.
+register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
 const { conformanceMain } = await import(
   fileURLToPath(new URL('../src/conformance/main.ts', import.meta.url))
 );

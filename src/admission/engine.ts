@@ -3,6 +3,8 @@ import { isSigilError, SigilError } from '../errors/index.js';
 import { parseReference, type ImageReference } from '../oci/index.js';
 import { VerificationCache } from './cache.js';
 import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
+import { matchApplies, matchRequest } from './applies.js';
+import { matchForms } from './policy/image-pattern.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
 import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
 import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
@@ -40,6 +42,13 @@ export interface AdmissionInput {
   oldObject?: unknown;
   request?: unknown;
   namespaceObject?: unknown;
+  /** The request's API group and version (default: those of `kind`). */
+  group?: string;
+  version?: string;
+  /** `request.subResource` (e.g. ephemeralcontainers); '' for the resource itself. */
+  subresource?: string;
+  /** `request.userInfo` (absent in `sigil policy test` unless given). */
+  userInfo?: { username: string; groups: readonly string[] };
 }
 
 export type Mode = 'mutate' | 'validate';
@@ -52,6 +61,8 @@ interface ParsedImage {
   ref?: ImageReference;
   /** The normalized reference (docker.io/library/… filled in), or the input when it does not parse. */
   shown: string;
+  /** What patterns see (canonical registry; `repo@digest` first, see matchForms). */
+  forms?: { primary: string; tagged?: string };
   parseError?: unknown;
 }
 
@@ -210,7 +221,7 @@ export class AdmissionEngine {
     if (!p) {
       try {
         const ref = parseReference(image);
-        p = { ref, shown: ref.toString() };
+        p = { ref, shown: ref.toString(), forms: matchForms(ref) };
       } catch (e) {
         p = { shown: image, parseError: e };
       }
@@ -240,10 +251,11 @@ export class AdmissionEngine {
     const deadline = new Deadline(this.timeoutMs, outer);
     const memo = new RequestMemo(this.source, deadline);
     const jobs: Promise<ImageResult>[] = [];
+    const request = matchRequest(input, kind);
     for (const policy of this.policies) {
       if (policy.namespace !== undefined && policy.namespace !== input.namespace) continue;
       for (const rule of policy.rules) {
-        if (!ruleApplies(rule, kind, input.namespace)) continue;
+        if (!matchApplies(rule.match, request)) continue;
         for (const img of images) {
           const job = this.checkImage(policy, rule, img, mode, memo, deadline);
           if (job) jobs.push(job);
@@ -262,11 +274,16 @@ export class AdmissionEngine {
     memo: RequestMemo,
     deadline: Deadline,
   ): Promise<ImageResult> | undefined {
-    const { ref, shown, parseError } = this.parsed(img.image);
+    const { ref, shown, forms, parseError } = this.parsed(img.image);
     // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
     // An image that does not even parse is refused by every rule in scope: it cannot be matched
     // reliably, so it must not slip through as "outside the pattern".
-    if (ref && !anyWildcardMatches(rule.imageReferences, shown)) return undefined;
+    if (
+      forms &&
+      !anyWildcardMatches(rule.imageReferences, forms.primary) &&
+      !(forms.tagged && anyWildcardMatches(rule.imageReferences, forms.tagged))
+    )
+      return undefined;
     const base = {
       policy: policy.name,
       rule: rule.name,
@@ -286,7 +303,7 @@ export class AdmissionEngine {
       message,
       ...extra,
     });
-    if (ref && anyWildcardMatches(rule.skipImageReferences, shown)) {
+    if (forms && anyWildcardMatches(rule.skipImageReferences, forms.primary)) {
       return Promise.resolve(
         result(
           'skip',
@@ -328,7 +345,7 @@ export class AdmissionEngine {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
-      const key = `${policy.id}|${rule.name}|${pinned.context()}@${digest}`;
+      const key = `${policy.id}|${rule.id}|${pinned.context()}@${digest}`;
       const compute = (): Promise<RuleVerdict> =>
         this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, deadline.signal);
       let verdict: RuleVerdict;
@@ -412,11 +429,4 @@ export class AdmissionEngine {
     }
     return { ok: false, reason: errors.join('; ') };
   }
-}
-
-export function ruleApplies(rule: ImageRule, kind: ResourceKind, namespace: string): boolean {
-  const m = rule.match;
-  if (!m.kinds.has(kind) || m.excludeKinds.has(kind)) return false;
-  if (m.namespaces.length > 0 && !anyWildcardMatches(m.namespaces, namespace)) return false;
-  return !anyWildcardMatches(m.excludeNamespaces, namespace);
 }

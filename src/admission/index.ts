@@ -1,6 +1,7 @@
 export * from './policy/index.js';
 export * from './decision.js';
 export * from './engine.js';
+export * from './applies.js';
 export * from './cache.js';
 export * from './resources.js';
 export * from './review.js';

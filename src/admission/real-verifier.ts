@@ -3,16 +3,27 @@ import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from 
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
 import { pemBlocks, sha256 } from '../crypto/index.js';
 import { SigilError } from '../errors/index.js';
-import { readAttestations, readSignatures, type ImageReference, type RegistryClient } from '../oci/index.js';
+import {
+  DEFAULT_PLATFORM,
+  INDEX_MEDIA_TYPES,
+  parseDigest,
+  parsePlatform,
+  readAttestations,
+  readImageSignatures,
+  type ImageReference,
+  type Platform,
+  type RegistryClient,
+} from '../oci/index.js';
+import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
+import { checkImageBundles } from '../sign/image-bundle.js';
 import {
   checkCosignSignatures,
   createTrustMaterial,
   extensionText,
   type TrustMaterial,
-  type VerifiedCosignSignature,
+  type VerificationResult,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
-import { FULCIO } from '../x509/oids.js';
 import { verifyImageAttestations } from '../sign/attestation.js';
 import type { AttachedLayer } from '../oci/cosign.js';
 import { wildcardMatches } from './policy/wildcard.js';
@@ -30,17 +41,77 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
- * cosign `.sig` layers (bounded). The HEAD's digest is what gets verified and what the patch
- * pins; validation of an unpinned tag trusts the registry's answer exactly as far as the
- * kubelet's later pull by tag does.
+ * Keys the fetcher puts on the layers it hands the verifier (never taken from a registry:
+ * registry annotations under this prefix are dropped). `kind` marks a v3 bundle (payload =
+ * the bundle JSON); `subject` names the digest the signature was found for (the image, or
+ * the platform manifest an index selected).
  */
-export function registryImageSource(client: RegistryClient): ImageSource & {
+export const FETCHED = {
+  kind: 'dev.sigil.fetched/kind',
+  subject: 'dev.sigil.fetched/subject',
+} as const;
+const FETCHED_PREFIX = 'dev.sigil.fetched/';
+const MEDIA_TYPE_MEMO = 4096;
+
+function registryAnnotations(a: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith(FETCHED_PREFIX)));
+}
+
+export interface RegistrySourceOptions {
+  /** For a multi-arch index, also accept signatures on this platform's manifest (default linux/amd64). */
+  platform?: Platform;
+}
+
+/**
+ * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
+ * then every signature of the digest (and of the selected platform's manifest, for an
+ * index): cosign v3 bundle referrers and legacy `.sig` layers, fetched concurrently and bounded.
+ * The HEAD's digest is what gets verified and what the patch pins; validation of an unpinned
+ * tag trusts the registry's answer exactly as far as the kubelet's later pull by tag does.
+ */
+export function registryImageSource(
+  client: RegistryClient,
+  opts: RegistrySourceOptions = {},
+): ImageSource & {
   fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
 } {
+  const platform = opts.platform ?? parsePlatform(DEFAULT_PLATFORM);
+  // digest → media type from the HEAD, so a single manifest needs no GET to rule out an index.
+  const mediaTypes = new Map<string, string>();
+  const resolve = async (ref: ImageReference): Promise<string> => {
+    const head = await client.headManifest(ref);
+    if (!head) throw new SigilError('NOT_FOUND', `manifest ${ref.toString()} not found`);
+    parseDigest(head.digest);
+    if (ref.digest && head.digest !== ref.digest)
+      throw new SigilError(
+        'DIGEST_MISMATCH',
+        `manifest ${ref.toString()}: the registry serves it as ${head.digest}`,
+      );
+    if (mediaTypes.size >= MEDIA_TYPE_MEMO) mediaTypes.clear();
+    mediaTypes.set(head.digest, head.mediaType);
+    return head.digest;
+  };
+  const fetch = async (pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
+    const type = mediaTypes.get(pinned.digest ?? '');
+    const maybeIndex = type === undefined || INDEX_MEDIA_TYPES.includes(type);
+    const sigs = await readImageSignatures(client, pinned, maybeIndex ? { platform } : {});
+    const layers: CosignSignatureLayer[] = [];
+    for (const b of sigs.bundles)
+      layers.push({
+        payload: b.bytes,
+        annotations: { [FETCHED.kind]: 'bundle', [FETCHED.subject]: b.subject },
+      });
+    for (const g of sigs.legacy)
+      for (const l of g.layers)
+        layers.push({
+          payload: l.payload,
+          annotations: { ...registryAnnotations(l.annotations), [FETCHED.subject]: g.subject },
+        });
+    return layers;
+  };
   return {
-    resolveDigest: (ref, signal) => bounded(client.headDigest(ref), signal),
-    fetchSignatures: (pinned, signal) => bounded(readSignatures(client, pinned), signal),
+    resolveDigest: (ref, signal) => bounded(resolve(ref), signal),
+    fetchSignatures: (pinned, signal) => bounded(fetch(pinned), signal),
     fetchAttestations: (pinned: ImageReference, signal: AbortSignal) =>
       bounded(readAttestations(client, pinned), signal),
   };
@@ -77,13 +148,17 @@ function describeIdentity(id: IdentityMatcher): string {
 
 const MAX_MATCH_INPUT = 4096;
 
-/** Kyverno keyless identity semantics: every field set must match; subject/subjectRegExp against any SAN. */
+/**
+ * Kyverno keyless identity semantics: every field set must match; subject/subjectRegExp against
+ * any SAN, or against the URI SANs only when the pattern spells a URI (`uris`).
+ */
 function identityMismatch(
   id: IdentityMatcher,
   sans: readonly string[],
+  uris: readonly string[],
   issuer: string | undefined,
 ): string | undefined {
-  const usable = sans.filter((s) => s.length <= MAX_MATCH_INPUT);
+  const usable = (id.subjectIsUri ? uris : sans).filter((s) => s.length <= MAX_MATCH_INPUT);
   if (id.subject && !usable.some((s) => wildcardMatches(id.subject!, s))) {
     return `subject mismatch: expected ${id.subject.pattern}, received ${JSON.stringify(sans)}`;
   }
@@ -101,14 +176,47 @@ function identityMismatch(
   return undefined;
 }
 
-function summary(v: VerifiedCosignSignature): VerifiedSignature {
-  const r = v.result;
+function summary(r: VerificationResult): VerifiedSignature {
   return {
     ...(r.identity?.subjectAlternativeNames[0] ? { subject: r.identity.subjectAlternativeNames[0] } : {}),
     ...(r.identity?.issuer ? { issuer: r.identity.issuer } : {}),
     ...(r.logIndex !== undefined ? { logIndex: r.logIndex } : {}),
     ...(r.integratedTimeUnix !== undefined ? { integratedTime: r.integratedTimeUnix } : {}),
   };
+}
+
+/** One signature that passed the crypto pipeline, whichever layout it came in. */
+interface Passed {
+  result: VerificationResult;
+  leaf?: Buffer;
+}
+
+/** Layers grouped as the fetcher labelled them: v3 bundles, and legacy layers per subject digest. */
+function splitLayers(
+  pinnedDigest: string,
+  layers: readonly CosignSignatureLayer[],
+): { bundles: FoundBundle[]; legacy: Map<string, CosignSignatureLayer[]> } {
+  const bundles: FoundBundle[] = [];
+  const legacy = new Map<string, CosignSignatureLayer[]>();
+  for (const l of layers) {
+    const subject = l.annotations[FETCHED.subject] ?? pinnedDigest;
+    if (l.annotations[FETCHED.kind] === 'bundle') {
+      const bytes = Buffer.from(l.payload);
+      bundles.push({
+        manifestDigest: '',
+        layerDigest: '',
+        mediaType: '',
+        bytes,
+        subject,
+        via: 'referrers-api',
+      });
+    } else {
+      const list = legacy.get(subject) ?? [];
+      list.push({ payload: l.payload, annotations: registryAnnotations(l.annotations) });
+      legacy.set(subject, list);
+    }
+  }
+  return { bundles, legacy };
 }
 
 /**
@@ -151,42 +259,34 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     if (!digest) return { ok: false, reason: 'image has no digest' };
     const trust = this.trustFor(a);
     const tlogThreshold = a.rekor.ignoreTlog ? 0 : 1;
-    const r =
-      a.kind === 'keys'
-        ? checkCosignSignatures(trust, digest, layers, undefined, {
-            publicKey: createPublicKey(a.publicKey),
-            tlogThreshold,
-          })
-        : checkCosignSignatures(
-            trust,
-            digest,
-            layers,
-            { skipIdentityUnsafe: true },
-            { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 },
-          );
-    if (r.verified.length === 0) {
-      const reasons = [...new Set(r.failures.map((f) => f.message))];
+    const keyed = a.kind === 'keys';
+    const policy = keyed ? undefined : { skipIdentityUnsafe: true as const };
+    const options = keyed
+      ? { publicKey: createPublicKey(a.publicKey), tlogThreshold }
+      : { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 };
+    const { bundles, legacy } = splitLayers(digest, layers);
+    const passed: Passed[] = [];
+    const failures: string[] = [];
+    for (const [subject, group] of legacy) {
+      const r = checkCosignSignatures(trust, subject, group, policy, options);
+      for (const v of r.verified)
+        passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
+      failures.push(...r.failures.map((f) => f.message));
+    }
+    const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
+    for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
+    failures.push(...b.failures.map((f) => f.message));
+    if (passed.length === 0) {
+      const reasons = [...new Set(failures)];
       return { ok: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no signatures found' };
     }
-    if (a.kind === 'keys') return { ok: true, signatures: r.verified.map(summary) };
+    if (a.kind === 'keys') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
     const accepted: VerifiedSignature[] = [];
     const mismatches: string[] = [];
-    for (const v of r.verified) {
-      const sans = v.result.identity?.subjectAlternativeNames ?? [];
-      const issuer = v.result.identity?.issuer;
-      let why: string | undefined;
-      for (const id of a.identities) {
-        why = identityMismatch(id, sans, issuer);
-        if (why === undefined) break;
-      }
-      if (why === undefined) why = this.extensionMismatch(v, a);
-      if (why === undefined) accepted.push(summary(v));
-      else
-        mismatches.push(
-          a.identities.length > 1
-            ? `${why} (policy: ${a.identities.map(describeIdentity).join(' | ')})`
-            : why,
-        );
+    for (const v of passed) {
+      const why = this.identityWhy(v, a);
+      if (why === undefined) accepted.push(summary(v.result));
+      else mismatches.push(why);
     }
     if (accepted.length > 0) return { ok: true, signatures: accepted };
     return { ok: false, reason: [...new Set(mismatches)].join('; ') };
@@ -224,21 +324,12 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
       return { ok: false, reason: (e as Error).message };
     }
     if (a.kind === 'keys') return { ok: true, statements: verified.map((v) => v.statement) };
-    const names = Object.fromEntries(Object.entries(FULCIO).map(([n, oid]) => [oid, n]));
     const mismatches: string[] = [];
     const statements: unknown[] = [];
     for (const v of verified) {
-      const ident = v.result.identity;
-      let why: string | undefined;
-      for (const id of a.identities) {
-        why = identityMismatch(id, ident?.subjectAlternativeNames ?? [], ident?.issuer);
-        if (why === undefined) break;
-      }
-      for (const [oid, want] of Object.entries(a.additionalExtensions)) {
-        const got = (ident?.extensions as Record<string, string> | undefined)?.[names[oid] ?? oid];
-        if (why === undefined && got !== want)
-          why = `extension mismatch: expected ${want} for key ${oid}, received ${got ?? '(absent)'}`;
-      }
+      const pem = layers[v.index]?.certificate;
+      const leaf = pem ? pemBlocks(pem)[0]?.der : undefined;
+      const why = this.identityWhy({ result: v.result, ...(leaf ? { leaf } : {}) }, a);
       if (why === undefined) statements.push(v.statement);
       else mismatches.push(why);
     }
@@ -246,10 +337,31 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     return { ok: false, reason: [...new Set(mismatches)].join('; ') || 'no attestations verified' };
   }
 
-  private extensionMismatch(v: VerifiedCosignSignature, a: KeylessAttestor): string | undefined {
+  /** Why the keyless attestor's identities (URI SANs from the verified leaf) or extensions refuse `v`; undefined when accepted. */
+  private identityWhy(v: Passed, a: KeylessAttestor): string | undefined {
+    const sans = v.result.identity?.subjectAlternativeNames ?? [];
+    const issuer = v.result.identity?.issuer;
+    const uris = v.leaf
+      ? parseCertificate(v.leaf)
+          .subjectAlternativeNames.filter((n) => n.type === 'uri')
+          .map((n) => n.value)
+      : [];
+    let why: string | undefined;
+    for (const id of a.identities) {
+      why = identityMismatch(id, sans, uris, issuer);
+      if (why === undefined) break;
+    }
+    if (why === undefined) why = this.extensionMismatch(v, a);
+    if (why === undefined) return undefined;
+    return a.identities.length > 1
+      ? `${why} (policy: ${a.identities.map(describeIdentity).join(' | ')})`
+      : why;
+  }
+
+  private extensionMismatch(v: Passed, a: KeylessAttestor): string | undefined {
     const entries = Object.entries(a.additionalExtensions);
     if (entries.length === 0) return undefined;
-    const der = v.item.certificate;
+    const der = v.leaf;
     if (!der) return 'extension mismatch: the signature has no certificate';
     const cert = parseCertificate(der);
     for (const [oid, want] of entries) {

@@ -27,8 +27,10 @@ export function isResourceKind(kind: string): kind is ResourceKind {
 export interface ContainerImage {
   /** RFC 6901 pointer to the `image` field, e.g. `/spec/template/spec/initContainers/0/image`. */
   pointer: string;
-  list: ContainerList;
+  /** Where it sits: a container list, or `volumes` for an image volume's `image.reference`. */
+  list: ContainerList | 'volumes';
   index: number;
+  /** The container's (or the volume's) name. */
   containerName: string;
   /** The image string exactly as written in the object. */
   image: string;
@@ -40,10 +42,46 @@ function child(v: unknown, key: string): unknown {
     : undefined;
 }
 
+function checkedImage(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_IMAGE_LENGTH) {
+    throw new SigilError(
+      'INVALID_INPUT',
+      `${where} must be a non-empty string of at most ${MAX_IMAGE_LENGTH} characters`,
+    );
+  }
+  return v;
+}
+
 /**
- * Every container image of a Pod or pod-template object, in the order init → regular →
- * ephemeral, with the JSON pointer a patch must use. A container without an image string is
- * refused (the API server would refuse it too), so nothing can slip past unexamined.
+ * Image volumes (`volumes[].image.reference`, Kubernetes ImageVolume): the kubelet pulls the OCI
+ * artifact and mounts it, so it is verified and pinned like a container image.
+ */
+function volumeImages(spec: object, base: string): ContainerImage[] {
+  const volumes = child(spec, 'volumes');
+  if (volumes === undefined || volumes === null) return [];
+  if (!Array.isArray(volumes)) throw new SigilError('INVALID_INPUT', `${base}/volumes is not a list`);
+  const out: ContainerImage[] = [];
+  volumes.forEach((v, index) => {
+    const image = child(v, 'image');
+    if (image === undefined || image === null) return;
+    const pointer = `${base}/volumes/${index}/image/reference`;
+    const name = child(v, 'name');
+    out.push({
+      pointer,
+      list: 'volumes',
+      index,
+      containerName: typeof name === 'string' ? name : '',
+      image: checkedImage(child(image, 'reference'), pointer),
+    });
+  });
+  return out;
+}
+
+/**
+ * Every image of a Pod or pod-template object, in the order init → regular → ephemeral
+ * containers → image volumes, with the JSON pointer a patch must use. A container (or image
+ * volume) without an image string is refused (the API server would refuse it too), so nothing
+ * can slip past unexamined.
  */
 export function extractImages(kind: ResourceKind, object: unknown): ContainerImage[] {
   let spec: unknown = object;
@@ -58,13 +96,7 @@ export function extractImages(kind: ResourceKind, object: unknown): ContainerIma
     if (containers === undefined || containers === null) continue;
     if (!Array.isArray(containers)) throw new SigilError('INVALID_INPUT', `${base}/${list} is not a list`);
     containers.forEach((c, index) => {
-      const image = child(c, 'image');
-      if (typeof image !== 'string' || image.length === 0 || image.length > MAX_IMAGE_LENGTH) {
-        throw new SigilError(
-          'INVALID_INPUT',
-          `${base}/${list}/${index}/image must be a non-empty string of at most ${MAX_IMAGE_LENGTH} characters`,
-        );
-      }
+      const image = checkedImage(child(c, 'image'), `${base}/${list}/${index}/image`);
       const name = child(c, 'name');
       out.push({
         pointer: `${base}/${list}/${index}/image`,
@@ -77,5 +109,8 @@ export function extractImages(kind: ResourceKind, object: unknown): ContainerIma
     if (out.length > MAX_IMAGES_PER_OBJECT)
       throw new SigilError('INVALID_INPUT', `more than ${MAX_IMAGES_PER_OBJECT} container images`);
   }
+  out.push(...volumeImages(spec, base));
+  if (out.length > MAX_IMAGES_PER_OBJECT)
+    throw new SigilError('INVALID_INPUT', `more than ${MAX_IMAGES_PER_OBJECT} container images`);
   return out;
 }

@@ -45,7 +45,14 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   if (review.kind !== 'AdmissionReview') throw bad('kind must be AdmissionReview');
   const req = obj(review.request, 'request');
   const uid = str(req, 'uid', 'request', { max: 128 });
-  const kind = str(obj(req.kind, 'request.kind'), 'kind', 'request.kind', { max: 63 });
+  const gvk = obj(req.kind, 'request.kind');
+  const kind = str(gvk, 'kind', 'request.kind', { max: 63 });
+  // An absent group/version (not sent by the API server) falls back to the kind's own.
+  const group =
+    gvk.group === undefined ? undefined : str(gvk, 'group', 'request.kind', { optional: true, max: 253 });
+  const version = str(gvk, 'version', 'request.kind', { optional: true, max: 63 }) || undefined;
+  const subresource = str(req, 'subResource', 'request', { optional: true, max: 63 });
+  const userInfo = parseUserInfo(req.userInfo);
   const operation = str(req, 'operation', 'request', { max: 16 });
   if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(operation))
     throw bad(`unknown operation ${JSON.stringify(operation)}`);
@@ -66,8 +73,37 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     str(m, 'generateName', 'request.object.metadata', { optional: true });
   return {
     uid,
-    input: { kind, namespace, name, operation, object, oldObject: req.oldObject ?? null, request: req },
+    input: {
+      kind,
+      namespace,
+      name,
+      operation,
+      object,
+      ...(group !== undefined ? { group } : {}),
+      ...(version ? { version } : {}),
+      subresource,
+      ...(userInfo ? { userInfo } : {}),
+      oldObject: req.oldObject ?? null,
+      request: req,
+    },
   };
+}
+
+const MAX_GROUPS = 256;
+
+/** `request.userInfo` {username, groups}: what match/exclude `subjects` are checked against. */
+function parseUserInfo(v: unknown): { username: string; groups: string[] } | undefined {
+  if (v === undefined || v === null) return undefined;
+  const u = obj(v, 'request.userInfo');
+  const username = str(u, 'username', 'request.userInfo', { optional: true, max: 1024 });
+  const groups = u.groups ?? [];
+  if (
+    !Array.isArray(groups) ||
+    groups.length > MAX_GROUPS ||
+    groups.some((g) => typeof g !== 'string' || g.length > 1024)
+  )
+    throw bad(`request.userInfo.groups must be a list of at most ${MAX_GROUPS} strings`);
+  return { username, groups: groups as string[] };
 }
 
 export interface AdmissionResponse {

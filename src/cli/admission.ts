@@ -3,9 +3,17 @@ import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
 import { isSigilError } from '../errors/index.js';
-import { chainCredentials, loadDockerCredentials, RegistryClient } from '../oci/index.js';
+import {
+  chainCredentials,
+  DEFAULT_PLATFORM,
+  loadDockerCredentials,
+  loadMountedCredentials,
+  parsePlatform,
+  RegistryClient,
+} from '../oci/index.js';
 import { closeOnSignals } from '../server/index.js';
 import {
+  type AdmissionInput,
   applyJsonPatch,
   createAdmissionServer,
   DECISION_MEDIA_TYPE,
@@ -123,6 +131,8 @@ interface CommonFlags {
   trustedRoot?: string;
   allowInsecureRegistry?: boolean;
   timeout?: string;
+  registryCredentials?: string;
+  platform?: string;
 }
 
 /** Policy texts and trusted root as read once (by the primary, for every worker). */
@@ -141,8 +151,10 @@ function setUp(f: CommonFlags, inputs: Inputs) {
   const policies = policiesFrom(inputs.sources, root !== undefined);
   const timeoutMs =
     f.timeout === undefined ? DEFAULT_TIMEOUT_MS : intFlag(f.timeout, '--timeout', 100, 30_000);
+  const mounted = f.registryCredentials ? loadMountedCredentials(f.registryCredentials).store : undefined;
+  const platform = parsePlatform(f.platform ?? DEFAULT_PLATFORM);
   const client = new RegistryClient({
-    credentials: chainCredentials(loadDockerCredentials()),
+    credentials: chainCredentials(mounted, loadDockerCredentials()),
     insecureRegistries: f.allowInsecureRegistry ? registriesOf(policies) : [],
     timeoutMs,
   });
@@ -150,7 +162,7 @@ function setUp(f: CommonFlags, inputs: Inputs) {
     root,
     policies,
     timeoutMs,
-    source: registryImageSource(client),
+    source: registryImageSource(client, { platform }),
     verifier: new SigstoreSignatureVerifier(root),
   };
 }
@@ -275,6 +287,8 @@ interface TestFlags extends CommonFlags {
   resource?: string[];
   namespace: string;
   registryDir?: string;
+  user?: string;
+  group?: string[];
 }
 
 /** `sigil policy test [DIR|kyverno-test.yaml ...]`: each manifest's policies set up as for `--policy`. */
@@ -322,12 +336,20 @@ async function testPolicies(f: TestFlags): Promise<void> {
   const results: unknown[] = [];
   for (const object of resourcesFrom(f.resource)) {
     const meta = (object.metadata ?? {}) as Record<string, unknown>;
-    const input = {
+    // The same request fields the webhook reads from an AdmissionReview (see parseAdmissionReview).
+    const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion.split('/') : [];
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    const input: AdmissionInput = {
       kind: object.kind as string,
       namespace: typeof meta.namespace === 'string' ? meta.namespace : f.namespace,
-      name: typeof meta.name === 'string' ? meta.name : '',
+      name: name || (typeof meta.generateName === 'string' ? meta.generateName : ''),
       operation: 'CREATE',
       object,
+      ...(apiVersion.length === 2 ? { group: apiVersion[0]!, version: apiVersion[1]! } : {}),
+      ...(apiVersion.length === 1 ? { group: '', version: apiVersion[0]! } : {}),
+      ...(f.user !== undefined || f.group
+        ? { userInfo: { username: f.user ?? '', groups: f.group ?? [] } }
+        : {}),
     };
     let mutate: Decision;
     let validate: Decision | undefined;
@@ -396,7 +418,15 @@ function withCommon(c: Command): Command {
       '--allow-insecure-registry',
       'speak plain HTTP to the registries the policies name (loopback always may)',
     )
-    .option('--timeout <ms>', `decide within this many milliseconds (default ${DEFAULT_TIMEOUT_MS})`);
+    .option('--timeout <ms>', `decide within this many milliseconds (default ${DEFAULT_TIMEOUT_MS})`)
+    .option(
+      '--registry-credentials <dir>',
+      'mounted kubernetes.io/dockerconfigjson pull secrets (one directory per secret); each credential goes only to its registry',
+    )
+    .option(
+      '--platform <os/arch[/variant]>',
+      `for a multi-arch index, also accept signatures on this platform's manifest (default ${DEFAULT_PLATFORM})`,
+    );
 }
 
 export function register(program: Command): void {
@@ -442,6 +472,11 @@ export function register(program: Command): void {
     withCommon(c)
       .option('--resource <file>', 'Kubernetes object YAML (repeatable; multi-document allowed)', collect)
       .option('--namespace <ns>', 'namespace for objects that name none', 'default')
+      .option(
+        '--user <name>',
+        "the requesting user match/exclude `subjects` see (the review's userInfo.username)",
+      )
+      .option('--group <name>', 'a group of the requesting user (repeatable)', collect)
       .action((f: TestFlags) => testPolicies(f));
   test(
     admission

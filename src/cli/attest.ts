@@ -1,23 +1,15 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import {
-  attestImage,
-  createSigning,
-  MAX_PREDICATE_BYTES,
-  predicateOf,
-  predicateTypeOf,
-  resolveImage,
-} from '../sign/index.js';
+import { attestImage, MAX_PREDICATE_BYTES, predicateOf, predicateTypeOf } from '../sign/index.js';
 import { CliError } from './output.js';
 import {
-  confirmUpload,
-  parseImage,
   progress,
-  registryClient,
-  signingConfig,
+  signWithLayout,
+  withLayoutFlags,
   withRegistryFlags,
   withSigningFlags,
+  type LayoutFlags,
   type RegistryFlags,
   type SigningFlags,
 } from './sign.js';
@@ -38,32 +30,33 @@ function readPredicate(path: string, type: string): { predicateType: string; pre
 }
 
 export function register(program: Command): void {
-  withRegistryFlags(
-    withSigningFlags(
-      program
-        .command('attest')
-        .description(
-          'attach a signed in-toto attestation (DSSE, logged as a dsse entry) to an image, as cosign `.att`',
-        )
-        .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
-        .requiredOption('--predicate <file>', 'the predicate (JSON; any text for --type custom)')
-        .option(
-          '--type <type>',
-          'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI',
-          'custom',
-        ),
+  withLayoutFlags(
+    withRegistryFlags(
+      withSigningFlags(
+        program
+          .command('attest')
+          .description(
+            'attach a signed in-toto attestation (DSSE bundle, logged as a dsse entry) to an image as an OCI referrer, as cosign v3 does',
+          )
+          .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
+          .requiredOption('--predicate <file>', 'the predicate (JSON; any text for --type custom)')
+          .option(
+            '--type <type>',
+            'slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, or a URI',
+            'custom',
+          ),
+      ),
     ),
-  ).action(async (image: string, f: SigningFlags & RegistryFlags & { predicate: string; type: string }) => {
-    const ref = parseImage(image);
-    const { predicateType, predicate } = readPredicate(f.predicate, f.type);
-    const config = await signingConfig(f);
-    const client = registryClient(ref, f);
-    const resolved = await resolveImage(client, ref, progress);
-    await confirmUpload(f.yes, config.logUrl!);
-    const { builder } = createSigning(config);
-    const r = await attestImage({ client, image: resolved, builder, predicateType, predicate, progress });
-    progress(
-      `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`,
-    );
-  });
+  ).action(
+    async (
+      image: string,
+      f: SigningFlags & RegistryFlags & LayoutFlags & { predicate: string; type: string },
+    ) => {
+      const { predicateType, predicate } = readPredicate(f.predicate, f.type);
+      await signWithLayout(image, f, { predicateType, predicate }, async (ctx) => {
+        const r = await attestImage({ ...ctx, predicateType, predicate, progress });
+        return `Attestation attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} attestation(s))`;
+      });
+    },
+  );
 }

@@ -5,11 +5,16 @@ import { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } from '../oidc/provi
 import { RegistryClient } from '../oci/client.js';
 import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
 import { parseReference, type ImageReference } from '../oci/reference.js';
+import { fallbackTag, type ReferrersMode } from '../oci/referrers.js';
 import {
   createSigning,
   loadPrivateKeyFile,
   resolveImage,
   signImage,
+  signImageBundle,
+  type BundleBuilder,
+  type BundleSignResult,
+  type ResolvedImage,
   stackDefaults,
   type SigningConfig,
 } from '../sign/index.js';
@@ -41,6 +46,77 @@ export function withRegistryFlags(c: Command): Command {
     .option('--allow-insecure-registry', 'allow plain HTTP (and skip TLS checks) for the registry of IMAGE')
     .option('--registry-username <name>', 'registry user (default: ~/.docker/config.json)')
     .option('--registry-password <password>', 'registry password or token');
+}
+
+/** How `sign` and `attest` store what they make. */
+export interface LayoutFlags {
+  registryReferrersMode?: string;
+  legacyLayout?: boolean;
+  recursive?: boolean;
+}
+
+export function withLayoutFlags(c: Command): Command {
+  return c
+    .option(
+      '--registry-referrers-mode <mode>',
+      'auto (referrers API if the registry has it, else the fallback tag), oci-1-1 (require the API) or legacy (always the fallback tag sha256-<hex>)',
+      'auto',
+    )
+    .option(
+      '--legacy-layout',
+      'write the pre-v3 cosign layout (sha256-<hex>.sig / .att tags) instead of bundle referrers',
+    )
+    .option('--recursive', 'for a multi-arch index, also sign every platform manifest');
+}
+
+export function referrersMode(f: LayoutFlags): ReferrersMode {
+  const m = f.registryReferrersMode ?? 'auto';
+  if (m !== 'auto' && m !== 'oci-1-1' && m !== 'legacy')
+    throw new CliError(
+      `invalid --registry-referrers-mode ${JSON.stringify(m)}`,
+      'use auto, oci-1-1 or legacy',
+    );
+  if (f.legacyLayout && f.recursive)
+    throw new CliError('--recursive needs the v3 layout (drop --legacy-layout)');
+  return m;
+}
+
+/**
+ * The common path of `sign` and `attest`: flags checked, signing set up (token first), the image
+ * resolved, the upload confirmed; then the v3 bundle referrers, or `legacy()` for the old layout.
+ */
+export async function signWithLayout(
+  image: string,
+  f: SigningFlags & RegistryFlags & LayoutFlags,
+  v3: { predicateType?: string; predicate?: unknown; annotations?: Record<string, string> },
+  legacy: (ctx: { client: RegistryClient; image: ResolvedImage; builder: BundleBuilder }) => Promise<string>,
+): Promise<void> {
+  const ref = parseImage(image);
+  const mode = referrersMode(f);
+  const config = await signingConfig(f);
+  const client = registryClient(ref, f);
+  const resolved = await resolveImage(client, ref, progress);
+  await confirmUpload(f.yes, config.logUrl!);
+  const { builder } = createSigning(config);
+  if (f.legacyLayout) return progress(await legacy({ client, image: resolved, builder }));
+  const results = await signImageBundle({
+    client,
+    image: resolved.ref,
+    builder,
+    ...v3,
+    mode,
+    recursive: f.recursive === true,
+    progress,
+  });
+  for (const r of results) progress(describePushed(r));
+}
+
+export function describePushed(r: BundleSignResult): string {
+  const where =
+    r.pushed.via === 'referrers-api'
+      ? 'as an OCI 1.1 referrer'
+      : `in the fallback tag ${fallbackTag(r.digest)}`;
+  return `Bundle for ${r.digest} stored ${where}: ${r.pushed.ref.context()}@${r.pushed.ref.digest}`;
 }
 
 export function withSigningFlags(c: Command): Command {
@@ -202,34 +278,32 @@ export function parseAnnotations(list: readonly string[]): Record<string, string
 }
 
 export function register(program: Command): void {
-  withRegistryFlags(
-    withSigningFlags(
-      program
-        .command('sign')
-        .description(
-          "sign a container image by digest (keyless by default) and attach the signature in cosign's layout",
-        )
-        .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
-        .option(
-          '-a, --annotations <key=value>',
-          'extra key=value pairs for the signed payload (repeatable)',
-          (v: string, acc: string[]) => [...acc, v],
-          [],
-        ),
+  withLayoutFlags(
+    withRegistryFlags(
+      withSigningFlags(
+        program
+          .command('sign')
+          .description(
+            'sign a container image by digest (keyless by default): a DSSE bundle stored as an OCI referrer, as cosign v3 does',
+          )
+          .argument('<image>', 'REGISTRY/REPOSITORY@sha256:DIGEST (a tag is resolved to its digest)')
+          .option(
+            '-a, --annotations <key=value>',
+            'extra key=value pairs for the signed payload (repeatable)',
+            (v: string, acc: string[]) => [...acc, v],
+            [],
+          ),
+      ),
     ),
-  ).action(async (image: string, f: SigningFlags & RegistryFlags & { annotations: string[] }) => {
-    const ref = parseImage(image);
-    const annotations = parseAnnotations(f.annotations);
-    const config = await signingConfig(f);
-    const client = registryClient(ref, f);
-    const resolved = await resolveImage(client, ref, progress);
-    await confirmUpload(f.yes, config.logUrl!);
-    const { builder } = createSigning(config);
-    const r = await signImage({ client, image: resolved, builder, annotations, progress });
-    progress(
-      r.attached.added
-        ? `Signature attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} signature(s))`
-        : 'An identical signature was already attached',
-    );
-  });
+  ).action(
+    async (image: string, f: SigningFlags & RegistryFlags & LayoutFlags & { annotations: string[] }) => {
+      const annotations = parseAnnotations(f.annotations);
+      await signWithLayout(image, f, { annotations }, async (ctx) => {
+        const r = await signImage({ ...ctx, annotations, progress });
+        return r.attached.added
+          ? `Signature attached to ${r.attached.ref.context()}:${r.attached.ref.tag} (${r.attached.layers} signature(s))`
+          : 'An identical signature was already attached';
+      });
+    },
+  );
 }

@@ -15,9 +15,15 @@ function treeText(t: AttachmentTree): string {
     for (const l of s.layers) lines.push(`   └── ${l.digest}`);
   }
   if (t.referrers.length > 0) {
-    lines.push('└── OCI referrers:');
-    for (const r of t.referrers)
-      lines.push(`   └── ${r.digest}${r.artifactType ? ` (${r.artifactType})` : ''}`);
+    const via =
+      t.referrersVia === 'fallback-tag'
+        ? ` (fallback tag ${t.digest.replace(':', '-')})`
+        : ' (referrers API)';
+    lines.push(`└── OCI referrers${via}:`);
+    for (const r of t.referrers) {
+      const what = [r.artifactType, r.annotations?.['dev.sigstore.bundle.predicateType']].filter(Boolean);
+      lines.push(`   └── ${r.digest}${what.length > 0 ? ` (${what.join(', ')})` : ''}`);
+    }
   }
   if (parts.length === 0 && t.referrers.length === 0)
     lines.push('No supply chain artifacts found for this image');
@@ -40,7 +46,7 @@ export function register(program: Command): void {
         ? { ref: `${t[k].ref.context()}:${t[k].ref.tag}`, digest: t[k].digest, layers: t[k].layers }
         : null;
     process.stdout.write(
-      `${JSON.stringify({ image: t.image.toString(), digest: t.digest, signatures: summary('sig'), attestations: summary('att'), sboms: summary('sbom'), referrers: t.referrers }, null, 2)}\n`,
+      `${JSON.stringify({ image: t.image.toString(), digest: t.digest, signatures: summary('sig'), attestations: summary('att'), sboms: summary('sbom'), referrers: t.referrers, referrersVia: t.referrersVia ?? null }, null, 2)}\n`,
     );
   });
 

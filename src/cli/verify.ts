@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import { readSignatures, readAttestations } from '../oci/cosign.js';
+import { readAttestations } from '../oci/cosign.js';
+import { DEFAULT_PLATFORM, parsePlatform, readImageSignatures, type Platform } from '../oci/signatures.js';
 import {
+  bundleVerifyOutput,
   checkLines,
   cosignVerifyOutput,
+  verifyBundleAttestations,
+  verifyImageSignatures,
+  type VerifiedAttestation,
+  type VerifiedImageBundle,
   loadPublicKeyFile,
   predicateTypeOf,
   stackDefaults,
@@ -13,7 +19,6 @@ import {
 import {
   compilePolicy,
   createTrustMaterial,
-  verifyCosignImage,
   type IdentityPolicy,
   type TrustMaterial,
   type VerificationPolicy,
@@ -23,7 +28,13 @@ import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
 import { CliError } from './output.js';
-import { parseImage, registryClient, withRegistryFlags, type RegistryFlags } from './sign.js';
+import {
+  parseAnnotations,
+  parseImage,
+  registryClient,
+  withRegistryFlags,
+  type RegistryFlags,
+} from './sign.js';
 
 export const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 
@@ -192,51 +203,94 @@ export function verifyOptions(f: VerifyFlags): VerifyOptions {
   return out;
 }
 
+/** Flags of `verify` / `verify-attestation` that pick what is read from the registry. */
+interface ImageReadFlags {
+  platform?: string;
+  annotations?: string[];
+}
+
+function withImageReadFlags(c: Command): Command {
+  return c.option(
+    '--platform <os/arch[/variant]>',
+    `for a multi-arch index, also accept signatures on this platform's manifest (default ${DEFAULT_PLATFORM})`,
+    DEFAULT_PLATFORM,
+  );
+}
+
+function platformOf(f: ImageReadFlags): Platform {
+  try {
+    return parsePlatform(f.platform ?? DEFAULT_PLATFORM);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+/** The first error that is not "none found", else the none-found one. */
+function firstReal(errors: unknown[]): unknown {
+  return errors.find((e) => !isSigilError(e, 'NO_SIGNATURES')) ?? errors[0];
+}
+
 export function register(program: Command): void {
-  withRegistryFlags(
-    withVerifyFlags(
-      program
-        .command('verify')
-        .description('verify the signatures of a container image (cosign layout) against an identity policy')
-        .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]'),
+  withImageReadFlags(
+    withRegistryFlags(
+      withVerifyFlags(
+        program
+          .command('verify')
+          .description(
+            'verify the signatures of a container image (cosign v3 bundle referrers and the legacy .sig layout) against an identity policy',
+          )
+          .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
+          .option(
+            '-a, --annotations <key=value>',
+            'require these key=value pairs in the signed claims (repeatable)',
+            (v: string, acc: string[]) => [...acc, v],
+            [],
+          ),
+      ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags) => {
+  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
+    const annotations = parseAnnotations(f.annotations ?? []);
+    const platform = platformOf(f);
     const trust = loadTrust(f);
     const client = registryClient(ref, f);
     const digest = ref.digest ?? (await client.resolveDigest(ref));
     const pinned = ref.withDigest(digest);
-    const layers = await readSignatures(client, pinned);
-    const verified = verifyCosignImage(
-      trust,
-      digest,
-      layers.map((l) => ({ payload: l.payload, annotations: l.annotations })),
-      policy,
-      options,
-    );
+    const sigs = await readImageSignatures(client, pinned, { platform });
+    const verified = verifyImageSignatures(trust, digest, sigs, policy, options, annotations);
     process.stderr.write(
-      checkLines(
-        ref.toString(),
-        verified.map((v) => v.result),
-      ),
+      checkLines(ref.toString(), [
+        ...verified.bundles.map((v) => v.result),
+        ...verified.legacy.map((v) => v.result),
+      ]),
     );
-    process.stdout.write(`${JSON.stringify(cosignVerifyOutput(verified))}\n`);
+    const docker = pinned.dockerReference();
+    const lines = [
+      ...verified.bundles.map((v) => bundleVerifyOutput(v, docker)),
+      ...cosignVerifyOutput(verified.legacy),
+    ];
+    process.stdout.write(`${JSON.stringify(lines)}\n`);
   });
 
-  withRegistryFlags(
-    withVerifyFlags(
-      program
-        .command('verify-attestation')
-        .description('verify the in-toto attestations of a container image (cosign `.att` layout)')
-        .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
-        .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)'),
+  withImageReadFlags(
+    withRegistryFlags(
+      withVerifyFlags(
+        program
+          .command('verify-attestation')
+          .description(
+            'verify the in-toto attestations of a container image (cosign v3 bundle referrers and the legacy .att layout)',
+          )
+          .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
+          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)'),
+      ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & { type?: string }) => {
+  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags & { type?: string }) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
+    const platform = platformOf(f);
     let predicateType: string | undefined;
     if (f.type !== undefined) {
       try {
@@ -248,18 +302,39 @@ export function register(program: Command): void {
     const trust = loadTrust(f);
     const client = registryClient(ref, f);
     const digest = ref.digest ?? (await client.resolveDigest(ref));
-    const layers = await readAttestations(client, ref.withDigest(digest));
-    const verified = verifyImageAttestations(trust, digest, layers, policy, {
-      ...options,
-      ...(predicateType ? { predicateType } : {}),
-    });
+    const pinned = ref.withDigest(digest);
+    const [sigs, layers] = await Promise.all([
+      readImageSignatures(client, pinned, { platform, legacy: false }),
+      readAttestations(client, pinned),
+    ]);
+    const errors: unknown[] = [];
+    let bundles: VerifiedImageBundle[] = [];
+    let legacy: VerifiedAttestation[] = [];
+    try {
+      bundles = verifyBundleAttestations(trust, digest, sigs, policy, options, predicateType);
+    } catch (e) {
+      errors.push(e);
+    }
+    try {
+      legacy = verifyImageAttestations(trust, digest, layers, policy, {
+        ...options,
+        ...(predicateType ? { predicateType } : {}),
+      });
+    } catch (e) {
+      errors.push(e);
+    }
+    if (bundles.length + legacy.length === 0) throw firstReal(errors);
     process.stderr.write(
       checkLines(
         ref.toString(),
-        verified.map((v) => v.result),
+        [...bundles.map((v) => v.result), ...legacy.map((v) => v.result)],
         'attestations',
       ),
     );
-    for (const v of verified) process.stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
+    for (const v of bundles) {
+      const content = (v.json as { dsseEnvelope?: unknown }).dsseEnvelope;
+      process.stdout.write(`${JSON.stringify(content)}\n`);
+    }
+    for (const v of legacy) process.stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }

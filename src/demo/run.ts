@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdmissionServer } from '../admission/server.js';
 import { main } from '../cli/main.js';
-import { RegistryClient, parseReference, pushImage, readSignatures, tinyImage } from '../oci/index.js';
+import { RegistryClient, parseReference, pushImage, readImageSignatures, tinyImage } from '../oci/index.js';
 import { RekorClient } from '../rekor/client.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
-import { createTrustMaterial, verifyCosignImage } from '../verify/index.js';
+import { createTrustMaterial } from '../verify/index.js';
+import { verifyImageSignatures } from '../sign/image-verify.js';
 import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
 import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
 import { startAdmission, startStack, type Stack } from './stack.js';
@@ -45,7 +46,7 @@ export interface DemoResult {
  * runner's environment in place; returns what it printed. In-process: a second Node process
  * would spend seconds compiling the CLI again.
  */
-async function runSign(image: string, env: Record<string, string>): Promise<string[]> {
+async function runSign(image: string, env: Record<string, string>, extra: string[] = []): Promise<string[]> {
   const saved = { ...process.env };
   const write = process.stderr.write.bind(process.stderr);
   let out = '';
@@ -57,7 +58,7 @@ async function runSign(image: string, env: Record<string, string>): Promise<stri
   try {
     for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
     Object.assign(process.env, env);
-    code = await main(['sign', '--yes', image]);
+    code = await main(['sign', '--yes', ...extra, image]);
   } finally {
     process.stderr.write = write;
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -141,6 +142,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await push('rs-payment:v1', 'payment v1');
     const catalogue = await push('rs-catalogue:v1', 'catalogue v1');
     const ratings = await push('rs-ratings:v1', 'ratings v1');
+    const shipping = await push('rs-shipping:v1', 'shipping v1');
 
     say('');
     say(`3. The CI job (${DEMO_REPOSITORY}, ${CI_WORKFLOW}, permissions: id-token: write) signs by digest`);
@@ -157,6 +159,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       say(`   $ sigil sign --yes ${image}`);
       for (const l of await runSign(image, ciEnv)) say(`     │ ${l}`);
     }
+    say('   An older pipeline step still writes the pre-v3 cosign layout (sha256-<hex>.sig):');
+    const shippingImage = `${host}/shop/rs-shipping@${shipping}`;
+    say(`   $ sigil sign --yes --legacy-layout ${shippingImage}`);
+    for (const l of await runSign(shippingImage, ciEnv, ['--legacy-layout'])) say(`     │ ${l}`);
     say(`   Another workflow (${OTHER_WORKFLOW}) of the same repository signs rs-ratings:`);
     const nightlyRef = `${DEMO_REPOSITORY}/${OTHER_WORKFLOW}@refs/heads/main`;
     const nightlyToken = await stack.oidc.mint({
@@ -172,9 +178,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await push('rs-catalogue:v1', 'catalogue v1 with a backdoor');
 
     say('');
-    say('4. Kubernetes asks the admission webhook about four pods (AdmissionReview over HTTPS, /mutate)');
+    say('4. Kubernetes asks the admission webhook about five pods (AdmissionReview over HTTPS, /mutate)');
     const cases: { pod: string; image: string; expected: 'admitted' | 'denied'; why: string }[] = [
-      { pod: 'cart', image: `${host}/shop/rs-cart:v1`, expected: 'admitted', why: 'signed by CI-CD.yml' },
+      {
+        pod: 'cart',
+        image: `${host}/shop/rs-cart:v1`,
+        expected: 'admitted',
+        why: 'signed by CI-CD.yml, cosign v3 bundle',
+      },
+      {
+        pod: 'shipping',
+        image: `${host}/shop/rs-shipping:v1`,
+        expected: 'admitted',
+        why: 'signed by CI-CD.yml, legacy .sig layout',
+      },
       { pod: 'payment', image: `${host}/shop/rs-payment:v1`, expected: 'denied', why: 'never signed' },
       {
         pod: 'catalogue',
@@ -235,11 +252,20 @@ async function printTrustChain(
 ): Promise<boolean> {
   const ref = parseReference(image);
   const trust = createTrustMaterial(stack.trustedRoot);
-  const layers = await readSignatures(client, ref);
-  const [v] = verifyCosignImage(trust, ref.digest!, layers, {
-    identities: [{ subjectRegExp: SUBJECT_REGEXP, issuer: stack.oidc.issuer }],
-  });
-  const r = v!.result;
+  const sigs = await readImageSignatures(client, ref);
+  const verified = verifyImageSignatures(
+    trust,
+    ref.digest!,
+    sigs,
+    {
+      identities: [{ subjectRegExp: SUBJECT_REGEXP, issuer: stack.oidc.issuer }],
+    },
+    {},
+  );
+  const r = (verified.bundles[0] ?? verified.legacy[0])!.result;
+  const what = verified.bundles[0]
+    ? `DSSE signature over the in-toto statement (cosign v3 bundle, an OCI referrer) naming`
+    : 'signature over the simple-signing payload naming';
   const tlog = r.tlogEntries[0];
   const logKeyDer = trust.root.tlogs[0]!.publicKey.rawBytes;
   const logKey = createPublicKey({ key: Buffer.from(logKeyDer), format: 'der', type: 'spki' });
@@ -257,9 +283,7 @@ async function printTrustChain(
   say('          ← signed by →');
   say(`   Ephemeral key pair (ECDSA P-256, in memory only, discarded after signing)`);
   say(`     key ID (SHA-256 of the public key): ${r.keyId}`);
-  say(
-    `     signature over the simple-signing payload naming ${ref.digest} ${mark(r.checks.includes('signature'))}`,
-  );
+  say(`     ${what} ${ref.digest} ${mark(r.checks.includes('signature'))}`);
   say('          ← certified by →');
   say('   Certificate from the sigil CA');
   say(`     SubjectAltName:  ${id.subjectAlternativeNames.join(', ')}`);

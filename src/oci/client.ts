@@ -18,11 +18,13 @@ import {
 } from './media-types.js';
 import { ImageReference, isLoopbackRegistry, parseDigest } from './reference.js';
 import { KeepAliveTransport, type RegistryResponse } from './transport.js';
+import { appendToFallbackIndex } from './referrers.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_REDIRECTS = 5;
 const MAX_TOKEN_BYTES = 1024 * 1024;
 const MAX_TAG_PAGES = 100;
+const REFERRERS_API_MEMO_MS = 5 * 60 * 1000;
 
 export interface RegistryClientOptions {
   /** Where credentials come from (docker config, flags); anonymous when absent or unknown. */
@@ -76,6 +78,8 @@ export class RegistryClient {
   private readonly basicRegistries = new Set<string>();
   /** `registry|scope` → bearer token. */
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  /** `registry/repository` → until when it is taken to lack the referrers API (a 404/400/405 seen). */
+  private readonly noReferrersApi = new Map<string, number>();
   /** Keep-alive connections, per client. */
   private readonly transport = new KeepAliveTransport();
 
@@ -209,47 +213,28 @@ export class RegistryClient {
     const target = new ImageReference(repo.registry, repo.repository, undefined, digest);
     const pushed = await this.putManifestWithResponse(target, bytes, mediaType);
     if (pushed.subjectHeader === subject.digest) return digest;
-    const { algorithm, hex } = parseDigest(subject.digest);
-    const tagRef = new ImageReference(repo.registry, repo.repository, `${algorithm}-${hex}`);
-    let manifests: Descriptor[] = [];
-    try {
-      const got = await this.getManifest(tagRef, { accept: [MEDIA_TYPES.ociIndex] });
-      if (Array.isArray((got.manifest as ImageIndex).manifests))
-        manifests = (got.manifest as ImageIndex).manifests;
-    } catch (e) {
-      if (!isSigilError(e, 'NOT_FOUND')) throw e;
-    }
-    if (manifests.some((d) => d.digest === digest)) return digest;
     const m = manifest as {
       artifactType?: string;
       config?: Descriptor;
       annotations?: Record<string, string>;
     };
     const artifactType = m.artifactType ?? m.config?.mediaType;
-    const entry: Descriptor = {
+    await appendToFallbackIndex(this, repo, subject.digest, {
       mediaType,
       digest,
       size: bytes.length,
-      ...(artifactType ? { artifactType } : {}),
       ...(m.annotations ? { annotations: m.annotations } : {}),
-    };
-    const index: ImageIndex = {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPES.ociIndex,
-      manifests: [...manifests, entry],
-    };
-    await this.putManifestWithResponse(
-      tagRef,
-      Buffer.from(JSON.stringify(index), 'utf8'),
-      MEDIA_TYPES.ociIndex,
-    );
+      ...(artifactType ? { artifactType } : {}),
+    });
     return digest;
   }
 
-  private async putManifestWithResponse(
+  /** PUT a manifest; the registry's `OCI-Subject` answer tells whether it indexed a referrer. */
+  async putManifestWithResponse(
     ref: ImageReference,
     bytes: Buffer,
     mediaType: string,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ digest: string; subjectHeader: string | null }> {
     if (bytes.length > this.maxManifestBytes)
       throw new SigilError('TOO_LARGE', `manifest larger than ${this.maxManifestBytes} bytes`);
@@ -260,7 +245,7 @@ export class RegistryClient {
     const res = await this.send(ref, {
       method: 'PUT',
       url: `/v2/${ref.repository}/manifests/${id}`,
-      headers: { 'content-type': mediaType },
+      headers: { ...extraHeaders, 'content-type': mediaType },
       body: bytes,
       scope: { repository: ref.repository, actions: ['pull', 'push'] },
     });
@@ -388,28 +373,45 @@ export class RegistryClient {
    * without it, the fallback tag `<alg>-<hex>` holding an index. Empty index when there are none.
    */
   async referrers(ref: ImageReference, opts: { artifactType?: string } = {}): Promise<ImageIndex> {
+    return (await this.referrersWithSource(ref, opts)).index;
+  }
+
+  /** Like referrers(), and says where the list came from. */
+  async referrersWithSource(
+    ref: ImageReference,
+    opts: { artifactType?: string } = {},
+  ): Promise<{ index: ImageIndex; via: 'referrers-api' | 'fallback-tag' }> {
     if (!ref.digest) throw new SigilError('INVALID_REFERENCE', `referrers need a digest: ${ref.toString()}`);
     const query = opts.artifactType ? `?artifactType=${encodeURIComponent(opts.artifactType)}` : '';
-    const res = await this.send(ref, {
-      method: 'GET',
-      url: `/v2/${ref.repository}/referrers/${ref.digest}${query}`,
-      headers: { accept: MEDIA_TYPES.ociIndex },
-      scope: { repository: ref.repository, actions: ['pull'] },
-    });
+    // A repository without the API is remembered for a while: it saves a request per image.
+    const apiKey = `${ref.registry}/${ref.repository}`;
+    const knownMissing = (this.noReferrersApi.get(apiKey) ?? 0) > Date.now();
+    const res = knownMissing
+      ? undefined
+      : await this.send(ref, {
+          method: 'GET',
+          url: `/v2/${ref.repository}/referrers/${ref.digest}${query}`,
+          headers: { accept: MEDIA_TYPES.ociIndex },
+          scope: { repository: ref.repository, actions: ['pull'] },
+        });
     let index: ImageIndex | undefined;
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-    if (res.ok && INDEX_MEDIA_TYPES.includes(type)) {
+    let via: 'referrers-api' | 'fallback-tag' = 'referrers-api';
+    const type = (res?.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    if (res && res.ok && INDEX_MEDIA_TYPES.includes(type)) {
       const bytes = await readBounded(res, this.maxManifestBytes, `referrers of ${ref.toString()}`);
       index = parseManifest(bytes, type).manifest as ImageIndex;
-    } else if (res.ok || res.status === 404 || res.status === 400 || res.status === 405) {
-      await discard(res);
+    } else if (!res || res.ok || res.status === 404 || res.status === 400 || res.status === 405) {
+      if (res) {
+        await discard(res);
+        if (this.noReferrersApi.size > 1000) this.noReferrersApi.clear();
+        this.noReferrersApi.set(apiKey, Date.now() + REFERRERS_API_MEMO_MS);
+      }
+      via = 'fallback-tag';
       const { algorithm, hex } = parseDigest(ref.digest);
       try {
         const got = await this.getManifest(
           new ImageReference(ref.registry, ref.repository, `${algorithm}-${hex}`),
-          {
-            accept: [MEDIA_TYPES.ociIndex],
-          },
+          { accept: [MEDIA_TYPES.ociIndex] },
         );
         index = Array.isArray((got.manifest as ImageIndex).manifests)
           ? (got.manifest as ImageIndex)
@@ -423,7 +425,7 @@ export class RegistryClient {
     const manifests = (index?.manifests ?? []).filter(
       (d) => !opts.artifactType || d.artifactType === opts.artifactType,
     );
-    return { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
+    return { index: { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }, via };
   }
 
   // --- transport ---------------------------------------------------------------------------

@@ -285,6 +285,8 @@ export interface AttachmentTree {
   att?: AttachmentSummary;
   sbom?: AttachmentSummary;
   referrers: Descriptor[];
+  /** Where the referrers list came from. */
+  referrersVia?: 'referrers-api' | 'fallback-tag';
 }
 
 export async function describeAttachments(
@@ -307,6 +309,29 @@ export async function describeAttachments(
       if (!isSigilError(e, 'NOT_FOUND')) throw e;
     }
   }
-  tree.referrers = (await client.referrers(pinned)).manifests;
+  const { index, via } = await client.referrersWithSource(pinned);
+  tree.referrersVia = via;
+  tree.referrers = await Promise.all(
+    index.manifests.slice(0, opts.maxLayers ?? MAX_SIGNATURES).map((d) => withOwnType(client, pinned, d)),
+  );
   return tree;
+}
+
+/**
+ * A fallback index entry may be typed `oci.empty` and carry no annotations (cosign 3.0):
+ * the manifest itself says what it is. Entries already typed keep the index's word.
+ */
+async function withOwnType(
+  client: RegistryClient,
+  pinned: ImageReference,
+  d: Descriptor,
+): Promise<Descriptor> {
+  if (d.artifactType && d.artifactType !== MEDIA_TYPES.ociEmpty && d.annotations) return d;
+  if (d.mediaType !== MEDIA_TYPES.ociManifest) return d;
+  const got = await client.getManifest(pinned.withDigest(d.digest), { accept: [MEDIA_TYPES.ociManifest] });
+  if (isIndex(got.manifest)) return d;
+  const m = got.manifest;
+  const cfg = m.config;
+  const artifactType = m.artifactType ?? cfg.artifactType ?? cfg.mediaType;
+  return { ...d, artifactType, ...(m.annotations ? { annotations: m.annotations } : {}) };
 }

@@ -18,6 +18,8 @@ export interface DockerRegistryOptions {
    * and accepts JWTs signed by the key of `rootCertPem` whose `iss` is `issuer`.
    */
   tokenAuth?: { realm: string; service: string; issuer: string; rootCertPem: string };
+  /** Basic auth: the path of an htpasswd file (bcrypt entries, `htpasswd -Bbn user pass`). */
+  htpasswd?: string;
   startTimeoutMs?: number;
 }
 
@@ -79,6 +81,9 @@ function configYaml(port: number, root: string, opts: DockerRegistryOptions): st
       `    issuer: ${JSON.stringify(opts.tokenAuth.issuer)}`,
       `    rootcertbundle: ${JSON.stringify(bundle)}`,
     );
+  }
+  if (opts.htpasswd) {
+    lines.push('auth:', '  htpasswd:', '    realm: sigil-test', `    path: ${JSON.stringify(opts.htpasswd)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -107,3 +107,36 @@ export async function pushImage(
   for (const l of image.layers) await client.putBlob(ref, l.bytes, { mediaType: l.mediaType });
   return client.putManifest(ref, image.manifestBytes, image.mediaType);
 }
+
+/** An OCI image index over platform manifests (pure): its bytes and digest. */
+export function buildIndex(
+  children: { image: BuiltImage; platform: { os: string; architecture: string } }[],
+): {
+  bytes: Buffer;
+  digest: string;
+  mediaType: string;
+} {
+  const index = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: children.map((c) => ({
+      mediaType: c.image.mediaType,
+      digest: c.image.digest,
+      size: c.image.manifestBytes.length,
+      platform: c.platform,
+    })),
+  };
+  const bytes = Buffer.from(JSON.stringify(index), 'utf8');
+  return { bytes, digest: computeDigest(bytes), mediaType: MEDIA_TYPES.ociIndex };
+}
+
+/** Pushes every child image by digest, then the index under `ref`. Returns the index digest. */
+export async function pushIndex(
+  client: RegistryClient,
+  ref: ImageReference,
+  children: { image: BuiltImage; platform: { os: string; architecture: string } }[],
+): Promise<string> {
+  for (const c of children) await pushImage(client, ref.withDigest(c.image.digest), c.image);
+  const index = buildIndex(children);
+  return client.putManifest(ref, index.bytes, index.mediaType);
+}

@@ -8,3 +8,6 @@ export * from './simple-signing.js';
 export * from './cosign.js';
 export * from './registry-store.js';
 export * from './registry-server.js';
+export * from './referrers.js';
+export * from './signatures.js';
+export * from './pull-secrets.js';

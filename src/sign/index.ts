@@ -11,3 +11,5 @@ export * from './keyfile.js';
 export * from './attestation.js';
 export * from './factory.js';
 export * from './output.js';
+export * from './image-bundle.js';
+export * from './image-verify.js';

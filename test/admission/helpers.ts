@@ -1,6 +1,31 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
+import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
+import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
+import type { Stack } from '../e2e/stack.js';
+
+type Builder = ReturnType<typeof createSigning>['builder'];
+
+/** Push, and keyless-sign through the stack's CA and log as a workflow (`overrides` = token claims). */
+export function imageTools(stack: Stack, client: RegistryClient) {
+  return {
+    push: (ref: string, seed: string): Promise<string> =>
+      pushImage(client, parseReference(ref), tinyImage(seed)),
+    signer: async (overrides: Record<string, unknown> = {}): Promise<Builder> =>
+      createSigning({
+        key: {
+          kind: 'keyless',
+          caUrl: stack.ca.url,
+          tokens: { token: await stack.oidc.mint(overrides), env: {} },
+        },
+        logUrl: stack.log.url,
+      }).builder,
+    sign: async (ref: string, builder: Builder): Promise<void> => {
+      await signImage({ client, image: await resolveImage(client, parseReference(ref)), builder });
+    },
+  };
+}
 
 export interface HttpAnswer {
   status: number;

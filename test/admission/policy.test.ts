@@ -11,7 +11,8 @@ import {
   parsePolicyText,
   wildcardMatches,
 } from '../../src/admission/policy/index.js';
-import type { KeylessAttestor } from '../../src/admission/policy/index.js';
+import type { KeylessAttestor, ResourceKind } from '../../src/admission/policy/index.js';
+import { matchApplies, matchRequest } from '../../src/admission/applies.js';
 
 const ctx = { hasTrustedRoot: true };
 
@@ -97,15 +98,24 @@ describe('ClusterPolicy verifyImages parsing', () => {
     assert.ok(p);
     assert.equal(p.kind, 'ClusterPolicy');
     assert.equal(p.name, 'check-images');
-    assert.equal(p.rules.length, 1);
+    // Kyverno's autogen: the Pod rule, then autogen-… for the controllers and autogen-cronjob-….
+    assert.deepEqual(
+      p.rules.map((x) => x.name),
+      ['check-signature', 'autogen-check-signature', 'autogen-cronjob-check-signature'],
+    );
     const r = p.rules[0]!;
-    assert.equal(r.name, 'check-signature');
     assert.equal(r.failureAction, 'Enforce');
     assert.deepEqual([r.mutateDigest, r.verifyDigest, r.required, r.useCache], [true, true, true, true]);
-    assert.ok(
-      r.match.kinds.has('Pod') && r.match.kinds.has('Deployment') && r.match.kinds.has('CronJob'),
-      'autogen',
-    );
+    const applies = (kind: ResourceKind): boolean[] =>
+      p.rules.map((x) =>
+        matchApplies(
+          x.match,
+          matchRequest({ kind, namespace: 'default', name: 'x', operation: 'CREATE', object: {} }, kind),
+        ),
+      );
+    assert.deepEqual(applies('Pod'), [true, false, false]);
+    assert.deepEqual(applies('Deployment'), [false, true, false]);
+    assert.deepEqual(applies('CronJob'), [false, false, true]);
     const a = r.attestorSets[0]!.entries[0]!.attestor as KeylessAttestor;
     assert.equal(a.kind, 'keyless');
     assert.equal(a.identities[0]!.issuer, 'http://127.0.0.1:8080');
@@ -169,7 +179,8 @@ ${keys}
         - attestor:
             entries:
               - keyless:
-                  subject: ci@example.com`;
+                  subject: ci@example.com
+                  issuerRegExp: '.*'`;
     const [p] = parsePolicyText(
       clusterPolicy(rule, '  webhookConfiguration:\n    failurePolicy: Ignore\n'),
       't.yaml',
@@ -345,7 +356,14 @@ ${extra}`;
     assert.equal(r.failureAction, 'Enforce');
     assert.equal(p!.failurePolicy, 'Ignore');
     assert.deepEqual([r.mutateDigest, r.verifyDigest, r.required], [false, false, true]);
-    assert.ok(r.match.kinds.has('Pod') && r.match.kinds.has('Deployment'));
+    for (const kind of ['Pod', 'Deployment'] as const)
+      assert.ok(
+        matchApplies(
+          r.match,
+          matchRequest({ kind, namespace: 'default', name: 'x', operation: 'CREATE', object: {} }, kind),
+        ),
+        kind,
+      );
     const a = r.attestorSets[0]!.entries[0]!.attestor as KeylessAttestor;
     assert.equal(a.identities.length, 2);
     assert.equal(a.rekor.url, 'http://127.0.0.1:3000');

@@ -4,11 +4,10 @@ import { parseTrustedRoot } from '../../src/bundle/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
-import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
-import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
+import { RegistryClient, parseReference } from '../../src/oci/index.js';
 import { freePort, startDockerRegistry } from '../helpers/registry.js';
 import { startStack } from '../e2e/stack.js';
-import { blackHole, deployment, getText, pod, postJson, review } from './helpers.js';
+import { blackHole, deployment, getText, imageTools, pod, postJson, review } from './helpers.js';
 
 const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 
@@ -38,20 +37,7 @@ test('admission webhook over HTTPS with a real registry, CA, log and signatures'
   // --- images: signed by the CI-CD workflow, unsigned, signed by another workflow, tag moved after signing.
   const client = new RegistryClient();
   const host = registry.host;
-  const push = async (ref: string, seed: string): Promise<string> =>
-    pushImage(client, parseReference(ref), tinyImage(seed));
-  const signer = async (overrides: Record<string, unknown> = {}) =>
-    createSigning({
-      key: {
-        kind: 'keyless',
-        caUrl: stack.ca.url,
-        tokens: { token: await stack.oidc.mint(overrides), env: {} },
-      },
-      logUrl: stack.log.url,
-    }).builder;
-  const sign = async (ref: string, builder: Awaited<ReturnType<typeof signer>>): Promise<void> => {
-    await signImage({ client, image: await resolveImage(client, parseReference(ref)), builder });
-  };
+  const { push, signer, sign } = imageTools(stack, client);
   const ci = await signer();
   const cartDigest = await push(`${host}/org/rs-cart:v1`, 'cart v1');
   await sign(`${host}/org/rs-cart@${cartDigest}`, ci);
@@ -225,7 +211,7 @@ spec:
       assert.equal(r.allowed, false);
       assert.match(
         r.status!.message,
-        /^\n\nresource Deployment\/default\/web was blocked due to the following policies \n\ncheck-images:\n {2}check-signature: failed to verify image .*rs-unsigned:v1: /,
+        /^\n\nresource Deployment\/default\/web was blocked due to the following policies \n\ncheck-images:\n {2}autogen-check-signature: failed to verify image .*rs-unsigned:v1: /,
       );
       // …and with a signed initContainer the patch paths follow the pod template.
       const ok = await admit(

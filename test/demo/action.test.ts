@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { startStack, type Stack } from '../../src/demo/stack.js';
-import { RegistryClient, parseReference, pushImage, readSignatures, tinyImage } from '../../src/oci/index.js';
+import {
+  RegistryClient,
+  parseReference,
+  pushImage,
+  readBundleReferrers,
+  readSignatures,
+  tinyImage,
+} from '../../src/oci/index.js';
 
 interface Step {
   name: string;
@@ -66,6 +73,7 @@ test('the action is composite with the inputs image, digest, fulcio-url and reko
     'SIGIL_CA_URL',
     'SIGIL_DIGEST',
     'SIGIL_IMAGE',
+    'SIGIL_LAYOUT',
     'SIGIL_LOG_URL',
   ]);
   assert.doesNotMatch(
@@ -101,9 +109,24 @@ test('the signing step signs IMAGE@DIGEST with the Actions OIDC token, and refus
   });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /tlog entry created with index: 0/);
-  const sigs = await readSignatures(
-    new RegistryClient(),
-    parseReference(`${stack.registry!.host}/ci/app@${digest}`),
-  );
-  assert.equal(sigs.length, 1);
+  const pinned = parseReference(`${stack.registry!.host}/ci/app@${digest}`);
+  // cosign v3's layout by default; `layout: legacy` writes the .sig tag.
+  assert.equal((await readBundleReferrers(new RegistryClient(), pinned)).length, 1);
+  assert.equal((await readSignatures(new RegistryClient(), pinned)).length, 0);
+  const legacy = await runStep({
+    ...inputs,
+    SIGIL_LAYOUT: 'legacy',
+    ACTIONS_ID_TOKEN_REQUEST_URL: stack.actionsRequestUrl,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: stack.actionsRequestToken,
+  });
+  assert.equal(legacy.code, 0, legacy.out);
+  assert.equal((await readSignatures(new RegistryClient(), pinned)).length, 1);
+  const wrong = await runStep({
+    ...inputs,
+    SIGIL_LAYOUT: 'v2',
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'x',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x',
+  });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.out, /layout must be v3 or legacy/);
 });

@@ -32,7 +32,12 @@ export function runDemoCli(args: string[], timeoutMs = 120_000): Promise<DemoRun
 export function assertExpectedOutcomes(r: DemoRun): void {
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   const out = r.stdout;
-  assert.match(out, /✔ pod cart \(signed by CI-CD\.yml\): ADMITTED, as expected/);
+  assert.match(out, /✔ pod cart \(signed by CI-CD\.yml, cosign v3 bundle\): ADMITTED, as expected/);
+  assert.match(out, /✔ pod shipping \(signed by CI-CD\.yml, legacy \.sig layout\): ADMITTED, as expected/);
+  assert.match(
+    out,
+    /DSSE signature over the in-toto statement \(cosign v3 bundle, an OCI referrer\) naming sha256:/,
+  );
   assert.match(
     out,
     /patch: replace \/spec\/containers\/0\/image → \S+\/shop\/rs-cart:v1@sha256:[0-9a-f]{64}/,
@@ -59,7 +64,7 @@ export function assertExpectedOutcomes(r: DemoRun): void {
   assert.match(out, /SET verified with the log key ✔/);
   assert.match(out, /inclusion proof verified ✔: leaf \d+ of a tree of \d+, root [0-9a-f]{64}/);
   assert.match(out, /checkpoint signed by 127\.0\.0\.1 ✔/);
-  assert.match(out, /DEMO PASSED: 4 of 4 admission outcomes as expected, trust chain verified/);
+  assert.match(out, /DEMO PASSED: 5 of 5 admission outcomes as expected, trust chain verified/);
   assert.doesNotMatch(out, /✘/);
   assert.doesNotMatch(r.stderr, /FSTDEP|error/i);
   // The token never reaches the output.

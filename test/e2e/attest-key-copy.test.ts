@@ -11,7 +11,7 @@ import { runSigilInProcess as sigil, startStack } from './stack.js';
 
 const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 
-test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo copy that still verifies', async (t) => {
+test('legacy layout (--legacy-layout): attest + verify-attestation, sign --key + verify --key, tree, and a skopeo copy that still verifies', async (t) => {
   const registry = await startDockerRegistry(t);
   if (!registry) return;
   const stack = await startStack();
@@ -37,6 +37,7 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   // Signing by tag: resolved to the digest, with the warning.
   const s = await sigil([
     'sign',
+    '--legacy-layout',
     '--yes',
     ...urls,
     '--identity-token',
@@ -51,6 +52,7 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   // A second keyless signature accumulates as a second layer.
   const s2 = await sigil([
     'sign',
+    '--legacy-layout',
     '--yes',
     ...urls,
     '--identity-token',
@@ -70,6 +72,7 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   );
   const a = await sigil([
     'attest',
+    '--legacy-layout',
     '--yes',
     ...urls,
     '--identity-token',
@@ -104,6 +107,7 @@ test('attest + verify-attestation, sign --key + verify --key, tree, and a skopeo
   assert.equal((await sigil(['generate-key-pair', '--output-key-prefix', join(dir, 'cosign')])).code, 0);
   const ks = await sigil([
     'sign',
+    '--legacy-layout',
     '--yes',
     '--key',
     join(dir, 'cosign.key'),

@@ -23,7 +23,7 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-export type RegistryHelperOptions = Pick<DockerRegistryOptions, 'tokenAuth'>;
+export type RegistryHelperOptions = Pick<DockerRegistryOptions, 'tokenAuth' | 'htpasswd'>;
 
 /**
  * Starts Debian's `docker-registry` on a free loopback port with a temporary storage

@@ -77,7 +77,8 @@ test('push, resolve and pull a tiny image on Debian docker-registry', async (t) 
   const found = await client.referrers(ref.withDigest(img.digest));
   assert.deepEqual(
     found.manifests.map((d) => d.digest),
-    pushedArtifacts,
+    [...pushedArtifacts].sort(),
+    'the fallback index keeps every entry, sorted by digest as go-containerregistry writes it',
   );
   const bundles = await client.referrers(ref.withDigest(img.digest), {
     artifactType: MEDIA_TYPES.sigstoreBundle,

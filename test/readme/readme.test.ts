@@ -107,6 +107,10 @@ test("the README's examples run as written", async (t) => {
   // What the examples claim to show, checked on their real output.
   assert.match(all, /tlog entry created with index: \d+/);
   assert.match(all, /[0-9a-f]{80}/, 'log search prints entry IDs');
-  assert.match(all, /sha256-[0-9a-f]{64}\.sig/, 'tree shows the attached signature');
+  assert.match(
+    all,
+    /OCI referrers \(fallback tag sha256-[0-9a-f]{64}\):\n.*sigstore\.bundle\.v0\.3\+json/,
+    'tree shows the attached v3 signature',
+  );
   assert.match(all, /subject|identity/i, 'the other-identity verify says why it failed');
 });

@@ -1,5 +1,6 @@
 import { invalid } from '../policy/fields.js';
 import type { Wildcard } from '../policy/types.js';
+import { compileImagePattern } from '../policy/image-pattern.js';
 import { compileWildcard } from '../policy/wildcard.js';
 
 /**
@@ -11,5 +12,6 @@ import { compileWildcard } from '../policy/wildcard.js';
 export function compileGlob(pattern: string, path: string): Wildcard {
   if (/[[\]{}\\]/.test(pattern))
     throw invalid(path, 'glob character classes, alternatives and escapes are not supported (use * and ?)');
+  compileImagePattern(pattern, path); // refuses an upper-case registry host (it would match nothing)
   return compileWildcard(pattern, path);
 }

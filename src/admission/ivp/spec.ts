@@ -27,6 +27,7 @@ import type {
   Variant,
 } from './types.js';
 import { compileGlob } from './glob.js';
+import { refuseUnevaluatedIvp } from './refusals.js';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -238,6 +239,7 @@ export function parseIvp(doc: Doc, source: string, ctx: ParseContext): CompiledI
   const namespace = optString(meta, 'namespace', `${source}: ${kind}: metadata`, 63);
   const sp = `${source}: ${kind} ${name}: spec`;
   const spec = objectAt(doc.spec, sp);
+  refuseUnevaluatedIvp(doc, spec, `${source}: ${kind} ${name}`, sp);
   const fp = optString(spec, 'failurePolicy', sp) ?? 'Fail';
   if (fp !== 'Fail' && fp !== 'Ignore')
     throw invalid(`${sp}.failurePolicy`, `unknown failure policy "${fp}"`);

@@ -11,6 +11,7 @@ import {
   optString,
   optStringMap,
 } from './fields.js';
+import { refuseSet, refuseUnknown } from './known-fields.js';
 import { compilePolicyRegex } from './regex.js';
 import {
   POLICY_LIMITS,
@@ -24,6 +25,8 @@ import {
 import { compileWildcard } from './wildcard.js';
 
 const OID_RE = /^[0-9]+(\.[0-9]+)+$/;
+/** A pattern that starts with a literal URI scheme and `//`. */
+const URI_RE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 /** Fulcio extension short names (as in Kyverno/cosign) or dotted OIDs → OID. */
 export function extensionsToOids(
@@ -51,6 +54,7 @@ function pemField(d: Doc, key: string, path: string, type: 'CERTIFICATE' | 'PUBL
 
 export function parseRekor(d: Doc | undefined, path: string): RekorOptions {
   if (!d) return { ignoreTlog: false };
+  refuseUnknown(d, path, ['url', 'pubkey', 'ignoreTlog']);
   const url = optString(d, 'url', path, 2048);
   if (url !== undefined && url.length === 0) throw invalid(`${path}.url`, 'An URL is required');
   const pubkey = pemField(d, 'pubkey', path, 'PUBLIC KEY');
@@ -59,6 +63,13 @@ export function parseRekor(d: Doc | undefined, path: string): RekorOptions {
 
 export function parseCtlog(d: Doc | undefined, path: string): CtlogOptions {
   if (!d) return { ignoreSCT: false };
+  refuseUnknown(d, path, ['pubkey', 'ignoreSCT', 'tsaCertChain']);
+  refuseSet(
+    d,
+    'tsaCertChain',
+    path,
+    'RFC 3161 timestamps are not evaluated here yet (refused rather than ignored)',
+  );
   return {
     pubkey: pemField(d, 'pubkey', path, 'PUBLIC KEY'),
     ignoreSCT: optBool(d, 'ignoreSCT', path) ?? false,
@@ -77,7 +88,17 @@ export function parseIdentity(d: Doc, path: string): IdentityMatcher {
       'an identity is required: set subject or subjectRegExp (an empty identity would admit any signer)',
     );
   }
+  if (!issuer && !issuerRegExp) {
+    throw invalid(
+      path,
+      "an issuer is required: set issuer (or issuerRegExp; write issuerRegExp: '.*' to accept any issuer on purpose), else a certificate from any issuer the CA trusts is accepted",
+    );
+  }
+  const uriShaped = [subject, subjectRegExp?.replace(/^\^/, '').replace(/\\\//g, '/')].some(
+    (p) => p !== undefined && URI_RE.test(p),
+  );
   return {
+    ...(uriShaped ? { subjectIsUri: true } : {}),
     ...(subject ? { subject: compileWildcard(subject, `${path}.subject`) } : {}),
     ...(subjectRegExp ? { subjectRegExp: compilePolicyRegex(subjectRegExp, `${path}.subjectRegExp`) } : {}),
     ...(issuer ? { issuer } : {}),
@@ -91,6 +112,16 @@ export interface ParseContext {
 }
 
 function parseKeyless(d: Doc, path: string, ctx: ParseContext): KeylessAttestor {
+  refuseUnknown(d, path, [
+    'subject',
+    'subjectRegExp',
+    'issuer',
+    'issuerRegExp',
+    'roots',
+    'additionalExtensions',
+    'rekor',
+    'ctlog',
+  ]);
   const roots = pemField(d, 'roots', path, 'CERTIFICATE');
   const rekor = parseRekor(optObject(d, 'rekor', path), `${path}.rekor`);
   if (!roots && !ctx.hasTrustedRoot) {
@@ -122,6 +153,7 @@ export function parseAttestorSets(
 }
 
 function parseAttestorSet(d: Doc, path: string, ctx: ParseContext, depth: number): AttestorSet {
+  refuseUnknown(d, path, ['count', 'entries']);
   if (depth > POLICY_LIMITS.maxNestingDepth)
     throw invalid(path, `attestors nested deeper than ${POLICY_LIMITS.maxNestingDepth}`);
   const rawEntries = optArray(d, 'entries', path, POLICY_LIMITS.maxEntries) ?? [];
@@ -135,6 +167,7 @@ function parseAttestorSet(d: Doc, path: string, ctx: ParseContext, depth: number
   rawEntries.forEach((raw, j) => {
     const ep = `${path}.entries[${j}]`;
     const e = objectAt(raw, ep);
+    refuseUnknown(e, ep, ['keys', 'certificates', 'keyless', 'attestor', 'annotations', 'repository']);
     const kinds = ['keys', 'keyless', 'certificates', 'attestor'].filter(
       (k) => e[k] !== undefined && e[k] !== null,
     );
@@ -154,6 +187,10 @@ function parseAttestorSet(d: Doc, path: string, ctx: ParseContext, depth: number
       case 'keys': {
         const kp = `${ep}.keys`;
         const k = objectAt(e.keys, kp);
+        refuseUnknown(k, kp, ['publicKeys', 'kms', 'secret', 'signatureAlgorithm', 'rekor', 'ctlog']);
+        const alg = optString(k, 'signatureAlgorithm', kp, 16);
+        if (alg !== undefined && alg !== 'sha256')
+          throw invalid(`${kp}.signatureAlgorithm`, 'only sha256 is supported');
         if (k.kms !== undefined || k.secret !== undefined)
           throw invalid(kp, 'kms and secret keys are not supported; use publicKeys');
         const pem = optString(k, 'publicKeys', kp, POLICY_LIMITS.maxPemBytes);
@@ -201,12 +238,41 @@ export function parseIvpolAttestors(list: unknown[], path: string, ctx: ParseCon
   const entries: AttestorEntry[] = list.map((raw, i) => {
     const ap = `${path}[${i}]`;
     const a = objectAt(raw, ap);
+    refuseUnknown(a, ap, ['name', 'cosign', 'notary']);
     if (a.notary !== undefined) throw invalid(`${ap}.notary`, 'notary attestors are not supported');
     const cp = `${ap}.cosign`;
     const c = optObject(a, 'cosign', ap);
     if (!c) throw invalid(ap, 'cosign is required');
+    refuseUnknown(c, cp, [
+      'key',
+      'keyless',
+      'certificate',
+      'source',
+      'ctlog',
+      'tuf',
+      'trustedRoot',
+      'annotations',
+    ]);
+    for (const f of ['tuf', 'trustedRoot', 'annotations'])
+      refuseSet(c, f, cp, 'is not evaluated by sigil (refused rather than ignored)');
     const ct = optObject(c, 'ctlog', cp);
     const ctp = `${cp}.ctlog`;
+    if (ct) {
+      refuseUnknown(ct, ctp, [
+        'url',
+        'rekorPubKey',
+        'ctLogPubKey',
+        'tsaCertChain',
+        'insecureIgnoreTlog',
+        'insecureIgnoreSCT',
+      ]);
+      refuseSet(
+        ct,
+        'tsaCertChain',
+        ctp,
+        'RFC 3161 timestamps are not evaluated here yet (refused rather than ignored)',
+      );
+    }
     const url = ct ? optString(ct, 'url', ctp, 2048) : undefined;
     const rekorPub = ct ? pemField(ct, 'rekorPubKey', ctp, 'PUBLIC KEY') : undefined;
     const ctPub = ct ? pemField(ct, 'ctLogPubKey', ctp, 'PUBLIC KEY') : undefined;
@@ -227,6 +293,10 @@ export function parseIvpolAttestors(list: unknown[], path: string, ctx: ParseCon
     const keyless = optObject(c, 'keyless', cp);
     if (!!key === !!keyless) throw invalid(cp, 'exactly one of key or keyless is required');
     if (key) {
+      refuseUnknown(key, `${cp}.key`, ['data', 'kms', 'expression', 'hashAlgorithm']);
+      const hash = optString(key, 'hashAlgorithm', `${cp}.key`, 16);
+      if (hash !== undefined && hash !== 'sha256')
+        throw invalid(`${cp}.key.hashAlgorithm`, 'only sha256 is supported');
       if (key.kms !== undefined || key.expression !== undefined)
         throw invalid(`${cp}.key`, 'only key.data is supported');
       const pem = pemField(key, 'data', `${cp}.key`, 'PUBLIC KEY');
@@ -235,11 +305,13 @@ export function parseIvpolAttestors(list: unknown[], path: string, ctx: ParseCon
     }
     const kp = `${cp}.keyless`;
     const k = keyless as Doc;
+    refuseUnknown(k, kp, ['identities', 'roots', 'additionalExtensions']);
     const ids = optArray(k, 'identities', kp, 64) ?? [];
     if (ids.length === 0) throw invalid(`${kp}.identities`, 'at least one identity is required');
     const identities = ids.map((id, j) => {
       const idp = `${kp}.identities[${j}]`;
       const o = objectAt(id, idp);
+      refuseUnknown(o, idp, ['subject', 'subjectRegExp', 'subjectExpression', 'issuer', 'issuerRegExp']);
       if (o.subjectExpression !== undefined)
         throw invalid(`${idp}.subjectExpression`, 'CEL expressions are not supported');
       return parseIdentity(o, idp);

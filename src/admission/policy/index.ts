@@ -2,7 +2,8 @@ export * from './types.js';
 export * from './wildcard.js';
 export * from './regex.js';
 export { type ParseContext } from './attestors.js';
-export { parseKyvernoPolicy, parseImageValidatingPolicy } from './kyverno.js';
+export { parseKyvernoPolicy } from './kyverno.js';
+export { parseImageValidatingPolicy } from './ivpol.js';
 export {
   parsePolicyText,
   loadPolicies,

@@ -1,5 +1,5 @@
 import { sha256Hex } from '../../crypto/index.js';
-import { parseAttestorSets, parseIvpolAttestors, type ParseContext } from './attestors.js';
+import { parseAttestorSets, type ParseContext } from './attestors.js';
 import {
   type Doc,
   invalid,
@@ -10,7 +10,10 @@ import {
   optString,
   optStringList,
 } from './fields.js';
-import { parseMatchConstraints, parseResourceMatch } from './match.js';
+import { autogenControllers, autogenMatches } from './autogen.js';
+import { compileImagePattern } from './image-pattern.js';
+import { refuseSet, refuseUnknown } from './known-fields.js';
+import { parseResourceMatch } from './match.js';
 import {
   POLICY_LIMITS,
   type AttestorSet,
@@ -18,12 +21,13 @@ import {
   type FailurePolicy,
   type ImagePolicy,
   type ImageRule,
+  type ResourceMatch,
+  type Wildcard,
 } from './types.js';
-import { compileWildcard } from './wildcard.js';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-function failureAction(v: string | undefined, path: string): FailureAction | undefined {
+export function failureAction(v: string | undefined, path: string): FailureAction | undefined {
   if (v === undefined) return undefined;
   const lower = v.toLowerCase();
   if (lower === 'enforce') return 'Enforce';
@@ -31,19 +35,19 @@ function failureAction(v: string | undefined, path: string): FailureAction | und
   throw invalid(path, `unknown failure action "${v}" (expected Enforce or Audit)`);
 }
 
-function failurePolicy(v: string | undefined, path: string): FailurePolicy | undefined {
+export function failurePolicy(v: string | undefined, path: string): FailurePolicy | undefined {
   if (v === undefined) return undefined;
   if (v === 'Fail' || v === 'Ignore') return v;
   throw invalid(path, `unknown failure policy "${v}" (expected Fail or Ignore)`);
 }
 
-function patterns(d: Doc, key: string, path: string): ReturnType<typeof compileWildcard>[] {
+function patterns(d: Doc, key: string, path: string): Wildcard[] {
   return (optStringList(d, key, path, POLICY_LIMITS.maxPatterns) ?? []).map((p, i) =>
-    compileWildcard(p, `${path}.${key}[${i}]`),
+    compileImagePattern(p, `${path}.${key}[${i}]`),
   );
 }
 
-function metadataOf(doc: Doc, where: string): { name: string; namespace?: string; annotations: Doc } {
+export function metadataOf(doc: Doc, where: string): { name: string; namespace?: string; annotations: Doc } {
   const meta = objectAt(doc.metadata, `${where}: metadata`);
   const name = optString(meta, 'name', `${where}: metadata`, 253);
   if (!name || !NAME_RE.test(name)) throw invalid(`${where}: metadata.name`, 'a DNS-1123 name is required');
@@ -55,13 +59,92 @@ function metadataOf(doc: Doc, where: string): { name: string; namespace?: string
   };
 }
 
-/** Kyverno `kyverno.io/v1` (or v2beta1) ClusterPolicy / Policy → ImagePolicy. Rules without verifyImages are ignored. */
+const SPEC_FIELDS = [
+  'rules',
+  'failurePolicy',
+  'validationFailureAction',
+  'validationFailureActionOverrides',
+  'webhookConfiguration',
+  'webhookTimeoutSeconds',
+  'applyRules',
+  'admission',
+  'background',
+  'schemaValidation',
+  'emitWarning',
+  'mutateExistingOnPolicyUpdate',
+  'generateExisting',
+  'generateExistingOnPolicyUpdate',
+  'useServerSideApply',
+];
+const RULE_FIELDS = [
+  'name',
+  'match',
+  'exclude',
+  'verifyImages',
+  'context',
+  'preconditions',
+  'celPreconditions',
+  'imageExtractors',
+  'mutate',
+  'validate',
+  'generate',
+  'skipBackgroundRequests',
+  'reportProperties',
+];
+const VERIFY_FIELDS = [
+  'type',
+  'imageReferences',
+  'skipImageReferences',
+  'failureAction',
+  'attestors',
+  'attestations',
+  'repository',
+  'cosignOCI11',
+  'mutateDigest',
+  'verifyDigest',
+  'required',
+  'useCache',
+  'imageRegistryCredentials',
+  'validate',
+  'image',
+  'key',
+  'roots',
+  'subject',
+  'issuer',
+  'additionalExtensions',
+  'annotations',
+];
+export const REFUSED = 'is not evaluated by sigil (refused rather than ignored)';
+
+/** Spec-level fields that would change which requests a policy sees or how it decides. */
+function checkSpec(spec: Doc, sp: string): void {
+  refuseUnknown(spec, sp, SPEC_FIELDS);
+  refuseSet(spec, 'validationFailureActionOverrides', sp, `${REFUSED}: per-namespace actions`);
+  const apply = optString(spec, 'applyRules', sp, 8);
+  if (apply !== undefined && apply !== 'All')
+    throw invalid(`${sp}.applyRules`, `${REFUSED}: only All (every matching rule applies)`);
+  if (optBool(spec, 'admission', sp) === false)
+    throw invalid(
+      `${sp}.admission`,
+      'false switches the policy off for admission; remove the policy instead',
+    );
+  const webhook = optObject(spec, 'webhookConfiguration', sp);
+  if (webhook) {
+    const wp = `${sp}.webhookConfiguration`;
+    refuseUnknown(webhook, wp, ['failurePolicy', 'timeoutSeconds', 'matchConditions']);
+    refuseSet(webhook, 'matchConditions', wp, `${REFUSED}: CEL match conditions`);
+  }
+}
+
+/** Kyverno `kyverno.io/v1` (or v2beta1) ClusterPolicy / Policy → ImagePolicy. Only verifyImages rules are accepted. */
 export function parseKyvernoPolicy(doc: Doc, source: string, ctx: ParseContext): ImagePolicy {
   const kind = doc.kind as 'ClusterPolicy' | 'Policy';
   const { name, namespace, annotations } = metadataOf(doc, `${source}: ${kind}`);
   const where = `${source}: ${kind} ${name}`;
+  refuseUnknown(doc, where, ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
   const spec = objectAt(doc.spec, `${where}: spec`);
   const sp = `${where}: spec`;
+  checkSpec(spec, sp);
   const legacyAction = failureAction(
     optString(spec, 'validationFailureAction', sp),
     `${sp}.validationFailureAction`,
@@ -73,61 +156,43 @@ export function parseKyvernoPolicy(doc: Doc, source: string, ctx: ParseContext):
       `${sp}.webhookConfiguration.failurePolicy`,
     ) ?? failurePolicy(optString(spec, 'failurePolicy', sp), `${sp}.failurePolicy`);
   const autogenRaw = annotations['pod-policies.kyverno.io/autogen-controllers'];
-  const autogen = typeof autogenRaw === 'string' ? autogenRaw : undefined;
-
   const rawRules = optArray(spec, 'rules', sp, POLICY_LIMITS.maxRulesPerPolicy) ?? [];
+  const controllers = autogenControllers(typeof autogenRaw === 'string' ? autogenRaw : undefined, rawRules);
   const rules: ImageRule[] = [];
   const ruleNames = new Set<string>();
   rawRules.forEach((raw, i) => {
     const rp = `${sp}.rules[${i}]`;
-    const rule = objectAt(raw, rp);
-    const ruleName = optString(rule, 'name', rp, 63);
+    const ruleName = optString(objectAt(raw, rp), 'name', rp, 63);
     if (!ruleName) throw invalid(`${rp}.name`, 'a rule name is required');
     if (ruleNames.has(ruleName)) throw invalid(`${rp}.name`, `duplicate rule name "${ruleName}"`);
     ruleNames.add(ruleName);
+  });
+  rawRules.forEach((raw, i) => {
+    const rp = `${sp}.rules[${i}]`;
+    const rule = objectAt(raw, rp);
+    const ruleName = optString(rule, 'name', rp, 63) ?? '';
+    refuseUnknown(rule, rp, RULE_FIELDS);
+    for (const key of ['mutate', 'validate', 'generate'])
+      refuseSet(rule, key, rp, `${REFUSED}: sigil evaluates verifyImages rules only`);
+    for (const key of ['context', 'preconditions', 'celPreconditions', 'imageExtractors'])
+      refuseSet(rule, key, rp, REFUSED);
     const verifyImages = optArray(rule, 'verifyImages', rp, 50);
-    if (!verifyImages) return;
-    const match = parseResourceMatch(rule, rp, autogen);
+    if (!verifyImages || verifyImages.length === 0)
+      throw invalid(`${rp}.verifyImages`, 'is required (sigil evaluates verifyImages rules only)');
+    const match = parseResourceMatch(rule, rp);
+    const variants: [string, string, ResourceMatch][] = [
+      [ruleName, '', match],
+      ...autogenMatches(match, controllers).map(([prefix, m]): [string, string, ResourceMatch] => [
+        `${prefix}${ruleName}`.slice(0, 63),
+        `/${prefix}`,
+        m,
+      ]),
+    ];
     verifyImages.forEach((vraw, j) => {
       const vp = `${rp}.verifyImages[${j}]`;
-      const v = objectAt(vraw, vp);
-      const type = optString(v, 'type', vp) ?? 'Cosign';
-      if (type !== 'Cosign') throw invalid(`${vp}.type`, `type ${type} is not supported (only Cosign)`);
-      if (optArray(v, 'attestations', vp, 50)?.length) {
-        throw invalid(
-          `${vp}.attestations`,
-          'attestation checks are not supported yet (refused rather than skipped)',
-        );
-      }
-      const refs = patterns(v, 'imageReferences', vp);
-      const legacyImage = optString(v, 'image', vp, POLICY_LIMITS.maxPatternLength);
-      if (legacyImage) refs.push(compileWildcard(legacyImage, `${vp}.image`));
-      if (refs.length === 0) throw invalid(`${vp}.imageReferences`, 'An image reference is required');
-      const action =
-        failureAction(optString(v, 'failureAction', vp), `${vp}.failureAction`) ?? legacyAction ?? 'Audit';
-      const attestorSets: AttestorSet[] = parseAttestorSets(
-        optArray(v, 'attestors', vp, 50) ?? [],
-        `${vp}.attestors`,
-        ctx,
-      );
-      attestorSets.push(...legacyAttestors(v, vp, ctx));
-      if (attestorSets.length === 0) throw invalid(`${vp}.attestors`, 'at least one attestor is required');
-      const mutateDigest = optBool(v, 'mutateDigest', vp) ?? true;
-      if (mutateDigest && action === 'Audit') {
-        throw invalid(`${vp}.mutateDigest`, "mutateDigest must be set to false for 'Audit' failure action");
-      }
-      rules.push({
-        name: ruleName,
-        match,
-        imageReferences: refs,
-        skipImageReferences: patterns(v, 'skipImageReferences', vp),
-        failureAction: action,
-        attestorSets,
-        mutateDigest,
-        verifyDigest: optBool(v, 'verifyDigest', vp) ?? true,
-        required: optBool(v, 'required', vp) ?? true,
-        useCache: optBool(v, 'useCache', vp) ?? true,
-      });
+      const entry = parseVerifyImage(objectAt(vraw, vp), vp, legacyAction, ctx);
+      for (const [vname, suffix, m] of variants)
+        rules.push({ name: vname, id: `rules[${i}].verifyImages[${j}]${suffix}`, match: m, ...entry });
     });
   });
   return {
@@ -138,6 +203,55 @@ export function parseKyvernoPolicy(doc: Doc, source: string, ctx: ParseContext):
     ...(fp ? { failurePolicy: fp } : {}),
     rules,
     source,
+  };
+}
+
+function parseVerifyImage(
+  v: Doc,
+  vp: string,
+  legacyAction: FailureAction | undefined,
+  ctx: ParseContext,
+): Omit<ImageRule, 'name' | 'id' | 'match'> {
+  refuseUnknown(v, vp, VERIFY_FIELDS);
+  const type = optString(v, 'type', vp) ?? 'Cosign';
+  if (type !== 'Cosign') throw invalid(`${vp}.type`, `type ${type} is not supported (only Cosign)`);
+  if (optArray(v, 'attestations', vp, 50)?.length) {
+    throw invalid(
+      `${vp}.attestations`,
+      'attestation checks are not supported yet (refused rather than skipped)',
+    );
+  }
+  refuseSet(v, 'repository', vp, 'alternate signature repositories are not supported yet');
+  if (optBool(v, 'cosignOCI11', vp)) throw invalid(`${vp}.cosignOCI11`, REFUSED);
+  refuseSet(v, 'imageRegistryCredentials', vp, `${REFUSED}: sigil uses its own registry credentials`);
+  refuseSet(v, 'validate', vp, `${REFUSED}: JMESPath deny conditions`);
+  refuseSet(v, 'annotations', vp, 'signature annotations are not supported yet');
+  const refs = patterns(v, 'imageReferences', vp);
+  const legacyImage = optString(v, 'image', vp, POLICY_LIMITS.maxPatternLength);
+  if (legacyImage) refs.push(compileImagePattern(legacyImage, `${vp}.image`));
+  if (refs.length === 0) throw invalid(`${vp}.imageReferences`, 'An image reference is required');
+  const action =
+    failureAction(optString(v, 'failureAction', vp), `${vp}.failureAction`) ?? legacyAction ?? 'Audit';
+  const attestorSets: AttestorSet[] = parseAttestorSets(
+    optArray(v, 'attestors', vp, 50) ?? [],
+    `${vp}.attestors`,
+    ctx,
+  );
+  attestorSets.push(...legacyAttestors(v, vp, ctx));
+  if (attestorSets.length === 0) throw invalid(`${vp}.attestors`, 'at least one attestor is required');
+  const mutateDigest = optBool(v, 'mutateDigest', vp) ?? true;
+  if (mutateDigest && action === 'Audit') {
+    throw invalid(`${vp}.mutateDigest`, "mutateDigest must be set to false for 'Audit' failure action");
+  }
+  return {
+    imageReferences: refs,
+    skipImageReferences: patterns(v, 'skipImageReferences', vp),
+    failureAction: action,
+    attestorSets,
+    mutateDigest,
+    verifyDigest: optBool(v, 'verifyDigest', vp) ?? true,
+    required: optBool(v, 'required', vp) ?? true,
+    useCache: optBool(v, 'useCache', vp) ?? true,
   };
 }
 
@@ -160,70 +274,4 @@ function legacyAttestors(v: Doc, vp: string, ctx: ParseContext): AttestorSet[] {
     });
   }
   return entries.length === 0 ? [] : parseAttestorSets([{ entries }], `${vp}(deprecated fields)`, ctx);
-}
-
-/** `policies.kyverno.io` ImageValidatingPolicy / NamespacedImageValidatingPolicy → ImagePolicy with one rule. */
-export function parseImageValidatingPolicy(doc: Doc, source: string, ctx: ParseContext): ImagePolicy {
-  const kind = doc.kind as 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
-  const { name, namespace } = metadataOf(doc, `${source}: ${kind}`);
-  const where = `${source}: ${kind} ${name}`;
-  const sp = `${where}: spec`;
-  const spec = objectAt(doc.spec, sp);
-  const actions = optStringList(spec, 'validationActions', sp, 3) ?? ['Deny'];
-  for (const a of actions)
-    if (!['Deny', 'Warn', 'Audit'].includes(a))
-      throw invalid(`${sp}.validationActions`, `unknown action "${a}"`);
-  if (actions.includes('Deny') && actions.includes('Warn'))
-    throw invalid(`${sp}.validationActions`, 'Deny and Warn cannot be used together');
-  const action: FailureAction = actions.includes('Deny') ? 'Enforce' : 'Audit';
-  const refs: ReturnType<typeof compileWildcard>[] = [];
-  (optArray(spec, 'matchImageReferences', sp, POLICY_LIMITS.maxPatterns) ?? []).forEach((raw, i) => {
-    const mp = `${sp}.matchImageReferences[${i}]`;
-    const m = objectAt(raw, mp);
-    if (m.expression !== undefined)
-      throw invalid(`${mp}.expression`, 'CEL expressions are not supported; use glob');
-    const glob = optString(m, 'glob', mp, POLICY_LIMITS.maxPatternLength);
-    if (!glob) throw invalid(mp, 'glob is required');
-    refs.push(compileWildcard(glob, `${mp}.glob`));
-  });
-  if (refs.length === 0)
-    throw invalid(`${sp}.matchImageReferences`, 'at least one image reference is required');
-  if (optArray(spec, 'attestations', sp, 50)?.length) {
-    throw invalid(
-      `${sp}.attestations`,
-      'attestation checks are not supported yet (refused rather than skipped)',
-    );
-  }
-  const cfg = optObject(spec, 'validationConfigurations', sp) ?? {};
-  const cp = `${sp}.validationConfigurations`;
-  const mutateDigest = optBool(cfg, 'mutateDigest', cp) ?? true;
-  const fp = failurePolicy(optString(spec, 'failurePolicy', sp), `${sp}.failurePolicy`);
-  return {
-    kind,
-    name,
-    ...(kind === 'NamespacedImageValidatingPolicy' ? { namespace: namespace ?? 'default' } : {}),
-    id: `${kind}/${namespace ?? ''}/${name}@${sha256Hex(Buffer.from(JSON.stringify(doc))).slice(0, 16)}`,
-    ...(fp ? { failurePolicy: fp } : {}),
-    rules: [
-      {
-        name,
-        match: parseMatchConstraints(spec, sp),
-        imageReferences: refs,
-        skipImageReferences: [],
-        failureAction: action,
-        attestorSets: [
-          parseIvpolAttestors(
-            optArray(spec, 'attestors', sp, POLICY_LIMITS.maxEntries) ?? [],
-            `${sp}.attestors`,
-            ctx,
-          ),
-        ],
-        mutateDigest,
-        verifyDigest: optBool(cfg, 'verifyDigest', cp) ?? true,
-        required: optBool(cfg, 'required', cp) ?? true,
-        useCache: true,
-      },
-    ],
-    source,
-  };
 }

@@ -4,7 +4,8 @@ import { parseAllDocuments } from 'yaml';
 import { SigilError } from '../../errors/index.js';
 import type { ParseContext } from './attestors.js';
 import { isObject } from './fields.js';
-import { parseImageValidatingPolicy, parseKyvernoPolicy } from './kyverno.js';
+import { parseImageValidatingPolicy } from './ivpol.js';
+import { parseKyvernoPolicy } from './kyverno.js';
 import { parseIvp } from '../ivp/spec.js';
 import { POLICY_LIMITS, type ImagePolicy } from './types.js';
 

@@ -19,6 +19,11 @@ export interface IdentityMatcher {
   /** Exact SAN value; Kyverno allows wildcards here (`*@example.com`). */
   subject?: Wildcard;
   subjectRegExp?: RegExp;
+  /**
+   * True when the subject pattern spells a URI (`https://…`): it is then matched against URI SANs
+   * only, so an otherName or email SAN that happens to read like a workflow URI cannot satisfy it.
+   */
+  subjectIsUri?: boolean;
   issuer?: string;
   issuerRegExp?: RegExp;
 }
@@ -87,17 +92,66 @@ export type ResourceKind =
   | 'Job'
   | 'CronJob';
 
+/** `[group/][version/]Kind[/subresource]` as Kyverno's ParseKindSelector splits it; each part a wildcard. */
+export interface KindSelector {
+  group: string;
+  version: string;
+  kind: string;
+  subresource: string;
+}
+
+export interface LabelRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: string[];
+}
+
+/** metav1.LabelSelector; matchLabels keys and values may hold Kyverno wildcards. */
+export interface LabelSelector {
+  matchLabels: [string, string][];
+  matchExpressions: LabelRequirement[];
+}
+
+export interface Subject {
+  kind: 'User' | 'Group' | 'ServiceAccount';
+  name: string;
+  namespace: string;
+}
+
+/** One Kyverno ResourceFilter: the AND of every condition that is set (undefined = not set). */
+export interface ResourceFilter {
+  kinds?: KindSelector[];
+  names?: string[];
+  namespaces?: string[];
+  annotations?: [string, string][];
+  selector?: LabelSelector;
+  operations?: string[];
+  subjects?: Subject[];
+}
+
+/**
+ * A `match` or `exclude` block: `any` = OR over filters, `all` = AND, `one` = the legacy
+ * top-level `resources` + user info, read as one filter.
+ */
+export interface FilterBlock {
+  mode: 'any' | 'all' | 'one';
+  filters: ResourceFilter[];
+}
+
 export interface ResourceMatch {
-  /** Kinds the rule applies to (after Kyverno's autogen expansion of Pod rules). */
-  kinds: ReadonlySet<ResourceKind>;
-  /** Namespaces the rule is limited to (empty = all). Wildcards allowed. */
-  namespaces: Wildcard[];
-  excludeNamespaces: Wildcard[];
-  excludeKinds: ReadonlySet<ResourceKind>;
+  match: FilterBlock;
+  exclude?: FilterBlock;
 }
 
 export interface ImageRule {
   name: string;
+  /**
+   * Where this verifyImages entry sits in its policy (`rules[0].verifyImages[1]`, autogen
+   * variants suffixed): with the policy's content hash it is the entry's identity in the
+   * verification cache and the in-flight coalescing map, so two entries of one rule never share
+   * a verdict.
+   */
+  id: string;
   match: ResourceMatch;
   imageReferences: Wildcard[];
   skipImageReferences: Wildcard[];
