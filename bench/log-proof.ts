@@ -27,7 +27,8 @@ import {
   type NodeHash,
   type TransparencyLog,
 } from '../src/log/index.js';
-import { migratePostgres, openPostgresStore, openReplicatedLog } from '../src/log/store/postgres.js';
+import { migratePostgres, openPostgresStore } from '../src/log/store/pg/store.js';
+import { openReplicatedLog } from '../src/log/replicated.js';
 import type { LogStore } from '../src/log/store/types.js';
 import { TreeCache } from '../src/log/tree-cache.js';
 import { leafHash, verifyInclusion } from '../src/merkle/index.js';

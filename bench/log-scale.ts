@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createLog, openSqliteStore, type TransparencyLog } from '../src/log/index.js';
-import { migratePostgres, openReplicatedLog } from '../src/log/store/postgres.js';
+import { migratePostgres } from '../src/log/store/pg/store.js';
+import { openReplicatedLog } from '../src/log/replicated.js';
 import { ROOT, startLogServer, stopLogServer } from './log-server.js';
 
 const { values } = parseArgs({

@@ -3,11 +3,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 
-/** Starts `sigil log serve --port 0 <args>` and resolves with its process and URL once it listens. */
-export async function startLogServer(args: readonly string[]): Promise<{ proc: ChildProcess; url: string }> {
+/** Starts `sigil log serve --port 0 <args>` (of the sources at `root`) and resolves with its process and URL once it listens. */
+export async function startLogServer(
+  args: readonly string[],
+  root = ROOT,
+): Promise<{ proc: ChildProcess; url: string }> {
   const argv = ['--import', 'tsx', 'src/cli/main.ts', 'log', 'serve', '--port', '0', ...args];
   const proc = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SIGIL_LOG_LEVEL: 'error' },
   });

@@ -6,14 +6,28 @@
  *
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads),
- * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts).
+ * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts),
+ * BENCH_BASELINE=<git ref> (paired runs: the server at that ref and the current one, alternating,
+ * BENCH_PAIRS rounds (2), on the same prepared bodies; prints both and their ratio).
+ * Machine facts come with every figure: fsync latency in the data directory, CPU steal and busy
+ * time over the run (/proc/stat), raw verify before and after.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { startLogServer, stopLogServer } from './log-server.js';
+import { cpuShare, cpuTicks, fsyncLatencyMs } from './log-machine.js';
+import { ROOT, startLogServer, stopLogServer } from './log-server.js';
 import { percentile, rawVerifyRate, round } from './measure.js';
 import { runWrk, WRK_BIN, wrkAvailable } from './log-wrk.js';
 
@@ -189,19 +203,22 @@ async function startBarrier(): Promise<void> {
   while (!existsSync(start)) await new Promise((r) => setTimeout(r, 5));
 }
 
-async function main(): Promise<void> {
+/** One measured run against the server of the sources at `root`, on `bodies` (a fresh data directory). */
+async function measure(root: string, bodies: string[]): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate(1500);
+  const fsyncMs = fsyncLatencyMs(dataDir);
   // BENCH_URL targets a server started elsewhere (e.g. under a profiler).
   const { proc, url } = process.env.BENCH_URL
     ? { proc: undefined, url: process.env.BENCH_URL }
-    : await startLogServer(['--data-dir', dataDir, ...(WORKERS !== undefined ? ['--workers', WORKERS] : [])]);
+    : await startLogServer(
+        ['--data-dir', dataDir, ...(WORKERS !== undefined ? ['--workers', WORKERS] : [])],
+        root,
+      );
   try {
     const port = Number(new URL(url).port);
-    const prepStart = performance.now();
-    const bodies = prepareBodies(PREPARED);
-    const prepSeconds = (performance.now() - prepStart) / 1000;
     await startBarrier();
+    const ticks0 = cpuTicks();
     let window: Window;
     let startSize: { size: number } = { size: 0 };
     let cpu0: number | undefined;
@@ -232,6 +249,7 @@ async function main(): Promise<void> {
     } else {
       window = await runNodeClients(port, bodies, onStart, onEnd);
     }
+    const ticks1 = cpuTicks();
     const endSize = await treeSize(url);
     const verifyAfter = rawVerifyRate(1500);
     const rawVerify = (verifyBefore + verifyAfter) / 2;
@@ -264,13 +282,75 @@ async function main(): Promise<void> {
       loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
       durability:
         'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
-      machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
-      prepareSeconds: round(prepSeconds),
+      machine: {
+        cpus: availableParallelism(),
+        model: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        fsyncLatencyMs: fsyncMs,
+        // Over the whole run (warm-up and measurement), all CPUs: time the hypervisor gave to others.
+        cpu: cpuShare(ticks0, ticks1),
+      },
     };
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return result;
   } finally {
     if (proc) await stopLogServer(proc);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The sources at `ref` in a temporary directory, sharing this checkout's node_modules and native build. */
+function checkoutOf(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-bench-base-'));
+  execFileSync('sh', ['-c', `git -C "${ROOT}" archive "${ref}" | tar -x -C "${dir}"`]);
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  if (existsSync(join(ROOT, 'native/build'))) {
+    mkdirSync(join(dir, 'native'), { recursive: true });
+    execFileSync('cp', ['-r', join(ROOT, 'native/build'), join(dir, 'native/')]);
+  }
+  return dir;
+}
+
+async function main(): Promise<void> {
+  const prepStart = performance.now();
+  const bodies = prepareBodies(PREPARED);
+  const prepareSeconds = round((performance.now() - prepStart) / 1000);
+  const baselineRef = process.env.BENCH_BASELINE;
+  if (baselineRef === undefined) {
+    process.stdout.write(
+      `${JSON.stringify({ ...(await measure(ROOT, bodies)), prepareSeconds }, null, 2)}\n`,
+    );
+    return;
+  }
+  const base = checkoutOf(baselineRef);
+  try {
+    const pairs = Number(process.env.BENCH_PAIRS ?? 2);
+    const current: Record<string, unknown>[] = [];
+    const baseline: Record<string, unknown>[] = [];
+    for (let i = 0; i < pairs; i++) {
+      // Alternate which goes first, so a drift of the machine falls on both.
+      if (i % 2 === 0) current.push(await measure(ROOT, bodies));
+      baseline.push(await measure(base, bodies));
+      if (i % 2 === 1) current.push(await measure(ROOT, bodies));
+    }
+    const rates = (rs: Record<string, unknown>[]): number[] => rs.map((r) => r.entriesPerSecond as number);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          benchmark: 'log-append-hashedrekord-paired',
+          baseline: baselineRef,
+          entriesPerSecond: { current: rates(current), baseline: rates(baseline) },
+          ratioCurrentToBaseline: round(mean(rates(current)) / mean(rates(baseline))),
+          current,
+          baselineRuns: baseline,
+          prepareSeconds,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    rmSync(base, { recursive: true, force: true });
   }
 }
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader (no build step).
-import { register } from 'tsx/esm/api';
-import { fileURLToPath } from 'node:url';
+// The sigil command: runs the JavaScript that `npm run build` (the `prepare` step of `npm ci`) emits into dist/.
+// (esbuild compiled the ASN.1 classes' decorators with tsconfig.json's settings, so any working directory works.)
+import { existsSync } from 'node:fs';
 
-// tsx reads tsconfig.json from the working directory; the ASN.1 classes need its decorator settings wherever sigil runs.
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-const { main } = await import(fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)));
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('sigil: error: dist/ is missing: run `npm run build` (or `npm ci`) first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

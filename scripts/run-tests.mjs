@@ -1,4 +1,5 @@
-// Finds test files (test/**/*.test.ts) and runs them with node:test through tsx.
+// Builds dist/ (tests that spawn bin/sigil.js run the built CLI, so it must match src/), then finds
+// test files (test/**/*.test.ts) and runs them with node:test through tsx.
 // Usage: node scripts/run-tests.mjs [path-prefix ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+const built = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
 const concurrency = process.env.SIGIL_TEST_CONCURRENCY ?? '2';
 const r = spawnSync(
   process.execPath,

@@ -265,6 +265,8 @@ export interface BundleV03Input {
   certificate?: Buffer;
   publicKeyHint?: string;
   tlogEntries: TransparencyLogEntry[];
+  /** DER TimeStampResp documents (verificationMaterial.timestampVerificationData.rfc3161Timestamps). */
+  rfc3161Timestamps?: Buffer[];
   content: BundleContent;
 }
 
@@ -282,7 +284,11 @@ export function createBundleV03(input: BundleV03Input): Bundle {
   const bundle: Bundle = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
     version: '0.3',
-    verificationMaterial: { content, tlogEntries: input.tlogEntries, rfc3161Timestamps: [] },
+    verificationMaterial: {
+      content,
+      tlogEntries: input.tlogEntries,
+      rfc3161Timestamps: input.rfc3161Timestamps ?? [],
+    },
     content: input.content,
   };
   return parseBundle(bundleToJson(bundle));

@@ -77,6 +77,8 @@ export async function fetchTrustedRoot(opts: {
   caUrl: string;
   logUrl: string;
   ctUrl?: string;
+  /** Timestamp authorities (full timestamp URLs; each chain is read from URL/certchain). */
+  tsaUrls?: readonly string[];
   validFrom?: Date;
   timeoutMs?: number;
 }): Promise<Record<string, unknown>> {
@@ -89,7 +91,20 @@ export async function fetchTrustedRoot(opts: {
   const logKey = pemDer(await callText(`${logUrl}/api/v1/log/publicKey`, timeout), 'PUBLIC KEY');
   const anchor = new X509Certificate(chainDer[chainDer.length - 1]!);
   const validFrom = opts.validFrom ?? new Date(anchor.validFrom);
+  const tsas = await Promise.all(
+    (opts.tsaUrls ?? []).map(async (u) => {
+      const uri = u.replace(/\/+$/, '');
+      const pem = await callText(`${uri}/certchain`, timeout);
+      const chainDer = pemBlocks(pem)
+        .filter((b) => b.type === 'CERTIFICATE')
+        .map((b) => b.der);
+      if (chainDer.length === 0)
+        throw new SigilError('UPSTREAM_ERROR', `${uri}/certchain holds no certificate`);
+      return { uri, chainDer };
+    }),
+  );
   return buildTrustedRoot({
+    tsas,
     ca: { uri: opts.caUrl.replace(/\/+$/, ''), chainDer, validFrom },
     tlogs: [{ baseUrl: logUrl, publicKeyDer: logKey, validFrom }],
     ctlogs: [

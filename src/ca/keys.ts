@@ -137,7 +137,8 @@ async function createCa(dataDir: string, curve: CaCurve, name: string): Promise<
   writeFileSync(join(dataDir, CA_FILES.intermediate), toPem('CERTIFICATE', Buffer.from(inter.rawData)));
 }
 
-function randomSerialHex(): string {
+/** A random positive 128-bit certificate serial number, as hex. */
+export function randomSerialHex(): string {
   const b = webcrypto.getRandomValues(new Uint8Array(16));
   b[0] = (b[0]! & 0x7f) | 0x01;
   return Buffer.from(b).toString('hex');

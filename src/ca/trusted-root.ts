@@ -2,6 +2,8 @@ import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
 
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+/** Written when the root lists timestamp authorities (the form current clients expect). */
+export const TRUSTED_ROOT_V02_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot.v0.2+json';
 
 export interface KeyedLog {
   baseUrl: string;
@@ -21,6 +23,8 @@ export interface TrustedRootInput {
   };
   tlogs: readonly KeyedLog[];
   ctlogs: readonly KeyedLog[];
+  /** RFC 3161 timestamp authorities: full timestamp URL and DER chain, leaf first, anchor last. */
+  tsas?: readonly { uri: string; chainDer: readonly Buffer[]; validFrom?: Date }[];
 }
 
 /**
@@ -32,8 +36,9 @@ export function buildTrustedRoot(input: TrustedRootInput): Record<string, unknow
   const anchor = new X509Certificate(input.ca.chainDer[input.ca.chainDer.length - 1]!);
   const caStart = input.ca.validFrom ?? new Date(anchor.validFrom);
   const subject = subjectOf(anchor);
+  const tsas = input.tsas ?? [];
   return {
-    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
+    mediaType: tsas.length > 0 ? TRUSTED_ROOT_V02_MEDIA_TYPE : TRUSTED_ROOT_MEDIA_TYPE,
     tlogs: input.tlogs.map(logEntry),
     certificateAuthorities: [
       {
@@ -44,7 +49,16 @@ export function buildTrustedRoot(input: TrustedRootInput): Record<string, unknow
       },
     ],
     ctlogs: input.ctlogs.map(logEntry),
-    timestampAuthorities: [],
+    timestampAuthorities: tsas.map((t) => {
+      if (t.chainDer.length === 0) throw new SigilError('INVALID_INPUT', 'TSA chain is empty');
+      const tsaAnchor = new X509Certificate(t.chainDer[t.chainDer.length - 1]!);
+      return {
+        subject: subjectOf(new X509Certificate(t.chainDer[0]!)),
+        uri: t.uri,
+        certChain: { certificates: t.chainDer.map((c) => ({ rawBytes: c.toString('base64') })) },
+        validFor: { start: (t.validFrom ?? new Date(tsaAnchor.validFrom)).toISOString() },
+      };
+    }),
   };
 }
 

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
-import { createSigning } from '../sign/index.js';
 import { verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
 import { CliError } from './output.js';
@@ -88,6 +87,7 @@ export function register(program: Command): void {
       const data = readInput(file, 'file', MAX_BLOB_BYTES);
       const config = await signingConfig(f);
       await confirmUpload(f.yes, config.logUrl!);
+      const { createSigning } = await import('../sign/factory.js');
       const { builder } = createSigning(config);
       const signed = await builder.message(data);
       const sigB64 = signed.signature.signature.toString('base64');

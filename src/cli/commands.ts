@@ -1,42 +1,47 @@
 import type { Command } from 'commander';
-import { register as oidc } from './oidc.js';
-import { register as ca } from './ca.js';
-import { register as trustedRoot } from './trusted-root.js';
-import { register as up } from './up.js';
-import { register as log } from './log.js';
-import { register as sign } from './sign.js';
-import { register as keys } from './keys.js';
-import { register as verify } from './verify.js';
-import { register as blob } from './blob.js';
-import { register as attest } from './attest.js';
-import { register as tree } from './tree.js';
-import { register as demo } from './demo.js';
-import { register as admission } from './admission.js';
-import { register as monitor } from './monitor.js';
 
 /**
- * Every command group registers itself here; each lives in its own file
- * (src/cli/<group>.ts) exporting `register(program)`.
+ * Each top-level command → the module (src/cli/<file>.ts) whose `register(program)` adds it.
+ * A module is imported only when its command runs, so `sigil --version` or `sigil verify-blob`
+ * never loads Fastify, pg, SQLite or the admission engine. Adding a command: one line here
+ * (test/cli/commands.test.ts checks that every module registers exactly the names listed for it).
  */
-type Register = (program: Command) => void;
+type CommandModule = { register(program: Command): void };
 
-const groups: Register[] = [
-  oidc,
-  ca,
-  trustedRoot,
-  up,
-  log,
-  sign,
-  keys,
-  verify,
-  blob,
-  attest,
-  tree,
-  admission,
-  demo,
-  monitor,
-];
+export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
+  oidc: () => import('./oidc.js'),
+  ca: () => import('./ca.js'),
+  'trusted-root': () => import('./trusted-root.js'),
+  up: () => import('./up.js'),
+  log: () => import('./log.js'),
+  sign: () => import('./sign.js'),
+  'generate-key-pair': () => import('./keys.js'),
+  verify: () => import('./verify.js'),
+  'verify-attestation': () => import('./verify.js'),
+  'sign-blob': () => import('./blob.js'),
+  'verify-blob': () => import('./blob.js'),
+  attest: () => import('./attest.js'),
+  tree: () => import('./tree.js'),
+  triangulate: () => import('./tree.js'),
+  admission: () => import('./admission.js'),
+  policy: () => import('./admission.js'),
+  demo: () => import('./demo.js'),
+  monitor: () => import('./monitor.js'),
+  tsa: () => import('./tsa.js'),
+  'signing-config': () => import('./signing-config.js'),
+};
 
-export function registerCommands(program: Command): void {
-  for (const register of groups) register(program);
+/**
+ * Registers the module of `name` when it is a known command, otherwise every module (help, an
+ * unknown command's "did you mean", `sigil help <cmd>`). A module is registered once.
+ */
+export async function registerCommands(program: Command, name?: string): Promise<void> {
+  const loaders =
+    name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  const seen = new Set<CommandModule>();
+  for (const mod of await Promise.all(loaders.map((load) => load()))) {
+    if (seen.has(mod)) continue;
+    seen.add(mod);
+    mod.register(program);
+  }
 }

@@ -11,7 +11,7 @@ import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
-import { registerMigrate, servePostgres } from './log-postgres.js';
+import { registerMigrate, replicaHint, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
@@ -52,12 +52,18 @@ export function register(program: Command): void {
       process.env.SIGIL_DATABASE_URL,
     )
     .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
+    .option(
+      '--log-key <file>',
+      'log signing key (PKCS#8 PEM) shared by every replica (env SIGIL_LOG_KEY_FILE; default: created in --data-dir)',
+      process.env.SIGIL_LOG_KEY_FILE,
+    )
     .action(async (o: Record<string, string | undefined>) => {
-      if (o.store !== 'sqlite') return servePostgres(o);
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
       const tls = readTlsFlags(o);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
+        store: storeFlags(o),
+        ...(o.logKey ? { logKeyFile: o.logKey } : {}),
         host: o.host,
         port: intOption(o.port, '--port', 0, 65535),
         bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
@@ -66,8 +72,11 @@ export function register(program: Command): void {
         maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
         ...(tls ? { tls } : {}),
         logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
-      });
+      }).catch(replicaHint);
       process.stdout.write(`sigil log listening on ${server.url}\n`);
+      if (server.role) {
+        process.stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
+      }
       closeOnSignals(() => server.close());
     });
 
@@ -90,7 +99,8 @@ export function register(program: Command): void {
       ...s,
       origin: verifyTreeHead(s, key, `the final tree head of shard ${s.treeID}`).origin,
     }));
-    if (o.json) return printJson({ ...info, verified: true });
+    const logId = sha256(spkiDer(key)).toString('hex');
+    if (o.json) return printJson({ ...info, logId, verified: true });
     let offset = 0;
     let text = '';
     for (const s of shards) {
@@ -99,6 +109,7 @@ export function register(program: Command): void {
     }
     process.stdout.write(
       `Verification: signed tree head verified with the log public key (${signer})\n` +
+        `Log ID: ${logId}\n` +
         `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
         (shards.length > 0
           ? `Global Log Indexes: ${offset} onward (after ${shards.length} inactive shard(s))\n${text}`

@@ -1,23 +1,22 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
-import { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } from '../oidc/providers.js';
 import { RegistryClient } from '../oci/client.js';
 import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
 import { parseReference, type ImageReference } from '../oci/reference.js';
 import { fallbackTag, type ReferrersMode } from '../oci/referrers.js';
-import {
-  createSigning,
-  loadPrivateKeyFile,
-  resolveImage,
-  signImage,
-  signImageBundle,
-  type BundleBuilder,
-  type BundleSignResult,
-  type ResolvedImage,
-  stackDefaults,
-  type SigningConfig,
-} from '../sign/index.js';
+// Modules of src/sign/ by name, not its index: the CLI loads only what a command uses (start-up);
+// the token providers and the signing factory are imported by the code that signs.
+import { loadPrivateKeyFile } from '../sign/keyfile.js';
+import { resolveImage, signImage, type ResolvedImage } from '../sign/image.js';
+import { signImageBundle, type BundleSignResult } from '../sign/image-bundle.js';
+import type { BundleBuilder } from '../sign/bundle-builder.js';
+import { SIGNING_CONFIG_FILE, stackDefaults } from '../sign/stack.js';
+import type { SigningConfig } from '../sign/factory.js';
+import { parseSigningConfig, type SigningConfig as SigstoreSigningConfig } from '../signing-config/config.js';
+import { chooseServices } from '../signing-config/resolve.js';
 import { CliError } from './output.js';
 
 /** Flags shared by every command that talks to a registry. */
@@ -35,6 +34,8 @@ export interface SigningFlags {
   rekorUrl?: string;
   identityToken?: string;
   dataDir?: string;
+  signingConfig?: string;
+  timestampServerUrl?: string;
 }
 
 export const progress = (line: string): void => {
@@ -97,6 +98,7 @@ export async function signWithLayout(
   const client = registryClient(ref, f);
   const resolved = await resolveImage(client, ref, progress);
   await confirmUpload(f.yes, config.logUrl!);
+  const { createSigning } = await import('../sign/factory.js');
   const { builder } = createSigning(config);
   if (f.legacyLayout) return progress(await legacy({ client, image: resolved, builder }));
   const results = await signImageBundle({
@@ -138,7 +140,53 @@ export function withSigningFlags(c: Command): Command {
     .option(
       '--data-dir <dir>',
       'data directory of `sigil up` holding stack.env (default: SIGIL_DATA_DIR or ./.sigil)',
+    )
+    .option(
+      '--signing-config <file>',
+      'SigningConfig v0.2 naming the CA, logs and TSAs (default: SIGIL_SIGNING_CONFIG, else signing_config.json in the data directory, if any)',
+    )
+    .option(
+      '--timestamp-server-url <url>',
+      'RFC 3161 timestamp URL (e.g. http://127.0.0.1:5580/api/v1/timestamp); wins over the signing config',
     );
+}
+
+/** The signing config of --signing-config, else the data directory's, else none. */
+function loadSigningConfig(f: SigningFlags, dataDir: string): SigstoreSigningConfig | undefined {
+  const named = f.signingConfig ?? (process.env.SIGIL_SIGNING_CONFIG || undefined);
+  const path = named ?? join(dataDir, SIGNING_CONFIG_FILE);
+  if (named === undefined && !existsSync(path)) return undefined;
+  try {
+    return parseSigningConfig(readFileSync(path));
+  } catch (e) {
+    throw new CliError(
+      `cannot use signing config ${path}: ${isSigilError(e) ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`,
+    );
+  }
+}
+
+/** CA, logs and TSAs: flags win, then the signing config, then stack.env / env / default ports. */
+function chosenServices(f: SigningFlags): { caUrl: string; logUrls: string[]; tsaUrls: string[] } {
+  const stack = stackDefaults(process.env, f.dataDir);
+  const explicit = {
+    ...(f.fulcioUrl !== undefined ? { caUrl: checkUrl(f.fulcioUrl, '--fulcio-url') } : {}),
+    ...(f.rekorUrl !== undefined ? { logUrl: checkUrl(f.rekorUrl, '--rekor-url') } : {}),
+    ...(f.timestampServerUrl !== undefined
+      ? { tsaUrl: checkUrl(f.timestampServerUrl, '--timestamp-server-url') }
+      : {}),
+  };
+  let chosen;
+  try {
+    chosen = chooseServices(loadSigningConfig(f, stack.dataDir), explicit);
+  } catch (e) {
+    if (isSigilError(e)) throw new CliError(e.message);
+    throw e;
+  }
+  return {
+    caUrl: chosen.caUrl ?? stack.caUrl,
+    logUrls: chosen.logUrls.length > 0 ? chosen.logUrls : [stack.logUrl],
+    tsaUrls: chosen.tsaUrls,
+  };
 }
 
 export function parseImage(input: string): ImageReference {
@@ -230,14 +278,21 @@ export async function confirmUpload(yes: boolean | undefined, logUrl: string): P
  * with a token obtained now (so a missing token fails before any prompt), the CA and log URLs.
  */
 export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
-  const stack = stackDefaults(process.env, f.dataDir);
-  const logUrl = checkUrl(f.rekorUrl ?? stack.logUrl, '--rekor-url');
+  const services = chosenServices(f);
+  const [logUrl, ...extraLogUrls] = services.logUrls;
+  const common = {
+    logUrl: checkUrl(logUrl!, '--rekor-url'),
+    ...(extraLogUrls.length > 0 ? { extraLogUrls } : {}),
+    ...(services.tsaUrls.length > 0 ? { tsaUrls: services.tsaUrls } : {}),
+    progress,
+  };
   if (f.key !== undefined) {
     const password = await readPassword('Enter password for private key: ');
     const keys = wrapErrors(() => loadPrivateKeyFile(f.key!, password));
-    return { key: { kind: 'key-file', ...keys }, logUrl, progress };
+    return { key: { kind: 'key-file', ...keys }, ...common };
   }
-  const caUrl = checkUrl(f.fulcioUrl ?? stack.caUrl, '--fulcio-url');
+  const caUrl = checkUrl(services.caUrl, '--fulcio-url');
+  const { getIdentityToken, NO_TOKEN_HINT, NO_TOKEN_MESSAGE } = await import('../oidc/providers.js');
   let token: string;
   try {
     token = await getIdentityToken({
@@ -254,7 +309,7 @@ export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
       );
     throw e;
   }
-  return { key: { kind: 'keyless', caUrl, tokens: { token, env: {} } }, logUrl, progress };
+  return { key: { kind: 'keyless', caUrl, tokens: { token, env: {} } }, ...common };
 }
 
 function wrapErrors<T>(fn: () => T): T {

@@ -6,14 +6,27 @@ import { CliError, printJson } from './output.js';
 export function register(program: Command): void {
   program
     .command('trusted-root')
-    .description('print a trusted_root.json for a sigil CA (with its CT log) and transparency log')
+    .description('print a trusted_root.json for a sigil CA (with its CT log), transparency log and TSAs')
     .requiredOption('--ca-url <url>', 'CA base URL')
     .requiredOption('--log-url <url>', 'transparency log base URL')
     .option('--ct-url <url>', 'CT log base URL to record (default <ca-url>/ct)')
+    .option(
+      '--tsa-url <url>',
+      'full RFC 3161 timestamp URL of a TSA to list (its chain is read from URL/certchain; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--valid-from <rfc3339>', 'start of the validity windows (default: the CA root notBefore)')
     .option('--output <file>', 'write to a file instead of stdout')
     .action(
-      async (o: { caUrl: string; logUrl: string; ctUrl?: string; validFrom?: string; output?: string }) => {
+      async (o: {
+        caUrl: string;
+        logUrl: string;
+        ctUrl?: string;
+        tsaUrl: string[];
+        validFrom?: string;
+        output?: string;
+      }) => {
         let validFrom: Date | undefined;
         if (o.validFrom !== undefined) {
           validFrom = new Date(o.validFrom);
@@ -24,6 +37,7 @@ export function register(program: Command): void {
           caUrl: o.caUrl,
           logUrl: o.logUrl,
           ...(o.ctUrl ? { ctUrl: o.ctUrl } : {}),
+          tsaUrls: o.tsaUrl,
           ...(validFrom ? { validFrom } : {}),
         });
         if (o.output) writeFileSync(o.output, `${JSON.stringify(root, null, 2)}\n`);

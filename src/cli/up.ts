@@ -8,15 +8,22 @@ import { buildTrustedRoot } from '../ca/trusted-root.js';
 import { createLogServer } from '../rekor/server.js';
 import { pemBlocks } from '../crypto/index.js';
 import { closeOnSignals } from '../server/index.js';
+import { createTsaServer } from '../tsa/server.js';
+import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
+import { createTrustFilesServer } from '../signing-config/server.js';
+import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
 import { CliError } from './output.js';
 import { parsePort } from './oidc.js';
 
-export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000 } as const;
+export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000, tsa: 5580, trust: 5581 } as const;
 
 export interface DevStackOptions {
   dataDir: string;
   host?: string;
-  /** N → issuer N, CA N+1, log N+2; 0 → random free ports; absent → 8080 / 5555 / 3000. */
+  /**
+   * N → issuer N, CA N+1, log N+2, TSA N+3, trust files N+4; 0 → random free ports;
+   * absent → 8080 / 5555 / 3000 / 5580 / 5581.
+   */
   portBase?: number;
   /** Extra trusted issuers for the CA beside the dev issuer. */
   extraIssuers?: IssuerConfig[];
@@ -29,7 +36,12 @@ export interface DevStack {
   oidcUrl: string;
   caUrl: string;
   logUrl: string;
+  /** Full timestamp URL of the TSA. */
+  tsaUrl: string;
+  /** Serves /trusted_root.json and /signing_config.json. */
+  trustFilesUrl: string;
   trustedRootPath: string;
+  signingConfigPath: string;
   envPath: string;
   close(): Promise<void>;
 }
@@ -78,17 +90,47 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       ...(opts.logWorkers !== undefined ? { workers: opts.logWorkers } : {}),
     });
     closers.push(() => log.close());
+    const tsa = await createTsaServer({
+      dataDir: join(dir, 'tsa'),
+      host,
+      port: port('tsa', 3),
+      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    });
+    closers.push(() => tsa.close());
     const logKey = pemBlocks(log.publicKeyPem).find((b) => b.type === 'PUBLIC KEY');
     if (!logKey || !ca.ct) throw new Error('log or CT key missing');
+    const start = validFrom(ca.ca.rootDer);
     const root = buildTrustedRoot({
       ca: { uri: ca.url, chainDer: [ca.ca.intermediateDer, ca.ca.rootDer] },
-      tlogs: [{ baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom: validFrom(ca.ca.rootDer) }],
-      ctlogs: [
-        { baseUrl: `${ca.url}/ct`, publicKeyDer: ca.ct.publicKeyDer, validFrom: validFrom(ca.ca.rootDer) },
-      ],
+      tsas: [{ uri: tsa.timestampUrl, chainDer: tsa.material.chainDer }],
+      tlogs: [{ baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom: start }],
+      ctlogs: [{ baseUrl: `${ca.url}/ct`, publicKeyDer: ca.ct.publicKeyDer, validFrom: start }],
     });
     const trustedRootPath = join(dir, 'trusted_root.json');
-    writeFileSync(trustedRootPath, `${JSON.stringify(root, null, 2)}\n`);
+    const rootText = `${JSON.stringify(root, null, 2)}\n`;
+    writeFileSync(trustedRootPath, rootText);
+    const signingConfigPath = join(dir, SIGNING_CONFIG_FILE);
+    const signingText = `${JSON.stringify(
+      signingConfigToJson(
+        buildSigningConfig({
+          caUrl: ca.url,
+          oidcUrl: oidc.url,
+          rekorUrls: [log.publicUrl],
+          tsaUrls: [tsa.timestampUrl],
+          validFrom: start,
+        }),
+      ),
+      null,
+      2,
+    )}\n`;
+    writeFileSync(signingConfigPath, signingText);
+    const files = await createTrustFilesServer({
+      files: { 'trusted_root.json': rootText, 'signing_config.json': signingText },
+      host,
+      port: port('trust', 4),
+      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    });
+    closers.push(() => files.close());
     const envPath = join(dir, 'stack.env');
     writeFileSync(
       envPath,
@@ -96,11 +138,23 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         `SIGIL_OIDC_URL=${oidc.url}`,
         `SIGIL_CA_URL=${ca.url}`,
         `SIGIL_LOG_URL=${log.publicUrl}`,
+        `SIGIL_TSA_URL=${tsa.timestampUrl}`,
         `SIGIL_TRUSTED_ROOT=${trustedRootPath}`,
+        `SIGIL_SIGNING_CONFIG=${signingConfigPath}`,
         '',
       ].join('\n'),
     );
-    return { oidcUrl: oidc.url, caUrl: ca.url, logUrl: log.publicUrl, trustedRootPath, envPath, close };
+    return {
+      oidcUrl: oidc.url,
+      caUrl: ca.url,
+      logUrl: log.publicUrl,
+      tsaUrl: tsa.timestampUrl,
+      trustFilesUrl: files.url,
+      trustedRootPath,
+      signingConfigPath,
+      envPath,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;
@@ -116,11 +170,14 @@ export function register(program: Command): void {
   program
     .command('up')
     .description(
-      'run the dev stack: OIDC issuer, CA with CT log, transparency log; writes trusted_root.json and stack.env',
+      'run the dev stack: OIDC issuer, CA with CT log, transparency log, TSA; writes trusted_root.json, signing_config.json and stack.env',
     )
     .option('--data-dir <dir>', 'state directory', '.sigil')
     .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--port-base <n>', 'issuer on N, CA on N+1, log on N+2 (default 8080 / 5555 / 3000)')
+    .option(
+      '--port-base <n>',
+      'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4 (default 8080 / 5555 / 3000 / 5580 / 5581)',
+    )
     .option('--oidc-issuers <file>', 'more issuers for the CA to trust (YAML)')
     .action(async (o: { dataDir: string; host: string; portBase?: string; oidcIssuers?: string }) => {
       let extra: IssuerConfig[] = [];
@@ -142,7 +199,9 @@ export function register(program: Command): void {
           `sigil up: OIDC issuer  ${stack.oidcUrl}`,
           `sigil up: CA           ${stack.caUrl} (CT log at ${stack.caUrl}/ct/v1/)`,
           `sigil up: log          ${stack.logUrl}`,
-          `sigil up: trusted root ${stack.trustedRootPath}`,
+          `sigil up: TSA          ${stack.tsaUrl} (chain at ${stack.tsaUrl}/certchain)`,
+          `sigil up: trusted root ${stack.trustedRootPath} (${stack.trustFilesUrl}/trusted_root.json)`,
+          `sigil up: signing cfg  ${stack.signingConfigPath} (${stack.trustFilesUrl}/signing_config.json)`,
           `sigil up: environment  ${stack.envPath} (source it: set -a; . ${stack.envPath}; set +a)`,
           '',
         ].join('\n'),

@@ -3,19 +3,14 @@ import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { readAttestations } from '../oci/cosign.js';
 import { DEFAULT_PLATFORM, parsePlatform, readImageSignatures, type Platform } from '../oci/signatures.js';
-import {
-  bundleVerifyOutput,
-  checkLines,
-  cosignVerifyOutput,
-  verifyBundleAttestations,
-  verifyImageSignatures,
-  type VerifiedAttestation,
-  type VerifiedImageBundle,
-  loadPublicKeyFile,
-  predicateTypeOf,
-  stackDefaults,
-  verifyImageAttestations,
-} from '../sign/index.js';
+// Modules of src/sign/ by name, not its index (start-up: see src/cli/commands.ts).
+import { bundleVerifyOutput, verifyBundleAttestations, verifyImageSignatures } from '../sign/image-verify.js';
+import { checkLines, cosignVerifyOutput } from '../sign/output.js';
+import { verifyImageAttestations, type VerifiedAttestation } from '../sign/attestation.js';
+import type { VerifiedImageBundle } from '../sign/image-bundle.js';
+import { loadPublicKeyFile } from '../sign/keyfile.js';
+import { predicateTypeOf } from '../sign/statement.js';
+import { stackDefaults } from '../sign/stack.js';
 import {
   compilePolicy,
   createTrustMaterial,

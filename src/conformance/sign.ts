@@ -5,6 +5,8 @@ import { FieldReader, parseJsonInput, type Json } from '../bundle/protojson.js';
 import { createSigning, stackDefaults } from '../sign/index.js';
 import type { SignArgs } from './args.js';
 import { readArg } from './verify.js';
+import { parseSigningConfig, SIGNING_CONFIG_MEDIA_TYPE } from '../signing-config/config.js';
+import { chooseTsaUrls } from '../signing-config/resolve.js';
 
 const SIGNING_CONFIG_MEDIA_TYPES = [
   'application/vnd.dev.sigstore.signingconfig.v0.2+json',
@@ -24,7 +26,7 @@ function serviceUrls(r: FieldReader, v: unknown, api: number | undefined): strin
 
 /**
  * Just the URLs conformance signing needs from a SigningConfig (v0.1 or v0.2): the CA and a
- * Rekor v1 log. Timestamp authorities and Rekor v2 logs are not used by sigil's signer yet.
+ * Rekor v1 log (Rekor v2 logs are not used by sigil's signer yet; TSAs: chooseTsaUrls).
  */
 export function readSigningConfigUrls(text: Buffer): { caUrl: string; logUrl: string } {
   const r = new FieldReader('INVALID_INPUT', 'signingConfig');
@@ -49,14 +51,22 @@ export function readSigningConfigUrls(text: Buffer): { caUrl: string; logUrl: st
 export async function conformanceSign(args: SignArgs): Promise<void> {
   if (args.staging && args.signingConfig === undefined)
     throw new SigilError('INVALID_INPUT', 'sigil has no staging instance: pass --signing-config');
-  const urls =
-    args.signingConfig !== undefined
-      ? readSigningConfigUrls(readArg(args.signingConfig, 'signing config', 1024 * 1024))
-      : (({ caUrl, logUrl }) => ({ caUrl, logUrl }))(stackDefaults(process.env));
+  const configText =
+    args.signingConfig !== undefined ? readArg(args.signingConfig, 'signing config', 1024 * 1024) : undefined;
+  const urls = configText
+    ? readSigningConfigUrls(configText)
+    : (({ caUrl, logUrl }) => ({ caUrl, logUrl }))(stackDefaults(process.env));
+  // TSAs of a v0.2 config, chosen as sigstore-go does; each signature is timestamped by them.
+  const tsaUrls =
+    configText &&
+    (JSON.parse(configText.toString()) as { mediaType?: unknown }).mediaType === SIGNING_CONFIG_MEDIA_TYPE
+      ? chooseTsaUrls(parseSigningConfig(configText))
+      : [];
   const data = readArg(args.file, 'artifact', 1024 * 1024 * 1024);
   const { builder } = createSigning({
     key: { kind: 'keyless', caUrl: urls.caUrl, tokens: { token: args.identityToken, env: {} } },
     logUrl: urls.logUrl,
+    ...(tsaUrls.length > 0 ? { tsaUrls } : {}),
   });
   const signed = args.inToto
     ? await builder.dsse('application/vnd.in-toto+json', data)

@@ -1,30 +1,31 @@
 import { createRequire } from 'node:module';
 import { createHash, type KeyObject } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
 import { keyKind, spkiDer, type KeyKind } from './keys.js';
-import { SigilError } from '../errors/index.js';
+import { createJsAddon, type NativeAddon } from './prehashed-js.js';
 
 /**
  * Signature verification over a precomputed digest (hashedrekord carries only the digest).
  * node:crypto always hashes its input, so ECDSA and RSA go through a small N-API addon over
- * OpenSSL's EVP_PKEY_verify (native/ecdsa_prehashed.c), built by `npm ci`.
+ * OpenSSL's EVP_PKEY_verify (native/ecdsa_prehashed.c), built by `npm ci` (prehashed-js.ts without it).
  */
-interface NativeAddon {
-  parseKey(spkiDer: Buffer): unknown;
-  parseEcPoint(bits: 256 | 384 | 521, point: Buffer): unknown;
-  verify(key: unknown, digest: Buffer, signature: Buffer): boolean;
-  parsePrivateEcKey(pkcs8Der: Buffer): unknown;
-  signDigest(key: unknown, digest: Buffer): Buffer;
-}
-
 let addon: NativeAddon | undefined;
 
+/**
+ * The addon, or its pure-JS twin (one warning on stderr) when it was not built, e.g. installed
+ * without a C compiler. SIGIL_NATIVE=0 picks the JS path on purpose (tests, benchmarks).
+ */
 function loadAddon(): NativeAddon {
   if (addon) return addon;
-  const require = createRequire(import.meta.url);
+  if (process.env.SIGIL_NATIVE === '0') return (addon = createJsAddon());
   try {
-    addon = require('../../native/build/Release/sigil_native.node') as NativeAddon;
-  } catch (e) {
-    throw new SigilError('INTERNAL', 'native verifier missing: run `npm ci` (builds native/)', { cause: e });
+    addon = createRequire(import.meta.url)('../../native/build/Release/sigil_native.node') as NativeAddon;
+  } catch {
+    if (isMainThread)
+      process.stderr.write(
+        'sigil: warning: native addon not built (native/build/Release/sigil_native.node): using the slower pure-JS ECDSA path\n',
+      );
+    addon = createJsAddon();
   }
   return addon;
 }

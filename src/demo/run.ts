@@ -122,6 +122,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     say(`   dev OIDC issuer      ${stack.oidc.url}  (GitHub-Actions-shaped tokens)`);
     say(`   CA (Fulcio v2 + CT)  ${stack.ca.url}`);
     say(`   transparency log     ${stack.log.url}  (explorer page at /)`);
+    say(`   timestamp authority  ${stack.tsa.timestampUrl}  (RFC 3161; signatures are timestamped)`);
     say(
       `   OCI registry         ${registry.url}  (${registry.kind === 'embedded' ? "sigil's embedded registry" : "Debian's docker-registry"})`,
     );

@@ -5,6 +5,9 @@ import { createOidcServer, type OidcServer } from '../oidc/dev-issuer.js';
 import { createCaServer, type CaServer } from '../ca/server.js';
 import { fetchTrustedRoot } from '../ca/client.js';
 import { createLogServer, type LogServer } from '../rekor/server.js';
+import { createTsaServer, type TsaServer } from '../tsa/server.js';
+import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
+import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
 import { parseTrustedRoot } from '../bundle/index.js';
 import { parsePolicyText } from '../admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../admission/server.js';
@@ -28,6 +31,7 @@ export interface Stack {
   oidc: OidcServer;
   ca: CaServer;
   log: LogServer;
+  tsa: TsaServer;
   registry: DemoRegistry | undefined;
   /** The bearer token the dev issuer's Actions endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN). */
   actionsRequestToken: string;
@@ -83,18 +87,36 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       workers: 0,
     });
     closers.push(() => log.close());
+    const tsa = await createTsaServer({ dataDir: join(config.dataDir, 'tsa'), port: 0, logLevel });
+    closers.push(() => tsa.close());
     const registry =
       config.registry === 'none' ? undefined : await startRegistry(config.registry ?? 'auto', config.dataDir);
     if (registry) closers.push(() => registry.close());
 
-    const trustedRoot = await fetchTrustedRoot({ caUrl: ca.url, logUrl: log.url });
+    const trustedRoot = await fetchTrustedRoot({
+      caUrl: ca.url,
+      logUrl: log.url,
+      tsaUrls: [tsa.timestampUrl],
+    });
     const trustedRootPath = join(config.dataDir, TRUSTED_ROOT_FILE);
     writeFileSync(trustedRootPath, `${JSON.stringify(trustedRoot, null, 2)}\n`);
+    const signingConfig = buildSigningConfig({
+      caUrl: ca.url,
+      oidcUrl: oidc.url,
+      rekorUrls: [log.url],
+      tsaUrls: [tsa.timestampUrl],
+      validFrom: new Date(Date.now() - 60_000),
+    });
+    writeFileSync(
+      join(config.dataDir, SIGNING_CONFIG_FILE),
+      `${JSON.stringify(signingConfigToJson(signingConfig), null, 2)}\n`,
+    );
     const env: Record<string, string> = {
       SIGIL_DATA_DIR: config.dataDir,
       SIGIL_OIDC_URL: oidc.url,
       SIGIL_CA_URL: ca.url,
       SIGIL_LOG_URL: log.url,
+      SIGIL_TSA_URL: tsa.timestampUrl,
       SIGIL_TRUSTED_ROOT: trustedRootPath,
       ...(registry ? { SIGIL_REGISTRY: registry.host } : {}),
     };
@@ -109,6 +131,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       oidc,
       ca,
       log,
+      tsa,
       registry,
       actionsRequestToken,
       actionsRequestUrl: `${oidc.url}/actions/token`,

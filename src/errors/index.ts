@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   LOCKED: 409,
   // size limits (413)
   TOO_LARGE: 413,
+  // wrong content type (415)
+  UNSUPPORTED_MEDIA_TYPE: 415,
   // overload (429/503)
   RATE_LIMITED: 429,
   PUSHBACK: 503,

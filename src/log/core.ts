@@ -1,7 +1,9 @@
 import { SigilError, toSigilError } from '../errors/index.js';
-import { EMPTY_ROOT, consistencyProof, inclusionProof, leafHash, type HashSource } from '../merkle/index.js';
-import { composingSource, nodeKey } from './hash-source.js';
-import type { LogStore, NewEntry, NodeHash, NodeId } from './store/types.js';
+import { EMPTY_ROOT, inclusionProof, leafHash } from '../merkle/index.js';
+import { composingSource } from './hash-source.js';
+import type { LogStore, NewEntry, NodeHash } from './store/types.js';
+import { checkAppend } from './limits.js';
+import { TreeReader } from './reader.js';
 import { TreeCache } from './tree-cache.js';
 import type {
   AppendOptions,
@@ -23,12 +25,6 @@ export const DEFAULT_MAX_PENDING = 20_000;
 export const DEFAULT_HOT_LEVEL = 6;
 /** Below the hot level, nodes of this many most recent leaves stay in memory. */
 export const DEFAULT_CACHE_WINDOW = 65_536;
-export const MAX_GET_ENTRIES = 1000;
-export const DEFAULT_INDEX_LOOKUP_LIMIT = 100;
-export const MAX_INDEX_LOOKUP_LIMIT = 1000;
-export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
-export const MAX_INDEX_KEYS = 64;
-export const MAX_INDEX_KEY_LENGTH = 1024;
 const COLD_CACHE_LIMIT = 65_536;
 /** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
 const PIPELINE_DEPTH = 2;
@@ -53,11 +49,6 @@ export interface LogConfig {
    * as `attestation` on their AppendResult; if it fails, results carry none.
    */
   attest?: (entries: readonly StoredEntry[]) => Promise<readonly Buffer[]>;
-}
-
-/** What createLog's append resolves with: AppendResult plus the entry's attestation, if any. */
-export interface CoreAppendResult extends AppendResult {
-  attestation?: Buffer;
 }
 
 export interface LogStats {
@@ -94,10 +85,6 @@ export async function createLog(config: LogConfig): Promise<Log> {
   return log;
 }
 
-function isIndex(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
-
 interface InFlightBatch {
   batch: Pending[];
   firstByHash: Map<string, Pending>;
@@ -119,8 +106,7 @@ class LogCore implements Log {
   treeId = '';
   private head!: TreeHead;
   private cache!: TreeCache;
-  private readonly cold = new Map<number, Buffer>();
-  private readonly memo = new Map<string, Buffer>();
+  private readonly reader: TreeReader;
   private readonly store: LogStore;
   private readonly sign: TreeHeadSigner;
   private readonly maxBatch: number;
@@ -160,6 +146,12 @@ class LogCore implements Log {
     this.hotLevel = config.hotLevel ?? DEFAULT_HOT_LEVEL;
     this.cacheWindow = config.cacheWindow ?? DEFAULT_CACHE_WINDOW;
     this.attest = config.attest;
+    this.reader = new TreeReader({
+      reads: config.store,
+      head: () => this.head,
+      hot: (level, index) => this.cache.get(level, index),
+      coldLimit: COLD_CACHE_LIMIT,
+    });
     this.optimistic = config.store.pipelinedCommits === true;
     this.depth = this.optimistic ? PIPELINE_DEPTH : 1;
     if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1))
@@ -175,8 +167,7 @@ class LogCore implements Log {
 
   /** Rebuilds the in-memory state from the store (at open and after a failed commit). */
   private async reload(): Promise<void> {
-    this.memo.clear();
-    this.cold.clear();
+    this.reader.clear();
     const state = await this.store.load();
     let head = state.treeHead;
     if (head === undefined) {
@@ -225,24 +216,9 @@ class LogCore implements Log {
 
   append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
-    if (!(leaf instanceof Uint8Array))
-      return Promise.reject(new SigilError('INVALID_INPUT', 'leaf must be bytes'));
-    if (leaf.length > MAX_LEAF_BYTES) {
-      return Promise.reject(
-        new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`),
-      );
-    }
+    const bad = checkAppend(leaf, opts);
+    if (bad) return Promise.reject(bad);
     const indexKeys = opts?.indexKeys ?? [];
-    if (indexKeys.length > MAX_INDEX_KEYS) {
-      return Promise.reject(new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`));
-    }
-    for (const k of indexKeys) {
-      if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
-        return Promise.reject(
-          new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length'),
-        );
-      }
-    }
     if (this.queue.length >= this.maxPending) {
       return Promise.reject(
         new SigilError('PUSHBACK', `log is busy: ${this.queue.length} appends waiting`, {
@@ -363,7 +339,7 @@ class LogCore implements Log {
       }
       if (entries.length > 0) {
         const size = previousSize + entries.length;
-        const rootHash = await this.withSource((src) => src.hashRange(0, size) as Buffer);
+        const rootHash = await this.reader.withSource((src) => src.hashRange(0, size) as Buffer);
         const timestamp = this.now();
         head = { size, rootHash, timestamp, signed: this.sign(size, rootHash, timestamp) };
         // Started before the commit, awaited after it: nothing is released before durability.
@@ -457,7 +433,7 @@ class LogCore implements Log {
     }
     try {
       const attestations = b.attesting === undefined ? undefined : await b.attesting;
-      const results = await this.withSource((src) =>
+      const results = await this.reader.withSource((src) =>
         batch.map((p) => {
           const entry = b.byHash.get(p.leafHash.toString('hex'))!;
           return { entry, proof: inclusionProof(src, entry.index, head.size) };
@@ -469,7 +445,7 @@ class LogCore implements Log {
         const duplicate = b.known.has(key) || b.firstByHash.get(key) !== p;
         if (duplicate) this.counters.duplicates += 1;
         const e = r.entry;
-        const result: CoreAppendResult = {
+        const result: AppendResult = {
           entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
           duplicate,
           treeHead: head,
@@ -487,106 +463,36 @@ class LogCore implements Log {
     }
   }
 
-  /**
-   * Runs `fn` over a HashSource backed by memory; nodes it lacks are fetched from the store in
-   * one call and `fn` runs again (it must be pure).
-   */
-  private async withSource<T>(fn: (src: HashSource) => T): Promise<T> {
-    const fetched = new Map<number, Buffer>();
-    for (let pass = 0; pass < 3; pass++) {
-      const missing = new Map<number, NodeId>();
-      const cache = this.cache;
-      const lookup = (level: number, index: number): Buffer | undefined => {
-        const h = cache.get(level, index);
-        if (h !== undefined) return h;
-        const key = nodeKey(level, index);
-        return fetched.get(key) ?? this.cold.get(key);
-      };
-      const out = fn(composingSource(lookup, missing, this.memo));
-      if (missing.size === 0) return out;
-      const ids = [...missing.values()];
-      const hashes = await this.store.getNodes(ids);
-      ids.forEach((id, i) => {
-        const h = hashes[i];
-        if (h === undefined)
-          throw new SigilError('STORAGE_FAILURE', `log store lacks tree node ${id.level}/${id.index}`);
-        const key = nodeKey(id.level, id.index);
-        fetched.set(key, h);
-        if (this.cold.size >= COLD_CACHE_LIMIT) this.cold.delete(this.cold.keys().next().value!);
-        this.cold.set(key, h);
-      });
-    }
-    throw new SigilError('STORAGE_FAILURE', 'tree nodes kept changing while computing a proof');
-  }
-
   latestTreeHead(): TreeHead {
     return this.head;
   }
 
-  async getEntry(index: number): Promise<StoredEntry | undefined> {
-    if (!isIndex(index) || index >= this.head.size) return undefined;
-    const [e] = await this.store.getEntries(index, 1);
-    return e;
+  getEntry(index: number): Promise<StoredEntry | undefined> {
+    return this.reader.getEntry(index);
   }
 
-  async getEntries(start: number, count: number): Promise<StoredEntry[]> {
-    if (!isIndex(start) || !isIndex(count))
-      throw new SigilError('INVALID_INPUT', 'start and count must be non-negative integers');
-    if (count > MAX_GET_ENTRIES)
-      throw new SigilError('INVALID_INPUT', `at most ${MAX_GET_ENTRIES} entries per read`);
-    const end = Math.min(start + count, this.head.size);
-    if (end <= start) return [];
-    return this.store.getEntries(start, end - start);
+  getEntries(start: number, count: number): Promise<StoredEntry[]> {
+    return this.reader.getEntries(start, count);
   }
 
-  async findByLeafHash(hash: Buffer): Promise<StoredEntry | undefined> {
-    if (!(hash instanceof Uint8Array) || hash.length !== 32) return undefined;
-    const size = this.head.size;
-    const [e] = await this.store.findByLeafHashes([Buffer.from(hash)]);
-    return e !== undefined && e.index < size ? e : undefined;
+  findByLeafHash(hash: Buffer): Promise<StoredEntry | undefined> {
+    return this.reader.findByLeafHash(hash);
   }
 
-  async lookupIndexKey(key: string, limit = DEFAULT_INDEX_LOOKUP_LIMIT): Promise<number[]> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_INDEX_KEY_LENGTH) {
-      throw new SigilError('INVALID_INPUT', 'index key must be a non-empty string of bounded length');
-    }
-    if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= MAX_INDEX_LOOKUP_LIMIT)) {
-      throw new SigilError('INVALID_INPUT', `limit must be between 1 and ${MAX_INDEX_LOOKUP_LIMIT}`);
-    }
-    const size = this.head.size;
-    return (await this.store.lookupIndexKey(key, limit)).filter((i) => i < size);
+  lookupIndexKey(key: string, limit?: number): Promise<number[]> {
+    return this.reader.lookupIndexKey(key, limit);
   }
 
-  private checkSize(size: number, what: string): void {
-    if (!isIndex(size) || size > this.head.size) {
-      throw new SigilError(
-        'INVALID_INPUT',
-        `${what} ${size} is not a tree size of this log (current size ${this.head.size})`,
-      );
-    }
+  rootAt(size: number): Promise<Buffer> {
+    return this.reader.rootAt(size);
   }
 
-  async rootAt(size: number): Promise<Buffer> {
-    this.checkSize(size, 'tree size');
-    if (size === 0) return EMPTY_ROOT;
-    if (size === this.head.size) return this.head.rootHash;
-    return Buffer.from(await this.withSource((src) => src.hashRange(0, size)));
+  inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
+    return this.reader.inclusionProof(index, treeSize);
   }
 
-  async inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
-    this.checkSize(treeSize, 'tree size');
-    if (!isIndex(index) || index >= treeSize) {
-      throw new SigilError('INVALID_INPUT', `index ${index} is not in a tree of size ${treeSize}`);
-    }
-    return copyProof(await this.withSource((src) => inclusionProof(src, index, treeSize)));
-  }
-
-  async consistencyProof(first: number, second: number): Promise<Buffer[]> {
-    this.checkSize(second, 'tree size');
-    if (!isIndex(first) || first > second) {
-      throw new SigilError('INVALID_INPUT', `first size ${first} must be between 0 and ${second}`);
-    }
-    return copyProof(await this.withSource((src) => consistencyProof(src, first, second)));
+  consistencyProof(first: number, second: number): Promise<Buffer[]> {
+    return this.reader.consistencyProof(first, second);
   }
 
   stats(): LogStats {

@@ -39,6 +39,8 @@ export function composingSource(
   missing: Map<number, NodeId>,
   memo: Map<string, Buffer>,
 ): BufferHashSource {
+  // Counted per use, not read off missing.size: a node already missing does not grow the map.
+  let placeholders = 0;
   const range = (start: number, end: number): Buffer => {
     const n = end - start;
     if (n <= 0) return EMPTY_ROOT;
@@ -48,6 +50,7 @@ export function composingSource(
         const h = lookup(level, start / n);
         if (h !== undefined) return h;
         missing.set(nodeKey(level, start / n), { level, index: start / n });
+        placeholders += 1;
         return PLACEHOLDER;
       }
       // Not aligned (never the case for RFC 6962 proofs): fall back to the two halves.
@@ -56,10 +59,10 @@ export function composingSource(
     const key = `${start}:${end}`;
     const hit = memo.get(key);
     if (hit !== undefined) return hit;
-    const before = missing.size;
+    const before = placeholders;
     const k = splitPoint(n);
     const h = nodeHash(range(start, start + k), range(start + k, end));
-    if (missing.size === before) {
+    if (placeholders === before) {
       if (memo.size >= MEMO_LIMIT) memo.clear();
       memo.set(key, h);
     }

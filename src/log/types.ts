@@ -38,6 +38,11 @@ export interface AppendResult {
   treeHead: TreeHead;
   /** RFC 6962 inclusion proof of the entry against treeHead (leaf side first). */
   inclusionProof: Buffer[];
+  /**
+   * The personality's attestation of a new entry (a Rekor SET), made during the commit when the
+   * log was opened with an `attest` hook; absent for duplicates, forwarded appends, or a failed hook.
+   */
+  attestation?: Buffer;
 }
 
 export interface TransparencyLog {

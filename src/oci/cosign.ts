@@ -62,6 +62,8 @@ export interface CosignAttestationInput {
   certificate?: string;
   chain?: string;
   bundle?: string;
+  /** `{"SignedRFC3161Timestamp":"<b64>"}`. */
+  rfc3161Timestamp?: string;
 }
 
 /** A layer read back from a `.sig`/`.att` manifest, its blob fetched and digest-checked. */
@@ -209,6 +211,7 @@ export async function writeAttestation(
   if (att.certificate) annotations[COSIGN_ANNOTATIONS.certificate] = att.certificate;
   if (att.chain) annotations[COSIGN_ANNOTATIONS.chain] = att.chain;
   if (att.bundle) annotations[COSIGN_ANNOTATIONS.bundle] = att.bundle;
+  if (att.rfc3161Timestamp) annotations[COSIGN_ANNOTATIONS.rfc3161Timestamp] = att.rfc3161Timestamp;
   const blob: ImageBlob = { mediaType: MEDIA_TYPES.dsseEnvelope, bytes: att.envelope, annotations };
   return appendLayer(client, image, 'att', blob, () => true, opts);
 }

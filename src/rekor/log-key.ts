@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
+import type { IdentityFact } from '../log/store/pg/schema.js';
 import { generateP256, keyKind, privateKeyFromPem, publicKeyPem, sha256, spkiDer } from '../crypto/index.js';
 
 export const LOG_KEY_FILE = 'log-signing-key.pem';
@@ -44,4 +45,30 @@ export function loadOrCreateLogKey(dataDir: string): LogKey {
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
   return logKeyFrom(privateKey);
+}
+
+/** `--log-key FILE` / SIGIL_LOG_KEY_FILE: a key shared by the replicas of one log (never created here). */
+export function readLogKeyFile(path: string): LogKey {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SigilError('INVALID_KEY', `cannot read the log key ${path}: ${(e as Error).message}`);
+  }
+  return logKeyFrom(privateKeyFromPem(pem));
+}
+
+/** The facts a replicated log records about its Rekor identity (see claimIdentity). */
+export function logIdentity(key: LogKey, checkpointName?: string): IdentityFact[] {
+  const facts: IdentityFact[] = [
+    { key: 'log_id', value: key.logId, what: 'log key ID', code: 'INVALID_KEY' },
+  ];
+  if (checkpointName !== undefined)
+    facts.push({
+      key: 'checkpoint_name',
+      value: checkpointName,
+      what: 'checkpoint name',
+      code: 'INVALID_INPUT',
+    });
+  return facts;
 }

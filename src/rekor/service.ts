@@ -1,5 +1,4 @@
 import { SigilError } from '../errors/index.js';
-import type { CoreAppendResult } from '../log/core.js';
 import type { StoredEntry, TransparencyLog, TreeHead } from '../log/types.js';
 import { parseEntryId } from './entry-id.js';
 import type { LogKey } from './log-key.js';
@@ -84,7 +83,7 @@ export class RekorService {
       );
     }
     // A log built with rekorSetAttestor hands back the SET it signed during the commit.
-    const set = (r as CoreAppendResult).attestation;
+    const set = r.attestation;
     return { uuid, member: await this.member(this.active, r.entry, r.treeHead, r.inclusionProof, set) };
   }
 

@@ -5,6 +5,7 @@ import { BundleBuilder } from './bundle-builder.js';
 import { FulcioClient } from './fulcio.js';
 import { ephemeralSigner, keySigner } from './signer.js';
 import { logWitness } from './witness.js';
+import { TsaClient } from './timestamp.js';
 import type { Progress, Signer, Witness } from './types.js';
 
 /** Everything signing needs, parsed once at the edge (CLI flags, env, stack.env). */
@@ -14,6 +15,10 @@ export interface SigningConfig {
     | { kind: 'key-file'; privateKey: KeyObject; publicKey: KeyObject };
   /** The transparency log; undefined signs without logging (nothing verifies such signatures by default). */
   logUrl: string | undefined;
+  /** More logs to write to (a signing config with selector ALL or EXACT). */
+  extraLogUrls?: string[];
+  /** Full timestamp URLs of RFC 3161 TSAs; each signature is timestamped by each. */
+  tsaUrls?: string[];
   timeoutMs?: number;
   progress?: Progress;
 }
@@ -35,14 +40,10 @@ export function createSigning(config: SigningConfig): SigningStack {
           ...(progress ? { progress } : {}),
         })
       : keySigner(config.key.privateKey, config.key.publicKey);
-  const witnesses =
-    config.logUrl === undefined
-      ? []
-      : [
-          logWitness(
-            new RekorClient(config.logUrl, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
-            progress,
-          ),
-        ];
-  return { signer, witnesses, builder: new BundleBuilder(signer, witnesses) };
+  const logUrls = config.logUrl === undefined ? [] : [config.logUrl, ...(config.extraLogUrls ?? [])];
+  const witnesses = logUrls.map((url) =>
+    logWitness(new RekorClient(url, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}), progress),
+  );
+  const timestampers = (config.tsaUrls ?? []).map((url) => new TsaClient(url, config.timeoutMs, progress));
+  return { signer, witnesses, builder: new BundleBuilder(signer, witnesses, timestampers) };
 }

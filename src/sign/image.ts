@@ -1,6 +1,7 @@
 import { SigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
 import { cosignRekorBundleAnnotation } from '../bundle/cosign.js';
+import type { Bundle } from '../bundle/index.js';
 import type { RegistryClient } from '../oci/client.js';
 import type { ImageReference } from '../oci/reference.js';
 import { buildSimpleSigningPayload } from '../oci/simple-signing.js';
@@ -54,6 +55,12 @@ export interface ImageSignResult {
   attached: WriteResult;
 }
 
+/** cosign's `dev.sigstore.cosign/rfc3161timestamp` value for the bundle's first RFC 3161 timestamp. */
+function timestampAnnotation(bundle: Bundle): { rfc3161Timestamp?: string } {
+  const ts = bundle.verificationMaterial.rfc3161Timestamps[0];
+  return ts ? { rfc3161Timestamp: JSON.stringify({ SignedRFC3161Timestamp: ts.toString('base64') }) } : {};
+}
+
 /**
  * `sigil sign`: the simple-signing payload for the digest, signed, logged (hashedrekord), and
  * attached in cosign's layout with the signature, certificate, chain and Rekor bundle annotations.
@@ -83,6 +90,7 @@ export async function signImage(opts: {
       signature: signed.signature.signature.toString('base64'),
       ...certificateAnnotations(signed.signature.material),
       ...(entry ? { bundle: cosignRekorBundleAnnotation(entry) } : {}),
+      ...timestampAnnotation(signed.bundle),
     },
     opts.attachment,
   );
@@ -122,6 +130,7 @@ export async function attestImage(opts: {
       predicateType: opts.predicateType,
       ...certificateAnnotations(signed.signature.material),
       ...(entry ? { bundle: cosignRekorBundleAnnotation(entry) } : {}),
+      ...timestampAnnotation(signed.bundle),
     },
     opts.attachment,
   );

@@ -13,3 +13,4 @@ export * from './factory.js';
 export * from './output.js';
 export * from './image-bundle.js';
 export * from './image-verify.js';
+export * from './timestamp.js';

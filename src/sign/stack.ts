@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 export const DEFAULT_DATA_DIR = '.sigil';
 export const STACK_ENV_FILE = 'stack.env';
 export const TRUSTED_ROOT_FILE = 'trusted_root.json';
+export const SIGNING_CONFIG_FILE = 'signing_config.json';
 export const DEFAULT_CA_URL = 'http://127.0.0.1:5555';
 export const DEFAULT_LOG_URL = 'http://127.0.0.1:3000';
 const MAX_STACK_ENV_BYTES = 64 * 1024;

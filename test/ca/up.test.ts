@@ -23,7 +23,9 @@ test('sigil up wires issuer, CA+CT and log; its trusted_root.json verifies a key
       'SIGIL_CA_URL',
       'SIGIL_LOG_URL',
       'SIGIL_OIDC_URL',
+      'SIGIL_SIGNING_CONFIG',
       'SIGIL_TRUSTED_ROOT',
+      'SIGIL_TSA_URL',
     ]);
     const tokenRes = await fetch(`${env.SIGIL_OIDC_URL}/token`, {
       method: 'POST',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { openSqliteStore, type LogStore } from '../../src/log/index.js';
-import { migratePostgres, openPostgresStore } from '../../src/log/store/postgres.js';
+import { migratePostgres, openPostgresStore } from '../../src/log/store/pg/store.js';
 import { requirePostgres, testDatabase } from './helpers.js';
 
 /** Opens the store of one log again and again (after close); each driver under test provides one. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { DEFAULT_PG_SCHEMA, migratePostgres, pendingChannel } from '../../src/log/store/postgres.js';
-import { openReplicatedLog } from '../../src/log/store/pg/replica.js';
+import { DEFAULT_PG_SCHEMA, migratePostgres, pendingChannel } from '../../src/log/store/pg/store.js';
+import { openReplicatedLog } from '../../src/log/replicated.js';
 import { leafHash } from '../../src/merkle/index.js';
 import { assertProof, textSigner } from '../log/helpers.js';
 import { requirePostgres, testDatabase } from './helpers.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLog } from '../../src/log/index.js';
-import { migratePostgres, openPostgresStore } from '../../src/log/store/postgres.js';
+import { migratePostgres, openPostgresStore } from '../../src/log/store/pg/store.js';
 import { requirePostgres, sql, testDatabase } from './helpers.js';
 
 const signer = (size: number, root: Buffer, ts: number): string =>

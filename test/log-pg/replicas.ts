@@ -54,7 +54,7 @@ export async function spawnReplica(
     const timer = setTimeout(() => reject(new Error(`replica did not start: ${err}`)), 60_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /^sigil log listening on (http:\/\/\S+)\n/.exec(out);
+      const m = /^sigil log listening on (https?:\/\/\S+)\n/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { createLog, openSqliteStore, SQLITE_FILE_NAME, type Log } from '../../src/log/index.js';
-import type { SqliteLogStore } from '../../src/log/store/sqlite.js';
+import type { SqliteLogStore } from '../../src/log/store/sqlite/sqlite.js';
 import { leafHash } from '../../src/merkle/index.js';
 import { tempDir, textSigner } from './helpers.js';
 import { checkLookups, counterOf, LOOKUP_TUNING, lookupKeys, lookupLeaf } from './lookup-helpers.js';

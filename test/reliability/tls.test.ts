@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { httpsGet } from '../helpers/https-get.js';
 import { generateServingTls } from '../../src/admission/tls.js';
 import { ROOT, spawnServer, stop, tempDir } from './helpers.js';
-
-/** GET over HTTPS trusting only `ca`, checking the certificate against `localhost`. */
-function httpsGet(url: string, ca: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { ca, servername: 'localhost' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 const SERVERS: { name: string; args: (dir: string) => string[]; path: string }[] = [
   {

@@ -260,7 +260,7 @@ test('shard bad input is a 4xx JSON error; a frozen shard that grew keeps the se
   await server.close();
 
   // Something appends to the frozen shard behind the manifest's back: refuse to serve.
-  const { openSqliteStore } = await import('../../src/log/store/sqlite.js');
+  const { openSqliteStore } = await import('../../src/log/store/sqlite/sqlite.js');
   const { createLog } = await import('../../src/log/core.js');
   const store = await openSqliteStore({ dir: dataDir, worker: false });
   const log = await createLog({ store, signTreeHead: (size) => `forged head ${size}` });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
 import { createLog, type Log } from '../core.js';
-import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStoreOptions } from '../store/sqlite.js';
+import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStoreOptions } from '../store/sqlite/sqlite.js';
 import type { LogStore } from '../store/types.js';
 import type { TreeHeadSigner } from '../types.js';
 import {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SigilError } from '../../errors/index.js';
 import { createLog } from '../core.js';
-import { openSqliteStore, SQLITE_FILE_NAME } from '../store/sqlite.js';
+import { openSqliteStore, SQLITE_FILE_NAME } from '../store/sqlite/sqlite.js';
 import {
   fsyncPath,
   MANIFEST_FILE,

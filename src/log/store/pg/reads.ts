@@ -1,15 +1,9 @@
 import type pg from 'pg';
 import type { StoredEntry, TreeHead } from '../../types.js';
+import { toEntry, type EntryRow } from '../rows.js';
 import type { NodeId } from '../types.js';
 import { byteaArray, int2Array, int8Array } from './binary.js';
 import { indexKeyHash } from './schema.js';
-
-interface EntryRow {
-  idx: number;
-  leaf_hash: Buffer;
-  leaf: Buffer;
-  integrated_time: number;
-}
 
 interface HeadRow {
   size: number;
@@ -19,10 +13,6 @@ interface HeadRow {
 }
 
 const ENTRY_COLUMNS = 'idx, leaf_hash, leaf, integrated_time';
-
-function toEntry(r: EntryRow): StoredEntry {
-  return { index: r.idx, leaf: r.leaf, leafHash: r.leaf_hash, integratedTime: r.integrated_time };
-}
 
 /** The read queries of the PostgreSQL log, shared by the sequencer's store and the followers. */
 export class PgReads {

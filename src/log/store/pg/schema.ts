@@ -143,3 +143,40 @@ export async function readTreeId(client: pg.ClientBase | pg.Pool, schema: string
     );
   }
 }
+
+/** A fact that names the log (its signing key, its checkpoint name): the same on every replica. */
+export interface IdentityFact {
+  /** meta key, e.g. log_id. */
+  key: string;
+  value: string;
+  /** What it is, for the error: "log key ID". */
+  what: string;
+  /** The error code when a replica brings another value. */
+  code: 'INVALID_KEY' | 'INVALID_INPUT';
+}
+
+/**
+ * Records each fact the first time one is given (at `log migrate` or a first start) and refuses,
+ * naming the fact, a replica whose value differs from the recorded one.
+ */
+export async function claimIdentity(
+  client: pg.ClientBase | pg.Pool,
+  schema: string,
+  facts: readonly IdentityFact[],
+): Promise<void> {
+  const s = checkSchemaName(schema);
+  for (const f of facts) {
+    await client.query(`INSERT INTO ${s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
+      f.key,
+      f.value,
+    ]);
+    const r = await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = $1`, [f.key]);
+    const stored = r.rows[0]?.value;
+    if (stored !== f.value) {
+      throw new SigilError(
+        f.code,
+        `this replica's ${f.what} ${f.value} differs from the one the log's database records (${stored})`,
+      );
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { SqliteLogStore } from './sqlite.js';
 import { reviveBuffers } from './revive.js';
 import { unpackBatch, unpackHashes, type PackedBatch } from './worker-codec.js';
 import type { LookupTuning } from './lookup-index.js';
-import type { LogStore } from './types.js';
+import type { LogStore } from '../types.js';
 
 const METHODS = new Set([
   'load',

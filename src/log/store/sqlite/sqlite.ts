@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SigilError } from '../../errors/index.js';
-import type { StoredEntry, TreeHead } from '../types.js';
+import { SigilError } from '../../../errors/index.js';
+import type { StoredEntry, TreeHead } from '../../types.js';
+import { toEntry, type EntryRow } from '../rows.js';
 import {
   DEFAULT_LOOKUP_TUNING,
   encodeIndexKeys,
@@ -11,7 +12,7 @@ import {
   LookupIndex,
   type LookupTuning,
 } from './lookup-index.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
 export interface SqliteStoreOptions {
   /** Data directory; the database is `<dir>/log.db`. */
@@ -74,13 +75,6 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<LogStor
   if (opts.worker === false) return new SqliteLogStore(path, tuning);
   const { openWorkerStore } = await import('./worker-client.js');
   return openWorkerStore(path, tuning);
-}
-
-interface EntryRow {
-  idx: number;
-  leaf_hash: Buffer;
-  leaf: Buffer;
-  integrated_time: number;
 }
 
 interface HeadRow {
@@ -403,8 +397,4 @@ export class SqliteLogStore implements LogStore {
     }
     db?.close();
   }
-}
-
-function toEntry(r: EntryRow): StoredEntry {
-  return { index: r.idx, leaf: r.leaf, leafHash: r.leaf_hash, integratedTime: r.integrated_time };
 }

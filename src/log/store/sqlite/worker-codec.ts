@@ -1,4 +1,4 @@
-import type { CommitBatch, NewEntry, NodeHash } from './types.js';
+import type { CommitBatch, NewEntry, NodeHash } from '../types.js';
 
 /**
  * Packs the bulky arguments sent to the store's worker thread (a batch's leaves and hashes,

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { SigilError } from '../../errors/index.js';
+import { SigilError } from '../../../errors/index.js';
 import { Bloom } from './bloom.js';
-import type { NewEntry } from './types.js';
+import type { NewEntry } from '../types.js';
 
 /**
  * The lookup side of the SQLite store (leaf hash → index for duplicates, index key → indexes

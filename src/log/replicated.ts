@@ -1,38 +1,43 @@
 import type pg from 'pg';
-import { SigilError, toSigilError } from '../../../errors/index.js';
-import { inclusionProof, leafHash } from '../../../merkle/index.js';
+import { SigilError } from '../errors/index.js';
 import {
   createLog,
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
-  MAX_INDEX_KEY_LENGTH,
-  MAX_INDEX_KEYS,
-  MAX_LEAF_BYTES,
   type Log,
+  type LogConfig,
   type LogStats,
-} from '../../core.js';
-import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from '../../types.js';
+} from './core.js';
+import { checkAppend } from './limits.js';
+import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from './types.js';
 import {
   headChannel,
   pendingChannel,
   PostgresLogStore,
   tryAcquireSequencerLock,
   DEFAULT_PG_POOL_SIZE,
-} from '../postgres.js';
-import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
-import { FollowerReads } from './follower-reads.js';
-import { PendingQueue, type PendingRow } from './pending.js';
-import { PgReads } from './reads.js';
-import { checkSchemaName, DEFAULT_PG_SCHEMA, readTreeId } from './schema.js';
+} from './store/pg/store.js';
+import { connectClient, describeDatabaseUrl, newPool } from './store/pg/connect.js';
+import { Forwarder } from './forwarder.js';
+import { TreeReader } from './reader.js';
+import { PendingQueue, type PendingRow } from './store/pg/pending.js';
+import { PgReads } from './store/pg/reads.js';
+import {
+  checkSchemaName,
+  claimIdentity,
+  DEFAULT_PG_SCHEMA,
+  readTreeId,
+  type IdentityFact,
+} from './store/pg/schema.js';
 
 export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
-const FLUSH_MAX = 1000;
-const FLUSH_PARALLEL = 4;
 const PUMP_MAX = 1000;
 const PUMP_IN_FLIGHT = 4000;
 const OPEN_WAIT_MS = 30_000;
+/** Tree nodes a follower keeps (they never change; a proof needs about 2 log2(size)). */
+const NODE_CACHE_LIMIT = 200_000;
 
 export interface ReplicatedLogConfig {
   databaseUrl: string;
@@ -40,6 +45,10 @@ export interface ReplicatedLogConfig {
   schema?: string;
   /** The personality's tree-head signer, for the tree ID stored in the database. */
   signerFor(treeId: string): TreeHeadSigner;
+  /** The personality's attestations, made while the sequencer commits (see LogConfig.attest). */
+  attest?: LogConfig['attest'];
+  /** What names the log (the personality's key ID, checkpoint name): recorded once, then checked at open. */
+  identity?: readonly IdentityFact[];
   /** false: this replica never sequences (it still accepts appends and serves reads). */
   sequence?: boolean;
   poolSize?: number;
@@ -56,23 +65,6 @@ export interface ReplicatedLogConfig {
 
 export interface ReplicatedLog extends Log {
   role(): 'sequencer' | 'follower';
-}
-
-interface Waiter {
-  leaf: Buffer;
-  leafHash: Buffer;
-  duplicate: boolean;
-  deadline: number;
-  resolve(r: AppendResult): void;
-  reject(e: unknown): void;
-}
-
-interface Outgoing {
-  leaf: Buffer;
-  leafHash: Buffer;
-  indexKeys: string[];
-  resolve(r: AppendResult): void;
-  reject(e: unknown): void;
 }
 
 /**
@@ -109,27 +101,12 @@ export async function openReplicatedLog(config: ReplicatedLogConfig): Promise<Re
   return r;
 }
 
-function validate(leaf: Buffer, opts: AppendOptions | undefined): SigilError | undefined {
-  if (!(leaf instanceof Uint8Array)) return new SigilError('INVALID_INPUT', 'leaf must be bytes');
-  if (leaf.length > MAX_LEAF_BYTES)
-    return new SigilError('TOO_LARGE', `leaf of ${leaf.length} bytes exceeds ${MAX_LEAF_BYTES}`);
-  const keys = opts?.indexKeys ?? [];
-  if (keys.length > MAX_INDEX_KEYS)
-    return new SigilError('INVALID_INPUT', `more than ${MAX_INDEX_KEYS} index keys`);
-  for (const k of keys) {
-    if (typeof k !== 'string' || k.length === 0 || k.length > MAX_INDEX_KEY_LENGTH) {
-      return new SigilError('INVALID_INPUT', 'index keys must be non-empty strings of bounded length');
-    }
-  }
-  return undefined;
-}
-
 class Replica implements ReplicatedLog {
   treeId = '';
   private readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly reads: PgReads;
-  private readonly follower: FollowerReads;
+  private readonly follower: TreeReader;
   private readonly queueTable: PendingQueue;
   private head: TreeHead | undefined;
   private core: Log | undefined;
@@ -138,11 +115,7 @@ class Replica implements ReplicatedLog {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private promoting = false;
-  private outbox: Outgoing[] = [];
-  /** Queue rounds in flight (several, so a round's round trips do not hold back the next appends). */
-  private flushing = 0;
-  private readonly waiters = new Map<string, Waiter[]>();
-  private waiting = 0;
+  private readonly forwarder: Forwarder;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private pumping = false;
@@ -150,18 +123,31 @@ class Replica implements ReplicatedLog {
   /** Queue ids handed to the core and not yet deleted (or given up on): the pump skips them. */
   private readonly pumped = new Set<number>();
   private wakePump: (() => void) | undefined;
-  private readonly counters = { forwarded: 0, duplicates: 0 };
 
   constructor(private readonly config: ReplicatedLogConfig) {
     this.schema = checkSchemaName(config.schema ?? DEFAULT_PG_SCHEMA);
     this.pool = newPool(config.databaseUrl, config.poolSize ?? DEFAULT_PG_POOL_SIZE);
     this.reads = new PgReads(this.pool, this.schema);
-    this.follower = new FollowerReads(this.reads, () => this.latestTreeHead());
+    this.follower = new TreeReader({
+      reads: this.reads,
+      head: () => this.latestTreeHead(),
+      coldLimit: NODE_CACHE_LIMIT,
+    });
     this.queueTable = new PendingQueue(this.pool, this.schema, pendingChannel(this.schema));
+    this.forwarder = new Forwarder({
+      reads: this.reads,
+      queue: this.queueTable,
+      reader: this.follower,
+      maxPending: config.maxPending ?? DEFAULT_MAX_PENDING,
+      appendTimeoutMs: config.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS,
+      closed: () => this.closed,
+      queued: () => this.refresh(),
+    });
   }
 
   async open(): Promise<void> {
     this.treeId = await readTreeId(this.pool, this.schema);
+    await claimIdentity(this.pool, this.schema, this.config.identity ?? []);
     await this.listen();
     if (this.config.sequence !== false) await this.tryPromote();
     const deadline = Date.now() + OPEN_WAIT_MS;
@@ -188,7 +174,7 @@ class Replica implements ReplicatedLog {
         this.refresh();
         this.pump();
       }
-      this.expireWaiters(now);
+      this.forwarder.expire(now);
     }, every);
     this.timer.unref();
   }
@@ -243,6 +229,7 @@ class Replica implements ReplicatedLog {
           signTreeHead: this.config.signerFor(this.treeId),
           maxBatch: this.config.maxBatch ?? DEFAULT_MAX_BATCH,
           maxPending: this.config.maxPending ?? DEFAULT_MAX_PENDING,
+          ...(this.config.attest ? { attest: this.config.attest } : {}),
           ...(this.config.now ? { now: this.config.now } : {}),
         });
       } catch (e) {
@@ -285,76 +272,9 @@ class Replica implements ReplicatedLog {
   append(leaf: Buffer, opts?: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
     if (this.core) return this.core.append(leaf, opts);
-    const bad = validate(leaf, opts);
+    const bad = checkAppend(leaf, opts);
     if (bad) return Promise.reject(bad);
-    const max = this.config.maxPending ?? DEFAULT_MAX_PENDING;
-    if (this.outbox.length + this.waiting >= max) {
-      return Promise.reject(
-        new SigilError('PUSHBACK', `log is busy: ${this.outbox.length + this.waiting} appends waiting`, {
-          headers: { 'retry-after': '1' },
-        }),
-      );
-    }
-    const copy = Buffer.from(leaf);
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.outbox.push({
-        leaf: copy,
-        leafHash: leafHash(copy),
-        indexKeys: [...(opts?.indexKeys ?? [])],
-        resolve,
-        reject,
-      });
-      if (this.flushing < FLUSH_PARALLEL) setImmediate(() => void this.flush());
-    });
-  }
-
-  /** Queues the outbox in `pending` (one multi-row INSERT per round, see PendingQueue) and waits for integration. */
-  private async flush(): Promise<void> {
-    if (this.flushing >= FLUSH_PARALLEL) return;
-    this.flushing += 1;
-    try {
-      while (this.outbox.length > 0 && !this.closed) {
-        const batch = this.outbox.splice(0, FLUSH_MAX);
-        try {
-          await this.queue(batch);
-        } catch (e) {
-          const err = toSigilError(e, 'STORAGE_FAILURE');
-          for (const o of batch) o.reject(err);
-        }
-      }
-    } finally {
-      this.flushing -= 1;
-    }
-  }
-
-  private async queue(batch: Outgoing[]): Promise<void> {
-    const first = new Map<string, Outgoing>();
-    for (const o of batch)
-      if (!first.has(o.leafHash.toString('hex'))) first.set(o.leafHash.toString('hex'), o);
-    const unique = [...first.values()];
-    const stored = new Set(
-      (await this.reads.locate(unique.map((o) => o.leafHash))).map((e) => e.leafHash.toString('hex')),
-    );
-    const fresh = unique.filter((o) => !stored.has(o.leafHash.toString('hex')));
-    const inserted = new Set((await this.queueTable.add(fresh)).map((h) => h.toString('hex')));
-    const deadline = Date.now() + (this.config.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS);
-    for (const o of batch) {
-      const key = o.leafHash.toString('hex');
-      const duplicate = first.get(key) !== o || !inserted.has(key);
-      const list = this.waiters.get(key) ?? [];
-      list.push({
-        leaf: o.leaf,
-        leafHash: o.leafHash,
-        duplicate,
-        deadline,
-        resolve: o.resolve,
-        reject: o.reject,
-      });
-      this.waiters.set(key, list);
-      this.waiting += 1;
-      this.counters.forwarded += 1;
-    }
-    this.refresh();
+    return this.forwarder.add(leaf, opts);
   }
 
   /** Re-reads the tree head and answers the waiters whose entries it now covers (coalesced). */
@@ -369,7 +289,7 @@ class Replica implements ReplicatedLog {
         try {
           const h = await this.reads.head();
           if (h && (!this.head || h.size >= this.head.size)) this.head = h;
-          await this.answerWaiters();
+          await this.forwarder.answer(this.latestTreeHead());
         } catch {
           // the database is unreachable: the next notification or poll retries
         }
@@ -377,61 +297,6 @@ class Replica implements ReplicatedLog {
     })().finally(() => {
       this.refreshing = undefined;
     });
-  }
-
-  private async answerWaiters(): Promise<void> {
-    if (this.waiters.size === 0) return;
-    const head = this.latestTreeHead();
-    const hashes = [...this.waiters.values()].map((list) => list[0]!.leafHash);
-    const found = (await this.reads.locate(hashes)).filter((e) => e.index < head.size);
-    if (found.length === 0) return;
-    const proofs = await this.follower.withSource((src) =>
-      found.map((e) => inclusionProof(src, e.index, head.size)),
-    );
-    found.forEach((e, i) => {
-      const key = e.leafHash.toString('hex');
-      const list = this.waiters.get(key);
-      if (!list) return;
-      this.waiters.delete(key);
-      this.waiting -= list.length;
-      const entry: StoredEntry = {
-        index: e.index,
-        leaf: list[0]!.leaf,
-        leafHash: e.leafHash,
-        integratedTime: e.integratedTime,
-      };
-      for (const w of list) {
-        if (w.duplicate) this.counters.duplicates += 1;
-        w.resolve({
-          entry,
-          duplicate: w.duplicate,
-          treeHead: head,
-          inclusionProof: proofs[i]!.map((p) => Buffer.from(p)),
-        });
-      }
-    });
-  }
-
-  private expireWaiters(now: number): void {
-    for (const [key, list] of this.waiters) {
-      const keep = list.filter((w) => w.deadline > now);
-      for (const w of list) {
-        if (w.deadline <= now) {
-          w.reject(
-            new SigilError(
-              'UNAVAILABLE',
-              'the entry is queued but no sequencer integrated it in time; retry later',
-              {
-                headers: { 'retry-after': '1' },
-              },
-            ),
-          );
-        }
-      }
-      this.waiting -= list.length - keep.length;
-      if (keep.length === 0) this.waiters.delete(key);
-      else this.waiters.set(key, keep);
-    }
   }
 
   /**
@@ -539,10 +404,10 @@ class Replica implements ReplicatedLog {
     };
     return {
       ...base,
-      duplicates: base.duplicates + this.counters.duplicates,
-      pending: base.pending + this.outbox.length + this.waiting,
+      duplicates: base.duplicates + this.forwarder.counters.duplicates,
+      pending: base.pending + this.forwarder.pending(),
       role: this.role(),
-      forwarded: this.counters.forwarded,
+      forwarded: this.forwarder.counters.forwarded,
     };
   }
 
@@ -551,10 +416,7 @@ class Replica implements ReplicatedLog {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     const err = new SigilError('UNAVAILABLE', 'log is shutting down');
-    for (const o of this.outbox.splice(0)) o.reject(err);
-    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
-    this.waiters.clear();
-    this.waiting = 0;
+    this.forwarder.rejectAll(err);
     const core = this.core;
     this.core = undefined;
     await core?.close().catch(() => undefined);

@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { SigilError, ERROR_CODES, type ErrorCode } from '../../errors/index.js';
-import type { StoredEntry } from '../types.js';
+import { SigilError, ERROR_CODES, type ErrorCode } from '../../../errors/index.js';
+import type { StoredEntry } from '../../types.js';
 import { reviveBuffers } from './revive.js';
 import { packBatch, packHashes } from './worker-codec.js';
 import type { LookupTuning } from './lookup-index.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
 interface Reply {
   id: number;
@@ -18,14 +18,16 @@ function toError(e: { code: string; message: string }): SigilError {
   return new SigilError(code, e.message);
 }
 
-// The worker registers tsx itself, so it runs whether or not this process was started with a
-// TypeScript loader on its command line.
+// Built (dist/*.js), the worker loads its entry directly; from the TypeScript sources it registers
+// tsx itself, so it runs whether or not this process was started with a TypeScript loader.
 function bootstrap(): string {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const main = new URL('./worker-main.ts', import.meta.url).href;
+  const fromSource = import.meta.url.endsWith('.ts');
+  const main = new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url).href;
+  const load = fromSource
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(main)}); })`
+    : `import(${JSON.stringify(main)})`;
   return (
-    `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(main)}); })` +
-    `.catch((e) => require('node:worker_threads').parentPort.postMessage(` +
+    `${load}.catch((e) => require('node:worker_threads').parentPort.postMessage(` +
     `{ id: 0, ok: false, error: { code: 'STORAGE_FAILURE', message: 'log store worker: ' + String(e) } }));`
   );
 }

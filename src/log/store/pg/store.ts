@@ -1,14 +1,21 @@
 import type pg from 'pg';
-import { SigilError } from '../../errors/index.js';
-import type { StoredEntry } from '../types.js';
-import { byteaArray, int2Array, int8Array } from './pg/binary.js';
-import { connectClient, describeDatabaseUrl, newPool } from './pg/connect.js';
-import { PgReads } from './pg/reads.js';
-import { checkSchemaName, DEFAULT_PG_SCHEMA, indexKeyHash, migrateSchema, readTreeId } from './pg/schema.js';
-import type { CommitBatch, LogStore, NodeId, StoreState } from './types.js';
+import { SigilError } from '../../../errors/index.js';
+import type { StoredEntry } from '../../types.js';
+import { byteaArray, int2Array, int8Array } from './binary.js';
+import { connectClient, describeDatabaseUrl, newPool } from './connect.js';
+import { PgReads } from './reads.js';
+import {
+  checkSchemaName,
+  claimIdentity,
+  DEFAULT_PG_SCHEMA,
+  indexKeyHash,
+  migrateSchema,
+  readTreeId,
+  type IdentityFact,
+} from './schema.js';
+import type { CommitBatch, LogStore, NodeId, StoreState } from '../types.js';
 
-export { DEFAULT_PG_SCHEMA } from './pg/schema.js';
-export { openReplicatedLog, type ReplicatedLog, type ReplicatedLogConfig } from './pg/replica.js';
+export { DEFAULT_PG_SCHEMA, type IdentityFact } from './schema.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/db (credentials never appear in descriptions or errors). */
@@ -32,10 +39,16 @@ export function pendingChannel(schema: string): string {
 }
 
 /** `sigil log migrate`: creates the schema and the tree ID if absent; returns the tree ID. */
-export async function migratePostgres(databaseUrl: string, schema = DEFAULT_PG_SCHEMA): Promise<string> {
+export async function migratePostgres(
+  databaseUrl: string,
+  schema = DEFAULT_PG_SCHEMA,
+  identity: readonly IdentityFact[] = [],
+): Promise<string> {
   const client = await connectClient(databaseUrl, 'sigil-log-migrate');
   try {
-    return await migrateSchema(client, schema);
+    const treeId = await migrateSchema(client, schema);
+    await claimIdentity(client, schema, identity);
+    return treeId;
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { closeOnSignals } from '../server/index.js';
+import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
+import { CliError } from './output.js';
+import { parsePort } from './oidc.js';
+import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+
+const OID = /^[0-2](\.\d{1,9}){1,30}$/;
+
+export function register(program: Command): void {
+  const tsa = program.command('tsa').description('the RFC 3161 timestamp authority');
+  withTlsFlags(tsa.command('serve'))
+    .description('serve POST /api/v1/timestamp (DER or JSON request) and GET /api/v1/timestamp/certchain')
+    .option('--port <n>', 'listen port', String(DEFAULT_TSA_PORT))
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--data-dir <dir>', 'TSA key, certificate chain and serial high-water mark', '.sigil/tsa')
+    .option('--policy <oid>', 'policy OID of every token (default 1.3.6.1.4.1.57264.2)')
+    .option('--accuracy-ms <n>', 'stated accuracy of genTime in milliseconds', '1000')
+    .action(async (o: Record<string, string | undefined>) => {
+      if (o.policy !== undefined && !OID.test(o.policy))
+        throw new CliError(`invalid --policy ${o.policy}`, 'use a dotted OID such as 1.3.6.1.4.1.57264.2');
+      const accuracyMs = Number(o.accuracyMs);
+      if (!Number.isInteger(accuracyMs) || accuracyMs < 1 || accuracyMs > 3_600_000)
+        throw new CliError(
+          `invalid --accuracy-ms ${o.accuracyMs}`,
+          'use a whole number of milliseconds, 1–3600000',
+        );
+      const tls = readTlsFlags(o);
+      const server = await createTsaServer({
+        dataDir: o.dataDir!,
+        host: o.host!,
+        port: parsePort(o.port),
+        accuracyMs,
+        ...(o.policy ? { policy: o.policy } : {}),
+        ...(tls ? { tls } : {}),
+      });
+      process.stdout.write(`sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})\n`);
+      closeOnSignals(() => server.close());
+    });
+}

@@ -1,0 +1,59 @@
+import { SigilError } from '../errors/index.js';
+import type { Service, ServiceConfiguration, SigningConfig } from './config.js';
+import { selectService, selectServices, SUPPORTED_API_VERSIONS } from './select.js';
+
+/** The services one signing run uses. */
+export interface ChosenServices {
+  caUrl?: string;
+  logUrls: string[];
+  tsaUrls: string[];
+}
+
+function several(
+  services: readonly Service[],
+  config: ServiceConfiguration | undefined,
+  supported: readonly number[],
+  now: Date,
+  what: string,
+  field: string,
+): string[] {
+  if (services.length === 0) return [];
+  if (!config)
+    throw new SigilError('INVALID_INPUT', `signing config lists ${what} services but no ${field}.selector`);
+  return selectServices(services, config, supported, now, what).map((s) => s.url);
+}
+
+/** TSAs of a signing config, chosen as sigstore-go does (none when it lists none). */
+export function chooseTsaUrls(config: SigningConfig, now = new Date()): string[] {
+  return several(config.tsaUrls, config.tsaConfig, SUPPORTED_API_VERSIONS.tsa, now, 'TSA', 'tsaConfig');
+}
+
+/**
+ * Chooses services from a signing config as sigstore-go does; an explicit URL (a flag) wins over
+ * the config for its service. Without a config, only the explicit URLs are returned.
+ */
+export function chooseServices(
+  config: SigningConfig | undefined,
+  explicit: { caUrl?: string; logUrl?: string; tsaUrl?: string },
+  now = new Date(),
+): ChosenServices {
+  const caUrl =
+    explicit.caUrl ??
+    (config && config.caUrls.length > 0
+      ? selectService(config.caUrls, SUPPORTED_API_VERSIONS.ca, now, 'CA').url
+      : undefined);
+  const logUrls = explicit.logUrl
+    ? [explicit.logUrl]
+    : config
+      ? several(
+          config.rekorTlogUrls,
+          config.rekorTlogConfig,
+          SUPPORTED_API_VERSIONS.rekor,
+          now,
+          'Rekor',
+          'rekorTlogConfig',
+        )
+      : [];
+  const tsaUrls = explicit.tsaUrl ? [explicit.tsaUrl] : config ? chooseTsaUrls(config, now) : [];
+  return { ...(caUrl ? { caUrl } : {}), logUrls, tsaUrls };
+}

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { SigilError } from '../errors/index.js';
+import { createApp, listen } from '../server/index.js';
+import { DEFAULT_TSA_POLICY } from './asn1.js';
+import { loadOrCreateTsa, type TsaMaterial } from './keys.js';
+import {
+  MAX_DER_REQUEST_BYTES,
+  parseDerRequest,
+  parseJsonRequest,
+  refusalOf,
+  type TimestampRequest,
+} from './request.js';
+import { SerialAllocator } from './serial.js';
+import { createTimestamper } from './token.js';
+
+export const DEFAULT_TSA_PORT = 5580;
+export const TSA_SERIAL_FILE = 'tsa-serial';
+export const TIMESTAMP_PATH = '/api/v1/timestamp';
+export const CERTCHAIN_PATH = '/api/v1/timestamp/certchain';
+
+export interface TsaServerConfig {
+  /** Holds the TSA key, its chain and the serial high-water mark. */
+  dataDir: string;
+  host?: string;
+  port: number;
+  /** The policy OID of every token (default sigstore's 1.3.6.1.4.1.57264.2). */
+  policy?: string;
+  /** Further policies a request may ask for by reqPolicy. */
+  acceptedPolicies?: string[];
+  /** Stated accuracy of genTime in milliseconds (default 1000). */
+  accuracyMs?: number;
+  logLevel?: string;
+  maxInFlight?: number;
+  tls?: { cert: string; key: string };
+}
+
+export interface TsaServer {
+  url: string;
+  /** The full timestamp URL (what a SigningConfig lists: TSA URLs are full URLs). */
+  timestampUrl: string;
+  material: TsaMaterial;
+  close(): Promise<void>;
+}
+
+/**
+ * RFC 3161 timestamp authority with the HTTP API of sigstore's timestamp-authority:
+ * `POST /api/v1/timestamp` (DER `application/timestamp-query` or the JSON form) answered with a
+ * DER `application/timestamp-reply`, and `GET /api/v1/timestamp/certchain` (PEM, leaf first).
+ */
+export async function createTsaServer(config: TsaServerConfig): Promise<TsaServer> {
+  const material = await loadOrCreateTsa(config.dataDir);
+  const policy = config.policy ?? DEFAULT_TSA_POLICY;
+  const accepted = [policy, ...(config.acceptedPolicies ?? [])];
+  const serials = new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
+  const timestamper = createTimestamper({
+    key: material.key,
+    chainDer: material.chainDer,
+    policy,
+    nextSerial: () => serials.take(),
+    ...(config.accuracyMs !== undefined ? { accuracyMs: config.accuracyMs } : {}),
+  });
+  const app = createApp({
+    logLevel: config.logLevel ?? 'warn',
+    bodyLimit: MAX_DER_REQUEST_BYTES,
+    ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
+    ...(config.tls ? { https: config.tls } : {}),
+  });
+  // Both request forms are parsed here from the raw bytes (the JSON nonce may exceed 2^53).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.post(TIMESTAMP_PATH, async (req, reply) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const request = parseByType(req.headers['content-type'], body);
+    const refusal = refusalOf(request, accepted);
+    reply.type('application/timestamp-reply');
+    return refusal ? timestamper.refuse(refusal) : timestamper.grant(request).der;
+  });
+  app.get(CERTCHAIN_PATH, async (_req, reply) => {
+    reply.type('application/pem-certificate-chain');
+    return material.chainPem;
+  });
+  app.get('/ping', async (_req, reply) => {
+    reply.type('text/plain');
+    return 'pong';
+  });
+  const url = await listen(app, config.port, config.host ?? '127.0.0.1');
+  return { url, timestampUrl: `${url}${TIMESTAMP_PATH}`, material, close: () => app.close() };
+}
+
+function parseByType(header: string | undefined, body: Buffer): TimestampRequest {
+  const type = (header ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/timestamp-query') return parseDerRequest(body);
+  if (type === 'application/json') return parseJsonRequest(body);
+  throw new SigilError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `content type ${JSON.stringify(type).slice(0, 80)} is not application/timestamp-query or application/json`,
+  );
+}

@@ -1,0 +1,215 @@
+import 'reflect-metadata';
+import { createHash, sign as nodeSign, type KeyObject } from 'node:crypto';
+import {
+  AsnArray,
+  AsnConvert,
+  AsnObjectIdentifierConverter,
+  AsnProp,
+  AsnPropTypes,
+  AsnType,
+  AsnTypeTypes,
+  OctetString,
+} from '@peculiar/asn1-schema';
+import {
+  Attribute,
+  CertificateChoices,
+  CertificateSet,
+  DigestAlgorithmIdentifiers,
+  EncapsulatedContent,
+  EncapsulatedContentInfo,
+  id_signedData,
+  IssuerAndSerialNumber,
+  SignedData,
+  SignerIdentifier,
+  SignerInfo,
+  SignerInfos,
+} from '@peculiar/asn1-cms';
+import {
+  Accuracy,
+  id_ct_tstInfo,
+  PKIFailureInfo,
+  PKIFreeText,
+  PKIStatus,
+  PKIStatusInfo,
+  TimeStampResp,
+  TSTInfo,
+} from '@peculiar/asn1-tsp';
+import { AlgorithmIdentifier, Certificate, GeneralName } from '@peculiar/asn1-x509';
+import { arrayBufferOf, der, HASH_OIDS, integerBytes } from './asn1.js';
+import { EssCertIdV2, EssCertIdV2s, id_aa_signingCertificateV2, SigningCertificateV2 } from './ess.js';
+import type { Refusal, TimestampRequest } from './request.js';
+
+const ID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
+const ID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+
+/** The SET OF Attribute that is signed (RFC 5652 §5.4: the DER SET, not the [0] IMPLICIT form). */
+class SignedAttributeSet extends AsnArray<Attribute> {}
+AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })(SignedAttributeSet);
+
+/**
+ * TimeStampToken (a ContentInfo) with its content typed as SignedData rather than ANY, so the
+ * whole response is serialized in one pass instead of re-parsing the encoded SignedData.
+ */
+class SignedDataToken {
+  contentType = id_signedData;
+  content = new SignedData();
+
+  constructor(params: Partial<SignedDataToken> = {}) {
+    Object.assign(this, params);
+  }
+}
+AsnProp({ type: AsnPropTypes.ObjectIdentifier })(SignedDataToken.prototype, 'contentType');
+AsnProp({ type: SignedData, context: 0 })(SignedDataToken.prototype, 'content');
+
+/** TimeStampResp with status granted and the typed token. */
+class GrantedResponse {
+  status = new PKIStatusInfo({ status: PKIStatus.granted });
+  timeStampToken = new SignedDataToken();
+
+  constructor(params: Partial<GrantedResponse> = {}) {
+    Object.assign(this, params);
+  }
+}
+AsnProp({ type: PKIStatusInfo })(GrantedResponse.prototype, 'status');
+AsnProp({ type: SignedDataToken })(GrantedResponse.prototype, 'timeStampToken');
+
+export interface TimestamperOptions {
+  key: KeyObject;
+  /** DER, leaf first. */
+  chainDer: readonly Buffer[];
+  policy: string;
+  /** Next serial number (never repeats; see serial.ts). */
+  nextSerial: () => bigint;
+  /** Stated accuracy of genTime in milliseconds (default 1000, as sigstore's TSA). */
+  accuracyMs?: number;
+  now?: () => Date;
+}
+
+export interface Timestamper {
+  /** DER TimeStampResp, status granted, with a token over the request's imprint. */
+  grant(req: TimestampRequest): { der: Buffer; serial: bigint; genTime: Date };
+  /** DER TimeStampResp with status rejection and the failure bit (no token). */
+  refuse(refusal: Refusal): Buffer;
+}
+
+/**
+ * Builds RFC 3161 tokens with @peculiar/asn1-tsp and asn1-cms: TSTInfo in a CMS SignedData
+ * signed by the TSA key over DER-sorted signed attributes (content type, message digest, ESS
+ * signing-certificate-v2). The parts that never change are built once.
+ */
+export function createTimestamper(opts: TimestamperOptions): Timestamper {
+  const leafDer = opts.chainDer[0];
+  if (!leafDer) throw new Error('TSA chain is empty');
+  const leaf = AsnConvert.parse(leafDer, Certificate);
+  const sha256Alg = new AlgorithmIdentifier({ algorithm: HASH_OIDS.sha256 });
+  const issuerAndSerial = new IssuerAndSerialNumber({
+    issuer: leaf.tbsCertificate.issuer,
+    serialNumber: leaf.tbsCertificate.serialNumber,
+  });
+  const essAttribute = new Attribute({
+    attrType: id_aa_signingCertificateV2,
+    attrValues: [
+      arrayBufferOf(
+        der(
+          new SigningCertificateV2({
+            certs: new EssCertIdV2s([
+              new EssCertIdV2({
+                certHash: new OctetString(arrayBufferOf(createHash('sha256').update(leafDer).digest())),
+              }),
+            ]),
+          }),
+        ),
+      ),
+    ],
+  });
+  const contentTypeAttribute = new Attribute({
+    attrType: ID_CONTENT_TYPE,
+    attrValues: [arrayBufferOf(oidDer(id_ct_tstInfo))],
+  });
+  const accuracyMs = opts.accuracyMs ?? 1000;
+  const accuracy = new Accuracy({
+    ...(accuracyMs >= 1000 ? { seconds: Math.floor(accuracyMs / 1000) } : {}),
+    ...(accuracyMs % 1000 ? { millis: accuracyMs % 1000 } : {}),
+  });
+  const now = opts.now ?? (() => new Date());
+  const tsaName = new GeneralName({ directoryName: leaf.tbsCertificate.subject });
+  // DER orders a SET OF by encoding. The message digest attribute always has the same length,
+  // and the three encodings differ before its digest bytes, so the order is fixed: found once.
+  const digestPlaceholder = messageDigestAttribute(Buffer.alloc(32));
+  const attributeOrder = sortedForDer([contentTypeAttribute, digestPlaceholder, essAttribute]);
+  const leafChoice = new CertificateSet([new CertificateChoices({ certificate: leaf })]);
+
+  return {
+    grant(req) {
+      const serial = opts.nextSerial();
+      const genTime = now();
+      const tstDer = der(
+        new TSTInfo({
+          version: 1,
+          policy: req.policy ?? opts.policy,
+          messageImprint: req.imprint,
+          serialNumber: arrayBufferOf(integerBytes(serial)),
+          genTime,
+          accuracy,
+          ordering: false,
+          ...(req.nonce ? { nonce: req.nonce } : {}),
+          tsa: tsaName,
+        }),
+      );
+      const digestAttribute = messageDigestAttribute(sha256(tstDer));
+      const attrs = attributeOrder.map((a) => (a === digestPlaceholder ? digestAttribute : a));
+      const signature = nodeSign('sha256', der(new SignedAttributeSet(attrs)), opts.key);
+      const signedData = new SignedData({
+        version: 3,
+        digestAlgorithms: new DigestAlgorithmIdentifiers([sha256Alg]),
+        encapContentInfo: new EncapsulatedContentInfo({
+          eContentType: id_ct_tstInfo,
+          eContent: new EncapsulatedContent({ single: new OctetString(arrayBufferOf(tstDer)) }),
+        }),
+        ...(req.certReq ? { certificates: leafChoice } : {}),
+        signerInfos: new SignerInfos([
+          new SignerInfo({
+            version: 1,
+            sid: new SignerIdentifier({ issuerAndSerialNumber: issuerAndSerial }),
+            digestAlgorithm: sha256Alg,
+            signedAttrs: attrs,
+            signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
+            signature: new OctetString(arrayBufferOf(signature)),
+          }),
+        ]),
+      });
+      const resp = new GrantedResponse({ timeStampToken: new SignedDataToken({ content: signedData }) });
+      return { der: der(resp), serial, genTime };
+    },
+    refuse(refusal) {
+      return der(
+        new TimeStampResp({
+          status: new PKIStatusInfo({
+            status: PKIStatus.rejection,
+            statusString: new PKIFreeText([refusal.text]),
+            failInfo: new PKIFailureInfo(refusal.failInfo),
+          }),
+        }),
+      );
+    },
+  };
+}
+
+const messageDigestAttribute = (digest: Buffer): Attribute =>
+  new Attribute({
+    attrType: ID_MESSAGE_DIGEST,
+    attrValues: [arrayBufferOf(der(new OctetString(arrayBufferOf(digest))))],
+  });
+
+const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+
+/** DER sorts SET OF by the elements' encodings; OpenSSL re-encodes signed attributes that way. */
+function sortedForDer(attrs: Attribute[]): Attribute[] {
+  return attrs
+    .map((a) => ({ a, d: der(a) }))
+    .sort((x, y) => Buffer.compare(x.d, y.d))
+    .map((x) => x.a);
+}
+
+const oidDer = (oid: string): Buffer => Buffer.from(AsnObjectIdentifierConverter.toASN(oid).toBER());
