@@ -3,7 +3,9 @@
  * issuer, the stack's log) and its ImageValidatingPolicy equivalent, as the tests and
  * bench:admission write them.
  */
-export const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
+import { clusterPolicy, WORKFLOW_RE } from '../../oci/helpers.js';
+
+export { WORKFLOW_RE };
 
 export interface SeedIdentity {
   issuer: string;
@@ -15,32 +17,7 @@ export function seedClusterPolicy(
   id: SeedIdentity,
   opts: { mutateDigest?: boolean; verifyDigest?: boolean } = {},
 ): string {
-  const flags = [
-    ...(opts.mutateDigest === false ? ['          mutateDigest: false'] : []),
-    ...(opts.verifyDigest === false ? ['          verifyDigest: false'] : []),
-  ];
-  return `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${pattern}"]
-          failureAction: Enforce
-${flags.map((f) => `${f}\n`).join('')}          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${id.issuer}"
-                    rekor:
-                      url: ${id.logUrl}
-`;
+  return clusterPolicy([pattern], { issuer: id.issuer, rekorUrl: id.logUrl }, opts);
 }
 
 /** `attestors:` with one keyless cosign attestor named `ci` (two-space indented, for a spec). */
