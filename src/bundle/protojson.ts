@@ -84,12 +84,39 @@ export class FieldReader {
   }
 }
 
+/** Deeper than any Sigstore document or in-toto statement nests. */
+export const MAX_JSON_DEPTH = 128;
+/** Below this size even the deepest nesting parses quickly, so the scan is skipped. */
+const DEPTH_SCAN_FROM = 64 * 1024;
+
+/**
+ * V8's JSON.parse is superlinear in nesting depth (a 10 MB `[[[[…` takes some 20 s): one linear
+ * pass over large texts bounds the depth first. Throws `code` naming `what`.
+ */
+export function checkJsonDepth(text: string, code: ErrorCode, what: string): void {
+  if (text.length < DEPTH_SCAN_FROM) return;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH)
+        throw new SigilError(code, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
 /** JSON text (or bytes) → value, with a size bound; objects pass through. */
 export function parseJsonInput(input: unknown, code: ErrorCode, what: string, maxBytes: number): unknown {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) return input;
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   if (size > maxBytes) throw new SigilError('TOO_LARGE', `${what} is larger than ${maxBytes} bytes`);
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+  checkJsonDepth(text, code, what);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -33,6 +33,17 @@ export function verifyBundleTimestamps(
       throw e;
     }
   });
+  // A copy of a timestamp is no second witness of the time: refused, as @sigstore/verify does.
+  const seen = new Set<string>();
+  for (const [i, s] of stamps.entries()) {
+    const id = `${s.uri}\n${s.time.getTime()}`;
+    if (seen.has(id))
+      throw new SigilError(
+        'TIMESTAMP_INVALID',
+        `timestamp ${i}: a duplicate of an earlier timestamp (same authority and time)`,
+      );
+    seen.add(id);
+  }
   const authorities = new Set(stamps.map((s) => s.uri));
   if (authorities.size < threshold) {
     throw thresholdError(
@@ -43,23 +54,24 @@ export function verifyBundleTimestamps(
 }
 
 /**
- * The verified signing times: SET-backed integrated times of Rekor v1 entries (one per log) and
- * TSA times. A Rekor v2 entry has no time of its own: its log key must be valid at every TSA
- * time, and without one the bundle has no trusted time for it.
+ * The verified signing times: SET-backed integrated times of Rekor v1 entries (all of them) and
+ * TSA times. An entry without a SET (every Rekor v2 entry) has no trusted time of its own: its
+ * log key must be valid at every TSA time, and without one the bundle has no trusted time for it.
  */
 export function verifiedTimes(
   entries: readonly VerifiedTlogEntry[],
   stamps: readonly VerifiedTimestamp[],
 ): Date[] {
-  const perLog = new Map<string, number>();
-  for (const { result: r } of entries) {
-    if (r.inclusionPromise && !perLog.has(r.logId)) perLog.set(r.logId, r.integratedTime);
-  }
+  // Every SET-backed time, not one per log: a later copy of the signature in the same log must
+  // also fall in the certificate's validity (as @sigstore/verify 4.x checks).
+  const setTimes = entries
+    .filter(({ result: r }) => r.inclusionPromise)
+    .map(({ result: r }) => r.integratedTime);
   for (const [i, { result: r, keys }] of entries.entries()) {
-    if (!r.rekorV2 || r.inclusionPromise) continue;
+    if (r.inclusionPromise) continue;
     if (stamps.length === 0)
       throw thresholdError(
-        `tlog entry ${i}: a Rekor v2 entry carries no time, and the bundle has no verified timestamp`,
+        `tlog entry ${i}: ${r.rekorV2 ? 'a Rekor v2 entry carries no time' : 'an entry without a SET carries no trusted time'}, and the bundle has no verified timestamp`,
       );
     for (const s of stamps) {
       if (!keys.some((k) => validAt(k.validFor, s.time)))
@@ -69,5 +81,5 @@ export function verifiedTimes(
         );
     }
   }
-  return [...[...perLog.values()].map((t) => new Date(t * 1000)), ...stamps.map((s) => s.time)];
+  return [...setTimes.map((t) => new Date(t * 1000)), ...stamps.map((s) => s.time)];
 }

@@ -81,8 +81,8 @@ function verifyProof(
 /**
  * Verifies a log entry: its log is in the trusted root, its SET (over JCS {body,
  * integratedTime, logID, logIndex}) with the log key valid at its integrated time, and its
- * inclusion proof against a signed checkpoint. A Rekor v2 entry needs the proof; its log key's
- * window is checked later, at the TSA's verified times. The body cross-check is body.ts.
+ * inclusion proof against a signed checkpoint. A Rekor v2 entry needs the proof; the log key's
+ * window of an entry without a SET is checked later, at the TSA's verified times. The body cross-check is body.ts.
  */
 export function verifyTlogEntry(
   i: number,
@@ -91,7 +91,9 @@ export function verifyTlogEntry(
   witnesses?: WitnessPolicy,
 ): VerifiedTlogEntry {
   const v2 = isRekorV2(e);
-  const timed = e.integratedTime > 0 || e.inclusionPromise !== undefined;
+  // Only a SET signs the integrated time; without one the entry's log key windows are checked
+  // at the TSA's verified times (times.ts), never at the unsigned integratedTime.
+  const timed = e.inclusionPromise !== undefined;
   const at = new Date(e.integratedTime * 1000);
   const keys = timed
     ? logKeysAt(trust.tlogs, e.logId, at)

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { SigilError } from '../errors/index.js';
+import { SigilError, isSigilError } from '../errors/index.js';
 import { VerifyingKey, sha256, spkiDer } from '../crypto/index.js';
-import { parseBundle, type Bundle, type HashAlgorithm } from '../bundle/index.js';
+import { checkJsonDepth, parseBundle, type Bundle, type HashAlgorithm } from '../bundle/index.js';
 import { parseCertificate, sanValues, type ParsedCertificate } from '../x509/parse.js';
 import { validateChain } from '../x509/chain.js';
 import { checkEntryBody } from './body.js';
@@ -95,9 +95,11 @@ function checkStatementSubject(bundle: Bundle, options: VerifyOptions): void {
   if (options.artifact === undefined && options.artifactDigest === undefined) return;
   let subjects: unknown;
   try {
-    subjects = (JSON.parse(bundle.content.envelope.payload.toString('utf8')) as { subject?: unknown })
-      .subject;
-  } catch {
+    const text = bundle.content.envelope.payload.toString('utf8');
+    checkJsonDepth(text, 'DIGEST_MISMATCH', 'the in-toto statement');
+    subjects = (JSON.parse(text) as { subject?: unknown }).subject;
+  } catch (e) {
+    if (isSigilError(e)) throw e;
     subjects = undefined;
   }
   const given = options.artifactDigest;
@@ -153,7 +155,16 @@ export function verifyBundle(
   if (stamps.length > 0) checks.push('timestamp');
   const verified: VerifiedTlogEntry[] = [];
   if (tlogThreshold > 0) {
+    const entries = new Set<string>();
     for (const [i, e] of bundle.verificationMaterial.tlogEntries.entries()) {
+      // A copy of an entry (same log, same body) is refused, as @sigstore/verify does.
+      const id = `${e.logId.toString('hex')}\n${e.canonicalizedBody.toString('base64')}`;
+      if (entries.has(id))
+        throw new SigilError(
+          'TLOG_FAILED',
+          `tlog entry ${i}: a duplicate of an earlier entry of the same log`,
+        );
+      entries.add(id);
       verified.push(verifyTlogEntry(i, e, trust, options.witnesses));
       checkEntryBody(e, {
         content: bundle.content,
