@@ -19,6 +19,9 @@
  * - warm-tag: POST /mutate, tagged images, verification cached; the tag → digest lookup still
  *   goes to the registry on every request;
  * - warm-tag-cached: the same with the short-lived tag → digest cache on (--tag-cache-ttl);
+ * - warm IVP: the same ClusterPolicy written as a policies.kyverno.io/v1 ImageValidatingPolicy
+ *   (CEL validations), pinned /validate and tagged /mutate, beside the ClusterPolicy measured
+ *   again in the next slot; reported as server CPU per review IVP / ClusterPolicy (goal ≤ 1.2);
  * - cold (at 32, 8 and 1 connections): see COLD_DEFINITION.
  * Plus the raw single-core ECDSA P-256 verify rate measured in the same run.
  *
@@ -62,6 +65,7 @@ import { parseTrustedRoot } from '../src/bundle/index.js';
 import { countRegistryRequests } from './admission-v3.js';
 import { processAlive, processTree } from '../test/admission/helpers.js';
 import { startStack } from '../test/e2e/stack.js';
+import { seedClusterPolicy, seedIvp } from '../test/admission/ivp/seed-policies.js';
 import { generateServingTls } from '../src/admission/index.js';
 import {
   pickLoadGenerator,
@@ -81,7 +85,6 @@ const COLD_LOWER_CONCURRENCY = [8, 1];
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SIGIL_MAIN = process.env.BENCH_SIGIL_MAIN ?? new URL('../src/cli/main.ts', import.meta.url).pathname;
-const WORKFLOW_RE = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@.*';
 const TARGETS = { warmPerSecond: 5000, warmP99Ms: 5, coldP99Ms: 50 };
 const KYVERNO_ANCHOR = {
   averageLatencyMs: 35.6,
@@ -316,28 +319,10 @@ async function main(): Promise<void> {
       await signImageBundle({ client, image: parseReference(tag).withDigest(digest), builder });
       v3Images.push({ tag, pinned: `${registry.host}/org/rs-v3-bench-${i}:v1@${digest}` });
     }
-    const policyYaml = `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${registry.host}/org/rs-*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "${WORKFLOW_RE}"
-                    issuer: "${stack.oidc.issuer}"
-                    rekor:
-                      url: ${stack.log.url}
-`;
+    const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
+    const policyYaml = seedClusterPolicy(`${registry.host}/org/rs-*`, id);
+    // The same decision as an ImageValidatingPolicy (policies.kyverno.io/v1, CEL validations).
+    const ivpYaml = seedIvp(`${registry.host}/org/rs-*`, id);
     const logPath = process.env.BENCH_DECISION_LOG ?? join(stack.dir, 'admission-decisions.log');
     const tls = await generateServingTls();
     const file = (name: string, text: string): string => {
@@ -366,6 +351,13 @@ spec:
     const warmOneWorker = await webhook([], 1);
     const warmTagCachedHook = await webhook(['--tag-cache-ttl', '5']);
     const coldHook = await webhook(['--cache-ttl', '0']);
+    const ivpHook = await (async () => {
+      const args = [...common];
+      args[1] = file('ivp.yaml', ivpYaml);
+      const w = await startWebhook(args, WORKERS, logFd);
+      servers.push(w.proc);
+      return w;
+    })();
     closeSync(logFd);
     const serving = { caPem: tls.caPem, ...started.echoes };
 
@@ -450,12 +442,17 @@ spec:
     await prime(warmOneWorker.port, pinnedValidate);
     await prime(warmTagCachedHook.port, tagMutate);
     await prime(coldHook.port, coldRequests);
+    await prime(ivpHook.port, [...pinnedValidate, ...tagMutate]);
     await prime(coldHook.port, coldV3Requests);
     const echoPlain = await phase(serving.echoPlain, echo);
     const echoFastify = await phase(serving.echoFastify, echo);
     const warmPinned = await phase(warmHook, pinnedValidate);
     const warmPinnedOne = await phase(warmOneWorker, pinnedValidate);
     const warmTag = await phase(warmHook, tagMutate);
+    // IVP and ClusterPolicy back to back, so the shared machine disturbs both alike.
+    const warmPinnedIvp = await phase(ivpHook, pinnedValidate);
+    const warmPinnedAgain = await phase(warmHook, pinnedValidate);
+    const warmTagIvp = await phase(ivpHook, tagMutate);
     const warmTagCache = await phase(warmTagCachedHook, tagMutate);
     const cold = await phase(coldHook, coldRequests);
     const coldLower: Record<string, Phase> = {};
@@ -516,6 +513,20 @@ spec:
         pinnedValidateOneWorker: warmPinnedOne,
         tagMutate: warmTag,
         tagMutateWithTagCache5s: warmTagCache,
+        imageValidatingPolicy: {
+          pinnedValidate: warmPinnedIvp,
+          tagMutate: warmTagIvp,
+          clusterPolicyPinnedValidateSameSlot: warmPinnedAgain,
+          // Goal (issue 19): the IVP costs at most 1.2× the ClusterPolicy's server CPU per warm review.
+          serverCpuPerReviewIvpToClusterPolicy: {
+            pinnedValidate: ratio(
+              warmPinnedIvp.serverCpuMsPerReview,
+              (warmPinned.serverCpuMsPerReview + warmPinnedAgain.serverCpuMsPerReview) / 2,
+            ),
+            tagMutate: ratio(warmTagIvp.serverCpuMsPerReview, warmTag.serverCpuMsPerReview),
+            goal: 1.2,
+          },
+        },
       },
       coldDefinition: COLD_DEFINITION,
       cold,

@@ -97,6 +97,17 @@ export class DecisionLog {
         cached: x.cached,
         message: x.status === 'pass' ? undefined : x.message,
       })),
+      ...(d?.ivpResults
+        ? {
+            imageValidatingPolicies: d.ivpResults.map((x) => ({
+              policy: x.policy,
+              status: x.status,
+              images: x.images,
+              message: x.status === 'pass' ? undefined : x.message,
+              auditAnnotations: Object.keys(x.auditAnnotations).length > 0 ? x.auditAnnotations : undefined,
+            })),
+          }
+        : {}),
       skipped: d?.skippedBecause,
       error: r.error,
       msg: 'admission decision',

@@ -1,4 +1,5 @@
 import type { FailureAction, FailurePolicy } from './policy/types.js';
+import type { IvpResult } from './ivp/evaluate.js';
 
 export type ResultStatus = 'pass' | 'fail' | 'error' | 'skip';
 
@@ -39,6 +40,8 @@ export interface Decision {
   /** Digest pins (mutate only, allowed only); empty when nothing changes. */
   patch: JsonPatchOp[];
   results: ImageResult[];
+  /** One per ImageValidatingPolicy that applied. */
+  ivpResults?: IvpResult[];
   /** Why nothing was checked, when nothing was (excluded namespace, other kind, DELETE…). */
   skippedBecause?: string;
 }

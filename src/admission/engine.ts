@@ -9,6 +9,7 @@ import { anyWildcardMatches } from './policy/wildcard.js';
 import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
 import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
 import type { ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
+import { decideWithIvp, evaluateIvps, type IvpSeams } from './ivp/engine.js';
 
 export const DEFAULT_TIMEOUT_MS = 8000;
 export const DEFAULT_EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
@@ -26,6 +27,8 @@ export interface EngineOptions {
   cache?: VerificationCache<RuleVerdict>;
   /** Short-lived tag → digest answers (see TagDigestCache); absent = every tag is resolved every time. */
   tagCache?: VerificationCache<string>;
+  /** What ImageValidatingPolicies verify with (required when any policy is one). */
+  ivp?: IvpSeams;
 }
 
 /** The admission request fields the engine needs (from AdmissionReview or a CLI resource file). */
@@ -35,6 +38,10 @@ export interface AdmissionInput {
   name: string;
   operation: string;
   object: unknown;
+  /** For ImageValidatingPolicy CEL: the AdmissionRequest's oldObject, the request itself, the namespace object. */
+  oldObject?: unknown;
+  request?: unknown;
+  namespaceObject?: unknown;
   /** The request's API group and version (default: those of `kind`). */
   group?: string;
   version?: string;
@@ -191,6 +198,7 @@ export class AdmissionEngine {
   private readonly excluded: ReadonlySet<string>;
   private readonly failurePolicy: FailurePolicy;
   private readonly references = new Map<string, ParsedImage>();
+  private readonly ivp: IvpSeams | undefined;
 
   constructor(opts: EngineOptions) {
     this.policies = opts.policies;
@@ -201,6 +209,7 @@ export class AdmissionEngine {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.cache = opts.cache ?? new VerificationCache<RuleVerdict>();
     this.tagCache = opts.tagCache;
+    this.ivp = opts.ivp;
   }
 
   /**
@@ -234,7 +243,9 @@ export class AdmissionEngine {
     if (input.operation !== 'CREATE' && input.operation !== 'UPDATE')
       return none(`operation ${input.operation} is not checked`);
     if (this.excluded.has(input.namespace)) return none(`namespace ${input.namespace} is excluded`);
-    if (!isResourceKind(input.kind)) return none(`kind ${input.kind} has no pod spec`);
+    const ivpResults = await evaluateIvps(this.policies, this.ivp, input, mode, this.timeoutMs, outer);
+    if (!isResourceKind(input.kind))
+      return decideWithIvp(none(`kind ${input.kind} has no pod spec`), ivpResults);
     const kind: ResourceKind = input.kind;
     const images = extractImages(kind, input.object);
     const deadline = new Deadline(this.timeoutMs, outer);
@@ -252,7 +263,7 @@ export class AdmissionEngine {
       }
     }
     const results = await Promise.all(jobs);
-    return decide(id, results, mode === 'mutate');
+    return decideWithIvp(decide(id, results, mode === 'mutate'), ivpResults);
   }
 
   private checkImage(

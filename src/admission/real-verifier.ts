@@ -8,6 +8,7 @@ import {
   INDEX_MEDIA_TYPES,
   parseDigest,
   parsePlatform,
+  readAttestations,
   readImageSignatures,
   type ImageReference,
   type Platform,
@@ -23,6 +24,8 @@ import {
   type VerificationResult,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
+import { verifyImageAttestations } from '../sign/attestation.js';
+import type { AttachedLayer } from '../oci/cosign.js';
 import { wildcardMatches } from './policy/wildcard.js';
 import type { IdentityMatcher, KeyAttestor, KeylessAttestor } from './policy/types.js';
 import type { AttestorOutcome, ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
@@ -66,7 +69,12 @@ export interface RegistrySourceOptions {
  * The HEAD's digest is what gets verified and what the patch pins; validation of an unpinned
  * tag trusts the registry's answer exactly as far as the kubelet's later pull by tag does.
  */
-export function registryImageSource(client: RegistryClient, opts: RegistrySourceOptions = {}): ImageSource {
+export function registryImageSource(
+  client: RegistryClient,
+  opts: RegistrySourceOptions = {},
+): ImageSource & {
+  fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
+} {
   const platform = opts.platform ?? parsePlatform(DEFAULT_PLATFORM);
   // digest → media type from the HEAD, so a single manifest needs no GET to rule out an index.
   const mediaTypes = new Map<string, string>();
@@ -104,6 +112,8 @@ export function registryImageSource(client: RegistryClient, opts: RegistrySource
   return {
     resolveDigest: (ref, signal) => bounded(resolve(ref), signal),
     fetchSignatures: (pinned, signal) => bounded(fetch(pinned), signal),
+    fetchAttestations: (pinned: ImageReference, signal: AbortSignal) =>
+      bounded(readAttestations(client, pinned), signal),
   };
 }
 
@@ -274,30 +284,78 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     const accepted: VerifiedSignature[] = [];
     const mismatches: string[] = [];
     for (const v of passed) {
-      const sans = v.result.identity?.subjectAlternativeNames ?? [];
-      const issuer = v.result.identity?.issuer;
-      const der = v.leaf;
-      const uris = der
-        ? parseCertificate(der)
-            .subjectAlternativeNames.filter((n) => n.type === 'uri')
-            .map((n) => n.value)
-        : [];
-      let why: string | undefined;
-      for (const id of a.identities) {
-        why = identityMismatch(id, sans, uris, issuer);
-        if (why === undefined) break;
-      }
-      if (why === undefined) why = this.extensionMismatch(v, a);
+      const why = this.identityWhy(v, a);
       if (why === undefined) accepted.push(summary(v.result));
-      else
-        mismatches.push(
-          a.identities.length > 1
-            ? `${why} (policy: ${a.identities.map(describeIdentity).join(' | ')})`
-            : why,
-        );
+      else mismatches.push(why);
     }
     if (accepted.length > 0) return { ok: true, signatures: accepted };
     return { ok: false, reason: [...new Set(mismatches)].join('; ') };
+  }
+
+  /**
+   * In-toto attestations (cosign `.att` layers) of `predicateType` over `pinned.digest` that
+   * this attestor accepts, with their statements (for the IVP's extractPayload).
+   */
+  verifyAttestations(
+    pinned: ImageReference,
+    layers: readonly AttachedLayer[],
+    a: KeylessAttestor | KeyAttestor,
+    predicateType: string,
+  ): { ok: true; statements: unknown[] } | { ok: false; reason: string } {
+    const digest = pinned.digest;
+    if (!digest) return { ok: false, reason: 'image has no digest' };
+    if (layers.length === 0) return { ok: false, reason: 'no attestations found' };
+    let verified;
+    try {
+      verified = verifyImageAttestations(
+        this.trustFor(a),
+        digest,
+        layers,
+        a.kind === 'keys' ? undefined : { skipIdentityUnsafe: true },
+        {
+          tlogThreshold: a.rekor.ignoreTlog ? 0 : 1,
+          ...(a.kind === 'keys'
+            ? { publicKey: createPublicKey(a.publicKey) }
+            : { ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 }),
+          predicateType,
+        },
+      );
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message };
+    }
+    if (a.kind === 'keys') return { ok: true, statements: verified.map((v) => v.statement) };
+    const mismatches: string[] = [];
+    const statements: unknown[] = [];
+    for (const v of verified) {
+      const pem = layers[v.index]?.certificate;
+      const leaf = pem ? pemBlocks(pem)[0]?.der : undefined;
+      const why = this.identityWhy({ result: v.result, ...(leaf ? { leaf } : {}) }, a);
+      if (why === undefined) statements.push(v.statement);
+      else mismatches.push(why);
+    }
+    if (statements.length > 0) return { ok: true, statements };
+    return { ok: false, reason: [...new Set(mismatches)].join('; ') || 'no attestations verified' };
+  }
+
+  /** Why the keyless attestor's identities (URI SANs from the verified leaf) or extensions refuse `v`; undefined when accepted. */
+  private identityWhy(v: Passed, a: KeylessAttestor): string | undefined {
+    const sans = v.result.identity?.subjectAlternativeNames ?? [];
+    const issuer = v.result.identity?.issuer;
+    const uris = v.leaf
+      ? parseCertificate(v.leaf)
+          .subjectAlternativeNames.filter((n) => n.type === 'uri')
+          .map((n) => n.value)
+      : [];
+    let why: string | undefined;
+    for (const id of a.identities) {
+      why = identityMismatch(id, sans, uris, issuer);
+      if (why === undefined) break;
+    }
+    if (why === undefined) why = this.extensionMismatch(v, a);
+    if (why === undefined) return undefined;
+    return a.identities.length > 1
+      ? `${why} (policy: ${a.identities.map(describeIdentity).join(' | ')})`
+      : why;
   }
 
   private extensionMismatch(v: Passed, a: KeylessAttestor): string | undefined {

@@ -83,6 +83,8 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
       ...(version ? { version } : {}),
       subresource,
       ...(userInfo ? { userInfo } : {}),
+      oldObject: req.oldObject ?? null,
+      request: req,
     },
   };
 }

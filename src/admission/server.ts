@@ -19,6 +19,13 @@ import type { FailurePolicy, ImagePolicy } from './policy/types.js';
 import { createReviewHandler, reviewMode } from './review-http.js';
 import { generateServingTls, serviceDnsNames } from './tls.js';
 import type { ImageSource, SignatureVerifier } from './verifier.js';
+import { ivpVerificationFor } from './ivp/verifier.js';
+
+/** ImageValidatingPolicies verify through the same source, verifier and cache as ClusterPolicies. */
+function ivpSeams(source: ImageSource, verifier: SignatureVerifier, cache: VerificationCache<unknown>) {
+  const verification = ivpVerificationFor(source, verifier, cache);
+  return verification ? { ivp: { verification } } : {};
+}
 
 export const DEFAULT_ADMISSION_PORT = 9443;
 /** AdmissionReviews carry whole objects; Kubernetes itself caps requests at 3 MiB. */
@@ -99,6 +106,7 @@ export async function createAdmissionServer(config: AdmissionServerConfig): Prom
     timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     cache,
     ...(tagCache ? { tagCache } : {}),
+    ...ivpSeams(config.source, config.verifier, cache as VerificationCache<unknown>),
   });
   const metrics = new AdmissionMetrics(cache as VerificationCache<unknown>);
   const level = config.logLevel ?? 'info';

@@ -13,7 +13,6 @@ import {
 } from '../oci/index.js';
 import { closeOnSignals } from '../server/index.js';
 import {
-  AdmissionEngine,
   type AdmissionInput,
   applyJsonPatch,
   createAdmissionServer,
@@ -26,6 +25,7 @@ import {
   generateServingTls,
   isClusterWorker,
   parsePolicySources,
+  deprecationNotice,
   readPolicySources,
   registryImageSource,
   runAdmissionWorker,
@@ -38,6 +38,7 @@ import {
   type PolicySource,
 } from '../admission/index.js';
 import { CliError, printJson } from './output.js';
+import { runKyvernoTests, testEngine } from './kyverno-test.js';
 
 const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 const MAX_RESOURCE_BYTES = 4 * 1024 * 1024;
@@ -101,6 +102,9 @@ function policiesFrom(sources: readonly PolicySource[], hasTrustedRoot: boolean)
   } catch (e) {
     throw policyError(e, hasTrustedRoot);
   }
+  const notice = deprecationNotice(policies);
+  // Once per command: the primary reads the policies before its workers do.
+  if (notice && !isClusterWorker()) process.stderr.write(`sigil: warning: ${notice}\n`);
   if (policies.length === 0)
     throw new CliError(
       `no ClusterPolicy, Policy or ImageValidatingPolicy found in ${sources.map((x) => x.source).join(', ')}`,
@@ -282,8 +286,20 @@ async function serve(f: ServeFlags): Promise<void> {
 interface TestFlags extends CommonFlags {
   resource?: string[];
   namespace: string;
+  registryDir?: string;
   user?: string;
   group?: string[];
+}
+
+/** `sigil policy test [DIR|kyverno-test.yaml ...]`: each manifest's policies set up as for `--policy`. */
+function kyvernoTests(paths: string[], f: TestFlags): Promise<void> {
+  const root = readTrustedRootText(f.trustedRoot);
+  return runKyvernoTests(paths, {
+    namespace: f.namespace,
+    ...(f.registryDir ? { registryDir: f.registryDir } : {}),
+    setUp: async (policyFiles) =>
+      setUp(f, { sources: await policySourcesFrom(policyFiles), ...(root ? { root } : {}) }),
+  });
 }
 
 function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
@@ -315,8 +331,7 @@ function resourcesFrom(paths: string[] | undefined): Record<string, unknown>[] {
  * pins), the patch is applied, then the validating pass runs on the patched object.
  */
 async function testPolicies(f: TestFlags): Promise<void> {
-  const { policies, timeoutMs, source, verifier } = setUp(f, await readInputs(f));
-  const engine = new AdmissionEngine({ policies, source, verifier, timeoutMs, excludedNamespaces: [] });
+  const engine = testEngine(setUp(f, await readInputs(f)));
   let denied = 0;
   const results: unknown[] = [];
   for (const object of resourcesFrom(f.resource)) {
@@ -368,6 +383,18 @@ async function testPolicies(f: TestFlags): Promise<void> {
         message: r.message,
         ...(r.digest ? { digest: r.digest } : {}),
       })),
+      ...(final.ivpResults
+        ? {
+            imageValidatingPolicies: final.ivpResults.map((r) => ({
+              policy: r.policy,
+              kind: r.kind,
+              status: r.status,
+              ...(r.message ? { message: r.message } : {}),
+              actions: [...r.actions],
+              images: r.images,
+            })),
+          }
+        : {}),
     });
   }
   printJson(results.length === 1 ? results[0] : results);
@@ -457,9 +484,19 @@ export function register(program: Command): void {
       .description('evaluate resources against policies like `kyverno apply`; exit 1 on deny'),
   );
   const policy = program.command('policy').description('admission policies');
-  test(
+  withCommon(
     policy
       .command('test')
-      .description('evaluate resources against policies like `kyverno apply`; exit 1 on deny'),
-  );
+      .description(
+        'evaluate resources against policies like `kyverno apply` (exit 1 on deny), or run kyverno-test.yaml suites like `kyverno test` (exit 1 when a result differs)',
+      )
+      .argument('[tests...]', 'kyverno-test.yaml files or directories holding them'),
+  )
+    .option('--resource <file>', 'Kubernetes object YAML (repeatable; multi-document allowed)', collect)
+    .option('--namespace <ns>', 'namespace for objects that name none', 'default')
+    .option(
+      '--registry-dir <dir>',
+      'images and signatures from this saved sigil registry directory, whatever host a resource names (offline)',
+    )
+    .action((tests: string[], f: TestFlags) => (tests.length > 0 ? kyvernoTests(tests, f) : testPolicies(f)));
 }

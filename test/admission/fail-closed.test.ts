@@ -247,7 +247,8 @@ const IA = 'spec.attestors.0.cosign';
 const IK = 'spec.attestors.0.cosign.keyless';
 const IMC = 'spec.matchConstraints';
 const IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
-  [IS, 'validations', () => ({ validations: [{ expression: 'true' }] }), 'refused'],
+  // Evaluated since issue 19: the policy is compiled for the CEL engine (src/admission/ivp).
+  [IS, 'validations', () => ({ validations: [{ expression: 'true' }] }), 'loads'],
   [IS, 'matchConditions', () => ({ matchConditions: [{ name: 'a', expression: 'true' }] }), 'refused'],
   [IS, 'variables', () => ({ variables: [{ name: 'a', expression: '1' }] }), 'refused'],
   [IS, 'images', () => ({ images: [{ name: 'a', expression: 'object.x' }] }), 'refused'],
@@ -291,10 +292,55 @@ const IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
   [IK, 'additionalExtensions', () => ({ additionalExtensions: { githubWorkflowTrigger: 'push' } }), 'loads'],
 ];
 
+// The same walk over an IVP with CEL `validations` (issue 19): evaluated by src/admission/ivp, so
+// the CEL fields, attestations, autogen, JSON mode and excludeResourceRules now load; what the
+// ivp/ engine still does not evaluate stays refused, naming the field.
+const TWO = 'images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)';
+const celIvp = (): Doc => withField(ivpol(), IS, { validations: [{ expression: TWO }] });
+const CEL_EVALUATED = new Set([
+  'validations',
+  'matchConditions',
+  'variables',
+  'images',
+  'autogen',
+  'evaluation',
+  'attestations',
+  'excludeResourceRules',
+]);
+const CEL_IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
+  ...IVP_FIELDS.map(([w, f, v, want]): [string, string, () => Doc, 'loads' | 'refused'] => [
+    w,
+    f,
+    f === 'validations' ? () => ({ validations: [{ expression: TWO, message: 'unsigned' }] }) : v,
+    CEL_EVALUATED.has(f) ? 'loads' : want,
+  ]),
+  [IS, 'credentials', () => ({ credentials: { secrets: ['pull'] } }), 'refused'],
+  [IS, 'attestations', () => ({ attestations: [{ name: 'a', referrer: { type: 'x' } }] }), 'refused'],
+  [
+    IS,
+    'attestors',
+    () => ({ attestors: [{ name: 'n', notary: { certs: { value: PEM_CERT } } }] }),
+    'refused',
+  ],
+  [IS, 'validations', () => ({ validations: [{ expression: TWO, madeUp: 1 }] }), 'refused'],
+  [IS, 'validations', () => ({ validations: [{ expression: 'images.containers.' }] }), 'refused'],
+  [
+    IMC,
+    'resourceRules',
+    () => ({
+      resourceRules: [
+        { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], madeUp: 1 },
+      ],
+    }),
+    'refused',
+  ],
+];
+
 describe('every schema field is evaluated or refused at load', () => {
   for (const [kind, base, fields] of [
     ['ClusterPolicy', cpol, CPOL_FIELDS],
     ['ImageValidatingPolicy', ivpol, IVP_FIELDS],
+    ['ImageValidatingPolicy with CEL validations', celIvp, CEL_IVP_FIELDS],
   ] as const) {
     it(`${kind}: the base policy loads`, () => assert.equal(outcome(base()), 'loads'));
     for (const [where, field, sample, want] of fields) {
@@ -309,18 +355,17 @@ describe('every schema field is evaluated or refused at load', () => {
 
 describe('load-time refusals (findings 4, 7, 9)', () => {
   const refused = (doc: Doc, re: RegExp): void => assert.match(outcome(doc), re);
-  it('4: an ImageValidatingPolicy with validations is refused, naming the field', () => {
+  it('4: an ImageValidatingPolicy with validations is compiled for the CEL engine (never half-read)', () => {
+    const expr =
+      'images.containers.map(i, verifyImageSignatures(i, [attestors.ci, attestors.b])).all(e, e > 1)';
+    // A syntax error refuses the policy naming the expression and its position.
     refused(
-      withField(ivpol(), IS, {
-        validations: [
-          {
-            expression:
-              'images.containers.map(i, verifyImageSignatures(i, [attestors.ci, attestors.b])).all(e, e > 1)',
-          },
-        ],
-      }),
-      /spec\.validations: .*any one attestor would admit/,
+      withField(ivpol(), IS, { validations: [{ expression: expr.slice(0, -3) }] }),
+      /spec\.validations\[0\]\.expression/,
     );
+    const [p] = parsePolicyText(JSON.stringify(celIvp()), 'p.yaml', ctx);
+    assert.equal(p!.rules.length, 0, 'no ClusterPolicy-style rule (any one attestor would admit)');
+    assert.equal(p!.ivp?.programs.pod.validations.length, 1);
   });
   it('7: a keyless identity without issuer is refused; issuerRegExp ".*" says any issuer on purpose', () => {
     refused(withField(cpol(), KEYLESS, { issuer: undefined }), /keyless: an issuer is required/);
@@ -371,15 +416,27 @@ describe('load-time refusals (findings 4, 7, 9)', () => {
     refused(withField(ivpol(), IMC, rr(['Pods'])), /resources\[0\]/);
     refused(withField(ivpol(), IMC, rr(['deployments'])), /resources\[0\]/); // apps, not core
     assert.equal(outcome(withField(ivpol(), IMC, rr(['pods', 'replicationcontrollers']))), 'loads');
+    // The same under CEL validations (ivp/ engine): Kubernetes' resource names, plural lower-case.
+    refused(withField(celIvp(), IMC, rr(['Pods'])), /resources\[0\]/);
+    refused(withField(celIvp(), IMC, rr(['services'])), /resources\[0\]/);
+    refused(
+      withField(celIvp(), IS, { matchImageReferences: [{ glob: 'GHCR.IO/*' }] }),
+      /glob: registry host/,
+    );
+    refused(
+      withField(celIvp(), IK, { identities: [{ subject: 'https://x/ci.yml' }] }),
+      /identities\[0\]: an issuer is required/,
+    );
+    assert.equal(outcome(withField(celIvp(), IMC, rr(['pods', 'replicationcontrollers']))), 'loads');
   });
 });
 
 describe('the refusals reach the CLI (the loader `sigil admission serve` and `sigil policy test` share)', () => {
-  it('sigil policy test refuses an ImageValidatingPolicy with validations, naming the field', async () => {
+  it('sigil policy test refuses an ImageValidatingPolicy field the CEL engine does not evaluate, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sigil-fail-closed-'));
     const policy = join(dir, 'ivpol.json');
     const resource = join(dir, 'pod.json');
-    writeFileSync(policy, JSON.stringify(withField(ivpol(), IS, { validations: [{ expression: 'true' }] })));
+    writeFileSync(policy, JSON.stringify(withField(celIvp(), IS, { credentials: { secrets: ['pull'] } })));
     writeFileSync(
       resource,
       JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {} }),
@@ -388,7 +445,7 @@ describe('the refusals reach the CLI (the loader `sigil admission serve` and `si
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^sigil: error: invalid policy: .*ivpol\.json: ImageValidatingPolicy iv: spec\.validations: /m,
+      /^sigil: error: invalid policy: .*ivpol\.json: ImageValidatingPolicy iv: spec\.credentials: /m,
     );
   });
 });

@@ -93,7 +93,7 @@ export function review(
     request: {
       uid: `uid-${++uidCounter}-${Date.now()}`,
       kind: { group: kind === 'Pod' ? '' : 'apps', version: 'v1', kind },
-      resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
+      resource: { group: kind === 'Pod' ? '' : 'apps', version: 'v1', resource: `${kind.toLowerCase()}s` },
       namespace,
       name: meta?.name,
       operation,

@@ -21,7 +21,12 @@ export async function keylessBuilder(stack: Stack, overrides: Record<string, unk
 export function clusterPolicy(
   patterns: string[],
   identity: { subject?: string; subjectRegExp?: string; issuer: string; rekorUrl?: string },
+  opts: { mutateDigest?: boolean; verifyDigest?: boolean } = {},
 ): string {
+  const flags = [
+    ...(opts.mutateDigest === false ? ['          mutateDigest: false\n'] : []),
+    ...(opts.verifyDigest === false ? ['          verifyDigest: false\n'] : []),
+  ].join('');
   const id = identity.subject
     ? `subject: "${identity.subject}"`
     : `subjectRegExp: "${identity.subjectRegExp ?? WORKFLOW_RE}"`;
@@ -39,7 +44,7 @@ spec:
       verifyImages:
         - imageReferences: ${JSON.stringify(patterns)}
           failureAction: Enforce
-          attestors:
+${flags}          attestors:
             - entries:
                 - keyless:
                     ${id}

@@ -9,6 +9,7 @@ export {
   loadPolicies,
   readPolicySources,
   parsePolicySources,
+  deprecationNotice,
   type PolicySource,
 } from './load.js';
 export { ALL_KINDS, POD_CONTROLLERS } from './match.js';

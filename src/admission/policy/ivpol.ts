@@ -16,7 +16,7 @@ import { failurePolicy, metadataOf, REFUSED } from './kyverno.js';
 import { parseMatchConstraints } from './match-constraints.js';
 import { POLICY_LIMITS, type FailureAction, type ImagePolicy, type Wildcard } from './types.js';
 
-const IVPOL_SPEC_FIELDS = [
+export const IVPOL_SPEC_FIELDS = [
   'matchConstraints',
   'matchConditions',
   'variables',

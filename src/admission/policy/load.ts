@@ -6,6 +6,7 @@ import type { ParseContext } from './attestors.js';
 import { isObject } from './fields.js';
 import { parseImageValidatingPolicy } from './ivpol.js';
 import { parseKyvernoPolicy } from './kyverno.js';
+import { parseIvp } from '../ivp/spec.js';
 import { POLICY_LIMITS, type ImagePolicy } from './types.js';
 
 const KYVERNO_GROUPS = ['kyverno.io/v1', 'kyverno.io/v2beta1'];
@@ -53,7 +54,21 @@ export function parsePolicyText(text: string, source: string, ctx: ParseContext)
       IVPOL_GROUPS.includes(api) &&
       (kind === 'ImageValidatingPolicy' || kind === 'NamespacedImageValidatingPolicy')
     ) {
-      out.push(parseImageValidatingPolicy(value, source, ctx));
+      const spec = isObject(value.spec) ? value.spec : {};
+      if (spec.validations === undefined) out.push(parseImageValidatingPolicy(value, source, ctx));
+      else {
+        const ivp = parseIvp(value, source, ctx);
+        out.push({
+          kind: ivp.kind,
+          name: ivp.name,
+          ...(ivp.namespace !== undefined ? { namespace: ivp.namespace } : {}),
+          id: ivp.id,
+          failurePolicy: ivp.failurePolicy,
+          rules: [],
+          source,
+          ivp,
+        });
+      }
     } else if (api.startsWith('kyverno.io/') || api.startsWith('policies.kyverno.io/')) {
       throw new SigilError(
         'INVALID_POLICY',
@@ -107,6 +122,17 @@ export function parsePolicySources(sources: readonly PolicySource[], ctx: ParseC
     }
   }
   return out;
+}
+
+/**
+ * The one line printed when ClusterPolicy / Policy documents are loaded: Kyverno deprecated
+ * them in 1.17 in favour of policies.kyverno.io/v1 ImageValidatingPolicy.
+ */
+export function deprecationNotice(policies: readonly ImagePolicy[]): string | undefined {
+  const old = policies.filter((p) => p.kind === 'ClusterPolicy' || p.kind === 'Policy');
+  if (old.length === 0) return undefined;
+  const names = old.map((p) => `${p.kind} ${p.name}`).join(', ');
+  return `${names}: kyverno.io/v1 verifyImages is deprecated since Kyverno 1.17 (removal planned for 1.20); write it as a policies.kyverno.io/v1 ImageValidatingPolicy (verifyImageSignatures(image, [attestors.x]) in validations)`;
 }
 
 /** Loads every policy from files and directories (`*.yaml`, `*.yml`, `*.json`, not recursive). */

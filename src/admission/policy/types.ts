@@ -4,6 +4,8 @@
  * the engine never sees raw YAML.
  */
 
+import type { CompiledIvp } from '../ivp/types.js';
+
 export type FailureAction = 'Enforce' | 'Audit';
 export type FailurePolicy = 'Fail' | 'Ignore';
 
@@ -173,6 +175,8 @@ export interface ImagePolicy {
   rules: ImageRule[];
   /** Where it was loaded from, for messages. */
   source: string;
+  /** An ImageValidatingPolicy with CEL `validations`, decided by src/admission/ivp (then `rules` is empty). */
+  ivp?: CompiledIvp;
 }
 
 /** Bounds applied while loading, so a hostile or mistaken file cannot exhaust the server. */

@@ -1,0 +1,89 @@
+import type { FailurePolicy, KeyAttestor, KeylessAttestor, Wildcard } from '../policy/types.js';
+import type { CompiledExpression } from './cel.js';
+
+export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
+export type IvpKind = 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
+
+export interface IvpAttestor {
+  name: string;
+  attestor: KeylessAttestor | KeyAttestor;
+}
+
+export interface IvpAttestation {
+  name: string;
+  /** `intoto`: a cosign `.att` in-toto statement of this predicate type; `referrer`: an OCI 1.1 referrer (refused at load). */
+  kind: 'intoto';
+  type: string;
+}
+
+/** One admissionregistration RuleWithOperations. `*` is kept as a literal wildcard entry. */
+export interface ResourceRule {
+  operations: string[];
+  apiGroups: string[];
+  apiVersions: string[];
+  /** `pods`, `pods/ephemeralcontainers`, `*`, `*\/status`… */
+  resources: string[];
+  resourceNames: string[];
+}
+
+export interface SelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: string[];
+}
+
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: SelectorRequirement[];
+}
+
+export interface MatchConstraints {
+  resourceRules: ResourceRule[];
+  excludeResourceRules: ResourceRule[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+}
+
+export type ImageMatcher = { glob: Wildcard } | { expression: CompiledExpression };
+
+export interface Validation {
+  expression: CompiledExpression;
+  message?: string;
+  messageExpression?: CompiledExpression;
+}
+
+/** The expressions of one autogen variant (the pod original, or rewritten for pod controllers). */
+export interface Program {
+  matchConditions: { name: string; expression: CompiledExpression }[];
+  variables: { name: string; expression: CompiledExpression }[];
+  images: { name: string; expression: CompiledExpression }[];
+  validations: Validation[];
+  auditAnnotations: { key: string; expression: CompiledExpression }[];
+}
+
+/** Which variant decides a kind: the original (pods), `defaults` (spec.template), `cronjobs`. */
+export type Variant = 'pod' | 'defaults' | 'cronjobs';
+
+export interface CompiledIvp {
+  kind: IvpKind;
+  name: string;
+  namespace?: string;
+  /** name + hash of the document; keys the verification cache. */
+  id: string;
+  source: string;
+  failurePolicy: FailurePolicy;
+  actions: ReadonlySet<ValidationAction>;
+  mode: 'Kubernetes' | 'JSON';
+  admission: boolean;
+  match?: MatchConstraints;
+  /** Kinds autogen adds, with the variant that decides each. */
+  autogen: ReadonlyMap<string, Variant>;
+  programs: Partial<Record<Variant, Program>> & { pod: Program };
+  matchImageReferences: ImageMatcher[];
+  attestors: ReadonlyMap<string, IvpAttestor>;
+  attestations: ReadonlyMap<string, IvpAttestation>;
+  mutateDigest: boolean;
+  verifyDigest: boolean;
+  required: boolean;
+  timeoutSeconds?: number;
+}

@@ -1,0 +1,163 @@
+import type { CosignSignatureLayer } from '../../bundle/index.js';
+import { SigilError } from '../../errors/index.js';
+import { type ImageReference, type RegistryClient } from '../../oci/index.js';
+import type { AttachedLayer } from '../../oci/cosign.js';
+import { VerificationCache } from '../cache.js';
+import { cachedReference } from './refs.js';
+import { registryImageSource } from '../real-verifier.js';
+import type { ImageSource, SignatureVerifier } from '../verifier.js';
+import type { KeyAttestor, KeylessAttestor } from '../policy/types.js';
+import type { IvpVerifier } from './evaluate.js';
+import type { CompiledIvp, IvpAttestation, IvpAttestor } from './types.js';
+
+/** The registry side an IVP needs: ClusterPolicy's ImageSource plus cosign `.att` layers. */
+export interface IvpImageSource extends ImageSource {
+  fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
+}
+
+export interface IvpSignatureVerifier extends SignatureVerifier {
+  verifyAttestations(
+    pinned: ImageReference,
+    layers: readonly AttachedLayer[],
+    attestor: KeylessAttestor | KeyAttestor,
+    predicateType: string,
+  ): { ok: true; statements: unknown[] } | { ok: false; reason: string };
+}
+
+export function registryIvpSource(client: RegistryClient): IvpImageSource {
+  return registryImageSource(client);
+}
+
+/** The IVP seams over a ClusterPolicy engine's source and verifier, when they can check attestations. */
+export function ivpVerificationFor(
+  source: ImageSource,
+  verifier: SignatureVerifier,
+  cache?: VerificationCache<unknown>,
+): IvpVerification | undefined {
+  const s = source as Partial<IvpImageSource>;
+  const v = verifier as Partial<IvpSignatureVerifier>;
+  if (typeof s.fetchAttestations !== 'function' || typeof v.verifyAttestations !== 'function')
+    return undefined;
+  return new IvpVerification(source as IvpImageSource, verifier as IvpSignatureVerifier, cache);
+}
+
+function race<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new SigilError('TIMEOUT', 'verification deadline exceeded'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new SigilError('TIMEOUT', 'verification deadline exceeded'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Verification for IVP evaluations, sharing ClusterPolicy's cache discipline: successes only,
+ * keyed by policy identity, function, attestor and image digest, with identical verifications
+ * in flight coalesced. `forRequest` gives the per-request seam (tag → digest asked once, so
+ * the digest verified is the digest pinned).
+ */
+export class IvpVerification {
+  constructor(
+    private readonly source: IvpImageSource,
+    private readonly verifier: IvpSignatureVerifier,
+    readonly cache: VerificationCache<unknown> = new VerificationCache<unknown>(),
+  ) {}
+
+  /** `signal` is asked for only when I/O is needed (a review answered from the cache makes no timer). */
+  forRequest(signal: () => AbortSignal): IvpVerifier {
+    const digests = new Map<string, Promise<string>>();
+    const sigs = new Map<string, Promise<CosignSignatureLayer[]>>();
+    const atts = new Map<string, Promise<AttachedLayer[]>>();
+    const memo = <T>(m: Map<string, Promise<T>>, key: string, f: () => Promise<T>): Promise<T> => {
+      let p = m.get(key);
+      if (!p) {
+        p = race(f(), signal());
+        p.catch(() => undefined);
+        m.set(key, p);
+      }
+      return p;
+    };
+    // Tag → digest answers of this request, once settled (what peekSignatures may use).
+    const resolved = new Map<string, string>();
+    const pin = async (image: string): Promise<ImageReference> => {
+      const ref = cachedReference(image);
+      const digest = await memo(digests, ref.toString(), () => this.source.resolveDigest(ref, signal()));
+      resolved.set(image, digest);
+      return ref.withDigest(digest);
+    };
+    const cached = async <T>(key: string, compute: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
+      const hit = this.cache.get(key) as T | undefined;
+      if (hit !== undefined) return hit;
+      return (
+        await race(
+          this.cache.getOrCompute(key, compute as () => Promise<unknown>, (v) => ok(v as T)),
+          signal(),
+        )
+      ).value as T;
+    };
+    return {
+      peekSignatures: (policy, image, attestors) => {
+        let ref: ImageReference;
+        try {
+          ref = cachedReference(image);
+        } catch {
+          return undefined;
+        }
+        const digest = ref.digest ?? resolved.get(image);
+        if (!digest) return undefined;
+        for (const a of attestors)
+          if (this.cache.lookup(`${policy.id}|sig|${a.name}|${ref.context()}@${digest}`) !== true)
+            return undefined;
+        return attestors.length;
+      },
+      prefetch: async (image) => {
+        if (!cachedReference(image).digest) await pin(image);
+      },
+      resolveDigest: async (image) => (await pin(image)).digest!,
+      signatures: async (policy: CompiledIvp, image: string, attestors: readonly IvpAttestor[]) => {
+        const pinned = await pin(image);
+        let count = 0;
+        for (const a of attestors) {
+          const key = `${policy.id}|sig|${a.name}|${pinned.context()}@${pinned.digest}`;
+          const ok = await cached(
+            key,
+            async () => {
+              const layers = await memo(sigs, `${pinned.context()}@${pinned.digest}`, () =>
+                this.source.fetchSignatures(pinned, signal()),
+              );
+              if (layers.length === 0) return false;
+              return (await this.verifier.verifyAttestor(pinned, layers, a.attestor)).ok;
+            },
+            (v) => v === true,
+          );
+          if (ok) count++;
+        }
+        return count;
+      },
+      attestations: async (policy, image, att: IvpAttestation, attestors) => {
+        const pinned = await pin(image);
+        let count = 0;
+        let payload: unknown;
+        for (const a of attestors) {
+          const key = `${policy.id}|att|${att.name}|${a.name}|${pinned.context()}@${pinned.digest}`;
+          const statements = await cached<unknown[] | false>(
+            key,
+            async () => {
+              const layers = await memo(atts, `${pinned.context()}@${pinned.digest}`, () =>
+                this.source.fetchAttestations(pinned, signal()),
+              );
+              const r = this.verifier.verifyAttestations(pinned, layers, a.attestor, att.type);
+              return r.ok ? r.statements : false;
+            },
+            (v) => v !== false,
+          );
+          if (statements) {
+            count++;
+            payload ??= statements[0];
+          }
+        }
+        return { count, ...(payload !== undefined ? { payload } : {}) };
+      },
+    };
+  }
+}
