@@ -32,7 +32,12 @@ test('the npm package installs into a fresh prefix and works from there', { time
     [],
     'only dist/, bin/sigil.js, native/ sources, web/, README, LICENSE',
   );
-  for (const must of ['dist/cli/main.js', 'dist/log/store/sqlite/worker-main.js', 'native/binding.gyp', 'LICENSE'])
+  for (const must of [
+    'dist/cli/main.js',
+    'dist/log/store/sqlite/worker-main.js',
+    'native/binding.gyp',
+    'LICENSE',
+  ])
     assert.ok(shipped.includes(must), must);
 
   const prefix = join(dir, 'prefix');
