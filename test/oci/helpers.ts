@@ -21,6 +21,8 @@ export async function keylessBuilder(stack: Stack, overrides: Record<string, unk
 export function clusterPolicy(
   patterns: string[],
   identity: { subject?: string; subjectRegExp?: string; issuer: string; rekorUrl?: string },
+  /** More fields of the verifyImages entry, as YAML lines (e.g. `type: SigstoreBundle`). */
+  entry: string[] = [],
 ): string {
   const id = identity.subject
     ? `subject: "${identity.subject}"`
@@ -39,7 +41,7 @@ spec:
       verifyImages:
         - imageReferences: ${JSON.stringify(patterns)}
           failureAction: Enforce
-          attestors:
+${entry.map((l) => `          ${l}\n`).join('')}          attestors:
             - entries:
                 - keyless:
                     ${id}
