@@ -15,6 +15,9 @@ import {
   tinyImage,
 } from '../../src/oci/index.js';
 import { signImageBundle } from '../../src/sign/index.js';
+import { registryAccess } from '../../src/admission/engine.js';
+import { parsePolicyText } from '../../src/admission/policy/index.js';
+import { extractPullSecrets } from '../../src/admission/resources.js';
 import { clusterPolicy, keylessBuilder, WORKFLOW_RE } from './helpers.js';
 import { requireBinary } from '../helpers/env.js';
 import { startDockerRegistry } from '../helpers/registry.js';
@@ -224,4 +227,68 @@ test('a basic-auth docker-registry (htpasswd) reached through a mounted pull sec
   const bad = await verify('wrong');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /rejected the credentials/);
+});
+
+test("Kyverno's credential choice: the entry's secrets then the pod's (in its namespace); neither = defaults; IVPOL ignores the pod's", () => {
+  const cpol = parsePolicyText(
+    clusterPolicy(['reg.example/*'], { subjectRegExp: WORKFLOW_RE, issuer: 'https://i' }, [
+      'imageRegistryCredentials:',
+      '  secrets: [webhook-cred, "/team-a/shared"]',
+    ]),
+    'p.yaml',
+    { hasTrustedRoot: true },
+  )[0]!.rules[0]!;
+  assert.deepEqual(registryAccess(cpol, ['regcred'], 'team-b'), {
+    secrets: [
+      { name: 'webhook-cred' },
+      { namespace: 'team-a', name: 'shared' },
+      { namespace: 'team-b', name: 'regcred' },
+    ],
+  });
+  const plain = parsePolicyText(
+    clusterPolicy(['reg.example/*'], { subjectRegExp: WORKFLOW_RE, issuer: 'https://i' }),
+    'p.yaml',
+    { hasTrustedRoot: true },
+  )[0]!.rules[0]!;
+  assert.equal(registryAccess(plain, [], 'team-b'), undefined);
+  assert.deepEqual(registryAccess(plain, ['regcred'], 'team-b'), {
+    secrets: [{ namespace: 'team-b', name: 'regcred' }],
+  });
+  // An empty imageRegistryCredentials still replaces the defaults (Kyverno: creds != nil).
+  const empty = { ...plain, registryCredentials: { secrets: [] } };
+  assert.deepEqual(registryAccess(empty, [], 'team-b'), { secrets: [] });
+  const ivpol = parsePolicyText(
+    `apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata:
+  name: iv
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [pods]
+  matchImageReferences:
+    - glob: "reg.example/*"
+  credentials:
+    secrets: [webhook-cred]
+  attestors:
+    - name: ci
+      cosign:
+        keyless:
+          identities:
+            - subjectRegExp: "${WORKFLOW_RE}"
+              issuer: https://i
+`,
+    'iv.yaml',
+    { hasTrustedRoot: true },
+  )[0]!.rules[0]!;
+  assert.deepEqual(registryAccess(ivpol, ['regcred'], 'team-b'), { secrets: [{ name: 'webhook-cred' }] });
+  assert.deepEqual(
+    extractPullSecrets('Deployment', {
+      spec: { template: { spec: { imagePullSecrets: [{ name: 'a' }, { bogus: 1 }, { name: 'b' }] } } },
+    }),
+    ['a', 'b'],
+  );
 });
