@@ -7,8 +7,14 @@ import { matchApplies, matchRequest } from './applies.js';
 import { matchForms } from './policy/image-pattern.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
 import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
-import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
-import type { ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
+import { extractImages, extractPullSecrets, isResourceKind, type ContainerImage } from './resources.js';
+import {
+  FETCHED,
+  type ImageSource,
+  type RegistryAccess,
+  type SignatureVerifier,
+  type VerifiedSignature,
+} from './verifier.js';
 import { decideWithIvp, evaluateIvps, type IvpSeams } from './ivp/engine.js';
 
 export const DEFAULT_TIMEOUT_MS = 8000;
@@ -149,6 +155,32 @@ class Deadline {
   }
 }
 
+/** The registry credentials of one rule for one resource, and their identity ('' = the defaults). */
+interface Access {
+  access?: RegistryAccess;
+  key: string;
+}
+
+/**
+ * Kyverno's registry client choice (factories/registryclientfactory.go): with neither the
+ * entry's imageRegistryCredentials nor imagePullSecrets on the resource, the defaults; else
+ * exactly the entry's secrets then the resource's (those in the resource's namespace).
+ */
+export function registryAccess(
+  rule: Pick<ImageRule, 'registryCredentials' | 'podPullSecrets'>,
+  pullSecrets: readonly string[],
+  namespace: string,
+): RegistryAccess | undefined {
+  const pod = rule.podPullSecrets ? pullSecrets : [];
+  if (!rule.registryCredentials && pod.length === 0) return undefined;
+  return {
+    secrets: [
+      ...(rule.registryCredentials?.secrets ?? []),
+      ...pod.map((name) => (namespace ? { namespace, name } : { name })),
+    ],
+  };
+}
+
 /** Per-request memo: each registry question is asked once per admission request (maps made on first use). */
 class RequestMemo {
   private digestMemo: Map<string, Promise<string>> | undefined;
@@ -158,24 +190,24 @@ class RequestMemo {
     private readonly deadline: Deadline,
   ) {}
 
-  resolve(ref: ImageReference): Promise<string> {
-    const key = ref.toString();
+  resolve(ref: ImageReference, access: Access): Promise<string> {
+    const key = `${access.key}|${ref.toString()}`;
     const digests = (this.digestMemo ??= new Map());
     let p = digests.get(key);
     if (!p) {
-      p = this.source.resolveDigest(ref, this.deadline.signal);
+      p = this.source.resolveDigest(ref, this.deadline.signal, access.access);
       p.catch(() => undefined);
       digests.set(key, p);
     }
     return p;
   }
 
-  signatures(pinned: ImageReference): Promise<CosignSignatureLayer[]> {
-    const key = `${pinned.context()}@${pinned.digest}`;
+  signatures(pinned: ImageReference, access: Access): Promise<CosignSignatureLayer[]> {
+    const key = `${access.key}|${pinned.context()}@${pinned.digest}`;
     const layers = (this.layerMemo ??= new Map());
     let p = layers.get(key);
     if (!p) {
-      p = this.source.fetchSignatures(pinned, this.deadline.signal);
+      p = this.source.fetchSignatures(pinned, this.deadline.signal, access.access);
       p.catch(() => undefined);
       layers.set(key, p);
     }
@@ -248,6 +280,7 @@ export class AdmissionEngine {
       return decideWithIvp(none(`kind ${input.kind} has no pod spec`), ivpResults);
     const kind: ResourceKind = input.kind;
     const images = extractImages(kind, input.object);
+    const pullSecrets = extractPullSecrets(kind, input.object);
     const deadline = new Deadline(this.timeoutMs, outer);
     const memo = new RequestMemo(this.source, deadline);
     const jobs: Promise<ImageResult>[] = [];
@@ -257,7 +290,9 @@ export class AdmissionEngine {
       for (const rule of policy.rules) {
         if (!matchApplies(rule.match, request)) continue;
         for (const img of images) {
-          const job = this.checkImage(policy, rule, img, mode, memo, deadline);
+          const job = this.checkImage(policy, rule, img, mode, memo, deadline, () =>
+            this.accessOf(rule, pullSecrets, input.namespace),
+          );
           if (job) jobs.push(job);
         }
       }
@@ -273,6 +308,7 @@ export class AdmissionEngine {
     mode: Mode,
     memo: RequestMemo,
     deadline: Deadline,
+    accessOf: () => Access,
   ): Promise<ImageResult> | undefined {
     const { ref, shown, forms, parseError } = this.parsed(img.image);
     // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
@@ -319,6 +355,7 @@ export class AdmissionEngine {
     if (mode === 'validate' && !rule.required)
       return Promise.resolve(result('skip', `verification of ${shown} not required on validate`));
     const pinnedRef = ref;
+    const access = accessOf();
     // A remembered tag → digest answer is used only where the answer is pinned by the patch, so
     // the pod runs exactly the digest verified (see TagDigestCache for why that is safe).
     const tagCache = !pinnedRef.digest && mode === 'mutate' && rule.mutateDigest ? this.tagCache : undefined;
@@ -328,26 +365,26 @@ export class AdmissionEngine {
       try {
         if (pinnedRef.digest) digest = pinnedRef.digest;
         else if (tagCache) {
-          const key = shown;
+          const key = `${access.key}|${shown}`;
           digest =
             tagCache.lookup(key) ??
             (
               await race(
                 tagCache.getOrCompute(
                   key,
-                  () => memo.resolve(pinnedRef),
+                  () => memo.resolve(pinnedRef, access),
                   () => true,
                 ),
               )
             ).value;
-        } else digest = await race(memo.resolve(pinnedRef));
+        } else digest = await race(memo.resolve(pinnedRef, access));
       } catch (e) {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
-      const key = `${policy.id}|${rule.id}|${pinned.context()}@${digest}`;
+      const key = `${policy.id}|${rule.id}|${access.key}|${pinned.context()}@${digest}`;
       const compute = (): Promise<RuleVerdict> =>
-        this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, deadline.signal);
+        this.verifyRule(rule, pinned, !!pinnedRef.digest, memo, access, deadline.signal);
       let verdict: RuleVerdict;
       let cached = false;
       try {
@@ -375,20 +412,32 @@ export class AdmissionEngine {
     })();
   }
 
+  private accessOf(rule: ImageRule, pullSecrets: readonly string[], namespace: string): Access {
+    const access = registryAccess(rule, pullSecrets, namespace);
+    if (!access) return { key: '' };
+    const key =
+      this.source.credentialKey?.(access) ??
+      access.secrets.map((r) => `${r.namespace ?? ''}/${r.name}`).join(',');
+    return { access, key: key || '-' };
+  }
+
   private async verifyRule(
     rule: ImageRule,
     pinned: ImageReference,
     checkExists: boolean,
     memo: RequestMemo,
+    access: Access,
     signal: AbortSignal,
   ): Promise<RuleVerdict> {
     try {
       // A pinned digest must be served by this repository (not merely signed somewhere); that
       // check and the signature fetch run side by side, and the check's answer comes first.
-      const exists = checkExists ? memo.resolve(pinned) : undefined;
-      const fetched = memo.signatures(pinned);
+      const exists = checkExists ? memo.resolve(pinned, access) : undefined;
+      const fetched = memo.signatures(pinned, access);
       if (exists) await exists;
-      const layers = await fetched;
+      const all = await fetched;
+      // type: SigstoreBundle reads Sigstore bundles only (Kyverno: the bundle referrers), never .sig.
+      const layers = rule.bundlesOnly ? all.filter((l) => l.annotations[FETCHED.kind] === 'bundle') : all;
       if (signal.aborted) throw timeoutError(this.timeoutMs);
       const signatures: VerifiedSignature[] = [];
       for (const [i, set] of rule.attestorSets.entries()) {

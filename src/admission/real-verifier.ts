@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from '../bundle/index.js';
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
 import { pemBlocks, sha256 } from '../crypto/index.js';
-import { SigilError } from '../errors/index.js';
+import { isSigilError, SigilError } from '../errors/index.js';
 import {
   DEFAULT_PLATFORM,
   INDEX_MEDIA_TYPES,
@@ -10,9 +10,12 @@ import {
   parsePlatform,
   readAttestations,
   readImageSignatures,
+  RegistryClient,
+  type CredentialStore,
   type ImageReference,
+  type MountedCredentials,
   type Platform,
-  type RegistryClient,
+  type ResolvedSecrets,
 } from '../oci/index.js';
 import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
 import { checkImageBundles } from '../sign/image-bundle.js';
@@ -28,7 +31,16 @@ import { verifyImageAttestations } from '../sign/attestation.js';
 import type { AttachedLayer } from '../oci/cosign.js';
 import { wildcardMatches } from './policy/wildcard.js';
 import type { IdentityMatcher, KeyAttestor, KeylessAttestor } from './policy/types.js';
-import type { AttestorOutcome, ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
+import {
+  FETCHED,
+  type AttestorOutcome,
+  type RegistryAccess,
+  type ImageSource,
+  type SignatureVerifier,
+  type VerifiedSignature,
+} from './verifier.js';
+
+export { FETCHED };
 
 /** Rejects as soon as `signal` aborts (the registry client has its own, longer, timeout). */
 function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -40,16 +52,6 @@ function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/**
- * Keys the fetcher puts on the layers it hands the verifier (never taken from a registry:
- * registry annotations under this prefix are dropped). `kind` marks a v3 bundle (payload =
- * the bundle JSON); `subject` names the digest the signature was found for (the image, or
- * the platform manifest an index selected).
- */
-export const FETCHED = {
-  kind: 'dev.sigil.fetched/kind',
-  subject: 'dev.sigil.fetched/subject',
-} as const;
 const FETCHED_PREFIX = 'dev.sigil.fetched/';
 const MEDIA_TYPE_MEMO = 4096;
 
@@ -60,6 +62,19 @@ function registryAnnotations(a: Record<string, string>): Record<string, string> 
 export interface RegistrySourceOptions {
   /** For a multi-arch index, also accept signatures on this platform's manifest (default linux/amd64). */
   platform?: Platform;
+  /** Pull secrets a policy or pod may name (`--registry-credentials DIR`); absent = none mounted. */
+  mounted?: MountedCredentials;
+  /** A client like `client` with other credentials (default: a plain client). */
+  clientWith?: (credentials: CredentialStore) => RegistryClient;
+}
+
+const MAX_CLIENTS = 64;
+
+function withCredentialSource(e: unknown, r: ResolvedSecrets): unknown {
+  if (!isSigilError(e, 'UNAUTHENTICATED')) return e;
+  const used = r.mounted.length > 0 ? `pull secrets ${r.mounted.join(', ')}` : 'no mounted pull secret';
+  const missing = r.missing.length > 0 ? `; not mounted: ${r.missing.join(', ')}` : '';
+  return new SigilError('UNAUTHENTICATED', `${e.message} (credentials: ${used}${missing})`, { cause: e });
 }
 
 /**
@@ -73,12 +88,46 @@ export function registryImageSource(
   client: RegistryClient,
   opts: RegistrySourceOptions = {},
 ): ImageSource & {
-  fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
+  fetchAttestations(
+    pinned: ImageReference,
+    signal: AbortSignal,
+    access?: RegistryAccess,
+  ): Promise<AttachedLayer[]>;
 } {
   const platform = opts.platform ?? parsePlatform(DEFAULT_PLATFORM);
+  const clientWith = opts.clientWith ?? ((credentials) => new RegistryClient({ credentials }));
+  // One client per set of mounted secrets used (its own tokens: a token got with a secret is
+  // never offered for a request without it); a named secret not mounted is skipped, as Kyverno does.
+  const clients = new Map<string, RegistryClient>();
+  const resolveAccess = (access: RegistryAccess): ResolvedSecrets =>
+    opts.mounted?.resolve(access.secrets) ?? {
+      store: () => undefined,
+      mounted: [],
+      missing: access.secrets.map((r) => (r.namespace ? `${r.namespace}/${r.name}` : r.name)),
+    };
+  const keyOf = (r: ResolvedSecrets): string => `secrets:${r.mounted.join(',')}`;
+  const pick = async <T>(
+    access: RegistryAccess | undefined,
+    run: (c: RegistryClient) => Promise<T>,
+  ): Promise<T> => {
+    if (!access) return run(client);
+    const r = resolveAccess(access);
+    const key = keyOf(r);
+    let c = clients.get(key);
+    if (!c) {
+      if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+      c = clientWith(r.store);
+      clients.set(key, c);
+    }
+    try {
+      return await run(c);
+    } catch (e) {
+      throw withCredentialSource(e, r);
+    }
+  };
   // digest → media type from the HEAD, so a single manifest needs no GET to rule out an index.
   const mediaTypes = new Map<string, string>();
-  const resolve = async (ref: ImageReference): Promise<string> => {
+  const resolve = async (client: RegistryClient, ref: ImageReference): Promise<string> => {
     const head = await client.headManifest(ref);
     if (!head) throw new SigilError('NOT_FOUND', `manifest ${ref.toString()} not found`);
     parseDigest(head.digest);
@@ -91,7 +140,7 @@ export function registryImageSource(
     mediaTypes.set(head.digest, head.mediaType);
     return head.digest;
   };
-  const fetch = async (pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
+  const fetch = async (client: RegistryClient, pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
     const type = mediaTypes.get(pinned.digest ?? '');
     const maybeIndex = type === undefined || INDEX_MEDIA_TYPES.includes(type);
     const sigs = await readImageSignatures(client, pinned, maybeIndex ? { platform } : {});
@@ -110,10 +159,22 @@ export function registryImageSource(
     return layers;
   };
   return {
-    resolveDigest: (ref, signal) => bounded(resolve(ref), signal),
-    fetchSignatures: (pinned, signal) => bounded(fetch(pinned), signal),
-    fetchAttestations: (pinned: ImageReference, signal: AbortSignal) =>
-      bounded(readAttestations(client, pinned), signal),
+    resolveDigest: (ref, signal, access) =>
+      bounded(
+        pick(access, (c) => resolve(c, ref)),
+        signal,
+      ),
+    fetchSignatures: (pinned, signal, access) =>
+      bounded(
+        pick(access, (c) => fetch(c, pinned)),
+        signal,
+      ),
+    credentialKey: (access) => (access ? keyOf(resolveAccess(access)) : ''),
+    fetchAttestations: (pinned: ImageReference, signal: AbortSignal, access?: RegistryAccess) =>
+      bounded(
+        pick(access, (c) => readAttestations(c, pinned)),
+        signal,
+      ),
   };
 }
 

@@ -114,3 +114,27 @@ export function extractImages(kind: ResourceKind, object: unknown): ContainerIma
     throw new SigilError('INVALID_INPUT', `more than ${MAX_IMAGES_PER_OBJECT} container images`);
   return out;
 }
+
+const MAX_PULL_SECRETS = 64;
+
+/**
+ * The names in `imagePullSecrets` of every object on the way to the pod spec (the pod spec, and
+ * for controllers their template's), as Kyverno's image extractor collects them. Entries that
+ * are not `{ name: string }` are skipped, like Kyverno; more than 64 are refused.
+ */
+export function extractPullSecrets(kind: ResourceKind, object: unknown): string[] {
+  const names: string[] = [];
+  let at: unknown = object;
+  for (const seg of ['', ...POD_SPEC_PATH[kind]]) {
+    if (seg) at = child(at, seg);
+    const list = child(at, 'imagePullSecrets');
+    if (!Array.isArray(list)) continue;
+    for (const s of list) {
+      const name = child(s, 'name');
+      if (typeof name === 'string' && name.length > 0) names.push(name);
+    }
+    if (names.length > MAX_PULL_SECRETS)
+      throw new SigilError('INVALID_INPUT', `more than ${MAX_PULL_SECRETS} imagePullSecrets`);
+  }
+  return names;
+}

@@ -5,6 +5,7 @@ import { parseTrustedRoot, type TrustedRoot } from '../bundle/index.js';
 import { isSigilError } from '../errors/index.js';
 import {
   chainCredentials,
+  type CredentialStore,
   DEFAULT_PLATFORM,
   loadDockerCredentials,
   loadMountedCredentials,
@@ -133,6 +134,8 @@ interface CommonFlags {
   timeout?: string;
   registryCredentials?: string;
   platform?: string;
+  /** The webhook's namespace: bare secret names under --registry-credentials are in it. */
+  serviceNamespace?: string;
 }
 
 /** Policy texts and trusted root as read once (by the primary, for every worker). */
@@ -151,18 +154,23 @@ function setUp(f: CommonFlags, inputs: Inputs) {
   const policies = policiesFrom(inputs.sources, root !== undefined);
   const timeoutMs =
     f.timeout === undefined ? DEFAULT_TIMEOUT_MS : intFlag(f.timeout, '--timeout', 100, 30_000);
-  const mounted = f.registryCredentials ? loadMountedCredentials(f.registryCredentials).store : undefined;
+  const mounted = f.registryCredentials
+    ? loadMountedCredentials(f.registryCredentials, f.serviceNamespace ?? DEFAULT_SERVICE.namespace)
+    : undefined;
   const platform = parsePlatform(f.platform ?? DEFAULT_PLATFORM);
-  const client = new RegistryClient({
-    credentials: chainCredentials(mounted, loadDockerCredentials()),
-    insecureRegistries: f.allowInsecureRegistry ? registriesOf(policies) : [],
-    timeoutMs,
-  });
+  const clientWith = (credentials: CredentialStore): RegistryClient =>
+    new RegistryClient({
+      credentials,
+      insecureRegistries: f.allowInsecureRegistry ? registriesOf(policies) : [],
+      timeoutMs,
+    });
+  // The defaults (nothing names a secret): a docker config directly in DIR, then ~/.docker.
+  const client = clientWith(chainCredentials(mounted?.store, loadDockerCredentials()));
   return {
     root,
     policies,
     timeoutMs,
-    source: registryImageSource(client, { platform }),
+    source: registryImageSource(client, { platform, clientWith, ...(mounted ? { mounted } : {}) }),
     verifier: new SigstoreSignatureVerifier(root),
   };
 }
@@ -421,7 +429,7 @@ function withCommon(c: Command): Command {
     .option('--timeout <ms>', `decide within this many milliseconds (default ${DEFAULT_TIMEOUT_MS})`)
     .option(
       '--registry-credentials <dir>',
-      'mounted kubernetes.io/dockerconfigjson pull secrets (one directory per secret); each credential goes only to its registry',
+      'mounted kubernetes.io/dockerconfigjson pull secrets: DIR/<name> (the webhook namespace), DIR/<namespace>/<name>; used where a pod (imagePullSecrets) or policy (imageRegistryCredentials.secrets) names them; a config directly in DIR is the default; each credential goes only to its registry',
     )
     .option(
       '--platform <os/arch[/variant]>',

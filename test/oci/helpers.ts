@@ -21,12 +21,9 @@ export async function keylessBuilder(stack: Stack, overrides: Record<string, unk
 export function clusterPolicy(
   patterns: string[],
   identity: { subject?: string; subjectRegExp?: string; issuer: string; rekorUrl?: string },
-  opts: { mutateDigest?: boolean; verifyDigest?: boolean } = {},
+  /** More fields of the verifyImages entry, as YAML lines (e.g. `type: SigstoreBundle`). */
+  entry: string[] = [],
 ): string {
-  const flags = [
-    ...(opts.mutateDigest === false ? ['          mutateDigest: false\n'] : []),
-    ...(opts.verifyDigest === false ? ['          verifyDigest: false\n'] : []),
-  ].join('');
   const id = identity.subject
     ? `subject: "${identity.subject}"`
     : `subjectRegExp: "${identity.subjectRegExp ?? WORKFLOW_RE}"`;
@@ -44,7 +41,7 @@ spec:
       verifyImages:
         - imageReferences: ${JSON.stringify(patterns)}
           failureAction: Enforce
-${flags}          attestors:
+${entry.map((l) => `          ${l}\n`).join('')}          attestors:
             - entries:
                 - keyless:
                     ${id}

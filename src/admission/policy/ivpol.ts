@@ -1,5 +1,6 @@
 import { sha256Hex } from '../../crypto/index.js';
 import { parseIvpolAttestors, type ParseContext } from './attestors.js';
+import { parseRegistryCredentials } from './credentials.js';
 import {
   type Doc,
   invalid,
@@ -37,7 +38,7 @@ export const IVPOL_SPEC_FIELDS = [
 
 /**
  * What an IVPOL may hold that sigil does not evaluate: CEL (`validations`, `matchConditions`,
- * `variables`, `images`), credentials, evaluation modes. `validations` in particular decides
+ * `variables`, `images`), evaluation modes. `validations` in particular decides
  * which attestors must pass; read without it, any one attestor would admit.
  */
 function checkIvpolSpec(spec: Doc, sp: string): void {
@@ -50,7 +51,6 @@ function checkIvpolSpec(spec: Doc, sp: string): void {
   );
   for (const key of ['matchConditions', 'variables', 'images'])
     refuseSet(spec, key, sp, `${REFUSED}: CEL expressions`);
-  refuseSet(spec, 'credentials', sp, `${REFUSED}: sigil uses its own registry credentials`);
   refuseSet(spec, 'autogen', sp, `${REFUSED}: Pod rules always cover every pod controller`);
   const webhook = optObject(spec, 'webhookConfiguration', sp);
   if (webhook) refuseUnknown(webhook, `${sp}.webhookConfiguration`, ['timeoutSeconds']);
@@ -113,6 +113,8 @@ export function parseImageValidatingPolicy(doc: Doc, source: string, ctx: ParseC
   refuseUnknown(cfg, cp, ['mutateDigest', 'verifyDigest', 'required']);
   const mutateDigest = optBool(cfg, 'mutateDigest', cp) ?? true;
   const fp = failurePolicy(optString(spec, 'failurePolicy', sp), `${sp}.failurePolicy`);
+  // Kyverno: only these secrets, in its namespace or namespace/name; not the pod's imagePullSecrets.
+  const creds = optObject(spec, 'credentials', sp);
   return {
     kind,
     name,
@@ -138,6 +140,7 @@ export function parseImageValidatingPolicy(doc: Doc, source: string, ctx: ParseC
         verifyDigest: optBool(cfg, 'verifyDigest', cp) ?? true,
         required: optBool(cfg, 'required', cp) ?? true,
         useCache: true,
+        ...(creds ? { registryCredentials: parseRegistryCredentials(creds, `${sp}.credentials`) } : {}),
       },
     ],
     source,

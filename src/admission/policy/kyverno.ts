@@ -11,6 +11,7 @@ import {
   optStringList,
 } from './fields.js';
 import { autogenControllers, autogenMatches } from './autogen.js';
+import { parseRegistryCredentials } from './credentials.js';
 import { compileImagePattern } from './image-pattern.js';
 import { refuseSet, refuseUnknown } from './known-fields.js';
 import { parseResourceMatch } from './match.js';
@@ -214,7 +215,8 @@ function parseVerifyImage(
 ): Omit<ImageRule, 'name' | 'id' | 'match'> {
   refuseUnknown(v, vp, VERIFY_FIELDS);
   const type = optString(v, 'type', vp) ?? 'Cosign';
-  if (type !== 'Cosign') throw invalid(`${vp}.type`, `type ${type} is not supported (only Cosign)`);
+  if (type !== 'Cosign' && type !== 'SigstoreBundle')
+    throw invalid(`${vp}.type`, `type ${type} is not supported (only Cosign and SigstoreBundle)`);
   if (optArray(v, 'attestations', vp, 50)?.length) {
     throw invalid(
       `${vp}.attestations`,
@@ -223,7 +225,7 @@ function parseVerifyImage(
   }
   refuseSet(v, 'repository', vp, 'alternate signature repositories are not supported yet');
   if (optBool(v, 'cosignOCI11', vp)) throw invalid(`${vp}.cosignOCI11`, REFUSED);
-  refuseSet(v, 'imageRegistryCredentials', vp, `${REFUSED}: sigil uses its own registry credentials`);
+  const creds = optObject(v, 'imageRegistryCredentials', vp);
   refuseSet(v, 'validate', vp, `${REFUSED}: JMESPath deny conditions`);
   refuseSet(v, 'annotations', vp, 'signature annotations are not supported yet');
   const refs = patterns(v, 'imageReferences', vp);
@@ -252,6 +254,11 @@ function parseVerifyImage(
     verifyDigest: optBool(v, 'verifyDigest', vp) ?? true,
     required: optBool(v, 'required', vp) ?? true,
     useCache: optBool(v, 'useCache', vp) ?? true,
+    ...(creds
+      ? { registryCredentials: parseRegistryCredentials(creds, `${vp}.imageRegistryCredentials`) }
+      : {}),
+    podPullSecrets: true,
+    ...(type === 'SigstoreBundle' ? { bundlesOnly: true } : {}),
   };
 }
 

@@ -143,6 +143,17 @@ export interface ResourceMatch {
   exclude?: FilterBlock;
 }
 
+/** A Kubernetes secret reference; no namespace = the webhook's own (Kyverno's namespace). */
+export interface SecretRef {
+  namespace?: string;
+  name: string;
+}
+
+/** Kyverno's imageRegistryCredentials / IVPOL credentials, as far as sigil evaluates them. */
+export interface RegistryCredentialsSpec {
+  secrets: SecretRef[];
+}
+
 export interface ImageRule {
   name: string;
   /**
@@ -161,6 +172,12 @@ export interface ImageRule {
   verifyDigest: boolean;
   required: boolean;
   useCache: boolean;
+  /** Set when the entry names registry credentials (even none): then the defaults are not used. */
+  registryCredentials?: RegistryCredentialsSpec;
+  /** The resource's imagePullSecrets are used too (ClusterPolicy and Policy, as Kyverno; not IVPOL). */
+  podPullSecrets?: boolean;
+  /** `type: SigstoreBundle`: only Sigstore bundles (OCI 1.1 referrers / fallback tag) count. */
+  bundlesOnly?: boolean;
 }
 
 export interface ImagePolicy {

@@ -17,7 +17,10 @@ export function seedClusterPolicy(
   id: SeedIdentity,
   opts: { mutateDigest?: boolean; verifyDigest?: boolean } = {},
 ): string {
-  return clusterPolicy([pattern], { issuer: id.issuer, rekorUrl: id.logUrl }, opts);
+  return clusterPolicy([pattern], { issuer: id.issuer, rekorUrl: id.logUrl }, [
+    ...(opts.mutateDigest === false ? ['mutateDigest: false'] : []),
+    ...(opts.verifyDigest === false ? ['verifyDigest: false'] : []),
+  ]);
 }
 
 /** `attestors:` with one keyless cosign attestor named `ci` (two-space indented, for a spec). */
