@@ -326,12 +326,14 @@ const CEL_EVALUATED = new Set([
   'attestations',
   'excludeResourceRules',
 ]);
+// Registry secrets are evaluated for rule-style IVPs (issue 18), not yet by the CEL engine.
+const CEL_NOT_EVALUATED = new Set(['credentials']);
 const CEL_IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
   ...IVP_FIELDS.map(([w, f, v, want]): [string, string, () => Doc, 'loads' | 'refused'] => [
     w,
     f,
     f === 'validations' ? () => ({ validations: [{ expression: TWO, message: 'unsigned' }] }) : v,
-    CEL_EVALUATED.has(f) ? 'loads' : want,
+    CEL_EVALUATED.has(f) ? 'loads' : CEL_NOT_EVALUATED.has(f) ? 'refused' : want,
   ]),
   [IS, 'credentials', () => ({ credentials: { secrets: ['pull'] } }), 'refused'],
   [IS, 'attestations', () => ({ attestations: [{ name: 'a', referrer: { type: 'x' } }] }), 'refused'],
