@@ -151,12 +151,23 @@ class RequestMemo {
     private readonly deadline: Deadline,
   ) {}
 
-  resolve(ref: ImageReference): Promise<string> {
+  /**
+   * The digest `ref` names, asked once per request: every rule of the request sees the same
+   * answer. With `tagCache` the answer may be a remembered one (only where it gets pinned).
+   */
+  resolve(ref: ImageReference, tagCache?: VerificationCache<string>): Promise<string> {
     const key = ref.toString();
     const digests = (this.digestMemo ??= new Map());
     let p = digests.get(key);
     if (!p) {
-      p = this.source.resolveDigest(ref, this.deadline.signal);
+      const fresh = (): Promise<string> => this.source.resolveDigest(ref, this.deadline.signal);
+      const hit = tagCache?.lookup(key);
+      p =
+        hit !== undefined
+          ? Promise.resolve(hit)
+          : tagCache
+            ? tagCache.getOrCompute(key, fresh, () => true).then((r) => r.value)
+            : fresh();
       p.catch(() => undefined);
       digests.set(key, p);
     }
@@ -241,18 +252,44 @@ export class AdmissionEngine {
     const memo = new RequestMemo(this.source, deadline);
     const jobs: Promise<ImageResult>[] = [];
     const request = matchRequest(input, kind);
+    const applicable: [ImagePolicy, ImageRule][] = [];
     for (const policy of this.policies) {
       if (policy.namespace !== undefined && policy.namespace !== input.namespace) continue;
-      for (const rule of policy.rules) {
-        if (!matchApplies(rule.match, request)) continue;
-        for (const img of images) {
-          const job = this.checkImage(policy, rule, img, mode, memo, deadline);
-          if (job) jobs.push(job);
-        }
+      for (const rule of policy.rules) if (matchApplies(rule.match, request)) applicable.push([policy, rule]);
+    }
+    for (const img of images) {
+      const tagCache = mode === 'mutate' ? this.tagCacheFor(img, applicable) : undefined;
+      for (const [policy, rule] of applicable) {
+        const job = this.checkImage(policy, rule, img, mode, memo, deadline, tagCache);
+        if (job) jobs.push(job);
       }
     }
     const results = await Promise.all(jobs);
     return decide(id, results, mode === 'mutate');
+  }
+
+  /** Does `rule` verify `img` (imageReferences match, skipImageReferences do not)? */
+  private selects(rule: ImageRule, img: ContainerImage): boolean {
+    const { forms } = this.parsed(img.image);
+    if (!forms) return true;
+    const named =
+      !!anyWildcardMatches(rule.imageReferences, forms.primary) ||
+      !!(forms.tagged && anyWildcardMatches(rule.imageReferences, forms.tagged));
+    return named && !anyWildcardMatches(rule.skipImageReferences, forms.primary);
+  }
+
+  /**
+   * The tag cache serves a tagged image only when every rule that verifies it pins its digest:
+   * the pod then runs the one digest all of them verified. One rule that leaves the tag in place
+   * (mutateDigest false) means the kubelet pulls what the tag names now, so all resolve afresh.
+   */
+  private tagCacheFor(
+    img: ContainerImage,
+    applicable: readonly [ImagePolicy, ImageRule][],
+  ): VerificationCache<string> | undefined {
+    if (!this.tagCache || this.parsed(img.image).ref?.digest !== undefined) return undefined;
+    const selecting = applicable.filter(([, r]) => this.selects(r, img));
+    return selecting.length > 0 && selecting.every(([, r]) => r.mutateDigest) ? this.tagCache : undefined;
   }
 
   private checkImage(
@@ -262,6 +299,7 @@ export class AdmissionEngine {
     mode: Mode,
     memo: RequestMemo,
     deadline: Deadline,
+    tagCache: VerificationCache<string> | undefined,
   ): Promise<ImageResult> | undefined {
     const { ref, shown, forms, parseError } = this.parsed(img.image);
     // Kyverno wildcard over the normalized reference (docker.io/library/… filled in, :latest implied).
@@ -308,28 +346,12 @@ export class AdmissionEngine {
     if (mode === 'validate' && !rule.required)
       return Promise.resolve(result('skip', `verification of ${shown} not required on validate`));
     const pinnedRef = ref;
-    // A remembered tag → digest answer is used only where the answer is pinned by the patch, so
-    // the pod runs exactly the digest verified (see TagDigestCache for why that is safe).
-    const tagCache = !pinnedRef.digest && mode === 'mutate' && rule.mutateDigest ? this.tagCache : undefined;
     const race = <T>(p: Promise<T>): Promise<T> => raceSignal(p, deadline.signal, this.timeoutMs);
     return (async (): Promise<ImageResult> => {
       let digest: string;
       try {
-        if (pinnedRef.digest) digest = pinnedRef.digest;
-        else if (tagCache) {
-          const key = shown;
-          digest =
-            tagCache.lookup(key) ??
-            (
-              await race(
-                tagCache.getOrCompute(
-                  key,
-                  () => memo.resolve(pinnedRef),
-                  () => true,
-                ),
-              )
-            ).value;
-        } else digest = await race(memo.resolve(pinnedRef));
+        // A remembered tag → digest answer only where the patch pins it (see tagCacheFor).
+        digest = pinnedRef.digest ?? (await race(memo.resolve(pinnedRef, tagCache)));
       } catch (e) {
         return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
