@@ -28,9 +28,9 @@ test('tag cache: all rules of a request verify the one digest that is pinned', a
   const registry = await startDockerRegistry(t);
   if (!registry) return;
   const stack = await startStack();
-  let server: AdmissionServer | undefined;
+  const servers: AdmissionServer[] = [];
   t.after(async () => {
-    await server?.close();
+    for (const s of servers) await s.close();
     await stack.close();
     await registry.stop();
   });
@@ -66,7 +66,7 @@ spec:
   rules:
 ${rule('ci-pins', CI_MAIN, true)}
 ${rule('nightly-checks', NIGHTLY, false)}`;
-  server = await createAdmissionServer({
+  const server = await createAdmissionServer({
     policies: parsePolicyText(yaml, 'two-signers.yaml', { hasTrustedRoot: true }),
     source: registryImageSource(new RegistryClient({ timeoutMs: 3000 })),
     verifier: new SigstoreSignatureVerifier(parseTrustedRoot(stack.trustedRootJson)),
@@ -76,8 +76,9 @@ ${rule('nightly-checks', NIGHTLY, false)}`;
     tagCache: { ttlMs: 60_000 },
     logLevel: 'silent',
   });
+  servers.push(server);
   const admit = async (name: string): Promise<Answer> => {
-    const r = await postJson(`${server!.url}/mutate`, review('Pod', pod(name, [image])), server!.caPem!);
+    const r = await postJson(`${server.url}/mutate`, review('Pod', pod(name, [image])), server.caPem!);
     assert.equal(r.status, 200, r.text);
     return (r.body as { response: Answer }).response;
   };
