@@ -1,12 +1,19 @@
 import type { CosignSignatureLayer } from '../bundle/index.js';
 import { isSigilError, SigilError } from '../errors/index.js';
-import { parseReference, type ImageReference } from '../oci/index.js';
+import { isRegistryAnswer, parseReference, type ImageReference } from '../oci/index.js';
 import { VerificationCache } from './cache.js';
 import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
 import { matchApplies, matchRequest } from './applies.js';
 import { matchForms } from './policy/image-pattern.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
-import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
+import type {
+  AttestorSet,
+  FailureAction,
+  FailurePolicy,
+  ImagePolicy,
+  ImageRule,
+  ResourceKind,
+} from './policy/types.js';
 import { extractImages, isResourceKind, type ContainerImage } from './resources.js';
 import type { ImageSource, SignatureVerifier, VerifiedSignature } from './verifier.js';
 
@@ -63,9 +70,16 @@ const MAX_REMEMBERED_REFERENCES = 10_000;
 
 type Outcome = { ok: true; signatures: VerifiedSignature[] } | { ok: false; reason: string };
 
-/** Failure = the image's fault (unsigned, bad signature, absent); error = could not find out. */
-export function classify(e: unknown): 'fail' | 'error' {
+/**
+ * Failure = the image's fault (unsigned, bad signature, absent); error = could not find out.
+ * An HTTP error the registry answered with is a failure in Kyverno (only network errors and
+ * deadlines are rule errors), so under an Enforce rule it is one here too: a registry that
+ * answers 500 for the signatures must not get the pod in through failurePolicy Ignore. Under
+ * Audit it stays an error, which still blocks under failurePolicy Fail.
+ */
+export function classify(e: unknown, action: FailureAction = 'Audit'): 'fail' | 'error' {
   if (!isSigilError(e)) return 'error';
+  if (action === 'Enforce' && isRegistryAnswer(e)) return 'fail';
   switch (e.code) {
     case 'NOT_FOUND':
     case 'DIGEST_MISMATCH':
@@ -353,7 +367,7 @@ export class AdmissionEngine {
         // A remembered tag → digest answer only where the patch pins it (see tagCacheFor).
         digest = pinnedRef.digest ?? (await race(memo.resolve(pinnedRef, tagCache)));
       } catch (e) {
-        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+        return result(classify(e, rule.failureAction), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
       const key = `${policy.id}|${rule.id}|${pinned.context()}@${digest}`;
@@ -372,7 +386,7 @@ export class AdmissionEngine {
           ));
         } else verdict = await race(compute());
       } catch (e) {
-        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+        return result(classify(e, rule.failureAction), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       if (verdict.status !== 'pass')
         return result(verdict.status, `failed to verify image ${shown}: ${verdict.reason}`);
@@ -409,7 +423,7 @@ export class AdmissionEngine {
       }
       return { status: 'pass', signatures };
     } catch (e) {
-      return { status: classify(e), reason: reasonOf(e) };
+      return { status: classify(e, rule.failureAction), reason: reasonOf(e) };
     }
   }
 
