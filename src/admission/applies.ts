@@ -23,6 +23,8 @@ export interface MatchRequest {
   annotations: Readonly<Record<string, string>>;
   username: string;
   groups: readonly string[];
+  /** False when the request carries no user info (`sigil policy test` without --user/--group). */
+  hasUserInfo: boolean;
 }
 
 const wm = (pattern: string, value: string): boolean => wildcardMatches({ pattern }, value);
@@ -54,8 +56,16 @@ export function selectorMatches(s: LabelSelector, labels: Readonly<Record<string
   return true;
 }
 
-/** doesResourceMatchConditionBlock: every condition that is set must hold. */
-export function filterMatches(f: ResourceFilter, r: MatchRequest): boolean {
+/**
+ * doesResourceMatchConditionBlock: every condition that is set must hold. Without user info,
+ * Kyverno drops a `match` filter's subjects (a filter left empty matches nothing) but keeps an
+ * `exclude` filter's, which then never hold: the wider reading in both places.
+ */
+export function filterMatches(f: ResourceFilter, r: MatchRequest, inMatch = false): boolean {
+  if (inMatch && !r.hasUserInfo && f.subjects) {
+    const { subjects: _dropped, ...rest } = f;
+    return Object.keys(rest).length > 0 && filterMatches(rest, r);
+  }
   if (f.operations && !f.operations.includes(r.operation)) return false;
   if (
     f.kinds &&
@@ -92,16 +102,16 @@ export function filterMatches(f: ResourceFilter, r: MatchRequest): boolean {
   return true;
 }
 
-function blockMatches(b: FilterBlock, r: MatchRequest): boolean {
+function blockMatches(b: FilterBlock, r: MatchRequest, inMatch: boolean): boolean {
   return b.mode === 'all'
-    ? b.filters.every((f) => filterMatches(f, r))
-    : b.filters.some((f) => filterMatches(f, r));
+    ? b.filters.every((f) => filterMatches(f, r, inMatch))
+    : b.filters.some((f) => filterMatches(f, r, inMatch));
 }
 
 /** MatchesResourceDescription: the match block holds and the exclude block (if any) does not. */
 export function matchApplies(m: ResourceMatch, r: MatchRequest): boolean {
-  if (!blockMatches(m.match, r)) return false;
-  return !(m.exclude && blockMatches(m.exclude, r));
+  if (!blockMatches(m.match, r, true)) return false;
+  return !(m.exclude && blockMatches(m.exclude, r, false));
 }
 
 function stringMap(v: unknown): Record<string, string> {
@@ -127,5 +137,6 @@ export function matchRequest(input: AdmissionInput, kind: ResourceKind): MatchRe
     annotations: stringMap(meta?.annotations),
     username: input.userInfo?.username ?? '',
     groups: input.userInfo?.groups ?? [],
+    hasUserInfo: input.userInfo !== undefined,
   };
 }

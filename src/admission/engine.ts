@@ -1,12 +1,19 @@
 import type { CosignSignatureLayer } from '../bundle/index.js';
 import { isSigilError, SigilError } from '../errors/index.js';
-import { parseReference, type ImageReference } from '../oci/index.js';
+import { isRegistryAnswer, parseReference, type ImageReference } from '../oci/index.js';
 import { VerificationCache } from './cache.js';
 import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
 import { matchApplies, matchRequest } from './applies.js';
 import { matchForms } from './policy/image-pattern.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
-import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
+import type {
+  AttestorSet,
+  FailureAction,
+  FailurePolicy,
+  ImagePolicy,
+  ImageRule,
+  ResourceKind,
+} from './policy/types.js';
 import { extractImages, extractPullSecrets, isResourceKind, type ContainerImage } from './resources.js';
 import {
   FETCHED,
@@ -76,9 +83,16 @@ const MAX_REMEMBERED_REFERENCES = 10_000;
 
 type Outcome = { ok: true; signatures: VerifiedSignature[] } | { ok: false; reason: string };
 
-/** Failure = the image's fault (unsigned, bad signature, absent); error = could not find out. */
-export function classify(e: unknown): 'fail' | 'error' {
+/**
+ * Failure = the image's fault (unsigned, bad signature, absent); error = could not find out.
+ * An HTTP error the registry answered with is a failure in Kyverno (only network errors and
+ * deadlines are rule errors), so under an Enforce rule it is one here too: a registry that
+ * answers 500 for the signatures must not get the pod in through failurePolicy Ignore. Under
+ * Audit it stays an error, which still blocks under failurePolicy Fail.
+ */
+export function classify(e: unknown, action: FailureAction = 'Audit'): 'fail' | 'error' {
   if (!isSigilError(e)) return 'error';
+  if (action === 'Enforce' && isRegistryAnswer(e)) return 'fail';
   switch (e.code) {
     case 'NOT_FOUND':
     case 'DIGEST_MISMATCH':
@@ -190,12 +204,25 @@ class RequestMemo {
     private readonly deadline: Deadline,
   ) {}
 
-  resolve(ref: ImageReference, access: Access): Promise<string> {
+  /**
+   * The digest `ref` names, asked once per request and set of registry credentials: every rule of
+   * the request sees the same answer. With `tagCache` the answer may be a remembered one (only
+   * where it gets pinned).
+   */
+  resolve(ref: ImageReference, access: Access, tagCache?: VerificationCache<string>): Promise<string> {
     const key = `${access.key}|${ref.toString()}`;
     const digests = (this.digestMemo ??= new Map());
     let p = digests.get(key);
     if (!p) {
-      p = this.source.resolveDigest(ref, this.deadline.signal, access.access);
+      const fresh = (): Promise<string> =>
+        this.source.resolveDigest(ref, this.deadline.signal, access.access);
+      const hit = tagCache?.lookup(key);
+      p =
+        hit !== undefined
+          ? Promise.resolve(hit)
+          : tagCache
+            ? tagCache.getOrCompute(key, fresh, () => true).then((r) => r.value)
+            : fresh();
       p.catch(() => undefined);
       digests.set(key, p);
     }
@@ -285,20 +312,46 @@ export class AdmissionEngine {
     const memo = new RequestMemo(this.source, deadline);
     const jobs: Promise<ImageResult>[] = [];
     const request = matchRequest(input, kind);
+    const applicable: [ImagePolicy, ImageRule][] = [];
     for (const policy of this.policies) {
       if (policy.namespace !== undefined && policy.namespace !== input.namespace) continue;
-      for (const rule of policy.rules) {
-        if (!matchApplies(rule.match, request)) continue;
-        for (const img of images) {
-          const job = this.checkImage(policy, rule, img, mode, memo, deadline, () =>
-            this.accessOf(rule, pullSecrets, input.namespace),
-          );
-          if (job) jobs.push(job);
-        }
+      for (const rule of policy.rules) if (matchApplies(rule.match, request)) applicable.push([policy, rule]);
+    }
+    for (const img of images) {
+      const tagCache = mode === 'mutate' ? this.tagCacheFor(img, applicable) : undefined;
+      for (const [policy, rule] of applicable) {
+        const job = this.checkImage(policy, rule, img, mode, memo, deadline, tagCache, () =>
+          this.accessOf(rule, pullSecrets, input.namespace),
+        );
+        if (job) jobs.push(job);
       }
     }
     const results = await Promise.all(jobs);
     return decideWithIvp(decide(id, results, mode === 'mutate'), ivpResults);
+  }
+
+  /** Does `rule` verify `img` (imageReferences match, skipImageReferences do not)? */
+  private selects(rule: ImageRule, img: ContainerImage): boolean {
+    const { forms } = this.parsed(img.image);
+    if (!forms) return true;
+    const named =
+      !!anyWildcardMatches(rule.imageReferences, forms.primary) ||
+      !!(forms.tagged && anyWildcardMatches(rule.imageReferences, forms.tagged));
+    return named && !anyWildcardMatches(rule.skipImageReferences, forms.primary);
+  }
+
+  /**
+   * The tag cache serves a tagged image only when every rule that verifies it pins its digest:
+   * the pod then runs the one digest all of them verified. One rule that leaves the tag in place
+   * (mutateDigest false) means the kubelet pulls what the tag names now, so all resolve afresh.
+   */
+  private tagCacheFor(
+    img: ContainerImage,
+    applicable: readonly [ImagePolicy, ImageRule][],
+  ): VerificationCache<string> | undefined {
+    if (!this.tagCache || this.parsed(img.image).ref?.digest !== undefined) return undefined;
+    const selecting = applicable.filter(([, r]) => this.selects(r, img));
+    return selecting.length > 0 && selecting.every(([, r]) => r.mutateDigest) ? this.tagCache : undefined;
   }
 
   private checkImage(
@@ -308,6 +361,7 @@ export class AdmissionEngine {
     mode: Mode,
     memo: RequestMemo,
     deadline: Deadline,
+    tagCache: VerificationCache<string> | undefined,
     accessOf: () => Access,
   ): Promise<ImageResult> | undefined {
     const { ref, shown, forms, parseError } = this.parsed(img.image);
@@ -356,30 +410,14 @@ export class AdmissionEngine {
       return Promise.resolve(result('skip', `verification of ${shown} not required on validate`));
     const pinnedRef = ref;
     const access = accessOf();
-    // A remembered tag → digest answer is used only where the answer is pinned by the patch, so
-    // the pod runs exactly the digest verified (see TagDigestCache for why that is safe).
-    const tagCache = !pinnedRef.digest && mode === 'mutate' && rule.mutateDigest ? this.tagCache : undefined;
     const race = <T>(p: Promise<T>): Promise<T> => raceSignal(p, deadline.signal, this.timeoutMs);
     return (async (): Promise<ImageResult> => {
       let digest: string;
       try {
-        if (pinnedRef.digest) digest = pinnedRef.digest;
-        else if (tagCache) {
-          const key = `${access.key}|${shown}`;
-          digest =
-            tagCache.lookup(key) ??
-            (
-              await race(
-                tagCache.getOrCompute(
-                  key,
-                  () => memo.resolve(pinnedRef, access),
-                  () => true,
-                ),
-              )
-            ).value;
-        } else digest = await race(memo.resolve(pinnedRef, access));
+        // A remembered tag → digest answer only where the patch pins it (see tagCacheFor).
+        digest = pinnedRef.digest ?? (await race(memo.resolve(pinnedRef, access, tagCache)));
       } catch (e) {
-        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+        return result(classify(e, rule.failureAction), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       const pinned = pinnedRef.withDigest(digest);
       const key = `${policy.id}|${rule.id}|${access.key}|${pinned.context()}@${digest}`;
@@ -398,7 +436,7 @@ export class AdmissionEngine {
           ));
         } else verdict = await race(compute());
       } catch (e) {
-        return result(classify(e), `failed to verify image ${shown}: ${reasonOf(e)}`);
+        return result(classify(e, rule.failureAction), `failed to verify image ${shown}: ${reasonOf(e)}`);
       }
       if (verdict.status !== 'pass')
         return result(verdict.status, `failed to verify image ${shown}: ${verdict.reason}`);
@@ -447,7 +485,7 @@ export class AdmissionEngine {
       }
       return { status: 'pass', signatures };
     } catch (e) {
-      return { status: classify(e), reason: reasonOf(e) };
+      return { status: classify(e, rule.failureAction), reason: reasonOf(e) };
     }
   }
 

@@ -611,6 +611,12 @@ export class RegistryClient {
   }
 
   private async failure(res: RegistryResponse, what: string): Promise<SigilError> {
+    const e = await this.statusError(res, what);
+    answered.add(e);
+    return e;
+  }
+
+  private async statusError(res: RegistryResponse, what: string): Promise<SigilError> {
     const text = await registryErrorText(res);
     const detail = text ? ` (${text})` : '';
     switch (res.status) {
@@ -625,6 +631,17 @@ export class RegistryClient {
         return new SigilError('REGISTRY_ERROR', `${what}: registry answered ${res.status}${detail}`);
     }
   }
+}
+
+const answered = new WeakSet<SigilError>();
+
+/**
+ * True for an error the registry answered with (an HTTP error status), as opposed to one where
+ * it could not be reached or did not answer in time. Admission treats the former as the image's
+ * failure, as Kyverno does (only network errors and deadlines are rule errors there).
+ */
+export function isRegistryAnswer(e: unknown): boolean {
+  return e instanceof SigilError && answered.has(e);
 }
 
 function describeCause(e: Error): string {
