@@ -5,9 +5,7 @@ import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import { RegistryClient } from '../../src/oci/index.js';
-import { startDockerRegistry } from '../helpers/registry.js';
-import { startStack } from '../e2e/stack.js';
-import { imageTools, pod, postJson, review } from './helpers.js';
+import { pod, postJson, review, webhookTestbed } from './helpers.js';
 
 /**
  * Regression tests for the admission bypasses of issue 14, each over HTTPS against the webhook
@@ -26,19 +24,9 @@ const ANY_ORG_WORKFLOW = '^https://github.com/org/repo/.github/workflows/.*';
 const CI_MAIN = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/heads/main$';
 
 test('admission bypasses (issue 14) over HTTPS with real signatures', async (t) => {
-  const registry = await startDockerRegistry(t);
-  if (!registry) return;
-  const stack = await startStack();
-  const servers: AdmissionServer[] = [];
-  t.after(async () => {
-    for (const s of servers) await s.close();
-    await stack.close();
-    await registry.stop();
-  });
-
-  const client = new RegistryClient();
-  const host = registry.host;
-  const { push, signer, sign } = imageTools(stack, client);
+  const bed = await webhookTestbed(t);
+  if (!bed) return;
+  const { stack, servers, host, push, signer, sign } = bed;
   const ci = await signer();
   const nightly = await signer({
     job_workflow_ref: 'org/repo/.github/workflows/nightly.yml@refs/heads/main',

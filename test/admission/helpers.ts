@@ -3,7 +3,10 @@ import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
 import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
-import type { Stack } from '../e2e/stack.js';
+import type { TestContext } from 'node:test';
+import type { AdmissionServer } from '../../src/admission/server.js';
+import { startStack, type Stack } from '../e2e/stack.js';
+import { startDockerRegistry } from '../helpers/registry.js';
 
 type Builder = ReturnType<typeof createSigning>['builder'];
 
@@ -25,6 +28,24 @@ export function imageTools(stack: Stack, client: RegistryClient) {
       await signImage({ client, image: await resolveImage(client, parseReference(ref)), builder });
     },
   };
+}
+
+/**
+ * Debian's docker-registry and the signing stack for a webhook test over HTTPS, closed after the
+ * test with every server pushed to `servers`; undefined where the registry is absent (skipped).
+ */
+export async function webhookTestbed(t: TestContext) {
+  const registry = await startDockerRegistry(t);
+  if (!registry) return undefined;
+  const stack = await startStack();
+  const servers: AdmissionServer[] = [];
+  t.after(async () => {
+    for (const s of servers) await s.close();
+    await stack.close();
+    await registry.stop();
+  });
+  const client = new RegistryClient();
+  return { registry, stack, servers, client, host: registry.host, ...imageTools(stack, client) };
 }
 
 export interface HttpAnswer {

@@ -5,10 +5,8 @@ import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import { parseTrustedRoot } from '../../src/bundle/index.js';
-import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
-import { startDockerRegistry } from '../helpers/registry.js';
-import { startStack } from '../e2e/stack.js';
-import { pod, postJson, review } from './helpers.js';
+import { RegistryClient } from '../../src/oci/index.js';
+import { pod, postJson, review, webhookTestbed } from './helpers.js';
 
 /**
  * A request without user info (what `sigil policy test` evaluates without --user/--group) is
@@ -17,17 +15,11 @@ import { pod, postJson, review } from './helpers.js';
  * such a rule did not apply and an unsigned image passed.
  */
 test('no user info: match subjects are dropped, exclude subjects never hold', async (t) => {
-  const registry = await startDockerRegistry(t);
-  if (!registry) return;
-  const stack = await startStack();
-  const servers: AdmissionServer[] = [];
-  t.after(async () => {
-    for (const s of servers) await s.close();
-    await stack.close();
-    await registry.stop();
-  });
-  const image = `${registry.host}/org/unsigned:v1`;
-  await pushImage(new RegistryClient(), parseReference(image), tinyImage('no-user-info'));
+  const bed = await webhookTestbed(t);
+  if (!bed) return;
+  const { stack, servers, host, push } = bed;
+  const image = `${host}/org/unsigned:v1`;
+  await push(image, 'no-user-info');
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     .publicKey.export({ type: 'spki', format: 'pem' })
     .toString();
@@ -39,7 +31,7 @@ spec:
     - name: signed
       match: ${match}${exclude ? `\n      exclude: ${exclude}` : ''}
       verifyImages:
-        - imageReferences: ["${registry.host}/*"]
+        - imageReferences: ["${host}/*"]
           failureAction: Enforce
           mutateDigest: false
           attestors:

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseTrustedRoot } from '../../src/bundle/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
-import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
+import { createAdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import { RegistryClient } from '../../src/oci/index.js';
-import { startDockerRegistry } from '../helpers/registry.js';
-import { startStack } from '../e2e/stack.js';
-import { imageTools, pod, postJson, review } from './helpers.js';
+import { pod, postJson, review, webhookTestbed } from './helpers.js';
 
 /**
  * With the tag cache on, every rule of one request must verify the digest the patch pins. A rule
@@ -25,18 +23,9 @@ const CI_MAIN = '^https://github.com/org/repo/.github/workflows/CI-CD.yml@refs/h
 const NIGHTLY = '^https://github.com/org/repo/.github/workflows/nightly.yml@refs/heads/main$';
 
 test('tag cache: all rules of a request verify the one digest that is pinned', async (t) => {
-  const registry = await startDockerRegistry(t);
-  if (!registry) return;
-  const stack = await startStack();
-  const servers: AdmissionServer[] = [];
-  t.after(async () => {
-    for (const s of servers) await s.close();
-    await stack.close();
-    await registry.stop();
-  });
-  const client = new RegistryClient();
-  const host = registry.host;
-  const { push, signer, sign } = imageTools(stack, client);
+  const bed = await webhookTestbed(t);
+  if (!bed) return;
+  const { stack, servers, host, push, signer, sign } = bed;
   const ci = await signer();
   const nightly = await signer({
     job_workflow_ref: 'org/repo/.github/workflows/nightly.yml@refs/heads/main',

@@ -4,11 +4,9 @@ import { parseTrustedRoot } from '../../../src/bundle/index.js';
 import { parsePolicyText } from '../../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { RegistryClient, parseReference, pushImage, tinyImage } from '../../../src/oci/index.js';
-import { attestImage, createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
-import { startDockerRegistry } from '../../helpers/registry.js';
-import { startStack } from '../../e2e/stack.js';
-import { deployment, pod, postJson, review } from '../helpers.js';
+import { RegistryClient, parseReference } from '../../../src/oci/index.js';
+import { attestImage, resolveImage } from '../../../src/sign/index.js';
+import { deployment, pod, postJson, review, webhookTestbed } from '../helpers.js';
 import { seedAttestor, seedClusterPolicy, seedIvp } from './seed-policies.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
@@ -22,32 +20,9 @@ interface Answer {
 }
 
 test("the seed's cases are decided alike by its ClusterPolicy and its ImageValidatingPolicy, over HTTPS", async (t) => {
-  const registry = await startDockerRegistry(t);
-  if (!registry) return;
-  const stack = await startStack();
-  const servers: AdmissionServer[] = [];
-  t.after(async () => {
-    for (const s of servers) await s.close();
-    await stack.close();
-    await registry.stop();
-  });
-  const client = new RegistryClient();
-  const host = registry.host;
-  const push = (ref: string, seed: string): Promise<string> =>
-    pushImage(client, parseReference(ref), tinyImage(seed));
-  const signer = async (overrides: Record<string, unknown> = {}) =>
-    createSigning({
-      key: {
-        kind: 'keyless',
-        caUrl: stack.ca.url,
-        tokens: { token: await stack.oidc.mint(overrides), env: {} },
-      },
-      logUrl: stack.log.url,
-    }).builder;
-  type Builder = Awaited<ReturnType<typeof signer>>;
-  const sign = async (ref: string, b: Builder): Promise<void> => {
-    await signImage({ client, image: await resolveImage(client, parseReference(ref)), builder: b });
-  };
+  const bed = await webhookTestbed(t);
+  if (!bed) return;
+  const { stack, servers, client, host, push, signer, sign } = bed;
   const ci = await signer();
   const cartDigest = await push(`${host}/org/rs-cart:v1`, 'cart v1');
   await sign(`${host}/org/rs-cart@${cartDigest}`, ci);
