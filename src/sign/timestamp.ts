@@ -32,7 +32,9 @@ export class TsaClient implements Timestamper {
   async timestamp(signature: Buffer): Promise<Buffer> {
     const digest = createHash('sha256').update(signature).digest();
     const nonce = randomBytes(8);
-    nonce[0]! &= 0x7f;
+    // A positive INTEGER in minimal DER: the top bit clear (not negative) and the next one set (no
+    // leading zero byte to pad away; a nonce starting 0x00 0x0… is illegal padding to OpenSSL).
+    nonce[0] = (nonce[0]! & 0x7f) | 0x40;
     const request = new TimeStampReq({
       version: 1,
       messageImprint: new MessageImprint({
