@@ -143,7 +143,9 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
   return {
     grant(req) {
       const serial = opts.nextSerial();
-      const genTime = now();
+      // Whole seconds (the stated accuracy is 1 s): DER drops a fraction's trailing zeros (.5), and
+      // sigstore-js reads only three-digit fractions, so one token in ten failed there.
+      const genTime = new Date(Math.floor(now().getTime() / 1000) * 1000);
       const tstDer = der(
         new TSTInfo({
           version: 1,
