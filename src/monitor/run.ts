@@ -1,5 +1,6 @@
 import { SigilError } from '../errors/index.js';
 import { RekorClient } from '../rekor/client.js';
+import { compileLinearRegExp } from '../verify/linear-regex.js';
 import { checkLog, type Alert } from './check.js';
 import { loadState, saveState } from './state.js';
 
@@ -57,12 +58,16 @@ export async function monitorOnce(cfg: MonitorConfig): Promise<RoundResult> {
   return { alerts: r.alerts, consistent: r.consistent, size: r.state.size };
 }
 
+/**
+ * The identity pattern, case-insensitive, through the verifier's linear-time compiler: subjects
+ * come from log entries anyone may write, so matching must not backtrack.
+ */
 export function compileIdentity(source: string): RegExp {
   if (source.length === 0 || source.length > MAX_IDENTITY_REGEX) {
     throw new SigilError('INVALID_INPUT', `--identity must be 1–${MAX_IDENTITY_REGEX} characters`);
   }
   try {
-    return new RegExp(source, 'i');
+    return compileLinearRegExp(source, { ignoreCase: true });
   } catch (e) {
     throw new SigilError('INVALID_INPUT', `--identity is not a regular expression: ${(e as Error).message}`);
   }
