@@ -5,13 +5,14 @@ import { FieldReader, parseJsonInput, type Json } from './protojson.js';
 import { kindVersionOfBody, setPayloadOf } from './rekor-entry.js';
 import type { Bundle, TransparencyLogEntry } from './types.js';
 
-/** cosign's legacy (tag-based) signature layer annotations (WIRE §6.1). */
+/** Layer annotation names of cosign's legacy (tag-based) layout (WIRE §6.1), for `.sig` and `.att` layers. */
 export const COSIGN_ANNOTATIONS = {
   signature: 'dev.cosignproject.cosign/signature',
   certificate: 'dev.sigstore.cosign/certificate',
   chain: 'dev.sigstore.cosign/chain',
   bundle: 'dev.sigstore.cosign/bundle',
   rfc3161Timestamp: 'dev.sigstore.cosign/rfc3161timestamp',
+  predicateType: 'predicateType',
 } as const;
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';

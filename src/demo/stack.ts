@@ -7,15 +7,13 @@ import { fetchTrustedRoot } from '../ca/client.js';
 import { createLogServer, type LogServer } from '../rekor/server.js';
 import { createTsaServer, type TsaServer } from '../tsa/server.js';
 import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
-import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
+import { SIGNING_CONFIG_FILE, TRUSTED_ROOT_FILE } from '../sign/stack.js';
 import { parseTrustedRoot } from '../bundle/index.js';
 import { parsePolicyText } from '../admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../admission/real-verifier.js';
 import { RegistryClient } from '../oci/client.js';
 import { startRegistry, type DemoRegistry, type RegistryChoice } from './registry.js';
-
-export const TRUSTED_ROOT_FILE = 'trusted_root.json';
 
 export interface StackConfig {
   /** Every service keeps its keys and data under this directory. */

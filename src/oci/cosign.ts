@@ -1,3 +1,4 @@
+import { COSIGN_ANNOTATIONS } from '../bundle/index.js';
 import { SigilError, isSigilError } from '../errors/index.js';
 import type { RegistryClient } from './client.js';
 import { descriptorOf, type ImageBlob } from './image.js';
@@ -5,15 +6,7 @@ import { MAX_SIGNATURES } from './manifest.js';
 import { MEDIA_TYPES, isIndex, type Descriptor } from './media-types.js';
 import { ImageReference, parseDigest } from './reference.js';
 
-/** Layer annotation names of cosign's tag-based layout (WIRE.md §6.1). */
-export const COSIGN_ANNOTATIONS = {
-  signature: 'dev.cosignproject.cosign/signature',
-  certificate: 'dev.sigstore.cosign/certificate',
-  chain: 'dev.sigstore.cosign/chain',
-  bundle: 'dev.sigstore.cosign/bundle',
-  rfc3161Timestamp: 'dev.sigstore.cosign/rfc3161timestamp',
-  predicateType: 'predicateType',
-} as const;
+export { COSIGN_ANNOTATIONS };
 
 export type AttachmentKind = 'sig' | 'att' | 'sbom';
 
