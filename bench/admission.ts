@@ -51,14 +51,9 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createRegistryServer,
-  parseReference,
-  pushImage,
-  RegistryClient,
-  tinyImage,
-} from '../src/oci/index.js';
-import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
+import { parseReference, pushImage, RegistryClient, tinyImage } from '../src/oci/index.js';
+import { createRegistryServer } from '../src/demo/registry/index.js';
+import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/demo/registry/index.js';
 import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage, signImageBundle } from '../src/sign/index.js';
 import { parseTrustedRoot } from '../src/bundle/index.js';

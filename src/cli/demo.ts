@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { closeOnSignals } from '../server/index.js';
 import { runDemo } from '../demo/run.js';
-import type { RegistryChoice } from '../demo/registry.js';
+import type { RegistryChoice } from '../demo/registry/index.js';
 import { CliError } from './output.js';
 
 export function register(program: Command): void {

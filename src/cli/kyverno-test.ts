@@ -14,7 +14,7 @@ import type { ImageSource, SignatureVerifier } from '../admission/verifier.js';
 import type { ImagePolicy } from '../admission/policy/types.js';
 import { isSigilError } from '../errors/index.js';
 import { ImageReference } from '../oci/index.js';
-import { createRegistryServer, type RegistryServer } from '../oci/registry-server.js';
+import { createRegistryServer, type RegistryServer } from '../demo/registry/index.js';
 import { CliError } from './output.js';
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;

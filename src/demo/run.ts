@@ -12,7 +12,7 @@ import { verifyImageSignatures } from '../sign/image-verify.js';
 import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
 import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
 import { startAdmission, startStack, type Stack } from './stack.js';
-import type { RegistryChoice } from './registry.js';
+import type { RegistryChoice } from './registry/index.js';
 
 export interface DemoOptions {
   /** Keep data here (default: a temporary directory, removed at the end). */

@@ -13,7 +13,7 @@ import { parsePolicyText } from '../admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../admission/real-verifier.js';
 import { RegistryClient } from '../oci/client.js';
-import { startRegistry, type DemoRegistry, type RegistryChoice } from './registry.js';
+import { startRegistry, type DemoRegistry, type RegistryChoice } from './registry/index.js';
 
 export interface StackConfig {
   /** Every service keeps its keys and data under this directory. */

@@ -1,11 +1,11 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createApp, listen } from '../server/index.js';
-import { isSigilError } from '../errors/index.js';
-import { computeDigest, MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
-import { MEDIA_TYPES, isIndex, type Descriptor } from './media-types.js';
-import { isValidRepository, isValidTag, parseDigest } from './reference.js';
-import { FileKeyValue, MemoryKeyValue, RegistryStore } from './registry-store.js';
+import { createApp, listen } from '../../server/index.js';
+import { isSigilError } from '../../errors/index.js';
+import { computeDigest, MAX_MANIFEST_BYTES, parseManifest } from '../../oci/manifest.js';
+import { MEDIA_TYPES, isIndex, type Descriptor } from '../../oci/media-types.js';
+import { isValidRepository, isValidTag, parseDigest } from '../../oci/reference.js';
+import { FileKeyValue, MemoryKeyValue, RegistryStore } from './store.js';
 
 export const DEFAULT_REGISTRY_PORT = 5000;
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
