@@ -30,6 +30,8 @@ export interface DevStackOptions {
   logLevel?: string;
   /** Worker threads of the log (default: its own default). */
   logWorkers?: number;
+  /** The log's signing key (PKCS#8 PEM), shared with other replicas; default: created in DIR/log. */
+  logKeyFile?: string;
 }
 
 export interface DevStack {
@@ -88,6 +90,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       port: port('log', 2),
       ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       ...(opts.logWorkers !== undefined ? { workers: opts.logWorkers } : {}),
+      ...(opts.logKeyFile ? { logKeyFile: opts.logKeyFile } : {}),
     });
     closers.push(() => log.close());
     const tsa = await createTsaServer({
@@ -166,6 +169,14 @@ function validFrom(rootDer: Buffer): Date {
   return new Date((root.certificateAuthorities as { validFor: { start: string } }[])[0]!.validFor.start);
 }
 
+interface UpFlags {
+  dataDir: string;
+  host: string;
+  portBase?: string;
+  oidcIssuers?: string;
+  logKey?: string;
+}
+
 export function register(program: Command): void {
   program
     .command('up')
@@ -179,7 +190,12 @@ export function register(program: Command): void {
       'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4 (default 8080 / 5555 / 3000 / 5580 / 5581)',
     )
     .option('--oidc-issuers <file>', 'more issuers for the CA to trust (YAML)')
-    .action(async (o: { dataDir: string; host: string; portBase?: string; oidcIssuers?: string }) => {
+    .option(
+      '--log-key <file>',
+      'log signing key (PKCS#8 PEM), to share with `sigil log serve` replicas (env SIGIL_LOG_KEY_FILE; default: created in DIR/log)',
+      process.env.SIGIL_LOG_KEY_FILE,
+    )
+    .action(async (o: UpFlags) => {
       let extra: IssuerConfig[] = [];
       if (o.oidcIssuers) {
         try {
@@ -193,6 +209,7 @@ export function register(program: Command): void {
         host: o.host,
         ...(o.portBase !== undefined ? { portBase: parsePort(o.portBase) } : {}),
         extraIssuers: extra,
+        ...(o.logKey ? { logKeyFile: o.logKey } : {}),
       });
       process.stdout.write(
         [
