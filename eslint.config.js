@@ -20,12 +20,13 @@ const ORDER = [
   ['oci'],
   ['sign'],
   ['admission', 'monitor'],
-  // demo drives the CLI (runSign calls main): this cycle goes once main takes its world (main(argv, io)).
-  ['cli', 'demo'],
+  // the demo is handed the CLI's entry point (main(argv, io)) by `sigil demo`; it imports no CLI code
+  ['demo'],
+  ['cli'],
   // the sigstore-conformance entrypoint drives the CLI's verification and signing
   ['conformance'],
 ];
-const CYCLE_ALLOWED = new Set(['cli', 'demo']);
+const CYCLE_ALLOWED = new Set();
 const PURE = ['crypto', 'merkle', 'x509', 'timestamp', 'bundle', 'verify'];
 /** What each folder may not import, beyond the order: admission never reaches the CA, the log or the signer. */
 const ALSO_FORBIDDEN = {

@@ -7,6 +7,7 @@ import {
   chainCredentials,
   type CredentialStore,
   DEFAULT_PLATFORM,
+  dockerConfigPath,
   loadDockerCredentials,
   loadMountedCredentials,
   parsePlatform,
@@ -165,7 +166,9 @@ function setUp(f: CommonFlags, inputs: Inputs) {
       timeoutMs,
     });
   // The defaults (nothing names a secret): a docker config directly in DIR, then ~/.docker.
-  const client = clientWith(chainCredentials(mounted?.store, loadDockerCredentials()));
+  const client = clientWith(
+    chainCredentials(mounted?.store, loadDockerCredentials(dockerConfigPath(process.env))),
+  );
   return {
     root,
     policies,

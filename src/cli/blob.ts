@@ -5,6 +5,7 @@ import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
 import { verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
+import { cliIo } from './io.js';
 import { CliError } from './output.js';
 import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
 import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
@@ -99,7 +100,7 @@ export function register(program: Command): void {
       const m = signed.signature.material;
       if (f.outputCertificate && m.kind === 'certificate')
         write(f.outputCertificate, toPem('CERTIFICATE', m.leaf), 'certificate');
-      process.stdout.write(`${sigB64}\n`);
+      cliIo().stdout.write(`${sigB64}\n`);
     },
   );
 
@@ -117,7 +118,7 @@ export function register(program: Command): void {
       progress(
         'WARNING: no FILE given: the envelope and its statement verified, not which artifact it names',
       );
-    process.stderr.write('Verified OK\n');
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    cliIo().stderr.write('Verified OK\n');
+    cliIo().stdout.write(`${JSON.stringify(result)}\n`);
   });
 }

@@ -4,6 +4,7 @@ import { createCaServer, DEFAULT_CA_PORT } from '../ca/server.js';
 import { parseOidcConfig } from '../oidc/config.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { parsePort } from './oidc.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
@@ -39,7 +40,7 @@ export function register(program: Command): void {
         disableCt: o.ctDisable === true,
         ...(tls ? { tls } : {}),
       });
-      process.stdout.write(
+      cliIo().stdout.write(
         `sigil ca: listening on ${server.url}${server.ct ? ' (CT log at /ct/v1/)' : ''}\n`,
       );
       closeOnSignals(() => server.close());

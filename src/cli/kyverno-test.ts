@@ -16,6 +16,7 @@ import { isSigilError } from '../errors/index.js';
 import { ImageReference } from '../oci/index.js';
 import { createRegistryServer, type RegistryServer } from '../demo/registry/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_MANIFESTS = 500;
@@ -219,10 +220,10 @@ export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): P
       const source = saved ? redirected(live, saved.host) : live;
       const engine = testEngine({ policies, timeoutMs, source, verifier });
       const { rows } = await runManifest(manifest, () => engine, o.namespace);
-      process.stdout.write(`Test ${manifest}\n`);
+      cliIo().stdout.write(`Test ${manifest}\n`);
       rows.forEach((r, i) => {
         const verdict = r.ok ? 'Pass  Ok' : `Fail  Want ${r.expected}, got ${r.actual}`;
-        process.stdout.write(`  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${verdict}\n`);
+        cliIo().stdout.write(`  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${verdict}\n`);
         if (r.ok) passed++;
         else failed++;
       });
@@ -230,6 +231,6 @@ export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): P
   } finally {
     await saved?.close();
   }
-  process.stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
+  cliIo().stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
   if (failed > 0) process.exitCode = 1;
 }

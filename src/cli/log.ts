@@ -11,6 +11,7 @@ import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
+import { cliIo } from './io.js';
 import { registerMigrate, replicaHint, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
@@ -49,13 +50,13 @@ export function register(program: Command): void {
     .option(
       '--database-url <url>',
       'PostgreSQL URL for --store postgres (env SIGIL_DATABASE_URL)',
-      process.env.SIGIL_DATABASE_URL,
+      cliIo().env.SIGIL_DATABASE_URL,
     )
     .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
     .option(
       '--log-key <file>',
       'log signing key (PKCS#8 PEM) shared by every replica (env SIGIL_LOG_KEY_FILE; default: created in --data-dir)',
-      process.env.SIGIL_LOG_KEY_FILE,
+      cliIo().env.SIGIL_LOG_KEY_FILE,
     )
     .action(async (o: Record<string, string | undefined>) => {
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
@@ -71,11 +72,11 @@ export function register(program: Command): void {
         ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
         maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
         ...(tls ? { tls } : {}),
-        logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
+        logLevel: cliIo().env.SIGIL_LOG_LEVEL ?? 'warn',
       }).catch(replicaHint);
-      process.stdout.write(`sigil log listening on ${server.url}\n`);
+      cliIo().stdout.write(`sigil log listening on ${server.url}\n`);
       if (server.role) {
-        process.stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
+        cliIo().stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
       }
       closeOnSignals(() => server.close());
     });
@@ -85,7 +86,7 @@ export function register(program: Command): void {
 
   const withClient = (c: Command): Command =>
     c
-      .option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL)
+      .option('--log-url <url>', 'log base URL', cliIo().env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL)
       .option('--json', 'print JSON');
 
   withClient(
@@ -107,7 +108,7 @@ export function register(program: Command): void {
       text += `Inactive Shard: tree ${s.treeID}, size ${s.treeSize}, global indexes ${offset}–${offset + s.treeSize - 1}, root ${s.rootHash} (final tree head verified)\n`;
       offset += s.treeSize;
     }
-    process.stdout.write(
+    cliIo().stdout.write(
       `Verification: signed tree head verified with the log public key (${signer})\n` +
         `Log ID: ${logId}\n` +
         `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
@@ -126,7 +127,7 @@ export function register(program: Command): void {
   ).action(async (o: ClientOpts & { logIndex?: string; uuid?: string }) => {
     const entry = await fetchEntry(clientFor(o), o);
     if (o.json) return printJson({ [entry.uuid]: withoutId(entry) });
-    process.stdout.write(describeEntry(entry));
+    cliIo().stdout.write(describeEntry(entry));
   });
 
   withClient(
@@ -156,8 +157,8 @@ export function register(program: Command): void {
       })
       .catch(unreachable);
     if (o.json) return printJson(ids);
-    if (ids.length === 0) process.stderr.write('sigil: no matching entries\n');
-    for (const id of ids) process.stdout.write(`${id}\n`);
+    if (ids.length === 0) cliIo().stderr.write('sigil: no matching entries\n');
+    for (const id of ids) cliIo().stdout.write(`${id}\n`);
   });
 
   withClient(
@@ -194,7 +195,7 @@ export function register(program: Command): void {
         checkpointSigner: v.checkpointSigner,
       });
     }
-    process.stdout.write(
+    cliIo().stdout.write(
       `Signed entry timestamp verified (integrated ${new Date(v.integratedTime * 1000).toISOString()})\n` +
         `Inclusion proof verified: entry ${v.logIndex} is in the tree of size ${v.checkpoint.size} with root ${rootHex}\n` +
         `Checkpoint verified: "${v.checkpoint.origin}" signed by ${v.checkpointSigner} with the log key\n` +

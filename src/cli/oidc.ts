@@ -3,6 +3,7 @@ import { createOidcServer } from '../oidc/dev-issuer.js';
 import { parseClaimArgs } from '../oidc/dev-claims.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
@@ -33,7 +34,7 @@ export function register(program: Command): void {
         ...(o.actionsRequestToken ? { actionsRequestToken: o.actionsRequestToken } : {}),
         ...(tls ? { tls } : {}),
       });
-      process.stdout.write(`sigil oidc: issuer ${server.issuer} listening on ${server.url}\n`);
+      cliIo().stdout.write(`sigil oidc: issuer ${server.issuer} listening on ${server.url}\n`);
       closeOnSignals(() => server.close());
     });
   oidc
@@ -47,7 +48,7 @@ export function register(program: Command): void {
       [],
     )
     .action(async (o: { issuerUrl?: string; claim: string[] }) => {
-      const base = (o.issuerUrl ?? process.env.SIGIL_OIDC_URL ?? DEFAULT_OIDC_URL).replace(/\/$/, '');
+      const base = (o.issuerUrl ?? cliIo().env.SIGIL_OIDC_URL ?? DEFAULT_OIDC_URL).replace(/\/$/, '');
       let claims: Record<string, unknown>;
       try {
         claims = parseClaimArgs(o.claim);
@@ -71,7 +72,7 @@ export function register(program: Command): void {
       const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
       if (!res.ok || !body.token)
         throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
-      process.stdout.write(`${body.token}\n`);
+      cliIo().stdout.write(`${body.token}\n`);
     });
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { closeOnSignals } from '../server/index.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { parsePort } from './oidc.js';
 import { readTlsFlags, withTlsFlags } from './tls-flags.js';
 
@@ -34,7 +35,7 @@ export function register(program: Command): void {
         ...(o.policy ? { policy: o.policy } : {}),
         ...(tls ? { tls } : {}),
       });
-      process.stdout.write(`sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})\n`);
+      cliIo().stdout.write(`sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})\n`);
       closeOnSignals(() => server.close());
     });
 }

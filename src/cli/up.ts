@@ -13,6 +13,7 @@ import { buildSigningConfig, signingConfigToJson } from '../signing-config/confi
 import { createTrustFilesServer } from '../signing-config/server.js';
 import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { parsePort } from './oidc.js';
 
 export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000, tsa: 5580, trust: 5581 } as const;
@@ -193,7 +194,7 @@ export function register(program: Command): void {
     .option(
       '--log-key <file>',
       'log signing key (PKCS#8 PEM), to share with `sigil log serve` replicas (env SIGIL_LOG_KEY_FILE; default: created in DIR/log)',
-      process.env.SIGIL_LOG_KEY_FILE,
+      cliIo().env.SIGIL_LOG_KEY_FILE,
     )
     .action(async (o: UpFlags) => {
       let extra: IssuerConfig[] = [];
@@ -211,7 +212,7 @@ export function register(program: Command): void {
         extraIssuers: extra,
         ...(o.logKey ? { logKeyFile: o.logKey } : {}),
       });
-      process.stdout.write(
+      cliIo().stdout.write(
         [
           `sigil up: OIDC issuer  ${stack.oidcUrl}`,
           `sigil up: CA           ${stack.caUrl} (CT log at ${stack.caUrl}/ct/v1/)`,

@@ -23,6 +23,7 @@ import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import {
   parseAnnotations,
   parseImage,
@@ -88,7 +89,7 @@ export function withVerifyFlags(c: Command): Command {
 }
 
 export function loadTrust(f: VerifyFlags): TrustMaterial {
-  const path = f.trustedRoot ?? stackDefaults(process.env, f.dataDir).trustedRoot;
+  const path = f.trustedRoot ?? stackDefaults(cliIo().env, f.dataDir).trustedRoot;
   if (path === undefined) {
     throw new CliError(
       'no trusted root: pass --trusted-root FILE',
@@ -255,7 +256,7 @@ export function register(program: Command): void {
     const pinned = ref.withDigest(digest);
     const sigs = await readImageSignatures(client, pinned, { platform });
     const verified = verifyImageSignatures(trust, digest, sigs, policy, options, annotations);
-    process.stderr.write(
+    cliIo().stderr.write(
       checkLines(ref.toString(), [
         ...verified.bundles.map((v) => v.result),
         ...verified.legacy.map((v) => v.result),
@@ -266,7 +267,7 @@ export function register(program: Command): void {
       ...verified.bundles.map((v) => bundleVerifyOutput(v, docker)),
       ...cosignVerifyOutput(verified.legacy),
     ];
-    process.stdout.write(`${JSON.stringify(lines)}\n`);
+    cliIo().stdout.write(`${JSON.stringify(lines)}\n`);
   });
 
   withImageReadFlags(
@@ -319,7 +320,7 @@ export function register(program: Command): void {
       errors.push(e);
     }
     if (bundles.length + legacy.length === 0) throw firstReal(errors);
-    process.stderr.write(
+    cliIo().stderr.write(
       checkLines(
         ref.toString(),
         [...bundles.map((v) => v.result), ...legacy.map((v) => v.result)],
@@ -328,8 +329,8 @@ export function register(program: Command): void {
     );
     for (const v of bundles) {
       const content = (v.json as { dsseEnvelope?: unknown }).dsseEnvelope;
-      process.stdout.write(`${JSON.stringify(content)}\n`);
+      cliIo().stdout.write(`${JSON.stringify(content)}\n`);
     }
-    for (const v of legacy) process.stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
+    for (const v of legacy) cliIo().stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdmissionServer } from '../admission/server.js';
-import { main } from '../cli/main.js';
 import { RegistryClient, parseReference, pushImage, readImageSignatures, tinyImage } from '../oci/index.js';
 import { RekorClient } from '../rekor/client.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
@@ -22,7 +21,15 @@ export interface DemoOptions {
   write?: (text: string) => void;
   /** Leave the stack running after the demo (the caller closes it). */
   keepRunning?: boolean;
+  /** The CLI's entry point (`main` of src/cli), handed in so the demo signs as a CI step would. */
+  cli: CliEntry;
 }
+
+/** Runs one CLI command in the world it is given; resolves to its exit code. */
+export type CliEntry = (
+  argv: string[],
+  io: { env: Record<string, string>; stderr: { write(text: string): unknown } },
+) => Promise<number>;
 
 export interface DemoOutcome {
   pod: string;
@@ -43,27 +50,23 @@ export interface DemoResult {
 
 /**
  * Runs `sigil sign --yes IMAGE` through the CLI's own entry point, as a CI step would, with the
- * runner's environment in place; returns what it printed. In-process: a second Node process
+ * runner's environment handed to it; returns what it printed. In-process: a second Node process
  * would spend seconds compiling the CLI again.
  */
-async function runSign(image: string, env: Record<string, string>, extra: string[] = []): Promise<string[]> {
-  const saved = { ...process.env };
-  const write = process.stderr.write.bind(process.stderr);
+async function runSign(
+  cli: CliEntry,
+  image: string,
+  env: Record<string, string>,
+  extra: string[] = [],
+): Promise<string[]> {
   let out = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stderr.write;
-  let code: number;
-  try {
-    for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
-    Object.assign(process.env, env);
-    code = await main(['sign', '--yes', ...extra, image]);
-  } finally {
-    process.stderr.write = write;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+  const stderr = {
+    write: (text: string): boolean => {
+      out += text;
+      return true;
+    },
+  };
+  const code = await cli(['sign', '--yes', ...extra, image], { env, stderr });
   const lines = out.split('\n').filter((l) => l.trim() !== '');
   if (code !== 0) throw new Error(`sigil sign exited with ${code}:\n${lines.join('\n')}`);
   return lines;
@@ -158,12 +161,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     ] as const) {
       const image = `${host}/shop/${name}@${digest}`;
       say(`   $ sigil sign --yes ${image}`);
-      for (const l of await runSign(image, ciEnv)) say(`     │ ${l}`);
+      for (const l of await runSign(opts.cli, image, ciEnv)) say(`     │ ${l}`);
     }
     say('   An older pipeline step still writes the pre-v3 cosign layout (sha256-<hex>.sig):');
     const shippingImage = `${host}/shop/rs-shipping@${shipping}`;
     say(`   $ sigil sign --yes --legacy-layout ${shippingImage}`);
-    for (const l of await runSign(shippingImage, ciEnv, ['--legacy-layout'])) say(`     │ ${l}`);
+    for (const l of await runSign(opts.cli, shippingImage, ciEnv, ['--legacy-layout'])) say(`     │ ${l}`);
     say(`   Another workflow (${OTHER_WORKFLOW}) of the same repository signs rs-ratings:`);
     const nightlyRef = `${DEMO_REPOSITORY}/${OTHER_WORKFLOW}@refs/heads/main`;
     const nightlyToken = await stack.oidc.mint({
@@ -173,7 +176,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     const ratingsImage = `${host}/shop/rs-ratings@${ratings}`;
     say(`   $ sigil sign --yes ${ratingsImage}`);
-    for (const l of await runSign(ratingsImage, runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken })))
+    for (const l of await runSign(
+      opts.cli,
+      ratingsImage,
+      runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken }),
+    ))
       say(`     │ ${l}`);
     say('   Someone with push access moves the tag rs-catalogue:v1 to other content after signing:');
     await push('rs-catalogue:v1', 'catalogue v1 with a backdoor');
