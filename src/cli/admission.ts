@@ -39,36 +39,16 @@ import {
   type ImagePolicy,
   type PolicySource,
 } from '../admission/index.js';
+import { collect, intFlag, readTrustedRootFile } from './flags.js';
 import { CliError, printJson } from './output.js';
 import { runKyvernoTests, testEngine } from './kyverno-test.js';
 
-const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 const MAX_RESOURCE_BYTES = 4 * 1024 * 1024;
-
-function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
-}
-
-function intFlag(v: string, flag: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new CliError(`${flag} must be an integer from ${min} to ${max}`);
-  return n;
-}
 
 function readTrustedRootText(path: string | undefined): { file: string; text: string } | undefined {
   const file = path ?? process.env.SIGIL_TRUSTED_ROOT;
   if (!file) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CliError(
-      `cannot read trusted root ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${file} is too large`);
-  return { file, text };
+  return { file, text: readTrustedRootFile(file) };
 }
 
 function parseTrustedRootText(root: { file: string; text: string } | undefined): TrustedRoot | undefined {

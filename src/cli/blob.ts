@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
@@ -6,25 +6,13 @@ import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
 import { verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
 import { cliIo } from './io.js';
+import { readFileFlag } from './flags.js';
 import { CliError } from './output.js';
 import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
 import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
 
 export const MAX_BLOB_BYTES = 1024 * 1024 * 1024;
 export const MAX_BUNDLE_FILE_BYTES = 32 * 1024 * 1024;
-
-function readInput(path: string, what: string, max: number): Buffer {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    throw new CliError(
-      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  if (size > max) throw new CliError(`${what} ${path} is larger than ${max} bytes`);
-  return readFileSync(path);
-}
 
 function write(path: string, text: string | Buffer, what: string): void {
   try {
@@ -50,7 +38,7 @@ export function verifyBlob(
   const trust = loadTrust(f);
   let bundle: Bundle;
   try {
-    bundle = parseBundle(readInput(f.bundle, 'bundle', MAX_BUNDLE_FILE_BYTES));
+    bundle = parseBundle(readFileFlag(f.bundle, 'bundle', MAX_BUNDLE_FILE_BYTES));
   } catch (e) {
     if (isSigilError(e)) throw new CliError(`invalid bundle ${f.bundle}: ${e.message}`);
     throw e;
@@ -67,7 +55,7 @@ export function verifyBlob(
       ...options,
       artifactDigest: { algorithm: 'SHA2_256', digest: input.digest },
     });
-  const artifact = input === undefined ? undefined : readInput(input.path, 'file', MAX_BLOB_BYTES);
+  const artifact = input === undefined ? undefined : readFileFlag(input.path, 'file', MAX_BLOB_BYTES);
   return verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
 }
 
@@ -85,7 +73,7 @@ export function register(program: Command): void {
       file: string,
       f: SigningFlags & { bundle?: string; outputSignature?: string; outputCertificate?: string },
     ) => {
-      const data = readInput(file, 'file', MAX_BLOB_BYTES);
+      const data = readFileFlag(file, 'file', MAX_BLOB_BYTES);
       const config = await signingConfig(f);
       await confirmUpload(f.yes, config.logUrl!);
       const { createSigning } = await import('../sign/factory.js');

@@ -5,8 +5,7 @@ import { parseOidcConfig } from '../oidc/config.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort } from './oidc.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
 
 export function register(program: Command): void {
   const ca = program.command('ca').description('the certificate authority (Fulcio v2 API) with its CT log');

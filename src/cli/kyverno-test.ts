@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import {
@@ -15,22 +15,12 @@ import type { ImagePolicy } from '../admission/policy/types.js';
 import { isSigilError } from '../errors/index.js';
 import { ImageReference } from '../oci/index.js';
 import { createRegistryServer, type RegistryServer } from '../demo/registry/index.js';
+import { readTextFlag } from './flags.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_MANIFESTS = 500;
-
-function readText(path: string): string {
-  try {
-    const st = statSync(path);
-    if (st.size > MAX_FILE_BYTES) throw new CliError(`${path} is larger than ${MAX_FILE_BYTES} bytes`);
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
 
 /** `kyverno-test.yaml` files: the path itself, or found under a directory (like `kyverno test DIR`). */
 export function findTestManifests(paths: readonly string[]): string[] {
@@ -60,7 +50,7 @@ export function findTestManifests(paths: readonly string[]): string[] {
 
 function yamlDocs(path: string): unknown[] {
   const out: unknown[] = [];
-  for (const d of parseAllDocuments(readText(path))) {
+  for (const d of parseAllDocuments(readTextFlag(path, '', MAX_FILE_BYTES))) {
     if (d.errors.length > 0) throw new CliError(`${path}: not valid YAML: ${d.errors[0]?.message ?? ''}`);
     const v: unknown = d.toJS({ maxAliasCount: 50 });
     if (v !== null && v !== undefined) out.push(v);

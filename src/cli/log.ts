@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../crypto/index.js';
@@ -14,7 +13,7 @@ import { CliError, printJson } from './output.js';
 import { cliIo } from './io.js';
 import { registerMigrate, replicaHint, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { checkUrl, intFlag, readTextFlag, readTlsFlags, withTlsFlags } from './flags.js';
 
 interface ClientOpts {
   logUrl: string;
@@ -66,11 +65,11 @@ export function register(program: Command): void {
         store: storeFlags(o),
         ...(o.logKey ? { logKeyFile: o.logKey } : {}),
         host: o.host,
-        port: intOption(o.port, '--port', 0, 65535),
-        bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+        port: intFlag(o.port, '--port', 0, 65535),
+        bodyLimit: intFlag(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
-        ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
-        maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+        ...(o.workers !== undefined ? { workers: intFlag(o.workers, '--workers', 0, 64) } : {}),
+        maxInFlight: intFlag(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
         ...(tls ? { tls } : {}),
         logLevel: cliIo().env.SIGIL_LOG_LEVEL ?? 'warn',
       }).catch(replicaHint);
@@ -172,7 +171,9 @@ export function register(program: Command): void {
     const client = clientFor(o);
     const entry = await fetchEntry(client, o);
     const pem =
-      o.publicKey !== undefined ? readKeyFile(o.publicKey) : await client.publicKey().catch(unreachable);
+      o.publicKey !== undefined
+        ? readTextFlag(o.publicKey, '--public-key', MAX_PUBLIC_KEY_BYTES)
+        : await client.publicKey().catch(unreachable);
     const key = parsePublicKeyOrCertificate(pem).key;
     let v;
     try {
@@ -222,28 +223,8 @@ function clientFor(o: ClientOpts): RekorClient {
   return new RekorClient(o.logUrl);
 }
 
-function checkUrl(v: string, flag: string): void {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(
-      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
-      'for example http://127.0.0.1:3000',
-    );
-  }
-}
-
-function intOption(v: string | undefined, flag: string, min: number, max: number): number {
-  const n = Number(v);
-  if (v === undefined || !/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CliError(`invalid ${flag} ${JSON.stringify(v)}`, `use an integer from ${min} to ${max}`);
-  }
-  return n;
-}
+/** A PEM public key is well under this. */
+const MAX_PUBLIC_KEY_BYTES = 64 * 1024;
 
 function unreachable(e: unknown): never {
   if (e instanceof SigilError && e.code === 'UNAVAILABLE') throw new CliError(e.message, START_HINT);
@@ -258,7 +239,7 @@ async function fetchEntry(
     throw new CliError('name the entry', 'pass exactly one of --log-index N or --uuid ID');
   let entry: IdentifiedLogEntry | undefined;
   if (o.logIndex !== undefined) {
-    const index = intOption(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
+    const index = intFlag(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
     entry = await client.getEntryByIndex(index).catch(unreachable);
     if (!entry) throw new CliError(`no entry at index ${index}`, 'see the tree size with `sigil log info`');
   } else {
@@ -287,12 +268,4 @@ function describeEntry(e: IdentifiedLogEntry): string {
     `LogID: ${e.logID}\nIndex: ${e.logIndex}\nIntegratedTime: ${new Date(e.integratedTime * 1000).toISOString()}\n` +
     `UUID: ${e.uuid}\nBody: ${JSON.stringify(body, null, 2)}\n`
   );
-}
-
-function readKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`cannot read --public-key ${path}: ${(e as Error).message}`);
-  }
 }

@@ -4,7 +4,7 @@ import { parseClaimArgs } from '../oidc/dev-claims.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
@@ -74,11 +74,4 @@ export function register(program: Command): void {
         throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
       cliIo().stdout.write(`${body.token}\n`);
     });
-}
-
-export function parsePort(v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new CliError(`invalid port ${v}`, 'use a number 0–65535');
-  return n;
 }

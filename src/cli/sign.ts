@@ -17,6 +17,7 @@ import { SIGNING_CONFIG_FILE, stackDefaults } from '../sign/stack.js';
 import type { SigningConfig } from '../sign/factory.js';
 import { parseSigningConfig, type SigningConfig as SigstoreSigningConfig } from '../signing-config/config.js';
 import { chooseServices } from '../signing-config/resolve.js';
+import { checkUrl } from './flags.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
 
@@ -210,22 +211,6 @@ export function registryClient(ref: ImageReference, f: RegistryFlags): RegistryC
     credentials: chainCredentials(explicit, loadDockerCredentials(dockerConfigPath(cliIo().env))),
     insecureRegistries: f.allowInsecureRegistry ? [ref.registry] : [],
   });
-}
-
-export function checkUrl(v: string, flag: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(
-      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
-      'for example http://127.0.0.1:3000',
-    );
-  }
-  return v;
 }
 
 /** Reads a password: SIGIL_PASSWORD, else a prompt on the terminal (input not echoed). */

@@ -3,8 +3,7 @@ import { closeOnSignals } from '../server/index.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort } from './oidc.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
 
 const OID = /^[0-2](\.\d{1,9}){1,30}$/;
 

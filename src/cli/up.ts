@@ -12,9 +12,9 @@ import { createTsaServer } from '../tsa/server.js';
 import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
 import { createTrustFilesServer } from '../signing-config/server.js';
 import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
+import { parsePort } from './flags.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort } from './oidc.js';
 
 export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000, tsa: 5580, trust: 5581 } as const;
 

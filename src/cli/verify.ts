@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { readAttestations } from '../oci/cosign.js';
@@ -22,6 +21,7 @@ import {
 import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
+import { MAX_TRUSTED_ROOT_BYTES, readTextFlag, readTrustedRootFile } from './flags.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
 import {
@@ -31,8 +31,6 @@ import {
   withRegistryFlags,
   type RegistryFlags,
 } from './sign.js';
-
-export const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 
 /** Identity and trust flags shared by verify, verify-attestation and verify-blob. */
 export interface VerifyFlags {
@@ -96,15 +94,7 @@ export function loadTrust(f: VerifyFlags): TrustMaterial {
       'start the stack with `sigil up` (it writes .sigil/trusted_root.json) or set SIGIL_TRUSTED_ROOT',
     );
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(
-      `cannot read trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${path} is too large`);
+  const text = readTrustedRootFile(path);
   let trust: TrustMaterial;
   try {
     trust = createTrustMaterial(text);
@@ -120,9 +110,7 @@ export function loadTrust(f: VerifyFlags): TrustMaterial {
 function timestampChainAuthority(path: string): TimestampAuthority {
   let certChain: ParsedCertificate[];
   try {
-    const text = readFileSync(path, 'utf8');
-    if (text.length > MAX_TRUSTED_ROOT_BYTES)
-      throw new CliError(`timestamp certificate chain ${path} is too large`);
+    const text = readTextFlag(path, 'timestamp certificate chain', MAX_TRUSTED_ROOT_BYTES);
     certChain = pemBlocks(text)
       .filter((b) => b.type === 'CERTIFICATE')
       .map((b) => parseCertificate(b.der));
