@@ -2,12 +2,17 @@ import type { Command } from 'commander';
 import { createOidcServer } from '../oidc/dev-issuer.js';
 import { parseClaimArgs } from '../oidc/dev-claims.js';
 import { closeOnSignals } from '../server/index.js';
+import { isSigilError } from '../errors/index.js';
+import { fetchJson } from '../http/index.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
 import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
+
+/** A dev token and its JSON wrapping are far below this. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
 
 export function register(program: Command): void {
   const oidc = program
@@ -55,23 +60,27 @@ export function register(program: Command): void {
       } catch (e) {
         throw new CliError((e as Error).message, 'write claims as --claim key=value');
       }
-      let res: Response;
-      try {
-        res = await fetch(`${base}/token`, {
+      const res = await fetchJson(`${base}/token`, {
+        timeoutMs: 10_000,
+        maxBytes: MAX_TOKEN_ANSWER_BYTES,
+        what: `the dev issuer at ${base}`,
+        init: {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(claims),
-          signal: AbortSignal.timeout(10_000),
-        });
-      } catch {
+        },
+      }).catch((e: unknown) => {
+        if (isSigilError(e) && /answered more than/.test(e.message)) throw new CliError(e.message);
         throw new CliError(
           `cannot reach the dev issuer at ${base}`,
           'start it with `sigil oidc serve` or `sigil up`',
         );
-      }
-      const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
-      if (!res.ok || !body.token)
-        throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
+      });
+      const body = (res.json ?? {}) as { token?: unknown; message?: unknown };
+      if (res.status < 200 || res.status > 299 || typeof body.token !== 'string' || body.token === '')
+        throw new CliError(
+          `dev issuer answered ${res.status}: ${typeof body.message === 'string' ? body.message : ''}`,
+        );
       cliIo().stdout.write(`${body.token}\n`);
     });
 }
