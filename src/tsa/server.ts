@@ -1,21 +1,16 @@
 import { join } from 'node:path';
-import { SigilError } from '../errors/index.js';
 import { createApp, listen } from '../server/index.js';
+import { InFlightLimit } from '../server/raw-http.js';
 import { DEFAULT_TSA_POLICY } from './asn1.js';
 import { loadOrCreateTsa, type TsaMaterial } from './keys.js';
-import {
-  MAX_DER_REQUEST_BYTES,
-  parseDerRequest,
-  parseJsonRequest,
-  refusalOf,
-  type TimestampRequest,
-} from './request.js';
+import { MAX_DER_REQUEST_BYTES, refusalOf } from './request.js';
+import { createTimestampRoute, parseByType, TIMESTAMP_PATH } from './route.js';
 import { SerialAllocator } from './serial.js';
 import { createTimestamper } from './token.js';
 
 export const DEFAULT_TSA_PORT = 5580;
 export const TSA_SERIAL_FILE = 'tsa-serial';
-export const TIMESTAMP_PATH = '/api/v1/timestamp';
+export { TIMESTAMP_PATH };
 export const CERTCHAIN_PATH = '/api/v1/timestamp/certchain';
 
 export interface TsaServerConfig {
@@ -32,6 +27,12 @@ export interface TsaServerConfig {
   logLevel?: string;
   maxInFlight?: number;
   tls?: { cert: string; key: string };
+  /**
+   * How POST /api/v1/timestamp is served: 'node' (default) on the plain node:http request,
+   * 'fastify' through Fastify's pipeline; and which token builder: 'template' (default) or
+   * 'library'. Both alternatives are kept for the benchmark's A/B and as the reference.
+   */
+  hotPath?: { http?: 'node' | 'fastify'; builder?: 'template' | 'library' };
 }
 
 export interface TsaServer {
@@ -58,13 +59,27 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
     policy,
     nextSerial: () => serials.take(),
     ...(config.accuracyMs !== undefined ? { accuracyMs: config.accuracyMs } : {}),
+    ...(config.hotPath?.builder ? { builder: config.hotPath.builder } : {}),
   });
+  const inFlight = config.maxInFlight ? new InFlightLimit(config.maxInFlight) : undefined;
+  let onInternal: (e: unknown) => void = () => {};
   const app = createApp({
     logLevel: config.logLevel ?? 'warn',
     bodyLimit: MAX_DER_REQUEST_BYTES,
-    ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
+    ...(inFlight ? { inFlight } : {}),
     ...(config.tls ? { https: config.tls } : {}),
+    ...(config.hotPath?.http === 'fastify'
+      ? {}
+      : {
+          fastRoute: createTimestampRoute({
+            timestamper,
+            acceptedPolicies: accepted,
+            ...(inFlight ? { inFlight } : {}),
+            onInternal: (e) => onInternal(e),
+          }),
+        }),
   });
+  onInternal = (e) => app.log.error({ err: e }, 'timestamp request failed');
   // Both request forms are parsed here from the raw bytes (the JSON nonce may exceed 2^53).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -86,14 +101,4 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
   });
   const url = await listen(app, config.port, config.host ?? '127.0.0.1');
   return { url, timestampUrl: `${url}${TIMESTAMP_PATH}`, material, close: () => app.close() };
-}
-
-function parseByType(header: string | undefined, body: Buffer): TimestampRequest {
-  const type = (header ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/timestamp-query') return parseDerRequest(body);
-  if (type === 'application/json') return parseJsonRequest(body);
-  throw new SigilError(
-    'UNSUPPORTED_MEDIA_TYPE',
-    `content type ${JSON.stringify(type).slice(0, 80)} is not application/timestamp-query or application/json`,
-  );
 }
