@@ -14,6 +14,11 @@ export function register(program: Command): void {
     .option('--port <n>', 'listen port', String(DEFAULT_TSA_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'TSA key, certificate chain and serial high-water mark', '.sigil/tsa')
+    .option(
+      '--key-file <file>',
+      'PEM TSA signing key (with --chain-file; else the data dir key, made on first start)',
+    )
+    .option('--chain-file <file>', 'PEM chain of --key-file, leaf (critical timeStamping EKU) first')
     .option('--policy <oid>', 'policy OID of every token (default 1.3.6.1.4.1.57264.2)')
     .option('--accuracy-ms <n>', 'stated accuracy of genTime in milliseconds', '1000')
     .action(async (o: Record<string, string | undefined>) => {
@@ -25,12 +30,18 @@ export function register(program: Command): void {
           `invalid --accuracy-ms ${o.accuracyMs}`,
           'use a whole number of milliseconds, 1–3600000',
         );
+      if ((o.keyFile === undefined) !== (o.chainFile === undefined))
+        throw new CliError(
+          '--key-file and --chain-file go together',
+          'pass both files, or neither to use the data dir',
+        );
       const tls = readTlsFlags(o);
       const server = await createTsaServer({
         dataDir: o.dataDir!,
         host: o.host!,
         port: parsePort(o.port),
         accuracyMs,
+        ...(o.keyFile && o.chainFile ? { keyFile: o.keyFile, chainFile: o.chainFile } : {}),
         ...(o.policy ? { policy: o.policy } : {}),
         ...(tls ? { tls } : {}),
       });

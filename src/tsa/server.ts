@@ -1,8 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SigilError } from '../errors/index.js';
 import { createApp, listen } from '../server/index.js';
 import { InFlightLimit } from '../server/raw-http.js';
 import { DEFAULT_TSA_POLICY } from './asn1.js';
-import { loadOrCreateTsa, type TsaMaterial } from './keys.js';
+import { loadOrCreateTsa, loadTsa, type TsaMaterial } from './keys.js';
 import { MAX_DER_REQUEST_BYTES, refusalOf } from './request.js';
 import { createTimestampRoute, parseByType, TIMESTAMP_PATH } from './route.js';
 import { SerialAllocator } from './serial.js';
@@ -14,8 +16,11 @@ export { TIMESTAMP_PATH };
 export const CERTCHAIN_PATH = '/api/v1/timestamp/certchain';
 
 export interface TsaServerConfig {
-  /** Holds the TSA key, its chain and the serial high-water mark. */
+  /** Holds the serial high-water mark, and the TSA key and chain unless `keyFile` is given. */
   dataDir: string;
+  /** The TSA key and chain from these files instead of dataDir (never created). */
+  keyFile?: string;
+  chainFile?: string;
   host?: string;
   port: number;
   /** The policy OID of every token (default sigstore's 1.3.6.1.4.1.57264.2). */
@@ -49,7 +54,13 @@ export interface TsaServer {
  * DER `application/timestamp-reply`, and `GET /api/v1/timestamp/certchain` (PEM, leaf first).
  */
 export async function createTsaServer(config: TsaServerConfig): Promise<TsaServer> {
-  const material = await loadOrCreateTsa(config.dataDir);
+  if ((config.keyFile === undefined) !== (config.chainFile === undefined))
+    throw new SigilError('INVALID_INPUT', 'the TSA key file and chain file go together');
+  const material =
+    config.keyFile !== undefined && config.chainFile !== undefined
+      ? loadTsa(config.keyFile, config.chainFile)
+      : await loadOrCreateTsa(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policy = config.policy ?? DEFAULT_TSA_POLICY;
   const accepted = [policy, ...(config.acceptedPolicies ?? [])];
   const serials = new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
