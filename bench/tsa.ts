@@ -8,7 +8,10 @@
  * wrk run per answered request, and in-process per token (builders interleaved A/B, request
  * parsing apart), which hold under load.
  *
- * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_BEFORE=0 skips `before`.
+ * A third run sends OpenSSL's DER query instead of the JSON form.
+ *
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_BEFORE=0 skips `before`,
+ * BENCH_DER=0 the DER run.
  */
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -28,15 +31,17 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const GOAL = 8000;
 const FLOOR = 5000;
 const P99_GOAL_MS = 20;
+const JSON_TYPE = 'application/json';
+const DER_TYPE = 'application/timestamp-query';
 
 const SCRIPT = `
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 ok, other = 0, 0
-local body
-function init(args) body = io.open(args[1]):read("*a") end
+local body, ctype
+function init(args) body = io.open(args[1], "rb"):read("*a"); ctype = args[2] end
 function request()
-  return wrk.format("POST", "/api/v1/timestamp", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/api/v1/timestamp", { ["Content-Type"] = ctype }, body)
 end
 function response(status, hdrs, b)
   if status == 200 and #b > 200 then ok = ok + 1 else other = other + 1 end
@@ -137,6 +142,7 @@ async function overHttp(dir: string, name: string, hotPath: TsaServerConfig['hot
       files[0]!,
       server.url,
       files[1]!,
+      files[2]!,
     ]);
     const c = process.cpuUsage(c0);
     const perSecond = r.ok / (r.durationUs / 1e6);
@@ -184,10 +190,29 @@ async function main(): Promise<void> {
     const runs = [];
     if (process.env.BENCH_BEFORE !== '0')
       runs.push(
-        await overHttp(dir, 'before', { http: 'fastify', builder: 'library' }, [scriptFile, bodyFile]),
+        await overHttp(dir, 'before', { http: 'fastify', builder: 'library' }, [
+          scriptFile,
+          bodyFile,
+          JSON_TYPE,
+        ]),
       );
-    const after = await overHttp(dir, 'after', { http: 'node', builder: 'template' }, [scriptFile, bodyFile]);
+    const after = await overHttp(dir, 'after', { http: 'node', builder: 'template' }, [
+      scriptFile,
+      bodyFile,
+      JSON_TYPE,
+    ]);
     runs.push(after);
+    if (process.env.BENCH_DER !== '0') {
+      const derFile = join(dir, 'query.tsq');
+      writeFileSync(derFile, derBody);
+      runs.push(
+        await overHttp(dir, 'after, DER query (OpenSSL, cosign)', { http: 'node', builder: 'template' }, [
+          scriptFile,
+          derFile,
+          DER_TYPE,
+        ]),
+      );
+    }
     const p99Ms = after.latencyMs.p99;
     process.stdout.write(
       `${JSON.stringify(
