@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { closeOnSignals } from '../server/index.js';
+import { startTsaCluster } from '../tsa/cluster.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
 import { parsePort } from './oidc.js';
@@ -21,6 +22,7 @@ export function register(program: Command): void {
     .option('--chain-file <file>', 'PEM chain of --key-file, leaf (critical timeStamping EKU) first')
     .option('--policy <oid>', 'policy OID of every token (default 1.3.6.1.4.1.57264.2)')
     .option('--accuracy-ms <n>', 'stated accuracy of genTime in milliseconds', '1000')
+    .option('--workers <n>', 'processes answering on the port (serials leased from the first)', '1')
     .action(async (o: Record<string, string | undefined>) => {
       if (o.policy !== undefined && !OID.test(o.policy))
         throw new CliError(`invalid --policy ${o.policy}`, 'use a dotted OID such as 1.3.6.1.4.1.57264.2');
@@ -35,8 +37,11 @@ export function register(program: Command): void {
           '--key-file and --chain-file go together',
           'pass both files, or neither to use the data dir',
         );
+      const workers = Number(o.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+        throw new CliError(`invalid --workers ${o.workers}`, 'use a whole number, 1–64');
       const tls = readTlsFlags(o);
-      const server = await createTsaServer({
+      const config = {
         dataDir: o.dataDir!,
         host: o.host!,
         port: parsePort(o.port),
@@ -44,8 +49,12 @@ export function register(program: Command): void {
         ...(o.keyFile && o.chainFile ? { keyFile: o.keyFile, chainFile: o.chainFile } : {}),
         ...(o.policy ? { policy: o.policy } : {}),
         ...(tls ? { tls } : {}),
-      });
-      process.stdout.write(`sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})\n`);
+      };
+      const server = workers > 1 ? await startTsaCluster(config, workers) : await createTsaServer(config);
+      const where = workers > 1 ? ` in ${workers} worker processes` : '';
+      process.stdout.write(
+        `sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})${where}\n`,
+      );
       closeOnSignals(() => server.close());
     });
 }

@@ -14,6 +14,8 @@ export const TIMESTAMP_PATH = '/api/v1/timestamp';
 
 export interface TimestampRouteOptions {
   timestamper: Timestamper;
+  /** The serial of the next token: at once, or once a worker's next lease arrives. */
+  nextSerial: () => bigint | Promise<bigint>;
   acceptedPolicies: readonly string[];
   inFlight?: InFlightLimit;
   /** Sees unexpected faults (answered 500 without details). */
@@ -33,7 +35,12 @@ export function createTimestampRoute(
     const body = await readBodyBytes(req, MAX_DER_REQUEST_BYTES);
     const request = parseByType(req.headers['content-type'], body);
     const refusal = refusalOf(request, o.acceptedPolicies);
-    const der = refusal ? o.timestamper.refuse(refusal) : o.timestamper.grant(request).der;
+    let der: Buffer;
+    if (refusal) der = o.timestamper.refuse(refusal);
+    else {
+      const serial = o.nextSerial();
+      der = o.timestamper.grant(request, typeof serial === 'bigint' ? serial : await serial).der;
+    }
     if (res.headersSent || res.destroyed) return;
     res.writeHead(200, { 'content-type': 'application/timestamp-reply', 'content-length': der.length });
     res.end(der);

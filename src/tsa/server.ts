@@ -38,6 +38,8 @@ export interface TsaServerConfig {
    * 'library'. Both alternatives are kept for the benchmark's A/B and as the reference.
    */
   hotPath?: { http?: 'node' | 'fastify'; builder?: 'template' | 'library' };
+  /** Where serials come from (a cluster worker's leases); default the data dir's allocator. */
+  serials?: { take(): bigint | Promise<bigint> };
 }
 
 export interface TsaServer {
@@ -63,12 +65,17 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policy = config.policy ?? DEFAULT_TSA_POLICY;
   const accepted = [policy, ...(config.acceptedPolicies ?? [])];
-  const serials = new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
+  const serials = config.serials ?? new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
+  const nextSerial = (): bigint | Promise<bigint> => serials.take();
   const timestamper = createTimestamper({
     key: material.key,
     chainDer: material.chainDer,
     policy,
-    nextSerial: () => serials.take(),
+    nextSerial: () => {
+      const s = serials.take();
+      if (typeof s !== 'bigint') throw new Error('grant needs a serial from the route');
+      return s;
+    },
     ...(config.accuracyMs !== undefined ? { accuracyMs: config.accuracyMs } : {}),
     ...(config.hotPath?.builder ? { builder: config.hotPath.builder } : {}),
   });
@@ -84,6 +91,7 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
       : {
           fastRoute: createTimestampRoute({
             timestamper,
+            nextSerial,
             acceptedPolicies: accepted,
             ...(inFlight ? { inFlight } : {}),
             onInternal: (e) => onInternal(e),
@@ -100,7 +108,8 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
     const request = parseByType(req.headers['content-type'], body);
     const refusal = refusalOf(request, accepted);
     reply.type('application/timestamp-reply');
-    return refusal ? timestamper.refuse(refusal) : timestamper.grant(request).der;
+    if (refusal) return timestamper.refuse(refusal);
+    return timestamper.grant(request, await nextSerial()).der;
   });
   app.get(CERTCHAIN_PATH, async (_req, reply) => {
     reply.type('application/pem-certificate-chain');

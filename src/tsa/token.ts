@@ -80,7 +80,7 @@ export interface TimestamperOptions {
   /** DER, leaf first. */
   chainDer: readonly Buffer[];
   policy: string;
-  /** Next serial number (never repeats; see serial.ts). */
+  /** Next serial number (never repeats; see serial.ts), when grant is not given one. */
   nextSerial: () => bigint;
   /** Stated accuracy of genTime in milliseconds (default 1000, as sigstore's TSA). */
   accuracyMs?: number;
@@ -96,8 +96,8 @@ export interface TimestamperOptions {
 }
 
 export interface Timestamper {
-  /** DER TimeStampResp, status granted, with a token over the request's imprint. */
-  grant(req: TimestampRequest): { der: Buffer; serial: bigint; genTime: Date };
+  /** DER TimeStampResp, status granted, with a token over the request's imprint (serial: given, or nextSerial's). */
+  grant(req: TimestampRequest, serial?: bigint): { der: Buffer; serial: bigint; genTime: Date };
   /** DER TimeStampResp with status rejection and the failure bit (no token). */
   refuse(refusal: Refusal): Buffer;
 }
@@ -223,8 +223,8 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
   const signDigest = opts.signDigest ?? ((d: Buffer) => signDigestEc(key, d));
   const now = opts.now ?? (() => new Date());
   return {
-    grant(req) {
-      const serial = opts.nextSerial();
+    grant(req, given) {
+      const serial = given ?? opts.nextSerial();
       // Whole seconds (the stated accuracy is 1 s): DER drops a fraction's trailing zeros (.5), and
       // sigstore-js reads only three-digit fractions, so one token in ten failed there.
       const genTime = new Date(Math.floor(now().getTime() / 1000) * 1000);
