@@ -12,7 +12,7 @@ import { SignedData } from '@peculiar/asn1-cms';
 import { TimeStampResp, TSTInfo } from '@peculiar/asn1-tsp';
 import { requireBinary } from '../helpers/env.js';
 import { startTsaCluster, type TsaCluster } from '../../src/tsa/cluster.js';
-import { LEASE_SIZE } from '../../src/tsa/serial.js';
+import { LEASE_SIZE, LeasedSerials } from '../../src/tsa/serial.js';
 import { openssl, postTimestamp } from './helpers.js';
 
 function serialOf(der: Buffer): bigint {
@@ -85,4 +85,49 @@ test('2 workers: unique serials from leased ranges across workers, a SIGKILLed w
   } finally {
     await c.close();
   }
+});
+
+test('LeasedSerials: concurrent takes while empty get distinct serials, the next lease is asked for early, a failed lease fails only the takes that wait', async () => {
+  let leases = 0;
+  let failNext = false;
+  let next = 1n;
+  const leased = new LeasedSerials(async () => {
+    leases++;
+    await new Promise((r) => setTimeout(r, 5));
+    if (failNext) {
+      failNext = false;
+      throw new Error('primary gone');
+    }
+    const first = next;
+    next += LEASE_SIZE;
+    return first;
+  });
+  const first = await Promise.all(Array.from({ length: 100 }, () => leased.take()));
+  assert.equal(new Set(first).size, 100);
+  assert.equal(leases, 1);
+  const sync: bigint[] = [];
+  for (let i = 0; i < Number(LEASE_SIZE) - 100; i++) {
+    const s = leased.take();
+    assert.equal(typeof s, 'bigint', 'within a lease, take() does not wait');
+    sync.push(s as bigint);
+  }
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(leases, 2, 'the next range was leased before the first ran out');
+  assert.equal(typeof leased.take(), 'bigint', 'the prefetched range is used without waiting');
+  // Use up the second range, then make the third lease fail.
+  while (true) {
+    const s = leased.take();
+    if (typeof s !== 'bigint') {
+      await s;
+      break;
+    }
+  }
+  const all = new Set([...first, ...sync]);
+  assert.equal(all.size, Number(LEASE_SIZE));
+  // The prefetch made while draining this range fails: only the take that has to wait sees it.
+  failNext = true;
+  let s = leased.take();
+  while (typeof s === 'bigint') s = leased.take();
+  await assert.rejects(s, /primary gone/);
+  assert.equal(typeof (await leased.take()), 'bigint', 'a later take leases again');
 });
