@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { closeOnSignals } from '../server/index.js';
+import { startTsaCluster } from '../tsa/cluster.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
@@ -14,8 +15,14 @@ export function register(program: Command): void {
     .option('--port <n>', 'listen port', String(DEFAULT_TSA_PORT))
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'TSA key, certificate chain and serial high-water mark', '.sigil/tsa')
+    .option(
+      '--key-file <file>',
+      'PEM TSA signing key (with --chain-file; else the data dir key, made on first start)',
+    )
+    .option('--chain-file <file>', 'PEM chain of --key-file, leaf (critical timeStamping EKU) first')
     .option('--policy <oid>', 'policy OID of every token (default 1.3.6.1.4.1.57264.2)')
     .option('--accuracy-ms <n>', 'stated accuracy of genTime in milliseconds', '1000')
+    .option('--workers <n>', 'processes answering on the port (serials leased from the first)', '1')
     .action(async (o: Record<string, string | undefined>) => {
       if (o.policy !== undefined && !OID.test(o.policy))
         throw new CliError(`invalid --policy ${o.policy}`, 'use a dotted OID such as 1.3.6.1.4.1.57264.2');
@@ -25,16 +32,29 @@ export function register(program: Command): void {
           `invalid --accuracy-ms ${o.accuracyMs}`,
           'use a whole number of milliseconds, 1–3600000',
         );
+      if ((o.keyFile === undefined) !== (o.chainFile === undefined))
+        throw new CliError(
+          '--key-file and --chain-file go together',
+          'pass both files, or neither to use the data dir',
+        );
+      const workers = Number(o.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+        throw new CliError(`invalid --workers ${o.workers}`, 'use a whole number, 1–64');
       const tls = readTlsFlags(o);
-      const server = await createTsaServer({
+      const config = {
         dataDir: o.dataDir!,
         host: o.host!,
         port: parsePort(o.port),
         accuracyMs,
+        ...(o.keyFile && o.chainFile ? { keyFile: o.keyFile, chainFile: o.chainFile } : {}),
         ...(o.policy ? { policy: o.policy } : {}),
         ...(tls ? { tls } : {}),
-      });
-      cliIo().stdout.write(`sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})\n`);
+      };
+      const server = workers > 1 ? await startTsaCluster(config, workers) : await createTsaServer(config);
+      const where = workers > 1 ? ` in ${workers} worker processes` : '';
+      cliIo().stdout.write(
+        `sigil tsa: listening on ${server.url} (timestamps at ${server.timestampUrl})${where}\n`,
+      );
       closeOnSignals(() => server.close());
     });
 }

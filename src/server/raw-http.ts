@@ -103,3 +103,27 @@ export class InFlightLimit {
     });
   }
 }
+
+/** The body as bytes, bounded as readBody (for binary hot routes: DER requests). */
+export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (c: Buffer): void => {
+      total += c.length;
+      if (total > limit) {
+        req.off('data', onData);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+    req.once('error', (e) =>
+      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
+    );
+  });
+}
