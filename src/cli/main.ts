@@ -19,6 +19,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
+      writeOut: (s) => cliIo().stdout.write(s),
       writeErr: (s) => cliIo().stderr.write(s.startsWith('error:') ? `sigil: ${oneLineSuggestion(s)}` : s),
     });
   const first = argv[0];
