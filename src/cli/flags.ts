@@ -81,6 +81,17 @@ export function readTrustedRootFile(path: string): string {
   return readTextFlag(path, 'trusted root', MAX_TRUSTED_ROOT_BYTES);
 }
 
+/** `--port`, `--host` and `--data-dir` of a `serve` command. */
+export function withListenFlags(
+  c: Command,
+  o: { port: number; dataDir: string; dataDirHelp: string },
+): Command {
+  return c
+    .option('--port <n>', 'listen port (0 picks a free one)', String(o.port))
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--data-dir <dir>', o.dataDirHelp, o.dataDir);
+}
+
 /** The largest PEM file (certificate chain, key) a serve command reads. */
 const MAX_PEM_FILE_BYTES = 1024 * 1024;
 

@@ -13,7 +13,7 @@ import { CliError, printJson } from './output.js';
 import { cliIo } from './io.js';
 import { registerMigrate, replicaHint, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
-import { checkUrl, intFlag, readTextFlag, readTlsFlags, withTlsFlags } from './flags.js';
+import { checkUrl, intFlag, readTextFlag, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 interface ClientOpts {
   logUrl: string;
@@ -27,13 +27,14 @@ export function register(program: Command): void {
     .command('log')
     .description('the transparency log (Rekor v1 API): serve it and query it');
 
-  withTlsFlags(log.command('serve'))
+  withListenFlags(withTlsFlags(log.command('serve')), {
+    port: DEFAULT_LOG_PORT,
+    dataDir: '.sigil',
+    dataDirHelp: 'signing key and SQLite log',
+  })
     .description(
       'serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)',
     )
-    .option('--port <n>', 'listen port (0 picks a free one)', String(DEFAULT_LOG_PORT))
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
     .option(
       '--public-url <url>',
       'public base URL; its hostname names the checkpoints (default: the listening URL)',

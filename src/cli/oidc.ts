@@ -6,7 +6,7 @@ import { isSigilError } from '../errors/index.js';
 import { fetchJson } from '../http/index.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
+import { parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
@@ -18,11 +18,12 @@ export function register(program: Command): void {
   const oidc = program
     .command('oidc')
     .description('the dev OIDC issuer (GitHub-Actions-shaped tokens on loopback)');
-  withTlsFlags(oidc.command('serve'))
+  withListenFlags(withTlsFlags(oidc.command('serve')), {
+    port: DEFAULT_OIDC_PORT,
+    dataDir: '.sigil',
+    dataDirHelp: 'where the signing key is kept',
+  })
     .description('serve discovery, JWKS, POST /token and the Actions token-request endpoint')
-    .option('--port <n>', 'listen port', String(DEFAULT_OIDC_PORT))
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'where the signing key is kept', '.sigil')
     .option('--public-url <url>', 'issuer URL put in tokens (default: the listening URL)')
     .option('--actions-request-token <token>', 'only accept this bearer token on /actions/token')
     .option('--alg <alg>', 'RS256 or ES256', 'RS256')

@@ -4,17 +4,18 @@ import { startTsaCluster } from '../tsa/cluster.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort, readTlsFlags, withTlsFlags } from './flags.js';
+import { parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 const OID = /^[0-2](\.\d{1,9}){1,30}$/;
 
 export function register(program: Command): void {
   const tsa = program.command('tsa').description('the RFC 3161 timestamp authority');
-  withTlsFlags(tsa.command('serve'))
+  withListenFlags(withTlsFlags(tsa.command('serve')), {
+    port: DEFAULT_TSA_PORT,
+    dataDir: '.sigil/tsa',
+    dataDirHelp: 'TSA key, certificate chain and serial high-water mark',
+  })
     .description('serve POST /api/v1/timestamp (DER or JSON request) and GET /api/v1/timestamp/certchain')
-    .option('--port <n>', 'listen port', String(DEFAULT_TSA_PORT))
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'TSA key, certificate chain and serial high-water mark', '.sigil/tsa')
     .option(
       '--key-file <file>',
       'PEM TSA signing key (with --chain-file; else the data dir key, made on first start)',

@@ -187,33 +187,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
     say('');
     say('4. Kubernetes asks the admission webhook about five pods (AdmissionReview over HTTPS, /mutate)');
-    const cases: { pod: string; image: string; expected: 'admitted' | 'denied'; why: string }[] = [
-      {
-        pod: 'cart',
-        image: `${host}/shop/rs-cart:v1`,
-        expected: 'admitted',
-        why: 'signed by CI-CD.yml, cosign v3 bundle',
-      },
-      {
-        pod: 'shipping',
-        image: `${host}/shop/rs-shipping:v1`,
-        expected: 'admitted',
-        why: 'signed by CI-CD.yml, legacy .sig layout',
-      },
-      { pod: 'payment', image: `${host}/shop/rs-payment:v1`, expected: 'denied', why: 'never signed' },
-      {
-        pod: 'catalogue',
-        image: `${host}/shop/rs-catalogue:v1`,
-        expected: 'denied',
-        why: 'tag moved after signing',
-      },
-      {
-        pod: 'ratings',
-        image: `${host}/shop/rs-ratings:v1`,
-        expected: 'denied',
-        why: `signed by ${OTHER_WORKFLOW}`,
-      },
-    ];
+    const cases = (
+      [
+        ['cart', 'admitted', 'signed by CI-CD.yml, cosign v3 bundle'],
+        ['shipping', 'admitted', 'signed by CI-CD.yml, legacy .sig layout'],
+        ['payment', 'denied', 'never signed'],
+        ['catalogue', 'denied', 'tag moved after signing'],
+        ['ratings', 'denied', `signed by ${OTHER_WORKFLOW}`],
+      ] as const
+    ).map(([pod, expected, why]) => ({ pod, image: `${host}/shop/rs-${pod}:v1`, expected, why }));
     const outcomes: DemoOutcome[] = [];
     for (const c of cases) {
       const answer = await sendReview(`${admission.url}/mutate`, admission.caPem!, podReview(c.pod, c.image));

@@ -13,30 +13,7 @@ function tooLarge(limit: number): SigilError {
 
 /** The body as UTF-8 text, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (c: Buffer): void => {
-      total += c.length;
-      if (total > limit) {
-        req.off('data', onData);
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () =>
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8'),
-      ),
-    );
-    req.once('error', (e) =>
-      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
-    );
-  });
+  return readBodyBytes(req, limit).then((b) => b.toString('utf8'));
 }
 
 /** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
@@ -104,7 +81,7 @@ export class InFlightLimit {
   }
 }
 
-/** The body as bytes, bounded as readBody (for binary hot routes: DER requests). */
+/** The body as bytes, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
 export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
