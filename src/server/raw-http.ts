@@ -104,3 +104,27 @@ export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buff
     );
   });
 }
+
+/**
+ * A `POST path` route on the plain node:http request (AppOptions.fastRoute): false for any other
+ * request; 503 + Retry-After past `inFlight`; a thrown SigilError answered as its 4xx/5xx JSON,
+ * anything else as a bare 500 (seen by `onInternal`).
+ */
+export function postRoute(
+  path: string,
+  o: { inFlight?: InFlightLimit | undefined; onInternal?: ((e: unknown) => void) | undefined },
+  answer: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const query = `${path}?`;
+  return (req, res) => {
+    if (req.method !== 'POST' || (req.url !== path && !req.url?.startsWith(query))) return false;
+    if (o.inFlight && !o.inFlight.enter()) {
+      sendError(res, InFlightLimit.pushback());
+      return true;
+    }
+    answer(req, res)
+      .catch((e: unknown) => sendError(res, e, o.onInternal))
+      .finally(() => o.inFlight?.leave());
+    return true;
+  };
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SigilError } from '../errors/index.js';
-import { InFlightLimit, readBodyBytes, sendError } from '../server/raw-http.js';
+import { postRoute, readBodyBytes, type InFlightLimit } from '../server/raw-http.js';
 import {
   MAX_DER_REQUEST_BYTES,
   parseDerRequest,
@@ -45,18 +45,7 @@ export function createTimestampRoute(
     res.writeHead(200, { 'content-type': 'application/timestamp-reply', 'content-length': der.length });
     res.end(der);
   };
-  return (req, res) => {
-    if (req.method !== 'POST' || (req.url !== TIMESTAMP_PATH && !req.url?.startsWith(`${TIMESTAMP_PATH}?`)))
-      return false;
-    if (o.inFlight && !o.inFlight.enter()) {
-      sendError(res, InFlightLimit.pushback());
-      return true;
-    }
-    answer(req, res)
-      .catch((e: unknown) => sendError(res, e, o.onInternal))
-      .finally(() => o.inFlight?.leave());
-    return true;
-  };
+  return postRoute(TIMESTAMP_PATH, o, answer);
 }
 
 export function parseByType(header: string | undefined, body: Buffer): TimestampRequest {
