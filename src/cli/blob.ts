@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
-import { verifyBundle, type VerificationResult } from '../verify/index.js';
+import { loadTimestampSupport, verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
 import { cliIo } from './io.js';
 import { readFileFlag } from './flags.js';
@@ -29,10 +29,10 @@ function write(path: string, text: string | Buffer, what: string): void {
  * bundle it is optional (the envelope, log entries, chain and identity are verified either way)
  * and, when given, its sha256 or sha512 must be a subject of the in-toto statement.
  */
-export function verifyBlob(
+export async function verifyBlob(
   file: string | undefined,
   f: VerifyFlags & { bundle: string },
-): VerificationResult {
+): Promise<VerificationResult> {
   const policy = policyFromFlags(f);
   const options = verifyOptions(f);
   const trust = loadTrust(f);
@@ -49,6 +49,7 @@ export function verifyBlob(
       'sigil verify-blob FILE --bundle BUNDLE …',
     );
   }
+  await loadTimestampSupport(bundle);
   const input = file === undefined ? undefined : fileOrDigest(file);
   if (input?.kind === 'digest')
     return verifyBundle(trust, bundle, policy, {
@@ -101,7 +102,7 @@ export function register(program: Command): void {
       .argument('[file]', 'the signed file, or sha256:<hex> (its digest) when it is not at hand')
       .requiredOption('--bundle <file>', 'the Sigstore bundle'),
   ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
-    const result = verifyBlob(file, f);
+    const result = await verifyBlob(file, f);
     if (file === undefined)
       progress(
         'WARNING: no FILE given: the envelope and its statement verified, not which artifact it names',

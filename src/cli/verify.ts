@@ -13,6 +13,7 @@ import { stackDefaults } from '../sign/stack.js';
 import {
   compilePolicy,
   createTrustMaterial,
+  loadTimestampSupport,
   type IdentityPolicy,
   type TrustMaterial,
   type VerificationPolicy,
@@ -243,6 +244,7 @@ export function register(program: Command): void {
     const digest = ref.digest ?? (await client.resolveDigest(ref));
     const pinned = ref.withDigest(digest);
     const sigs = await readImageSignatures(client, pinned, { platform });
+    await loadTimestampSupport();
     const verified = verifyImageSignatures(trust, digest, sigs, policy, options, annotations);
     cliIo().stderr.write(
       checkLines(ref.toString(), [
@@ -291,6 +293,7 @@ export function register(program: Command): void {
       readImageSignatures(client, pinned, { platform, legacy: false }),
       readAttestations(client, pinned),
     ]);
+    await loadTimestampSupport();
     const errors: unknown[] = [];
     let bundles: VerifiedImageBundle[] = [];
     let legacy: VerifiedAttestation[] = [];
