@@ -23,7 +23,8 @@ import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
 import { MAX_TRUSTED_ROOT_BYTES, readTextFlag, readTrustedRootFile } from './flags.js';
-import { CliError } from './output.js';
+import { CliError, printJson } from './output.js';
+import { attestationVerificationJson, imageVerificationJson } from './verify-json.js';
 import { cliIo } from './io.js';
 import {
   parseAnnotations,
@@ -230,10 +231,11 @@ export function register(program: Command): void {
             'require these key=value pairs in the signed claims (repeatable)',
             (v: string, acc: string[]) => [...acc, v],
             [],
-          ),
+          )
+          .option('--json', "print one JSON document (docs/CLI-JSON.md) instead of cosign's claim list"),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags) => {
+  ).action(async (image: string, f: VerifyImageFlags) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -252,6 +254,8 @@ export function register(program: Command): void {
         ...verified.legacy.map((v) => v.result),
       ]),
     );
+    if (f.json)
+      return printJson(imageVerificationJson(ref.toString(), digest, verified.bundles, verified.legacy));
     const docker = pinned.dockerReference();
     const lines = [
       ...verified.bundles.map((v) => bundleVerifyOutput(v, docker)),
@@ -269,10 +273,11 @@ export function register(program: Command): void {
             'verify the in-toto attestations of a container image (cosign v3 bundle referrers and the legacy .att layout)',
           )
           .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
-          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)'),
+          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)')
+          .option('--json', 'print one JSON document (docs/CLI-JSON.md) instead of the envelopes'),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags & { type?: string }) => {
+  ).action(async (image: string, f: VerifyImageFlags & { type?: string }) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -318,6 +323,7 @@ export function register(program: Command): void {
         'attestations',
       ),
     );
+    if (f.json) return printJson(attestationVerificationJson(ref.toString(), digest, bundles, legacy));
     for (const v of bundles) {
       const content = (v.json as { dsseEnvelope?: unknown }).dsseEnvelope;
       cliIo().stdout.write(`${JSON.stringify(content)}\n`);
@@ -325,3 +331,5 @@ export function register(program: Command): void {
     for (const v of legacy) cliIo().stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }
+
+type VerifyImageFlags = VerifyFlags & RegistryFlags & ImageReadFlags & { json?: boolean };
