@@ -101,7 +101,7 @@ for (const [name, get] of Object.entries(metrics)) {
   const kind = name.startsWith("log") ? "log" : "admission";
   const side = (s) =>
     Array.from({ length: Number(ROUNDS) }, (_, i) => get(read(`${kind}-${s}-${i + 1}.json`))).filter(
-      (x) => typeof x === "number",
+      (x) => typeof x === "number" && Number.isFinite(x),
     );
   const built = side("built");
   const base = side("base");
