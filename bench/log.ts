@@ -6,6 +6,8 @@
  *
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads),
+ * BENCH_SERVER_ROOT=<dir> (the server of that checkout instead of this one), BENCH_LOG_ENTRY=bin (run
+ * the server as `node bin/sigil.js`, the built CLI, instead of src/ through tsx),
  * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts),
  * BENCH_BASELINE=<git ref> (paired runs: the server at that ref and the current one, alternating,
  * BENCH_PAIRS rounds (2), on the same prepared bodies; prints both and their ratio).
@@ -316,8 +318,10 @@ async function main(): Promise<void> {
   const prepareSeconds = round((performance.now() - prepStart) / 1000);
   const baselineRef = process.env.BENCH_BASELINE;
   if (baselineRef === undefined) {
+    // BENCH_SERVER_ROOT: the server of another checkout, alone (bench/paired-build.sh alternates runs).
+    const root = process.env.BENCH_SERVER_ROOT ?? ROOT;
     process.stdout.write(
-      `${JSON.stringify({ ...(await measure(ROOT, bodies)), prepareSeconds }, null, 2)}\n`,
+      `${JSON.stringify({ ...(await measure(root, bodies)), prepareSeconds }, null, 2)}\n`,
     );
     return;
   }

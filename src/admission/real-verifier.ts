@@ -23,6 +23,7 @@ import {
   checkCosignSignatures,
   createTrustMaterial,
   extensionText,
+  loadTimestampSupport,
   type TrustMaterial,
   type VerificationResult,
 } from '../verify/index.js';
@@ -141,6 +142,7 @@ export function registryImageSource(
     return head.digest;
   };
   const fetch = async (client: RegistryClient, pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
+    await loadTimestampSupport(); // the layers are verified synchronously, some may carry RFC 3161 timestamps
     const type = mediaTypes.get(pinned.digest ?? '');
     const maybeIndex = type === undefined || INDEX_MEDIA_TYPES.includes(type);
     const sigs = await readImageSignatures(client, pinned, maybeIndex ? { platform } : {});
@@ -172,7 +174,10 @@ export function registryImageSource(
     credentialKey: (access) => (access ? keyOf(resolveAccess(access)) : ''),
     fetchAttestations: (pinned: ImageReference, signal: AbortSignal, access?: RegistryAccess) =>
       bounded(
-        pick(access, (c) => readAttestations(c, pinned)),
+        pick(access, async (c) => {
+          await loadTimestampSupport();
+          return readAttestations(c, pinned);
+        }),
         signal,
       ),
   };

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
-import { verifyBundle, type VerificationResult } from '../verify/index.js';
+import { loadTimestampSupport, verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
 import { cliIo } from './io.js';
 import { readFileFlag } from './flags.js';
-import { CliError } from './output.js';
+import { CliError, printJson } from './output.js';
 import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
 import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
 
@@ -29,10 +29,10 @@ function write(path: string, text: string | Buffer, what: string): void {
  * bundle it is optional (the envelope, log entries, chain and identity are verified either way)
  * and, when given, its sha256 or sha512 must be a subject of the in-toto statement.
  */
-export function verifyBlob(
+export async function verifyBlob(
   file: string | undefined,
   f: VerifyFlags & { bundle: string },
-): VerificationResult {
+): Promise<VerificationResult> {
   const policy = policyFromFlags(f);
   const options = verifyOptions(f);
   const trust = loadTrust(f);
@@ -49,6 +49,7 @@ export function verifyBlob(
       'sigil verify-blob FILE --bundle BUNDLE …',
     );
   }
+  await loadTimestampSupport(bundle);
   const input = file === undefined ? undefined : fileOrDigest(file);
   if (input?.kind === 'digest')
     return verifyBundle(trust, bundle, policy, {
@@ -99,14 +100,17 @@ export function register(program: Command): void {
         'verify a Sigstore bundle (v0.1–v0.3) for a file; for a DSSE bundle FILE is optional and, when given, must be a subject of the in-toto statement',
       )
       .argument('[file]', 'the signed file, or sha256:<hex> (its digest) when it is not at hand')
-      .requiredOption('--bundle <file>', 'the Sigstore bundle'),
-  ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
-    const result = verifyBlob(file, f);
+      .requiredOption('--bundle <file>', 'the Sigstore bundle')
+      .option('--json', 'print the verification result as one indented JSON document (docs/CLI-JSON.md)'),
+  ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string; json?: boolean }) => {
+    const result = await verifyBlob(file, f);
     if (file === undefined)
       progress(
         'WARNING: no FILE given: the envelope and its statement verified, not which artifact it names',
       );
     cliIo().stderr.write('Verified OK\n');
-    cliIo().stdout.write(`${JSON.stringify(result)}\n`);
+    // Without --json the same document on one line (what scripts have parsed since v0.1).
+    if (f.json) printJson(result);
+    else cliIo().stdout.write(`${JSON.stringify(result)}\n`);
   });
 }

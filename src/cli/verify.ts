@@ -13,6 +13,7 @@ import { stackDefaults } from '../sign/stack.js';
 import {
   compilePolicy,
   createTrustMaterial,
+  loadTimestampSupport,
   type IdentityPolicy,
   type TrustMaterial,
   type VerificationPolicy,
@@ -22,7 +23,8 @@ import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
 import { MAX_TRUSTED_ROOT_BYTES, readTextFlag, readTrustedRootFile } from './flags.js';
-import { CliError } from './output.js';
+import { CliError, printJson } from './output.js';
+import { attestationVerificationJson, imageVerificationJson } from './verify-json.js';
 import { cliIo } from './io.js';
 import {
   parseAnnotations,
@@ -229,10 +231,11 @@ export function register(program: Command): void {
             'require these key=value pairs in the signed claims (repeatable)',
             (v: string, acc: string[]) => [...acc, v],
             [],
-          ),
+          )
+          .option('--json', "print one JSON document (docs/CLI-JSON.md) instead of cosign's claim list"),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags) => {
+  ).action(async (image: string, f: VerifyImageFlags) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -243,6 +246,7 @@ export function register(program: Command): void {
     const digest = ref.digest ?? (await client.resolveDigest(ref));
     const pinned = ref.withDigest(digest);
     const sigs = await readImageSignatures(client, pinned, { platform });
+    await loadTimestampSupport();
     const verified = verifyImageSignatures(trust, digest, sigs, policy, options, annotations);
     cliIo().stderr.write(
       checkLines(ref.toString(), [
@@ -250,6 +254,8 @@ export function register(program: Command): void {
         ...verified.legacy.map((v) => v.result),
       ]),
     );
+    if (f.json)
+      return printJson(imageVerificationJson(ref.toString(), digest, verified.bundles, verified.legacy));
     const docker = pinned.dockerReference();
     const lines = [
       ...verified.bundles.map((v) => bundleVerifyOutput(v, docker)),
@@ -267,10 +273,11 @@ export function register(program: Command): void {
             'verify the in-toto attestations of a container image (cosign v3 bundle referrers and the legacy .att layout)',
           )
           .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
-          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)'),
+          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)')
+          .option('--json', 'print one JSON document (docs/CLI-JSON.md) instead of the envelopes'),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags & { type?: string }) => {
+  ).action(async (image: string, f: VerifyImageFlags & { type?: string }) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -291,6 +298,7 @@ export function register(program: Command): void {
       readImageSignatures(client, pinned, { platform, legacy: false }),
       readAttestations(client, pinned),
     ]);
+    await loadTimestampSupport();
     const errors: unknown[] = [];
     let bundles: VerifiedImageBundle[] = [];
     let legacy: VerifiedAttestation[] = [];
@@ -315,6 +323,7 @@ export function register(program: Command): void {
         'attestations',
       ),
     );
+    if (f.json) return printJson(attestationVerificationJson(ref.toString(), digest, bundles, legacy));
     for (const v of bundles) {
       const content = (v.json as { dsseEnvelope?: unknown }).dsseEnvelope;
       cliIo().stdout.write(`${JSON.stringify(content)}\n`);
@@ -322,3 +331,5 @@ export function register(program: Command): void {
     for (const v of legacy) cliIo().stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }
+
+type VerifyImageFlags = VerifyFlags & RegistryFlags & ImageReadFlags & { json?: boolean };

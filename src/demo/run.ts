@@ -6,7 +6,7 @@ import type { AdmissionServer } from '../admission/server.js';
 import { RegistryClient, parseReference, pushImage, readImageSignatures, tinyImage } from '../oci/index.js';
 import { RekorClient } from '../rekor/client.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
-import { createTrustMaterial } from '../verify/index.js';
+import { createTrustMaterial, loadTimestampSupport } from '../verify/index.js';
 import { verifyImageSignatures } from '../sign/image-verify.js';
 import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
 import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
@@ -243,6 +243,7 @@ async function printTrustChain(
   const ref = parseReference(image);
   const trust = createTrustMaterial(stack.trustedRoot);
   const sigs = await readImageSignatures(client, ref);
+  await loadTimestampSupport();
   const verified = verifyImageSignatures(
     trust,
     ref.digest!,
