@@ -1,7 +1,5 @@
-import { createPublicKey } from 'node:crypto';
-import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from '../bundle/index.js';
-import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
-import { pemBlocks, sha256 } from '../crypto/index.js';
+import type { CosignSignatureLayer, TrustedRoot } from '../bundle/index.js';
+import { pemBlocks } from '../crypto/index.js';
 import { isSigilError, SigilError } from '../errors/index.js';
 import {
   DEFAULT_PLATFORM,
@@ -21,7 +19,6 @@ import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
 import { checkImageBundles } from '../sign/image-bundle.js';
 import {
   checkCosignSignatures,
-  createTrustMaterial,
   extensionText,
   type TrustMaterial,
   type VerificationResult,
@@ -29,8 +26,9 @@ import {
 import { parseCertificate } from '../x509/parse.js';
 import { verifyImageAttestations } from '../sign/attestation.js';
 import type { AttachedLayer } from '../oci/cosign.js';
+import { attestorOptions, attestorTrust, certificateProblem } from './attestor-trust.js';
 import { wildcardMatches } from './policy/wildcard.js';
-import type { IdentityMatcher, KeyAttestor, KeylessAttestor } from './policy/types.js';
+import type { IdentityMatcher, KeylessAttestor, SigningAttestor } from './policy/types.js';
 import {
   FETCHED,
   type AttestorOutcome,
@@ -178,26 +176,6 @@ export function registryImageSource(
   };
 }
 
-function logFromPem(pem: string, baseUrl: string): TransparencyLogInstance {
-  const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
-  return {
-    baseUrl,
-    hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
-    logId: sha256(der),
-  };
-}
-
-function emptyRoot(): TrustedRoot {
-  return {
-    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  };
-}
-
 function describeIdentity(id: IdentityMatcher): string {
   const parts: string[] = [];
   if (id.subject) parts.push(`subject ${id.subject.pattern}`);
@@ -290,41 +268,36 @@ function splitLayers(
 export class SigstoreSignatureVerifier implements SignatureVerifier {
   private readonly trustByAttestor = new WeakMap<object, TrustMaterial>();
 
+  private readonly certProblems = new WeakMap<object, string | false>();
+
   constructor(private readonly trustedRoot?: TrustedRoot) {}
 
-  private trustFor(a: KeylessAttestor | KeyAttestor): TrustMaterial {
-    const hit = this.trustByAttestor.get(a);
-    if (hit) return hit;
-    const base = this.trustedRoot ?? emptyRoot();
-    const root: TrustedRoot = { ...base };
-    if (a.kind === 'keyless' && a.roots) {
-      root.certificateAuthorities = pemBlocks(a.roots).map((b, i) => ({
-        uri: `policy-roots-${i}`,
-        certChain: [b.der],
-        validFor: {},
-      }));
-    }
-    if (a.rekor.pubkey) root.tlogs = [logFromPem(a.rekor.pubkey, a.rekor.url ?? 'policy-rekor')];
-    if (a.ctlog.pubkey) root.ctlogs = [logFromPem(a.ctlog.pubkey, 'policy-ctlog')];
-    const trust = createTrustMaterial(root);
-    this.trustByAttestor.set(a, trust);
+  private trustFor(a: SigningAttestor): TrustMaterial {
+    let trust = this.trustByAttestor.get(a);
+    if (!trust) this.trustByAttestor.set(a, (trust = attestorTrust(this.trustedRoot, a)));
     return trust;
+  }
+
+  /** A certificate attestor's own chain and SCT (static policy data: checked once). */
+  private certificateProblem(a: SigningAttestor): string | undefined {
+    if (a.kind !== 'certificate') return undefined;
+    let p = this.certProblems.get(a);
+    if (p === undefined) this.certProblems.set(a, (p = certificateProblem(a, this.trustFor(a)) ?? false));
+    return p === false ? undefined : p;
   }
 
   verifyAttestor(
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
-    a: KeylessAttestor | KeyAttestor,
+    a: SigningAttestor,
   ): AttestorOutcome {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
     const trust = this.trustFor(a);
-    const tlogThreshold = a.rekor.ignoreTlog ? 0 : 1;
-    const keyed = a.kind === 'keys';
-    const policy = keyed ? undefined : { skipIdentityUnsafe: true as const };
-    const options = keyed
-      ? { publicKey: createPublicKey(a.publicKey), tlogThreshold }
-      : { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 };
+    const problem = this.certificateProblem(a);
+    if (problem) return { ok: false, reason: problem };
+    const policy = a.kind === 'keyless' ? { skipIdentityUnsafe: true as const } : undefined;
+    const options = attestorOptions(a);
     const { bundles, legacy } = splitLayers(digest, layers);
     const passed: Passed[] = [];
     const failures: string[] = [];
@@ -341,7 +314,7 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
       const reasons = [...new Set(failures)];
       return { ok: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no signatures found' };
     }
-    if (a.kind === 'keys') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
+    if (a.kind !== 'keyless') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
     const accepted: VerifiedSignature[] = [];
     const mismatches: string[] = [];
     for (const v of passed) {
@@ -360,31 +333,27 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
   verifyAttestations(
     pinned: ImageReference,
     layers: readonly AttachedLayer[],
-    a: KeylessAttestor | KeyAttestor,
+    a: SigningAttestor,
     predicateType: string,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string } {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
     if (layers.length === 0) return { ok: false, reason: 'no attestations found' };
+    const problem = this.certificateProblem(a);
+    if (problem) return { ok: false, reason: problem };
     let verified;
     try {
       verified = verifyImageAttestations(
         this.trustFor(a),
         digest,
         layers,
-        a.kind === 'keys' ? undefined : { skipIdentityUnsafe: true },
-        {
-          tlogThreshold: a.rekor.ignoreTlog ? 0 : 1,
-          ...(a.kind === 'keys'
-            ? { publicKey: createPublicKey(a.publicKey) }
-            : { ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 }),
-          predicateType,
-        },
+        a.kind === 'keyless' ? { skipIdentityUnsafe: true } : undefined,
+        { ...attestorOptions(a), predicateType },
       );
     } catch (e) {
       return { ok: false, reason: (e as Error).message };
     }
-    if (a.kind === 'keys') return { ok: true, statements: verified.map((v) => v.statement) };
+    if (a.kind !== 'keyless') return { ok: true, statements: verified.map((v) => v.statement) };
     const mismatches: string[] = [];
     const statements: unknown[] = [];
     for (const v of verified) {

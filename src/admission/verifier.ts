@@ -1,6 +1,6 @@
 import type { CosignSignatureLayer } from '../bundle/index.js';
 import type { ImageReference } from '../oci/index.js';
-import type { KeyAttestor, KeylessAttestor, SecretRef } from './policy/types.js';
+import type { SecretRef, SigningAttestor } from './policy/types.js';
 
 /**
  * The two seams between the admission engine and the rest of sigil. The engine decides
@@ -60,6 +60,6 @@ export interface SignatureVerifier {
   verifyAttestor(
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
-    attestor: KeylessAttestor | KeyAttestor,
+    attestor: SigningAttestor,
   ): AttestorOutcome | Promise<AttestorOutcome>;
 }

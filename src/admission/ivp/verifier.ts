@@ -6,7 +6,7 @@ import { VerificationCache } from '../cache.js';
 import { cachedReference } from './refs.js';
 import { registryImageSource } from '../real-verifier.js';
 import type { ImageSource, SignatureVerifier } from '../verifier.js';
-import type { KeyAttestor, KeylessAttestor } from '../policy/types.js';
+import type { SigningAttestor } from '../policy/types.js';
 import type { IvpVerifier } from './evaluate.js';
 import type { CompiledIvp, IvpAttestation, IvpAttestor } from './types.js';
 
@@ -19,7 +19,7 @@ export interface IvpSignatureVerifier extends SignatureVerifier {
   verifyAttestations(
     pinned: ImageReference,
     layers: readonly AttachedLayer[],
-    attestor: KeylessAttestor | KeyAttestor,
+    attestor: SigningAttestor,
     predicateType: string,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string };
 }
