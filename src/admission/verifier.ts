@@ -16,6 +16,13 @@ export interface RegistryAccess {
   secrets: readonly SecretRef[];
 }
 
+/** IVP `cosign.source`: the repository and tag prefix an attestor's signatures are looked up under. */
+export interface SignatureLookup {
+  /** `registry/repository` (cosign's target repository). */
+  repository?: string;
+  tagPrefix?: string;
+}
+
 /**
  * Keys the fetcher puts on the layers it hands the verifier (never taken from a registry:
  * registry annotations under this prefix are dropped). `kind` marks a v3 bundle (payload =
@@ -37,6 +44,7 @@ export interface ImageSource {
     pinned: ImageReference,
     signal: AbortSignal,
     access?: RegistryAccess,
+    lookup?: SignatureLookup,
   ): Promise<CosignSignatureLayer[]>;
   /**
    * The identity of the credentials `access` amounts to (caches and in-flight lookups are kept
