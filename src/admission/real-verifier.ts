@@ -2,7 +2,7 @@ import type { CosignSignatureLayer, TrustedRoot } from '../bundle/index.js';
 import { pemBlocks } from '../crypto/index.js';
 import type { ImageReference } from '../oci/index.js';
 import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
-import { checkImageBundles } from '../sign/image-bundle.js';
+import { checkImageBundles } from '../oci/verify-bundles.js';
 import {
   checkCosignSignatures,
   extensionText,
@@ -10,7 +10,7 @@ import {
   type VerificationResult,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
-import { verifyImageAttestations } from '../sign/attestation.js';
+import { verifyImageAttestations } from '../oci/verify-attestations.js';
 import type { AttachedLayer } from '../oci/cosign.js';
 import { attestorOptions, attestorTrust, certificateProblem } from './attestor-trust.js';
 import { wildcardMatches } from './policy/wildcard.js';
