@@ -43,6 +43,14 @@ export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor)
       validFor: {},
     }));
   }
+  if (a.kind === 'certificate' && a.chain)
+    root.certificateAuthorities = [
+      {
+        uri: 'policy-cert-chain',
+        certChain: pemBlocks(a.chain).map((b) => b.der),
+        validFor: { start: EPOCH },
+      },
+    ];
   if (a.rekor.pubkey) root.tlogs = [logFromPem(a.rekor.pubkey, a.rekor.url ?? 'policy-rekor')];
   if (a.ctlog.pubkey) root.ctlogs = [logFromPem(a.ctlog.pubkey, 'policy-ctlog')];
   if (a.ctlog.tsaCertChain)
@@ -69,6 +77,15 @@ export function attestorOptions(a: SigningAttestor): {
   if (a.kind === 'keys') return { publicKey: createPublicKey(a.publicKey), tlogThreshold, ...tsa };
   if (a.kind === 'certificate') return { publicKey: createPublicKey(a.certificate), tlogThreshold, ...tsa };
   return { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1, ...tsa };
+}
+
+/** A certificate attestor's options for signatures that carry its certificate (chained to certChain). */
+export function certificateModeOptions(a: CertificateAttestor): ReturnType<typeof attestorOptions> {
+  return {
+    tlogThreshold: a.rekor.ignoreTlog ? 0 : 1,
+    ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1,
+    ...(a.ctlog.tsaCertChain ? { tsaThreshold: 1 } : {}),
+  };
 }
 
 /**

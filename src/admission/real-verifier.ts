@@ -12,7 +12,12 @@ import {
 import { parseCertificate } from '../x509/parse.js';
 import { verifyImageAttestations } from '../oci/verify-attestations.js';
 import type { AttachedLayer } from '../oci/cosign.js';
-import { attestorOptions, attestorTrust, certificateProblem } from './attestor-trust.js';
+import {
+  attestorOptions,
+  attestorTrust,
+  certificateModeOptions,
+  certificateProblem,
+} from './attestor-trust.js';
 import { wildcardMatches } from './policy/wildcard.js';
 import type { IdentityMatcher, KeylessAttestor, SigningAttestor } from './policy/types.js';
 import { registryAnnotations } from './registry-source.js';
@@ -103,6 +108,29 @@ function splitLayers(
   return { bundles, legacy };
 }
 
+/** The signatures among `layers` that pass the pipeline with these options, and why the others did not. */
+function passing(
+  trust: TrustMaterial,
+  digest: string,
+  layers: readonly CosignSignatureLayer[],
+  policy: { skipIdentityUnsafe: true } | undefined,
+  options: ReturnType<typeof attestorOptions>,
+): { passed: Passed[]; failures: string[] } {
+  const { bundles, legacy } = splitLayers(digest, layers);
+  const passed: Passed[] = [];
+  const failures: string[] = [];
+  for (const [subject, group] of legacy) {
+    const r = checkCosignSignatures(trust, subject, group, policy, options);
+    for (const v of r.verified)
+      passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
+    failures.push(...r.failures.map((f) => f.message));
+  }
+  const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
+  for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
+  failures.push(...b.failures.map((f) => f.message));
+  return { passed, failures };
+}
+
 /**
  * Signature verification on src/verify: each layer goes through the full offline pipeline
  * (log SET/proof, chain at the logged time, SCT, signature, payload claims naming this digest),
@@ -142,19 +170,15 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     const problem = this.certificateProblem(a);
     if (problem) return { ok: false, reason: problem };
     const policy = a.kind === 'keyless' ? { skipIdentityUnsafe: true as const } : undefined;
-    const options = attestorOptions(a);
-    const { bundles, legacy } = splitLayers(digest, layers);
-    const passed: Passed[] = [];
-    const failures: string[] = [];
-    for (const [subject, group] of legacy) {
-      const r = checkCosignSignatures(trust, subject, group, policy, options);
-      for (const v of r.verified)
-        passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
-      failures.push(...r.failures.map((f) => f.message));
+    const { passed, failures } = passing(trust, digest, layers, policy, attestorOptions(a));
+    if (a.kind === 'certificate' && a.chain) {
+      // cosign sign --key --certificate: the signature carries the certificate; it must be this
+      // one (its key), chained to certChain at the logged time, with the SCT unless ignored.
+      const want = parseCertificate(pemBlocks(a.certificate)[0]!.der).spki;
+      const r = passing(trust, digest, layers, { skipIdentityUnsafe: true }, certificateModeOptions(a));
+      passed.push(...r.passed.filter((v) => v.leaf && parseCertificate(v.leaf).spki.equals(want)));
+      failures.push(...r.failures);
     }
-    const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
-    for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
-    failures.push(...b.failures.map((f) => f.message));
     if (passed.length === 0) {
       const reasons = [...new Set(failures)];
       return { ok: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no signatures found' };

@@ -9,7 +9,7 @@ import { parsePolicyText } from '../../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
 import { MEDIA_TYPES, RegistryClient, parseReference } from '../../../src/oci/index.js';
-import { createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
+import { BundleBuilder, createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
 import { createTsaServer, type TsaServer } from '../../../src/tsa/server.js';
 import { issue } from '../../x509/test-ca.js';
 import { pod, postJson, review, webhookTestbed } from '../helpers.js';
@@ -128,6 +128,31 @@ test('IVP attestors: certificate, tsaCertChain, source and referrer decide as wr
       // The right certificate, a chain it does not lead to.
       assert.equal(
         (await decide(ivp('cert-chain-wrong', glob, cert(leaf.der, otherCa.der), SIGNED), image)).allowed,
+        false,
+      );
+      // cosign sign --key --certificate: the signature carries the certificate (logged with it).
+      const withCert = await pinOf(`${host}/org/cert-app-attached`, 'signature carries the certificate');
+      const plain = createSigning({
+        key: { kind: 'key-file', privateKey: leaf.privateKey, publicKey: leaf.publicKey },
+        logUrl: stack.log.url,
+      });
+      const certSigner = {
+        sign: async (data: Uint8Array) => ({
+          ...(await plain.signer.sign(data)),
+          material: { kind: 'certificate' as const, leaf: leaf.der, chain: [], publicKey: leaf.publicKey },
+        }),
+      };
+      await sign(withCert, new BundleBuilder(certSigner, plain.witnesses));
+      const attached = await decide(ivp('cert-attached', glob, cert(leaf.der, ca.der), SIGNED), withCert);
+      assert.equal(attached.allowed, true, attached.status?.message);
+      assert.equal(
+        (await decide(ivp('cert-attached-other', glob, cert(stranger.der, ca.der), SIGNED), withCert))
+          .allowed,
+        false,
+      );
+      assert.equal(
+        (await decide(ivp('cert-attached-chain', glob, cert(leaf.der, otherCa.der), SIGNED), withCert))
+          .allowed,
         false,
       );
       // cosign: with a chain and without insecureIgnoreSCT the certificate must carry an SCT.
