@@ -102,7 +102,9 @@ export class IvpVerification {
         : undefined;
     // Where an attestor's signatures come from: the credentials and the source it reads them with.
     const whereOf = (a: IvpAttestor): string =>
-      `${cred(accessOf(a))}|${a.source?.repository ?? ''}|${a.source?.tagPrefix ?? ''}`;
+      !a.source && !access
+        ? '||'
+        : `${cred(accessOf(a))}|${a.source?.repository ?? ''}|${a.source?.tagPrefix ?? ''}`;
     const digests = new Map<string, Promise<string>>();
     const sigs = new Map<string, Promise<CosignSignatureLayer[]>>();
     const atts = new Map<string, Promise<AttachedLayer[]>>();
