@@ -35,12 +35,8 @@ const ALSO_FORBIDDEN = {
   ...Object.fromEntries(PURE.map((f) => [f, ['server', 'http']])),
 };
 
-/**
- * Known exceptions, each to be moved: checkImageBundles (reading cosign v3 bundles, a verify-side
- * job) sits in sign/image-bundle.ts, and verifyImageAttestations (checking cosign `.att` layers,
- * for the IVP's verifyAttestationSignatures) in sign/attestation.ts; the admission verifier uses both.
- */
-const EXCEPTIONS = { admission: ['sign/image-bundle\\.js', 'sign/attestation\\.js'] };
+/** Known exceptions to the order, each to be moved (none at present). */
+const EXCEPTIONS = {};
 
 const forbiddenPattern = (folders, except = []) => ({
   regex: `^(\\.\\./)+${except.map((e) => `(?!${e}$)`).join('')}(${folders.join('|')})(/|$)`,

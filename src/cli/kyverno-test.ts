@@ -107,8 +107,12 @@ export function redirected<S extends ImageSource>(source: S, host: string): S {
   for (const [k, fn] of Object.entries(source) as [string, unknown][]) {
     wrapped[k] =
       typeof fn === 'function'
-        ? (ref: ImageReference, signal: AbortSignal) =>
-            (fn as (r: ImageReference, s: AbortSignal) => unknown).call(source, to(ref), signal)
+        ? (ref: unknown, ...rest: unknown[]) =>
+            (fn as (...a: unknown[]) => unknown).call(
+              source,
+              ref instanceof ImageReference ? to(ref) : ref,
+              ...rest,
+            )
         : fn;
   }
   return wrapped as S;

@@ -5,8 +5,8 @@ import { DEFAULT_PLATFORM, parsePlatform, readImageSignatures, type Platform } f
 // Modules of src/sign/ by name, not its index (start-up: see src/cli/commands.ts).
 import { bundleVerifyOutput, verifyBundleAttestations, verifyImageSignatures } from '../sign/image-verify.js';
 import { checkLines, cosignVerifyOutput } from '../sign/output.js';
-import { verifyImageAttestations, type VerifiedAttestation } from '../sign/attestation.js';
-import type { VerifiedImageBundle } from '../sign/image-bundle.js';
+import { verifyImageAttestations, type VerifiedAttestation } from '../oci/verify-attestations.js';
+import type { VerifiedImageBundle } from '../oci/verify-bundles.js';
 import { loadPublicKeyFile } from '../sign/keyfile.js';
 import { predicateTypeOf } from '../sign/statement.js';
 import { stackDefaults } from '../sign/stack.js';
