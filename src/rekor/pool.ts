@@ -58,13 +58,13 @@ interface Slot {
   signing: Map<number, Signing>;
 }
 
-/** Tasks queued within one event-loop turn travel to a worker together, at most this many per message. */
+/** Most entries in one message to a worker. */
 const MAX_TASKS_PER_MESSAGE = 256;
 
 /**
- * A pool of `size` worker threads running work.ts that verify and canonicalize entries. Tasks
- * queued in the same event-loop turn are sent as one message per worker (entries spread over the
- * least busy workers), so the per-message cost is paid per batch, not per entry.
+ * A pool of `size` worker threads running work.ts that verify and canonicalize entries. Entries
+ * travel in batches, at most one in flight per worker (see `waiting`), so the per-message cost is
+ * paid per batch, not per entry.
  *
  * A batch's SETs (about 26 µs each) are signed by the same workers, split between them, while the
  * batch commits: one message per worker carrying the payloads packed in one transferred buffer.
@@ -119,12 +119,17 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       slot.batches.delete(m.id);
       slot.outstanding -= batch.length;
       batch.forEach((p, i) => p.resolve(m.results![i]!));
+      dispatch();
     });
     worker.on('error', (e) =>
       failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })),
     );
     worker.on('exit', () => {
-      if (!closed) failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+      if (closed) return;
+      failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+      const queued = waiting;
+      waiting = [];
+      for (const p of queued) p.reject(new SigilError('UNAVAILABLE', 'worker thread exited'));
     });
     return slot;
   };
@@ -139,26 +144,38 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
   };
 
-  /** Tasks of one kind, queued this turn and sent together at the next setImmediate. */
-  const lane = (dispatch: (items: Pending[]) => void): ((task: Task) => Promise<EntryOutcome>) => {
-    let queue: Pending[] = [];
-    let scheduled = false;
-    const flush = (): void => {
-      scheduled = false;
-      const items = queue;
-      queue = [];
-      dispatch(items);
-    };
-    return (task) => {
-      if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
-      return new Promise((resolve, reject) => {
-        queue.push({ task, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
-    };
+  /**
+   * Entries not yet sent. Each worker has at most one message of entries in flight: what arrives
+   * meanwhile waits here and leaves in the next message, sent the moment the worker answers. A
+   * worker busy with its message would not start on more anyway, and every message costs both
+   * threads a wake-up, which on a VM (an interprocessor interrupt, a hypervisor exit) can cost more
+   * than the verification it carries; fewer, larger messages make that cost per batch.
+   */
+  let waiting: Pending[] = [];
+  let scheduled = false;
+  const dispatch = (): void => {
+    // Shares are fixed before sending, so idle workers split what waits evenly; a busy worker's
+    // share waits for its answer.
+    const share = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(waiting.length / verifiers.length));
+    for (const slot of verifiers) {
+      if (waiting.length === 0) return;
+      if (slot.batches.size === 0) send(slot, waiting.splice(0, share));
+    }
+  };
+  const flush = (): void => {
+    scheduled = false;
+    dispatch();
+  };
+  const submitEntry = (task: Task): Promise<EntryOutcome> => {
+    if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+    return new Promise((resolve, reject) => {
+      waiting.push({ task, resolve, reject });
+      // Entries read in the same event-loop turn travel together.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
   };
 
   const leastBusy = (): Slot => {
@@ -176,13 +193,6 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       slot.outstanding += payloads.length;
       slot.worker.postMessage({ id, sets }, [sets.bytes]);
     });
-
-  const submitEntry = lane((items) => {
-    const per = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(items.length / verifiers.length));
-    for (let i = 0; i < items.length; i += per) {
-      send(leastBusy(), items.slice(i, i + per));
-    }
-  });
 
   return {
     prepareEntry: async (json) => unwrapEntry(await submitEntry({ t: 'entry', json })),
