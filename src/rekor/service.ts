@@ -4,7 +4,7 @@ import { parseEntryId } from './entry-id.js';
 import type { LogKey } from './log-key.js';
 import { logEntryMember, treeHeadJson, type TreeHeadJson } from './log-entry.js';
 import type { PreparedEntry, RekorWorkers } from './pool.js';
-import { setPayload } from './set.js';
+import { leafSetPayload, setPayload } from './set.js';
 import { shardEntryId, ShardSet, type RekorShard, type ShardEntry } from './shards.js';
 
 /** Most entries one retrieve request may name, as in Rekor. */
@@ -28,8 +28,7 @@ export function rekorSetAttestor(
     if (w === undefined) return [];
     return w.signSets(
       entries.map((e) =>
-        setPayload({
-          body: e.leaf.toString('base64'),
+        leafSetPayload(e.leaf, {
           integratedTime: e.integratedTime,
           logID: logId,
           logIndex: offset + e.index,
