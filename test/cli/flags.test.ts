@@ -42,10 +42,7 @@ test('cli/flags: one parser per kind of flag, each refusing with a sigil error l
     () => readFileFlag(small, 'key', 2),
     new RegExp(`^Error: key ${small} is larger than 2 bytes$`),
   );
-  assert.throws(
-    () => readFileFlag(join(dir, 'none'), 'key', 9),
-    /^Error: cannot read key .*none: ENOENT$/,
-  );
+  assert.throws(() => readFileFlag(join(dir, 'none'), 'key', 9), /^Error: cannot read key .*none: ENOENT$/);
   assert.throws(() => readFileFlag(join(dir, 'none'), '', 9), /^Error: cannot read \/.*none: ENOENT$/);
   assert.throws(() => readTrustedRootFile('/nonexistent'), /cannot read trusted root \/nonexistent: ENOENT/);
 
