@@ -23,6 +23,7 @@ import {
   type PolicySource,
 } from '../admission/index.js';
 import { intFlag, readTrustedRootFile } from './flags.js';
+import { cliIo } from './io.js';
 import { CliError } from './output.js';
 
 /** What `sigil admission serve` and `sigil admission test` read alike: trusted root, policies, registry access. */
@@ -69,7 +70,7 @@ function policiesFrom(sources: readonly PolicySource[], hasTrustedRoot: boolean)
   }
   const notice = deprecationNotice(policies);
   // Once per command: the primary reads the policies before its workers do.
-  if (notice && !isClusterWorker()) process.stderr.write(`sigil: warning: ${notice}\n`);
+  if (notice && !isClusterWorker()) cliIo().stderr.write(`sigil: warning: ${notice}\n`);
   if (policies.length === 0)
     throw new CliError(
       `no ClusterPolicy, Policy or ImageValidatingPolicy found in ${sources.map((x) => x.source).join(', ')}`,

@@ -33,6 +33,7 @@ import {
   type Inputs,
 } from './admission-inputs.js';
 import { collect, intFlag } from './flags.js';
+import { cliIo } from './io.js';
 import { CliError, printJson } from './output.js';
 import { runKyvernoTests, testEngine } from './kyverno-test.js';
 
@@ -96,15 +97,15 @@ function announce(
   caBundle: string | undefined,
   workers: number,
 ) {
-  process.stderr.write(
+  cliIo().stderr.write(
     `sigil admission: ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => p.name).join(', ')}); ` +
       `listening on ${url} (/validate, /mutate)${workers > 1 ? ` in ${workers} worker processes` : ''}\n`,
   );
   if (caBundle) {
-    process.stderr.write(
+    cliIo().stderr.write(
       'sigil admission: generated a self-signed serving certificate; put this in the webhook configurations:\n',
     );
-    process.stdout.write(`caBundle: ${caBundle}\n`);
+    cliIo().stdout.write(`caBundle: ${caBundle}\n`);
   }
 }
 
@@ -235,8 +236,8 @@ async function testPolicies(f: TestFlags): Promise<void> {
     }
     const final = validate ?? mutate;
     if (!final.allowed) denied++;
-    for (const w of final.warnings) process.stderr.write(`sigil: warning: ${w}\n`);
-    if (!final.allowed) process.stderr.write(`sigil: denied:${final.message ?? ''}`);
+    for (const w of final.warnings) cliIo().stderr.write(`sigil: warning: ${w}\n`);
+    if (!final.allowed) cliIo().stderr.write(`sigil: denied:${final.message ?? ''}`);
     results.push({
       mediaType: DECISION_MEDIA_TYPE,
       resource: `${input.kind}/${input.namespace}/${input.name}`,
@@ -268,7 +269,7 @@ async function testPolicies(f: TestFlags): Promise<void> {
   }
   printJson(results.length === 1 ? results[0] : results);
   const pass = results.length - denied;
-  process.stderr.write(`pass: ${pass}, denied: ${denied}\n`);
+  cliIo().stderr.write(`pass: ${pass}, denied: ${denied}\n`);
   if (denied > 0) process.exitCode = 1;
 }
 
