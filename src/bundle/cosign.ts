@@ -186,6 +186,12 @@ export function cosignLayerToItem(layer: CosignSignatureLayer): CosignSignatureI
   if (certificate) item.certificate = certificate;
   if (tlogEntry) item.tlogEntry = tlogEntry;
   const tsText = a[COSIGN_ANNOTATIONS.rfc3161Timestamp];
-  if (tsText) item.rfc3161Timestamp = parseTimestampAnnotation(tsText);
+  // Read only when timestamps are asked for (as cosign): an unreadable one then counts as none.
+  if (tsText)
+    try {
+      item.rfc3161Timestamp = parseTimestampAnnotation(tsText);
+    } catch {
+      /* no usable timestamp */
+    }
   return item;
 }
