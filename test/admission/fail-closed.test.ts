@@ -316,6 +316,13 @@ const IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
   ],
   [IA, 'certificate', () => ({ keyless: undefined, certificate: { cert: { expression: 'x' } } }), 'refused'],
   [IA, 'kms', () => ({ keyless: undefined, key: { kms: 'awskms:///alias/x' } }), 'refused'],
+  [IA, 'expression', () => ({ keyless: undefined, key: { expression: 'variables.key' } }), 'refused'],
+  [
+    IA,
+    'ctlog',
+    () => ({ ctlog: { rekorPubKey: PEM_KEY, ctLogPubKey: PEM_KEY, insecureIgnoreTlog: true } }),
+    'loads',
+  ],
   [
     'spec.attestors.0',
     'notary',
