@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../crypto/index.js';
 import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
 import { closeOnSignals } from '../server/index.js';
 import { createLogServer, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
+import { createRekorV2Server } from '../rekor-v2/server.js';
 import { DEFAULT_LOG_URL, RekorClient, type InactiveShard } from '../rekor/client.js';
 import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
@@ -45,6 +47,12 @@ export function register(program: Command): void {
       'requests in flight before answering 503 + Retry-After',
       String(DEFAULT_MAX_IN_FLIGHT),
     )
+    .option(
+      '--api <version>',
+      'v1: the Rekor v1 API; v2: a Rekor v2 (rekor-tiles) log, its own tree and key in DATA_DIR/rekor-v2',
+      'v1',
+    )
+    .option('--origin <name>', 'checkpoint origin of a v2 log (default: the public URL hostname)')
     .option('--store <kind>', 'sqlite (one process) or postgres (several replicas on one database)', 'sqlite')
     .option(
       '--database-url <url>',
@@ -60,6 +68,8 @@ export function register(program: Command): void {
     .action(async (o: Record<string, string | undefined>) => {
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
       const tls = readTlsFlags(o);
+      if (o.api === 'v2') return serveV2(o, tls);
+      if (o.api !== 'v1') throw new CliError(`--api must be v1 or v2, not ${o.api}`);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
         store: storeFlags(o),
@@ -294,4 +304,26 @@ function readKeyFile(path: string): string {
   } catch (e) {
     throw new CliError(`cannot read --public-key ${path}: ${(e as Error).message}`);
   }
+}
+
+/** `log serve --api v2`: a Rekor v2 log (SQLite) beside, never inside, the v1 tree of the data directory. */
+async function serveV2(
+  o: Record<string, string | undefined>,
+  tls: ReturnType<typeof readTlsFlags>,
+): Promise<void> {
+  if (o.store !== 'sqlite') throw new CliError('--api v2 serves from SQLite only (--store sqlite)');
+  const server = await createRekorV2Server({
+    dataDir: join(o.dataDir as string, 'rekor-v2'),
+    ...(o.logKey ? { logKeyFile: o.logKey } : {}),
+    host: o.host,
+    port: intOption(o.port, '--port', 0, 65535),
+    bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.origin ? { origin: o.origin } : {}),
+    maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+    ...(tls ? { tls } : {}),
+    logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
+  });
+  process.stdout.write(`sigil log (Rekor v2, origin ${server.origin}) listening on ${server.url}\n`);
+  closeOnSignals(() => server.close());
 }
