@@ -81,6 +81,8 @@ export async function fetchTrustedRoot(opts: {
   tsaUrls?: readonly string[];
   validFrom?: Date;
   timeoutMs?: number;
+  /** Logs whose keys the caller holds (a Rekor v2 log serves none: its key travels in the trusted root). */
+  extraTlogs?: readonly { baseUrl: string; publicKeyDer: Buffer }[];
 }): Promise<Record<string, unknown>> {
   const timeout = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   const ca = createFulcioClient(opts.caUrl, timeout);
@@ -106,7 +108,10 @@ export async function fetchTrustedRoot(opts: {
   return buildTrustedRoot({
     tsas,
     ca: { uri: opts.caUrl.replace(/\/+$/, ''), chainDer, validFrom },
-    tlogs: [{ baseUrl: logUrl, publicKeyDer: logKey, validFrom }],
+    tlogs: [
+      { baseUrl: logUrl, publicKeyDer: logKey, validFrom },
+      ...(opts.extraTlogs ?? []).map((l) => ({ ...l, validFrom })),
+    ],
     ctlogs: [
       {
         baseUrl: (opts.ctUrl ?? `${opts.caUrl.replace(/\/+$/, '')}/ct`).replace(/\/+$/, ''),

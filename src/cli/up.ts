@@ -6,6 +6,7 @@ import { issuerFrom, parseOidcConfig, type IssuerConfig } from '../oidc/config.j
 import { createCaServer } from '../ca/server.js';
 import { buildTrustedRoot } from '../ca/trusted-root.js';
 import { createLogServer } from '../rekor/server.js';
+import { createRekorV2Server } from '../rekor-v2/server.js';
 import { pemBlocks } from '../crypto/index.js';
 import { closeOnSignals } from '../server/index.js';
 import { createTsaServer } from '../tsa/server.js';
@@ -15,14 +16,21 @@ import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
 import { CliError } from './output.js';
 import { parsePort } from './oidc.js';
 
-export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000, tsa: 5580, trust: 5581 } as const;
+export const DEFAULT_UP_PORTS = {
+  oidc: 8080,
+  ca: 5555,
+  log: 3000,
+  tsa: 5580,
+  trust: 5581,
+  logV2: 3003,
+} as const;
 
 export interface DevStackOptions {
   dataDir: string;
   host?: string;
   /**
-   * N → issuer N, CA N+1, log N+2, TSA N+3, trust files N+4; 0 → random free ports;
-   * absent → 8080 / 5555 / 3000 / 5580 / 5581.
+   * N → issuer N, CA N+1, log N+2, TSA N+3, trust files N+4, Rekor v2 log N+5; 0 → random free
+   * ports; absent → 8080 / 5555 / 3000 / 5580 / 5581 / 3003.
    */
   portBase?: number;
   /** Extra trusted issuers for the CA beside the dev issuer. */
@@ -36,6 +44,8 @@ export interface DevStack {
   oidcUrl: string;
   caUrl: string;
   logUrl: string;
+  /** The Rekor v2 log (its own tree and key), listed with majorApiVersion 2. */
+  logV2Url: string;
   /** Full timestamp URL of the TSA. */
   tsaUrl: string;
   /** Serves /trusted_root.json and /signing_config.json. */
@@ -90,6 +100,13 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       ...(opts.logWorkers !== undefined ? { workers: opts.logWorkers } : {}),
     });
     closers.push(() => log.close());
+    const logV2 = await createRekorV2Server({
+      dataDir: join(dir, 'log-v2'),
+      host,
+      port: port('logV2', 5),
+      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    });
+    closers.push(() => logV2.close());
     const tsa = await createTsaServer({
       dataDir: join(dir, 'tsa'),
       host,
@@ -103,7 +120,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const root = buildTrustedRoot({
       ca: { uri: ca.url, chainDer: [ca.ca.intermediateDer, ca.ca.rootDer] },
       tsas: [{ uri: tsa.timestampUrl, chainDer: tsa.material.chainDer }],
-      tlogs: [{ baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom: start }],
+      tlogs: [
+        { baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom: start },
+        { baseUrl: logV2.publicUrl, publicKeyDer: logV2.publicKeyDer, validFrom: start },
+      ],
       ctlogs: [{ baseUrl: `${ca.url}/ct`, publicKeyDer: ca.ct.publicKeyDer, validFrom: start }],
     });
     const trustedRootPath = join(dir, 'trusted_root.json');
@@ -116,6 +136,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
           caUrl: ca.url,
           oidcUrl: oidc.url,
           rekorUrls: [log.publicUrl],
+          rekorV2Urls: [logV2.publicUrl],
           tsaUrls: [tsa.timestampUrl],
           validFrom: start,
         }),
@@ -138,6 +159,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         `SIGIL_OIDC_URL=${oidc.url}`,
         `SIGIL_CA_URL=${ca.url}`,
         `SIGIL_LOG_URL=${log.publicUrl}`,
+        `SIGIL_LOG_V2_URL=${logV2.publicUrl}`,
         `SIGIL_TSA_URL=${tsa.timestampUrl}`,
         `SIGIL_TRUSTED_ROOT=${trustedRootPath}`,
         `SIGIL_SIGNING_CONFIG=${signingConfigPath}`,
@@ -148,6 +170,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       oidcUrl: oidc.url,
       caUrl: ca.url,
       logUrl: log.publicUrl,
+      logV2Url: logV2.publicUrl,
       tsaUrl: tsa.timestampUrl,
       trustFilesUrl: files.url,
       trustedRootPath,
@@ -170,13 +193,13 @@ export function register(program: Command): void {
   program
     .command('up')
     .description(
-      'run the dev stack: OIDC issuer, CA with CT log, transparency log, TSA; writes trusted_root.json, signing_config.json and stack.env',
+      'run the dev stack: OIDC issuer, CA with CT log, transparency logs (Rekor v1 and v2), TSA; writes trusted_root.json, signing_config.json and stack.env',
     )
     .option('--data-dir <dir>', 'state directory', '.sigil')
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option(
       '--port-base <n>',
-      'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4 (default 8080 / 5555 / 3000 / 5580 / 5581)',
+      'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4, Rekor v2 log on N+5 (default 8080 / 5555 / 3000 / 5580 / 5581 / 3003)',
     )
     .option('--oidc-issuers <file>', 'more issuers for the CA to trust (YAML)')
     .action(async (o: { dataDir: string; host: string; portBase?: string; oidcIssuers?: string }) => {
@@ -199,6 +222,7 @@ export function register(program: Command): void {
           `sigil up: OIDC issuer  ${stack.oidcUrl}`,
           `sigil up: CA           ${stack.caUrl} (CT log at ${stack.caUrl}/ct/v1/)`,
           `sigil up: log          ${stack.logUrl}`,
+          `sigil up: log (v2)     ${stack.logV2Url} (Rekor v2, tlog-tiles at ${stack.logV2Url}/checkpoint)`,
           `sigil up: TSA          ${stack.tsaUrl} (chain at ${stack.tsaUrl}/certchain)`,
           `sigil up: trusted root ${stack.trustedRootPath} (${stack.trustFilesUrl}/trusted_root.json)`,
           `sigil up: signing cfg  ${stack.signingConfigPath} (${stack.trustFilesUrl}/signing_config.json)`,

@@ -5,6 +5,7 @@ import { createOidcServer, type OidcServer } from '../oidc/dev-issuer.js';
 import { createCaServer, type CaServer } from '../ca/server.js';
 import { fetchTrustedRoot } from '../ca/client.js';
 import { createLogServer, type LogServer } from '../rekor/server.js';
+import { createRekorV2Server, type RekorV2Server } from '../rekor-v2/server.js';
 import { createTsaServer, type TsaServer } from '../tsa/server.js';
 import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
 import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
@@ -31,6 +32,8 @@ export interface Stack {
   oidc: OidcServer;
   ca: CaServer;
   log: LogServer;
+  /** The Rekor v2 log the signing config selects (majorApiVersion 2). */
+  logV2: RekorV2Server;
   tsa: TsaServer;
   registry: DemoRegistry | undefined;
   /** The bearer token the dev issuer's Actions endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN). */
@@ -87,6 +90,8 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       workers: 0,
     });
     closers.push(() => log.close());
+    const logV2 = await createRekorV2Server({ dataDir: join(config.dataDir, 'log-v2'), port: 0, logLevel });
+    closers.push(() => logV2.close());
     const tsa = await createTsaServer({ dataDir: join(config.dataDir, 'tsa'), port: 0, logLevel });
     closers.push(() => tsa.close());
     const registry =
@@ -97,6 +102,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       caUrl: ca.url,
       logUrl: log.url,
       tsaUrls: [tsa.timestampUrl],
+      extraTlogs: [{ baseUrl: logV2.url, publicKeyDer: logV2.publicKeyDer }],
     });
     const trustedRootPath = join(config.dataDir, TRUSTED_ROOT_FILE);
     writeFileSync(trustedRootPath, `${JSON.stringify(trustedRoot, null, 2)}\n`);
@@ -104,6 +110,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       caUrl: ca.url,
       oidcUrl: oidc.url,
       rekorUrls: [log.url],
+      rekorV2Urls: [logV2.url],
       tsaUrls: [tsa.timestampUrl],
       validFrom: new Date(Date.now() - 60_000),
     });
@@ -116,6 +123,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       SIGIL_OIDC_URL: oidc.url,
       SIGIL_CA_URL: ca.url,
       SIGIL_LOG_URL: log.url,
+      SIGIL_LOG_V2_URL: logV2.url,
       SIGIL_TSA_URL: tsa.timestampUrl,
       SIGIL_TRUSTED_ROOT: trustedRootPath,
       ...(registry ? { SIGIL_REGISTRY: registry.host } : {}),
@@ -131,6 +139,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       oidc,
       ca,
       log,
+      logV2,
       tsa,
       registry,
       actionsRequestToken,

@@ -9,10 +9,11 @@ import { createLog, openSqliteStore, type Log, type TreeHeadSigner } from '../lo
 import { registerTileRoutes } from '../log/tiles/routes.js';
 import { startTilePublisher, type TilePublisher } from '../log/tiles/writer.js';
 import { loadOrCreateLogKey, readLogKeyFile, type LogKey } from '../rekor/log-key.js';
+import { V2_CREATE_PATH } from './api.js';
 import { transparencyLogEntryJson } from './entry.js';
 import { DEFAULT_V2_BODY_LIMIT, parseCreateEntryRequest } from './request.js';
 
-export const V2_CREATE_PATH = '/api/v2/log/entries';
+export { V2_CREATE_PATH };
 export const DEFAULT_V2_LOG_PORT = 3003;
 /** rekor-tiles answers 503 past 4096 outstanding appends (tessera pushback); sigil's queue is deeper. */
 export const DEFAULT_V2_MAX_IN_FLIGHT = 8192;
