@@ -182,7 +182,14 @@ function chosenServices(f: SigningFlags): {
   };
   let chosen;
   try {
-    chosen = chooseServices(loadSigningConfig(f, stack.dataDir), explicit);
+    // The legacy layout's cosign bundle annotation needs a SET, which only a Rekor v1 log signs.
+    const legacy = (f as SigningFlags & LayoutFlags).legacyLayout === true;
+    chosen = chooseServices(
+      loadSigningConfig(f, stack.dataDir),
+      explicit,
+      new Date(),
+      legacy ? [1] : undefined,
+    );
   } catch (e) {
     if (isSigilError(e)) throw new CliError(e.message);
     throw e;

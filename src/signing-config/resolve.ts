@@ -42,6 +42,7 @@ export function chooseServices(
   config: SigningConfig | undefined,
   explicit: { caUrl?: string; logUrl?: string; tsaUrl?: string },
   now = new Date(),
+  rekorVersions: readonly number[] = SUPPORTED_API_VERSIONS.rekor,
 ): ChosenServices {
   const caUrl =
     explicit.caUrl ??
@@ -54,18 +55,18 @@ export function chooseServices(
         {
           url: explicit.logUrl,
           // An explicit URL speaks v1 unless the signing config lists it as a v2 log.
-          majorApiVersion: config?.rekorTlogUrls.some(
-            (s) => s.majorApiVersion === 2 && sameUrl(s.url, explicit.logUrl!),
-          )
-            ? 2
-            : 1,
+          majorApiVersion:
+            rekorVersions.includes(2) &&
+            config?.rekorTlogUrls.some((s) => s.majorApiVersion === 2 && sameUrl(s.url, explicit.logUrl!))
+              ? 2
+              : 1,
         },
       ]
     : config
       ? severalServices(
           config.rekorTlogUrls,
           config.rekorTlogConfig,
-          SUPPORTED_API_VERSIONS.rekor,
+          rekorVersions,
           now,
           'Rekor',
           'rekorTlogConfig',
