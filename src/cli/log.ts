@@ -324,6 +324,8 @@ async function serveV2(
     ...(tls ? { tls } : {}),
     logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
   });
-  process.stdout.write(`sigil log (Rekor v2, origin ${server.origin}) listening on ${server.url}\n`);
+  process.stdout.write(
+    `sigil log listening on ${server.url}\nsigil log: Rekor v2 API, checkpoint origin ${server.origin}, tlog-tiles at ${server.url}/checkpoint\n`,
+  );
   closeOnSignals(() => server.close());
 }
