@@ -11,6 +11,7 @@ import { startTilePublisher, type TilePublisher } from '../log/tiles/writer.js';
 import { loadOrCreateLogKey, readLogKeyFile, type LogKey } from '../rekor/log-key.js';
 import { V2_CREATE_PATH } from './api.js';
 import { transparencyLogEntryJson } from './entry.js';
+import { registerV2Explorer } from './explorer.js';
 import { DEFAULT_V2_BODY_LIMIT, parseCreateEntryRequest } from './request.js';
 
 export { V2_CREATE_PATH };
@@ -172,6 +173,7 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
   });
   holder.app = app;
   registerTileRoutes(app, join(config.dataDir, 'tiles'));
+  registerV2Explorer(app);
   let url: string;
   try {
     url = await listen(app, config.port ?? DEFAULT_V2_LOG_PORT, host);
