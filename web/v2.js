@@ -1,3 +1,4 @@
+/* global atob */
 // The Rekor v2 explorer: everything comes from the C2SP tlog-tiles read path of this log.
 const WIDTH = 256;
 const SHOWN = 20;
