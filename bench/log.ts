@@ -244,7 +244,7 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
           '--data-dir',
           dataDir,
           ...(api === 'v2' ? ['--api', 'v2'] : []),
-          ...(WORKERS !== undefined && api === 'v1' ? ['--workers', WORKERS] : []),
+          ...(WORKERS !== undefined ? ['--workers', WORKERS] : []),
         ],
         root,
       );

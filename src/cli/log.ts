@@ -321,6 +321,7 @@ async function serveV2(
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.origin ? { origin: o.origin } : {}),
     maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+    ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
     ...(tls ? { tls } : {}),
     logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
   });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SigilError } from '../errors/index.js';
@@ -12,7 +13,8 @@ import { loadOrCreateLogKey, readLogKeyFile, type LogKey } from '../rekor/log-ke
 import { V2_CREATE_PATH } from './api.js';
 import { transparencyLogEntryJson } from './entry.js';
 import { registerV2Explorer } from './explorer.js';
-import { DEFAULT_V2_BODY_LIMIT, parseCreateEntryRequest } from './request.js';
+import { createParserPool, inlineParser, type EntryParser } from './pool.js';
+import { DEFAULT_V2_BODY_LIMIT } from './request.js';
 
 export { V2_CREATE_PATH };
 export const DEFAULT_V2_LOG_PORT = 3003;
@@ -37,6 +39,8 @@ export interface RekorV2ServerConfig {
   maxInFlight?: number;
   /** Appends queued in the log core before 503 + Retry-After. */
   maxPending?: number;
+  /** Worker threads verifying requests; 0 verifies on the main thread. Default: CPU count. */
+  workers?: number;
   /** How often the tile directory is brought up to date besides after each batch (ms). */
   tileIntervalMs?: number;
   tls?: { cert: string; key: string };
@@ -97,13 +101,14 @@ function tileKicker(tiles: TilePublisher): () => void {
 function createRoute(
   log: Log,
   logId: Buffer,
+  parser: EntryParser,
   o: { bodyLimit: number; inFlight: InFlightLimit; onAppended: () => void; onInternal: (e: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!isJson(req)) throw new SigilError('UNSUPPORTED_MEDIA_TYPE', 'the request must be application/json');
     const text = await readBody(req, o.bodyLimit);
     if (text.length === 0) throw new SigilError('INVALID_JSON', 'request body is empty');
-    const entry = parseCreateEntryRequest(text, o.bodyLimit);
+    const entry = await parser.parse(text, o.bodyLimit);
     const result = await log.append(entry.body);
     if (result.duplicate)
       throw new SigilError(
@@ -155,6 +160,14 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
     await store.close().catch(() => undefined);
     throw e;
   }
+  const size = config.workers ?? availableParallelism();
+  let parser: EntryParser;
+  try {
+    parser = size > 0 ? await createParserPool(size) : inlineParser;
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
   const tiles = startTilePublisher(log, join(config.dataDir, 'tiles'), config.tileIntervalMs ?? 1000);
   const bodyLimit = config.bodyLimit ?? DEFAULT_V2_BODY_LIMIT;
   const inFlight = new InFlightLimit(config.maxInFlight ?? DEFAULT_V2_MAX_IN_FLIGHT);
@@ -163,7 +176,7 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
     bodyLimit,
     logLevel: config.logLevel ?? 'warn',
     inFlight,
-    fastRoute: createRoute(log, logId, {
+    fastRoute: createRoute(log, logId, parser, {
       bodyLimit,
       inFlight,
       onAppended: tileKicker(tiles),
@@ -180,6 +193,7 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
   } catch (e) {
     await app.close().catch(() => undefined);
     await tiles.stop();
+    await parser.close();
     await log.close();
     throw e;
   }
@@ -197,6 +211,7 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
     close: async () => {
       await app.close();
       await tiles.stop();
+      await parser.close();
       await log.close();
     },
   };

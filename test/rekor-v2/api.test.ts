@@ -183,3 +183,20 @@ test('pushback: 503 with Retry-After when the server is at capacity', async (t) 
   assert.ok(busy.length > 0, 'the core queue refused some');
   assert.equal(busy[0]!.headers.get('retry-after'), '1');
 });
+
+test('with worker threads verifying: entries, their errors and concurrent batches come back right', async (t) => {
+  const server = await startV2(t, { workers: 2 });
+  const good = Array.from({ length: 40 }, () => hashedRekordRequest());
+  const bad = hashedRekordRequest().body as { hashedRekordRequestV002: { digest: string } };
+  bad.hashedRekordRequestV002.digest = b64(Buffer.alloc(32, 9));
+  const answers = await Promise.all([...good.map((g) => post(server.url, g.body)), post(server.url, bad)]);
+  const refused = answers.pop()!;
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as { code: string }).code, 'INVALID_SIGNATURE');
+  for (const [i, a] of answers.entries()) {
+    const body = await checkCreated(server, a, 'hashedrekord');
+    const data = (body.spec as { hashedRekordV002: { data: { digest: string } } }).hashedRekordV002.data;
+    assert.equal(data.digest, b64(good[i]!.digest), 'each answer carries its own entry');
+  }
+  assert.equal(server.log.latestTreeHead().size, 40);
+});

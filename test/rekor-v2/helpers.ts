@@ -19,7 +19,13 @@ export async function startV2(
   t: { after(fn: () => Promise<void> | void): void },
   config: Partial<RekorV2ServerConfig> = {},
 ): Promise<RekorV2Server> {
-  const server = await createRekorV2Server({ dataDir: tempDir(t), port: 0, logLevel: 'silent', ...config });
+  const server = await createRekorV2Server({
+    dataDir: tempDir(t),
+    port: 0,
+    logLevel: 'silent',
+    workers: 0,
+    ...config,
+  });
   t.after(() => server.close());
   return server;
 }
