@@ -20,6 +20,8 @@ export { V2_CREATE_PATH };
 export const DEFAULT_V2_LOG_PORT = 3003;
 /** rekor-tiles answers 503 past 4096 outstanding appends (tessera pushback); sigil's queue is deeper. */
 export const DEFAULT_V2_MAX_IN_FLIGHT = 8192;
+/** Tiles trail the acknowledged checkpoints by at most about this much under load. */
+const TILE_KICK_MS = 200;
 
 export interface RekorV2ServerConfig {
   /** Holds this log's own key (log-signing-key.pem), its SQLite tree and its tiles. */
@@ -85,16 +87,19 @@ function isJson(req: IncomingMessage): boolean {
   return type === undefined || /^application\/json\s*(;|$)/i.test(type);
 }
 
-/** Asks the tile writer to catch up once per burst of batches (sync() itself runs one at a time). */
-function tileKicker(tiles: TilePublisher): () => void {
+/**
+ * Asks the tile writer to catch up after appends, at most every `minMs`: the writer reads the new
+ * entries back from the store, and reading after every batch competed with the commits themselves.
+ */
+function tileKicker(tiles: TilePublisher, minMs: number): () => void {
   let queued = false;
   return () => {
     if (queued) return;
     queued = true;
-    setImmediate(() => {
+    setTimeout(() => {
       queued = false;
       void tiles.writer.sync().catch(() => undefined);
-    });
+    }, minMs).unref();
   };
 }
 
@@ -179,7 +184,7 @@ export async function createRekorV2Server(config: RekorV2ServerConfig): Promise<
     fastRoute: createRoute(log, logId, parser, {
       bodyLimit,
       inFlight,
-      onAppended: tileKicker(tiles),
+      onAppended: tileKicker(tiles, TILE_KICK_MS),
       onInternal: (e) => holder.app?.log.error({ err: e }, 'append failed'),
     }),
     ...(config.tls ? { https: config.tls } : {}),
