@@ -7,7 +7,7 @@ import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../cry
 import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
 import { closeOnSignals } from '../server/index.js';
 import { createLogServer, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
-import { createRekorV2Server } from '../rekor-v2/server.js';
+import { createRekorV2Server, DEFAULT_V2_LOG_PORT } from '../rekor-v2/server.js';
 import { DEFAULT_LOG_URL, RekorClient, type InactiveShard } from '../rekor/client.js';
 import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
@@ -33,7 +33,10 @@ export function register(program: Command): void {
     .description(
       'serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)',
     )
-    .option('--port <n>', 'listen port (0 picks a free one)', String(DEFAULT_LOG_PORT))
+    .option(
+      '--port <n>',
+      `listen port (0 picks a free one; default ${DEFAULT_LOG_PORT}, ${DEFAULT_V2_LOG_PORT} with --api v2)`,
+    )
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
     .option(
@@ -75,7 +78,7 @@ export function register(program: Command): void {
         store: storeFlags(o),
         ...(o.logKey ? { logKeyFile: o.logKey } : {}),
         host: o.host,
-        port: intOption(o.port, '--port', 0, 65535),
+        port: intOption(o.port ?? String(DEFAULT_LOG_PORT), '--port', 0, 65535),
         bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
         ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
@@ -316,7 +319,7 @@ async function serveV2(
     dataDir: join(o.dataDir as string, 'rekor-v2'),
     ...(o.logKey ? { logKeyFile: o.logKey } : {}),
     host: o.host,
-    port: intOption(o.port, '--port', 0, 65535),
+    port: intOption(o.port ?? String(DEFAULT_V2_LOG_PORT), '--port', 0, 65535),
     bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.origin ? { origin: o.origin } : {}),

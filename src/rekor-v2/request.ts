@@ -130,10 +130,17 @@ function dsse(r: FieldReader, v: unknown): LoggedEntry {
  */
 export function parseCreateEntryRequest(text: string, maxBytes = DEFAULT_V2_BODY_LIMIT): LoggedEntry {
   const r = new FieldReader('INVALID_ENTRY', '');
-  const doc = strictObject(r, parseJsonInput(text, 'INVALID_JSON', 'request body', maxBytes), [
-    'hashedRekordRequestV002',
-    'dsseRequestV002',
-  ]);
+  const input = r.object(parseJsonInput(text, 'INVALID_JSON', 'request body', maxBytes));
+  const kinds = ['hashedRekordRequestV002', 'dsseRequestV002'];
+  const unknown = Object.keys(input).find(
+    (k) => !kinds.includes(k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())),
+  );
+  if (unknown !== undefined)
+    throw new SigilError(
+      'INVALID_ENTRY',
+      `invalid type: unknown field ${JSON.stringify(unknown.slice(0, 64))}; the request must be a hashedRekordRequestV002 or dsseRequestV002 (Rekor v2 API)`,
+    );
+  const doc = strictObject(r, input, kinds);
   const keys = Object.keys(doc);
   if (keys.length !== 1)
     throw new SigilError(
