@@ -34,7 +34,9 @@
  * BENCH_IMAGES (8), BENCH_WORKERS (the CPU count), BENCH_LOADGEN (node forces the Node client),
  * BENCH_DECISION_LOG (where the webhooks' stdout goes; default a file beside the stack),
  * BENCH_SIGIL_MAIN (src/cli/main.ts of another checkout, to compare in the same conditions; it
- * must know --workers), BENCH_PROFILE_DIR (node --cpu-prof of every webhook process, whole run).
+ * must know --workers), BENCH_PROFILE_DIR (node --cpu-prof of every webhook process, whole run),
+ * BENCH_SIGIL_BIN (the webhook as `node <that bin/sigil.js>`, e.g. the built CLI, no tsx), BENCH_IVP=0
+ * (skip the ImageValidatingPolicy phases). bench/paired-build.sh compares built and pre-build code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -51,14 +53,9 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createRegistryServer,
-  parseReference,
-  pushImage,
-  RegistryClient,
-  tinyImage,
-} from '../src/oci/index.js';
-import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
+import { parseReference, pushImage, RegistryClient, tinyImage } from '../src/oci/index.js';
+import { createRegistryServer } from '../src/demo/registry/index.js';
+import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/demo/registry/index.js';
 import { createApp, listen } from '../src/server/index.js';
 import { createSigning, resolveImage, signImage, signImageBundle } from '../src/sign/index.js';
 import { parseTrustedRoot } from '../src/bundle/index.js';
@@ -85,6 +82,10 @@ const COLD_LOWER_CONCURRENCY = [8, 1];
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SIGIL_MAIN = process.env.BENCH_SIGIL_MAIN ?? new URL('../src/cli/main.ts', import.meta.url).pathname;
+/** BENCH_SIGIL_BIN=<path>/bin/sigil.js: the webhook as `node <that bin>` (the built CLI) instead of SIGIL_MAIN through tsx. */
+const SIGIL_BIN = process.env.BENCH_SIGIL_BIN;
+/** BENCH_IVP=0: no ImageValidatingPolicy phases (a webhook older than CEL validations refuses the policy). */
+const IVP = process.env.BENCH_IVP !== '0';
 const TARGETS = { warmPerSecond: 5000, warmP99Ms: 5, coldP99Ms: 50 };
 const KYVERNO_ANCHOR = {
   averageLatencyMs: 35.6,
@@ -236,9 +237,7 @@ function startWebhook(args: string[], workers: number, logFd: number): Promise<W
     process.execPath,
     [
       ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
-      '--import',
-      'tsx',
-      SIGIL_MAIN,
+      ...(SIGIL_BIN ? [SIGIL_BIN] : ['--import', 'tsx', SIGIL_MAIN]),
       'admission',
       'serve',
       '--port',
@@ -351,13 +350,15 @@ async function main(): Promise<void> {
     const warmOneWorker = await webhook([], 1);
     const warmTagCachedHook = await webhook(['--tag-cache-ttl', '5']);
     const coldHook = await webhook(['--cache-ttl', '0']);
-    const ivpHook = await (async () => {
-      const args = [...common];
-      args[1] = file('ivp.yaml', ivpYaml);
-      const w = await startWebhook(args, WORKERS, logFd);
-      servers.push(w.proc);
-      return w;
-    })();
+    const ivpHook = !IVP
+      ? undefined
+      : await (async () => {
+          const args = [...common];
+          args[1] = file('ivp.yaml', ivpYaml);
+          const w = await startWebhook(args, WORKERS, logFd);
+          servers.push(w.proc);
+          return w;
+        })();
     closeSync(logFd);
     const serving = { caPem: tls.caPem, ...started.echoes };
 
@@ -442,7 +443,7 @@ async function main(): Promise<void> {
     await prime(warmOneWorker.port, pinnedValidate);
     await prime(warmTagCachedHook.port, tagMutate);
     await prime(coldHook.port, coldRequests);
-    await prime(ivpHook.port, [...pinnedValidate, ...tagMutate]);
+    if (ivpHook) await prime(ivpHook.port, [...pinnedValidate, ...tagMutate]);
     await prime(coldHook.port, coldV3Requests);
     const echoPlain = await phase(serving.echoPlain, echo);
     const echoFastify = await phase(serving.echoFastify, echo);
@@ -450,9 +451,9 @@ async function main(): Promise<void> {
     const warmPinnedOne = await phase(warmOneWorker, pinnedValidate);
     const warmTag = await phase(warmHook, tagMutate);
     // IVP and ClusterPolicy back to back, so the shared machine disturbs both alike.
-    const warmPinnedIvp = await phase(ivpHook, pinnedValidate);
-    const warmPinnedAgain = await phase(warmHook, pinnedValidate);
-    const warmTagIvp = await phase(ivpHook, tagMutate);
+    const warmPinnedIvp = ivpHook && (await phase(ivpHook, pinnedValidate));
+    const warmPinnedAgain = ivpHook && (await phase(warmHook, pinnedValidate));
+    const warmTagIvp = ivpHook && (await phase(ivpHook, tagMutate));
     const warmTagCache = await phase(warmTagCachedHook, tagMutate);
     const cold = await phase(coldHook, coldRequests);
     const coldLower: Record<string, Phase> = {};
@@ -513,20 +514,22 @@ async function main(): Promise<void> {
         pinnedValidateOneWorker: warmPinnedOne,
         tagMutate: warmTag,
         tagMutateWithTagCache5s: warmTagCache,
-        imageValidatingPolicy: {
-          pinnedValidate: warmPinnedIvp,
-          tagMutate: warmTagIvp,
-          clusterPolicyPinnedValidateSameSlot: warmPinnedAgain,
-          // Goal (issue 19): the IVP costs at most 1.2× the ClusterPolicy's server CPU per warm review.
-          serverCpuPerReviewIvpToClusterPolicy: {
-            pinnedValidate: ratio(
-              warmPinnedIvp.serverCpuMsPerReview,
-              (warmPinned.serverCpuMsPerReview + warmPinnedAgain.serverCpuMsPerReview) / 2,
-            ),
-            tagMutate: ratio(warmTagIvp.serverCpuMsPerReview, warmTag.serverCpuMsPerReview),
-            goal: 1.2,
-          },
-        },
+        imageValidatingPolicy: !(warmPinnedIvp && warmPinnedAgain && warmTagIvp)
+          ? 'skipped (BENCH_IVP=0)'
+          : {
+              pinnedValidate: warmPinnedIvp,
+              tagMutate: warmTagIvp,
+              clusterPolicyPinnedValidateSameSlot: warmPinnedAgain,
+              // Goal (issue 19): the IVP costs at most 1.2× the ClusterPolicy's server CPU per warm review.
+              serverCpuPerReviewIvpToClusterPolicy: {
+                pinnedValidate: ratio(
+                  warmPinnedIvp.serverCpuMsPerReview,
+                  (warmPinned.serverCpuMsPerReview + warmPinnedAgain.serverCpuMsPerReview) / 2,
+                ),
+                tagMutate: ratio(warmTagIvp.serverCpuMsPerReview, warmTag.serverCpuMsPerReview),
+                goal: 1.2,
+              },
+            },
       },
       coldDefinition: COLD_DEFINITION,
       cold,

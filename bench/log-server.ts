@@ -8,7 +8,11 @@ export async function startLogServer(
   args: readonly string[],
   root = ROOT,
 ): Promise<{ proc: ChildProcess; url: string }> {
-  const argv = ['--import', 'tsx', 'src/cli/main.ts', 'log', 'serve', '--port', '0', ...args];
+  // BENCH_LOG_ENTRY=bin: `node bin/sigil.js` of `root`, as a user runs it (the built dist/ today;
+  // before the build landed, that bin ran src/ through tsx): bench/paired-build.sh compares the two.
+  const entry =
+    process.env.BENCH_LOG_ENTRY === 'bin' ? ['bin/sigil.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const argv = [...entry, 'log', 'serve', '--port', '0', ...args];
   const proc = spawn(process.execPath, argv, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],

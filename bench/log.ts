@@ -10,11 +10,15 @@
  *
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads),
+ * BENCH_SERVER_ROOT=<dir> (the server of that checkout instead of this one), BENCH_LOG_ENTRY=bin (run
+ * the server as `node bin/sigil.js`, the built CLI, instead of src/ through tsx),
  * BENCH_LOADGEN=node (the Node client even where Debian's wrk is installed; see log-wrk.ts),
  * BENCH_BASELINE=<git ref> (paired runs: the server at that ref and the current one, alternating,
  * BENCH_PAIRS rounds (2), on the same prepared bodies; prints both and their ratio).
  * Machine facts come with every figure: fsync latency in the data directory, CPU steal and busy
- * time over the run (/proc/stat), raw verify before and after.
+ * time over the run (/proc/stat) and the cores other work took while measuring, raw verify before
+ * and after, the clock source, a thread round trip's cost, whether the native addon is built;
+ * and the server's CPU per entry by thread (/proc/<pid>/task), so a figure can be read on any VM.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -30,7 +34,16 @@ import {
 import { connect, type Socket } from 'node:net';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { cpuShare, cpuTicks, fsyncLatencyMs } from './log-machine.js';
+import {
+  clockSource,
+  cpuByThread,
+  cpuShare,
+  cpuTicks,
+  fsyncLatencyMs,
+  nativeAddon,
+  threadRoundTrip,
+  threadTicks,
+} from './log-machine.js';
 import { ROOT, startLogServer, stopLogServer } from './log-server.js';
 import { percentile, rawVerifyRate, round } from './measure.js';
 import { runWrk, WRK_BIN, wrkAvailable } from './log-wrk.js';
@@ -236,6 +249,7 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate(1500);
   const fsyncMs = fsyncLatencyMs(dataDir);
+  const handoff = await threadRoundTrip();
   // BENCH_URL targets a server started elsewhere (e.g. under a profiler).
   const { proc, url } = process.env.BENCH_URL
     ? { proc: undefined, url: process.env.BENCH_URL }
@@ -256,12 +270,20 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
     let startSize: { size: number } = { size: 0 };
     let cpu0: number | undefined;
     let cpu1: number | undefined;
+    let threads0: Map<number, number> | undefined;
+    let threads1: Map<number, number> | undefined;
+    let window0: ReturnType<typeof cpuTicks>;
+    let window1: ReturnType<typeof cpuTicks>;
     const onStart = async (): Promise<void> => {
       startSize = await treeSize(url, api);
       cpu0 = cpuSeconds(proc?.pid);
+      threads0 = threadTicks(proc?.pid);
+      window0 = cpuTicks();
     };
     const onEnd = (): void => {
       cpu1 = cpuSeconds(proc?.pid);
+      threads1 = threadTicks(proc?.pid);
+      window1 = cpuTicks();
     };
     if (wrkAvailable()) {
       // Warm-up and measurement each get their own bodies, in proportion to their time.
@@ -288,6 +310,8 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
     const rawVerify = (verifyBefore + verifyAfter) / 2;
     const { ok, elapsed } = window;
     const rate = ok / elapsed;
+    const serverCores = cpu0 === undefined || cpu1 === undefined ? null : (cpu1 - cpu0) / elapsed;
+    const windowShare = cpuShare(window0, window1);
     const result = {
       benchmark: api === 'v2' ? 'rekor-v2-append-hashedrekord-0.0.2' : 'log-append-hashedrekord',
       entriesPerSecond: Math.round(rate),
@@ -311,7 +335,9 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
       // steadier than entries/s when other work shares the machine.
       serverCpuMsPerEntry:
         cpu0 === undefined || cpu1 === undefined ? null : round(((cpu1 - cpu0) * 1000) / Math.max(1, ok)),
-      serverCpuCores: cpu0 === undefined || cpu1 === undefined ? null : round((cpu1 - cpu0) / elapsed),
+      serverCpuCores: serverCores === null ? null : round(serverCores),
+      // The same by thread: main, then the others largest first (verifiers, store, GC helpers).
+      serverCpuMsPerEntryByThread: cpuByThread(proc?.pid, threads0, threads1, ok),
       loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
       durability:
         api === 'v2'
@@ -322,8 +348,21 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
         model: cpus()[0]?.model ?? 'unknown',
         node: process.version,
         fsyncLatencyMs: fsyncMs,
+        clockSource: clockSource(),
+        nativeAddon: nativeAddon(root),
+        // A message to a worker thread and back (the log hands every append across threads).
+        threadRoundTrip: handoff,
         // Over the whole run (warm-up and measurement), all CPUs: time the hypervisor gave to others.
         cpu: cpuShare(ticks0, ticks1),
+        // Cores busy with other work while measuring (the machine's busy time less the server's and the load generator's).
+        otherLoadCores:
+          windowShare === null || serverCores === null
+            ? null
+            : round(
+                (windowShare.busyPercent * availableParallelism()) / 100 -
+                  serverCores -
+                  window.clientCpuMs / 1000 / elapsed,
+              ),
       },
     };
     return result;
@@ -374,8 +413,10 @@ async function main(): Promise<void> {
     return;
   }
   if (baselineRef === undefined) {
+    // BENCH_SERVER_ROOT: the server of another checkout, alone (bench/paired-build.sh alternates runs).
+    const root = process.env.BENCH_SERVER_ROOT ?? ROOT;
     process.stdout.write(
-      `${JSON.stringify({ ...(await measure(ROOT, bodies, API)), prepareSeconds }, null, 2)}\n`,
+      `${JSON.stringify({ ...(await measure(root, bodies, API)), prepareSeconds }, null, 2)}\n`,
     );
     return;
   }

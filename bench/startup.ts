@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJsAddon, type NativeAddon } from '../src/crypto/prehashed-js.js';
@@ -66,6 +66,35 @@ const startup = commands.map((c, i) => {
     ...(c.goal === undefined ? {} : { goal: `<= ${c.goal}x`, met: ratio <= c.goal }),
   };
 });
+
+/**
+ * Modules (ESM and CommonJS) and their bytes one start loads: a figure the machine's load does
+ * not move, beside the timings it does.
+ */
+function modulesLoaded(command: string): { modules: number; kB: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-modules-'));
+  const log = join(dir, 'modules.txt');
+  const hooks = `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  if (url.startsWith('file:')) appendFileSync(${JSON.stringify(log)}, new URL(url).pathname + '\\n');
+  return next(url, context);
+}`;
+  const register = `import Module, { register } from 'node:module';
+import { appendFileSync } from 'node:fs';
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});
+process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(Module._cache).join('\\n') + '\\n'));`;
+  const [, ...args] = command.split(' ');
+  spawnSync(node, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, ...args], {
+    stdio: 'ignore',
+  });
+  const files = [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean))];
+  rmSync(dir, { recursive: true, force: true });
+  const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
+  return { modules: files.length, kB: Math.round(bytes / 1000) };
+}
+for (const [i, c] of commands.entries()) {
+  if (c.name.startsWith('sigil')) Object.assign(startup[i]!, { loaded: modulesLoaded(c.command) });
+}
 
 /** Prehashed ECDSA P-256 verifications (and signatures) per second, native addon vs pure JS. */
 function opsPerSecond(addon: NativeAddon): { verify: number; sign: number } {

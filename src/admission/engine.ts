@@ -1,27 +1,22 @@
 import type { CosignSignatureLayer } from '../bundle/index.js';
-import { isSigilError, SigilError } from '../errors/index.js';
-import { isRegistryAnswer, parseReference, type ImageReference } from '../oci/index.js';
+import { parseReference, type ImageReference } from '../oci/index.js';
 import { VerificationCache } from './cache.js';
+import { classify, reasonOf } from './outcome.js';
+import {
+  Deadline,
+  raceSignal,
+  registryAccess,
+  RequestMemo,
+  timeoutError,
+  type Access,
+} from './request-memo.js';
 import { decide, type Decision, type ImageResult, type ResourceId, type ResultStatus } from './decision.js';
 import { matchApplies, matchRequest } from './applies.js';
 import { matchForms } from './policy/image-pattern.js';
 import { anyWildcardMatches } from './policy/wildcard.js';
-import type {
-  AttestorSet,
-  FailureAction,
-  FailurePolicy,
-  ImagePolicy,
-  ImageRule,
-  ResourceKind,
-} from './policy/types.js';
+import type { AttestorSet, FailurePolicy, ImagePolicy, ImageRule, ResourceKind } from './policy/types.js';
 import { extractImages, extractPullSecrets, isResourceKind, type ContainerImage } from './resources.js';
-import {
-  FETCHED,
-  type ImageSource,
-  type RegistryAccess,
-  type SignatureVerifier,
-  type VerifiedSignature,
-} from './verifier.js';
+import { FETCHED, type ImageSource, type SignatureVerifier, type VerifiedSignature } from './verifier.js';
 import { decideWithIvp, evaluateIvps, type IvpSeams } from './ivp/engine.js';
 
 export const DEFAULT_TIMEOUT_MS = 8000;
@@ -83,164 +78,8 @@ const MAX_REMEMBERED_REFERENCES = 10_000;
 
 type Outcome = { ok: true; signatures: VerifiedSignature[] } | { ok: false; reason: string };
 
-/**
- * Failure = the image's fault (unsigned, bad signature, absent); error = could not find out.
- * An HTTP error the registry answered with is a failure in Kyverno (only network errors and
- * deadlines are rule errors), so under an Enforce rule it is one here too: a registry that
- * answers 500 for the signatures must not get the pod in through failurePolicy Ignore. Under
- * Audit it stays an error, which still blocks under failurePolicy Fail.
- */
-export function classify(e: unknown, action: FailureAction = 'Audit'): 'fail' | 'error' {
-  if (!isSigilError(e)) return 'error';
-  if (action === 'Enforce' && isRegistryAnswer(e)) return 'fail';
-  switch (e.code) {
-    case 'NOT_FOUND':
-    case 'DIGEST_MISMATCH':
-    case 'INVALID_REFERENCE':
-    case 'INVALID_SIGNATURE':
-    case 'INVALID_BUNDLE':
-    case 'INVALID_CERTIFICATE':
-    case 'NO_SIGNATURES':
-    case 'VERIFICATION_FAILED':
-    case 'SIGNATURE_MISMATCH':
-    case 'CERTIFICATE_CHAIN_FAILED':
-    case 'CERTIFICATE_EXPIRED':
-    case 'TLOG_FAILED':
-    case 'TLOG_ENTRY_MISMATCH':
-    case 'INCLUSION_PROOF_FAILED':
-    case 'CHECKPOINT_INVALID':
-    case 'TIMESTAMP_INVALID':
-    case 'TIMESTAMP_UNTRUSTED':
-    case 'TIMESTAMP_OUTSIDE_VALIDITY':
-    case 'THRESHOLD_NOT_MET':
-    case 'SCT_FAILED':
-    case 'IDENTITY_MISMATCH':
-    case 'TOO_LARGE':
-      return 'fail';
-    default:
-      return 'error';
-  }
-}
-
-function reasonOf(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
-}
-
-/** Rejects when the signal aborts, whatever `p` does. */
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
-  if (signal.aborted) return Promise.reject(timeoutError(timeoutMs));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(timeoutError(timeoutMs));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function timeoutError(ms: number): SigilError {
-  return new SigilError('TIMEOUT', `verification did not finish within ${ms} ms`);
-}
-
-/**
- * The request's time budget. The AbortSignal (and its timer) is made on first use only: a
- * request answered wholly from the caches never needs one.
- */
-class Deadline {
-  private made: AbortSignal | undefined;
-  constructor(
-    readonly timeoutMs: number,
-    private readonly outer: AbortSignal | undefined,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.made) {
-      const own = AbortSignal.timeout(this.timeoutMs);
-      this.made = this.outer ? AbortSignal.any([this.outer, own]) : own;
-    }
-    return this.made;
-  }
-}
-
-/** The registry credentials of one rule for one resource, and their identity ('' = the defaults). */
-interface Access {
-  access?: RegistryAccess;
-  key: string;
-}
-
-/**
- * Kyverno's registry client choice (factories/registryclientfactory.go): with neither the
- * entry's imageRegistryCredentials nor imagePullSecrets on the resource, the defaults; else
- * exactly the entry's secrets then the resource's (those in the resource's namespace).
- */
-export function registryAccess(
-  rule: Pick<ImageRule, 'registryCredentials' | 'podPullSecrets'>,
-  pullSecrets: readonly string[],
-  namespace: string,
-): RegistryAccess | undefined {
-  const pod = rule.podPullSecrets ? pullSecrets : [];
-  if (!rule.registryCredentials && pod.length === 0) return undefined;
-  return {
-    secrets: [
-      ...(rule.registryCredentials?.secrets ?? []),
-      ...pod.map((name) => (namespace ? { namespace, name } : { name })),
-    ],
-  };
-}
-
-/** Per-request memo: each registry question is asked once per admission request (maps made on first use). */
-class RequestMemo {
-  private digestMemo: Map<string, Promise<string>> | undefined;
-  private layerMemo: Map<string, Promise<CosignSignatureLayer[]>> | undefined;
-  constructor(
-    private readonly source: ImageSource,
-    private readonly deadline: Deadline,
-  ) {}
-
-  /**
-   * The digest `ref` names, asked once per request and set of registry credentials: every rule of
-   * the request sees the same answer. With `tagCache` the answer may be a remembered one (only
-   * where it gets pinned).
-   */
-  resolve(ref: ImageReference, access: Access, tagCache?: VerificationCache<string>): Promise<string> {
-    const key = `${access.key}|${ref.toString()}`;
-    const digests = (this.digestMemo ??= new Map());
-    let p = digests.get(key);
-    if (!p) {
-      const fresh = (): Promise<string> =>
-        this.source.resolveDigest(ref, this.deadline.signal, access.access);
-      const hit = tagCache?.lookup(key);
-      p =
-        hit !== undefined
-          ? Promise.resolve(hit)
-          : tagCache
-            ? tagCache.getOrCompute(key, fresh, () => true).then((r) => r.value)
-            : fresh();
-      p.catch(() => undefined);
-      digests.set(key, p);
-    }
-    return p;
-  }
-
-  signatures(pinned: ImageReference, access: Access): Promise<CosignSignatureLayer[]> {
-    const key = `${access.key}|${pinned.context()}@${pinned.digest}`;
-    const layers = (this.layerMemo ??= new Map());
-    let p = layers.get(key);
-    if (!p) {
-      p = this.source.fetchSignatures(pinned, this.deadline.signal, access.access);
-      p.catch(() => undefined);
-      layers.set(key, p);
-    }
-    return p;
-  }
-}
+export { classify } from './outcome.js';
+export { registryAccess } from './request-memo.js';
 
 /**
  * The admission engine: for each container image of the object, each applicable rule of each

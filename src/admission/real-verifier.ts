@@ -1,202 +1,30 @@
-import { createPublicKey } from 'node:crypto';
-import type { CosignSignatureLayer, TransparencyLogInstance, TrustedRoot } from '../bundle/index.js';
-import { TRUSTED_ROOT_MEDIA_TYPE } from '../bundle/index.js';
-import { pemBlocks, sha256 } from '../crypto/index.js';
-import { isSigilError, SigilError } from '../errors/index.js';
-import {
-  DEFAULT_PLATFORM,
-  INDEX_MEDIA_TYPES,
-  parseDigest,
-  parsePlatform,
-  readAttestations,
-  readImageSignatures,
-  RegistryClient,
-  type CredentialStore,
-  type ImageReference,
-  type MountedCredentials,
-  type Platform,
-  type ResolvedSecrets,
-} from '../oci/index.js';
+import type { CosignSignatureLayer, TrustedRoot } from '../bundle/index.js';
+import { pemBlocks } from '../crypto/index.js';
+import type { ImageReference } from '../oci/index.js';
 import { COSIGN_SIGN_PREDICATE, type FoundBundle } from '../oci/referrers.js';
-import { checkImageBundles } from '../sign/image-bundle.js';
+import { checkImageBundles } from '../oci/verify-bundles.js';
 import {
   checkCosignSignatures,
-  createTrustMaterial,
   extensionText,
   type TrustMaterial,
   type VerificationResult,
 } from '../verify/index.js';
 import { parseCertificate } from '../x509/parse.js';
-import { verifyImageAttestations } from '../sign/attestation.js';
+import { verifyImageAttestations } from '../oci/verify-attestations.js';
 import type { AttachedLayer } from '../oci/cosign.js';
-import { wildcardMatches } from './policy/wildcard.js';
-import type { IdentityMatcher, KeyAttestor, KeylessAttestor } from './policy/types.js';
 import {
-  FETCHED,
-  type AttestorOutcome,
-  type RegistryAccess,
-  type ImageSource,
-  type SignatureVerifier,
-  type VerifiedSignature,
-} from './verifier.js';
+  attestorOptions,
+  attestorTrust,
+  certificateModeOptions,
+  certificateProblem,
+} from './attestor-trust.js';
+import { wildcardMatches } from './policy/wildcard.js';
+import type { IdentityMatcher, KeylessAttestor, SigningAttestor } from './policy/types.js';
+import { registryAnnotations } from './registry-source.js';
+import { FETCHED, type AttestorOutcome, type SignatureVerifier, type VerifiedSignature } from './verifier.js';
 
 export { FETCHED };
-
-/** Rejects as soon as `signal` aborts (the registry client has its own, longer, timeout). */
-function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new SigilError('TIMEOUT', 'registry request aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new SigilError('TIMEOUT', 'registry request aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-const FETCHED_PREFIX = 'dev.sigil.fetched/';
-const MEDIA_TYPE_MEMO = 4096;
-
-function registryAnnotations(a: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith(FETCHED_PREFIX)));
-}
-
-export interface RegistrySourceOptions {
-  /** For a multi-arch index, also accept signatures on this platform's manifest (default linux/amd64). */
-  platform?: Platform;
-  /** Pull secrets a policy or pod may name (`--registry-credentials DIR`); absent = none mounted. */
-  mounted?: MountedCredentials;
-  /** A client like `client` with other credentials (default: a plain client). */
-  clientWith?: (credentials: CredentialStore) => RegistryClient;
-}
-
-const MAX_CLIENTS = 64;
-
-function withCredentialSource(e: unknown, r: ResolvedSecrets): unknown {
-  if (!isSigilError(e, 'UNAUTHENTICATED')) return e;
-  const used = r.mounted.length > 0 ? `pull secrets ${r.mounted.join(', ')}` : 'no mounted pull secret';
-  const missing = r.missing.length > 0 ? `; not mounted: ${r.missing.join(', ')}` : '';
-  return new SigilError('UNAUTHENTICATED', `${e.message} (credentials: ${used}${missing})`, { cause: e });
-}
-
-/**
- * The registry side, on src/oci: tag → digest (and a pinned digest's presence) in one HEAD,
- * then every signature of the digest (and of the selected platform's manifest, for an
- * index): cosign v3 bundle referrers and legacy `.sig` layers, fetched concurrently and bounded.
- * The HEAD's digest is what gets verified and what the patch pins; validation of an unpinned
- * tag trusts the registry's answer exactly as far as the kubelet's later pull by tag does.
- */
-export function registryImageSource(
-  client: RegistryClient,
-  opts: RegistrySourceOptions = {},
-): ImageSource & {
-  fetchAttestations(
-    pinned: ImageReference,
-    signal: AbortSignal,
-    access?: RegistryAccess,
-  ): Promise<AttachedLayer[]>;
-} {
-  const platform = opts.platform ?? parsePlatform(DEFAULT_PLATFORM);
-  const clientWith = opts.clientWith ?? ((credentials) => new RegistryClient({ credentials }));
-  // One client per set of mounted secrets used (its own tokens: a token got with a secret is
-  // never offered for a request without it); a named secret not mounted is skipped, as Kyverno does.
-  const clients = new Map<string, RegistryClient>();
-  const resolveAccess = (access: RegistryAccess): ResolvedSecrets =>
-    opts.mounted?.resolve(access.secrets) ?? {
-      store: () => undefined,
-      mounted: [],
-      missing: access.secrets.map((r) => (r.namespace ? `${r.namespace}/${r.name}` : r.name)),
-    };
-  const keyOf = (r: ResolvedSecrets): string => `secrets:${r.mounted.join(',')}`;
-  const pick = async <T>(
-    access: RegistryAccess | undefined,
-    run: (c: RegistryClient) => Promise<T>,
-  ): Promise<T> => {
-    if (!access) return run(client);
-    const r = resolveAccess(access);
-    const key = keyOf(r);
-    let c = clients.get(key);
-    if (!c) {
-      if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
-      c = clientWith(r.store);
-      clients.set(key, c);
-    }
-    try {
-      return await run(c);
-    } catch (e) {
-      throw withCredentialSource(e, r);
-    }
-  };
-  // digest → media type from the HEAD, so a single manifest needs no GET to rule out an index.
-  const mediaTypes = new Map<string, string>();
-  const resolve = async (client: RegistryClient, ref: ImageReference): Promise<string> => {
-    const head = await client.headManifest(ref);
-    if (!head) throw new SigilError('NOT_FOUND', `manifest ${ref.toString()} not found`);
-    parseDigest(head.digest);
-    if (ref.digest && head.digest !== ref.digest)
-      throw new SigilError(
-        'DIGEST_MISMATCH',
-        `manifest ${ref.toString()}: the registry serves it as ${head.digest}`,
-      );
-    if (mediaTypes.size >= MEDIA_TYPE_MEMO) mediaTypes.clear();
-    mediaTypes.set(head.digest, head.mediaType);
-    return head.digest;
-  };
-  const fetch = async (client: RegistryClient, pinned: ImageReference): Promise<CosignSignatureLayer[]> => {
-    const type = mediaTypes.get(pinned.digest ?? '');
-    const maybeIndex = type === undefined || INDEX_MEDIA_TYPES.includes(type);
-    const sigs = await readImageSignatures(client, pinned, maybeIndex ? { platform } : {});
-    const layers: CosignSignatureLayer[] = [];
-    for (const b of sigs.bundles)
-      layers.push({
-        payload: b.bytes,
-        annotations: { [FETCHED.kind]: 'bundle', [FETCHED.subject]: b.subject },
-      });
-    for (const g of sigs.legacy)
-      for (const l of g.layers)
-        layers.push({
-          payload: l.payload,
-          annotations: { ...registryAnnotations(l.annotations), [FETCHED.subject]: g.subject },
-        });
-    return layers;
-  };
-  return {
-    resolveDigest: (ref, signal, access) =>
-      bounded(
-        pick(access, (c) => resolve(c, ref)),
-        signal,
-      ),
-    fetchSignatures: (pinned, signal, access) =>
-      bounded(
-        pick(access, (c) => fetch(c, pinned)),
-        signal,
-      ),
-    credentialKey: (access) => (access ? keyOf(resolveAccess(access)) : ''),
-    fetchAttestations: (pinned: ImageReference, signal: AbortSignal, access?: RegistryAccess) =>
-      bounded(
-        pick(access, (c) => readAttestations(c, pinned)),
-        signal,
-      ),
-  };
-}
-
-function logFromPem(pem: string, baseUrl: string): TransparencyLogInstance {
-  const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
-  return {
-    baseUrl,
-    hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
-    logId: sha256(der),
-  };
-}
-
-function emptyRoot(): TrustedRoot {
-  return {
-    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  };
-}
+export { registryImageSource, type RegistrySourceOptions } from './registry-source.js';
 
 function describeIdentity(id: IdentityMatcher): string {
   const parts: string[] = [];
@@ -280,6 +108,29 @@ function splitLayers(
   return { bundles, legacy };
 }
 
+/** The signatures among `layers` that pass the pipeline with these options, and why the others did not. */
+function passing(
+  trust: TrustMaterial,
+  digest: string,
+  layers: readonly CosignSignatureLayer[],
+  policy: { skipIdentityUnsafe: true } | undefined,
+  options: ReturnType<typeof attestorOptions>,
+): { passed: Passed[]; failures: string[] } {
+  const { bundles, legacy } = splitLayers(digest, layers);
+  const passed: Passed[] = [];
+  const failures: string[] = [];
+  for (const [subject, group] of legacy) {
+    const r = checkCosignSignatures(trust, subject, group, policy, options);
+    for (const v of r.verified)
+      passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
+    failures.push(...r.failures.map((f) => f.message));
+  }
+  const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
+  for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
+  failures.push(...b.failures.map((f) => f.message));
+  return { passed, failures };
+}
+
 /**
  * Signature verification on src/verify: each layer goes through the full offline pipeline
  * (log SET/proof, chain at the logged time, SCT, signature, payload claims naming this digest),
@@ -290,58 +141,49 @@ function splitLayers(
 export class SigstoreSignatureVerifier implements SignatureVerifier {
   private readonly trustByAttestor = new WeakMap<object, TrustMaterial>();
 
+  private readonly certProblems = new WeakMap<object, string | false>();
+
   constructor(private readonly trustedRoot?: TrustedRoot) {}
 
-  private trustFor(a: KeylessAttestor | KeyAttestor): TrustMaterial {
-    const hit = this.trustByAttestor.get(a);
-    if (hit) return hit;
-    const base = this.trustedRoot ?? emptyRoot();
-    const root: TrustedRoot = { ...base };
-    if (a.kind === 'keyless' && a.roots) {
-      root.certificateAuthorities = pemBlocks(a.roots).map((b, i) => ({
-        uri: `policy-roots-${i}`,
-        certChain: [b.der],
-        validFor: {},
-      }));
-    }
-    if (a.rekor.pubkey) root.tlogs = [logFromPem(a.rekor.pubkey, a.rekor.url ?? 'policy-rekor')];
-    if (a.ctlog.pubkey) root.ctlogs = [logFromPem(a.ctlog.pubkey, 'policy-ctlog')];
-    const trust = createTrustMaterial(root);
-    this.trustByAttestor.set(a, trust);
+  private trustFor(a: SigningAttestor): TrustMaterial {
+    let trust = this.trustByAttestor.get(a);
+    if (!trust) this.trustByAttestor.set(a, (trust = attestorTrust(this.trustedRoot, a)));
     return trust;
+  }
+
+  /** A certificate attestor's own chain and SCT (static policy data: checked once). */
+  private certificateProblem(a: SigningAttestor): string | undefined {
+    if (a.kind !== 'certificate') return undefined;
+    let p = this.certProblems.get(a);
+    if (p === undefined) this.certProblems.set(a, (p = certificateProblem(a, this.trustFor(a)) ?? false));
+    return p === false ? undefined : p;
   }
 
   verifyAttestor(
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
-    a: KeylessAttestor | KeyAttestor,
+    a: SigningAttestor,
   ): AttestorOutcome {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
     const trust = this.trustFor(a);
-    const tlogThreshold = a.rekor.ignoreTlog ? 0 : 1;
-    const keyed = a.kind === 'keys';
-    const policy = keyed ? undefined : { skipIdentityUnsafe: true as const };
-    const options = keyed
-      ? { publicKey: createPublicKey(a.publicKey), tlogThreshold }
-      : { tlogThreshold, ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 };
-    const { bundles, legacy } = splitLayers(digest, layers);
-    const passed: Passed[] = [];
-    const failures: string[] = [];
-    for (const [subject, group] of legacy) {
-      const r = checkCosignSignatures(trust, subject, group, policy, options);
-      for (const v of r.verified)
-        passed.push({ result: v.result, ...(v.item.certificate ? { leaf: v.item.certificate } : {}) });
-      failures.push(...r.failures.map((f) => f.message));
+    const problem = this.certificateProblem(a);
+    if (problem) return { ok: false, reason: problem };
+    const policy = a.kind === 'keyless' ? { skipIdentityUnsafe: true as const } : undefined;
+    const { passed, failures } = passing(trust, digest, layers, policy, attestorOptions(a));
+    if (a.kind === 'certificate' && a.chain) {
+      // cosign sign --key --certificate: the signature carries the certificate; it must be this
+      // one (its key), chained to certChain at the logged time, with the SCT unless ignored.
+      const want = parseCertificate(pemBlocks(a.certificate)[0]!.der).spki;
+      const r = passing(trust, digest, layers, { skipIdentityUnsafe: true }, certificateModeOptions(a));
+      passed.push(...r.passed.filter((v) => v.leaf && parseCertificate(v.leaf).spki.equals(want)));
+      failures.push(...r.failures);
     }
-    const b = checkImageBundles(trust, bundles, policy, options, { predicateType: COSIGN_SIGN_PREDICATE });
-    for (const v of b.verified) passed.push({ result: v.result, ...(v.leaf ? { leaf: v.leaf } : {}) });
-    failures.push(...b.failures.map((f) => f.message));
     if (passed.length === 0) {
       const reasons = [...new Set(failures)];
       return { ok: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no signatures found' };
     }
-    if (a.kind === 'keys') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
+    if (a.kind !== 'keyless') return { ok: true, signatures: passed.map((p) => summary(p.result)) };
     const accepted: VerifiedSignature[] = [];
     const mismatches: string[] = [];
     for (const v of passed) {
@@ -360,31 +202,27 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
   verifyAttestations(
     pinned: ImageReference,
     layers: readonly AttachedLayer[],
-    a: KeylessAttestor | KeyAttestor,
+    a: SigningAttestor,
     predicateType: string,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string } {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
     if (layers.length === 0) return { ok: false, reason: 'no attestations found' };
+    const problem = this.certificateProblem(a);
+    if (problem) return { ok: false, reason: problem };
     let verified;
     try {
       verified = verifyImageAttestations(
         this.trustFor(a),
         digest,
         layers,
-        a.kind === 'keys' ? undefined : { skipIdentityUnsafe: true },
-        {
-          tlogThreshold: a.rekor.ignoreTlog ? 0 : 1,
-          ...(a.kind === 'keys'
-            ? { publicKey: createPublicKey(a.publicKey) }
-            : { ctlogThreshold: a.ctlog.ignoreSCT ? 0 : 1 }),
-          predicateType,
-        },
+        a.kind === 'keyless' ? { skipIdentityUnsafe: true } : undefined,
+        { ...attestorOptions(a), predicateType },
       );
     } catch (e) {
       return { ok: false, reason: (e as Error).message };
     }
-    if (a.kind === 'keys') return { ok: true, statements: verified.map((v) => v.statement) };
+    if (a.kind !== 'keyless') return { ok: true, statements: verified.map((v) => v.statement) };
     const mismatches: string[] = [];
     const statements: unknown[] = [];
     for (const v of verified) {

@@ -1,6 +1,6 @@
 import type { CosignSignatureLayer } from '../bundle/index.js';
 import type { ImageReference } from '../oci/index.js';
-import type { KeyAttestor, KeylessAttestor, SecretRef } from './policy/types.js';
+import type { SecretRef, SigningAttestor } from './policy/types.js';
 
 /**
  * The two seams between the admission engine and the rest of sigil. The engine decides
@@ -14,6 +14,13 @@ import type { KeyAttestor, KeylessAttestor, SecretRef } from './policy/types.js'
  */
 export interface RegistryAccess {
   secrets: readonly SecretRef[];
+}
+
+/** IVP `cosign.source`: the repository and tag prefix an attestor's signatures are looked up under. */
+export interface SignatureLookup {
+  /** `registry/repository` (cosign's target repository). */
+  repository?: string;
+  tagPrefix?: string;
 }
 
 /**
@@ -37,6 +44,7 @@ export interface ImageSource {
     pinned: ImageReference,
     signal: AbortSignal,
     access?: RegistryAccess,
+    lookup?: SignatureLookup,
   ): Promise<CosignSignatureLayer[]>;
   /**
    * The identity of the credentials `access` amounts to (caches and in-flight lookups are kept
@@ -60,6 +68,6 @@ export interface SignatureVerifier {
   verifyAttestor(
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
-    attestor: KeylessAttestor | KeyAttestor,
+    attestor: SigningAttestor,
   ): AttestorOutcome | Promise<AttestorOutcome>;
 }

@@ -5,13 +5,14 @@ import { FieldReader, parseJsonInput, type Json } from './protojson.js';
 import { kindVersionOfBody, setPayloadOf } from './rekor-entry.js';
 import type { Bundle, TransparencyLogEntry } from './types.js';
 
-/** cosign's legacy (tag-based) signature layer annotations (WIRE §6.1). */
+/** Layer annotation names of cosign's legacy (tag-based) layout (WIRE §6.1), for `.sig` and `.att` layers. */
 export const COSIGN_ANNOTATIONS = {
   signature: 'dev.cosignproject.cosign/signature',
   certificate: 'dev.sigstore.cosign/certificate',
   chain: 'dev.sigstore.cosign/chain',
   bundle: 'dev.sigstore.cosign/bundle',
   rfc3161Timestamp: 'dev.sigstore.cosign/rfc3161timestamp',
+  predicateType: 'predicateType',
 } as const;
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -40,6 +41,11 @@ export interface CosignSignatureItem {
   certificate?: Buffer;
   chain: Buffer[];
   tlogEntry?: TransparencyLogEntry;
+  /**
+   * DER RFC 3161 timestamp of the `rfc3161timestamp` annotation (over the raw signature). Kept
+   * apart from `bundle`: cosign verifies it only when asked for signed timestamps.
+   */
+  rfc3161Timestamp?: Buffer;
   /** An equivalent v0.1-style bundle: messageSignature over sha256(payload) + the SET-only log entry. */
   bundle: Bundle;
 }
@@ -112,6 +118,23 @@ function certificatesFromPem(text: string, what: string): Buffer[] {
   return blocks.map((b) => b.der);
 }
 
+/** cosign's `{"SignedRFC3161Timestamp": "<base64 DER>"}`. */
+function parseTimestampAnnotation(text: string): Buffer {
+  const what = COSIGN_ANNOTATIONS.rfc3161Timestamp;
+  if (text.length > 64 * 1024)
+    throw new SigilError('INVALID_SIGNATURE', `the ${what} annotation is too large`);
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    throw new SigilError('INVALID_SIGNATURE', `the ${what} annotation is not JSON`);
+  }
+  const b64 = (o as { SignedRFC3161Timestamp?: unknown } | null)?.SignedRFC3161Timestamp;
+  if (typeof b64 !== 'string')
+    throw new SigilError('INVALID_SIGNATURE', `the ${what} annotation lacks SignedRFC3161Timestamp`);
+  return new FieldReader('INVALID_SIGNATURE', what).bytes(b64, 48 * 1024);
+}
+
 /** Converts a cosign signature layer (payload + annotations) into a verifiable item. */
 export function cosignLayerToItem(layer: CosignSignatureLayer): CosignSignatureItem {
   const a = layer.annotations;
@@ -162,5 +185,7 @@ export function cosignLayerToItem(layer: CosignSignatureLayer): CosignSignatureI
   const item: CosignSignatureItem = { payload, simpleSigning, signature, chain, bundle };
   if (certificate) item.certificate = certificate;
   if (tlogEntry) item.tlogEntry = tlogEntry;
+  const tsText = a[COSIGN_ANNOTATIONS.rfc3161Timestamp];
+  if (tsText) item.rfc3161Timestamp = parseTimestampAnnotation(tsText);
   return item;
 }

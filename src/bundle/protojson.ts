@@ -1,4 +1,5 @@
 import { SigilError, type ErrorCode } from '../errors/index.js';
+import { jsonNestsDeeperThan } from '../crypto/json-depth.js';
 
 /**
  * Readers for protobuf-JSON (protojson) documents: lowerCamelCase fields, int64 as decimal
@@ -95,19 +96,8 @@ const DEPTH_SCAN_FROM = 64 * 1024;
  */
 export function checkJsonDepth(text: string, code: ErrorCode, what: string): void {
   if (text.length < DEPTH_SCAN_FROM) return;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH)
-        throw new SigilError(code, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH))
+    throw new SigilError(code, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
 /** JSON text (or bytes) → value, with a size bound; objects pass through. */

@@ -1,29 +1,18 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { toPem } from '../crypto/index.js';
 import { parseBundle, serializeBundle, type Bundle } from '../bundle/index.js';
-import { verifyBundle, type VerificationResult } from '../verify/index.js';
+import { loadTimestampSupport, verifyBundle, type VerificationResult } from '../verify/index.js';
 import { fileOrDigest } from './file-or-digest.js';
-import { CliError } from './output.js';
+import { cliIo } from './io.js';
+import { readFileFlag } from './flags.js';
+import { CliError, printJson } from './output.js';
 import { confirmUpload, progress, signingConfig, withSigningFlags, type SigningFlags } from './sign.js';
 import { loadTrust, policyFromFlags, verifyOptions, withVerifyFlags, type VerifyFlags } from './verify.js';
 
 export const MAX_BLOB_BYTES = 1024 * 1024 * 1024;
 export const MAX_BUNDLE_FILE_BYTES = 32 * 1024 * 1024;
-
-function readInput(path: string, what: string, max: number): Buffer {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    throw new CliError(
-      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  if (size > max) throw new CliError(`${what} ${path} is larger than ${max} bytes`);
-  return readFileSync(path);
-}
 
 function write(path: string, text: string | Buffer, what: string): void {
   try {
@@ -40,16 +29,16 @@ function write(path: string, text: string | Buffer, what: string): void {
  * bundle it is optional (the envelope, log entries, chain and identity are verified either way)
  * and, when given, its sha256 or sha512 must be a subject of the in-toto statement.
  */
-export function verifyBlob(
+export async function verifyBlob(
   file: string | undefined,
   f: VerifyFlags & { bundle: string },
-): VerificationResult {
+): Promise<VerificationResult> {
   const policy = policyFromFlags(f);
   const options = verifyOptions(f);
   const trust = loadTrust(f);
   let bundle: Bundle;
   try {
-    bundle = parseBundle(readInput(f.bundle, 'bundle', MAX_BUNDLE_FILE_BYTES));
+    bundle = parseBundle(readFileFlag(f.bundle, 'bundle', MAX_BUNDLE_FILE_BYTES));
   } catch (e) {
     if (isSigilError(e)) throw new CliError(`invalid bundle ${f.bundle}: ${e.message}`);
     throw e;
@@ -60,13 +49,14 @@ export function verifyBlob(
       'sigil verify-blob FILE --bundle BUNDLE …',
     );
   }
+  await loadTimestampSupport(bundle);
   const input = file === undefined ? undefined : fileOrDigest(file);
   if (input?.kind === 'digest')
     return verifyBundle(trust, bundle, policy, {
       ...options,
       artifactDigest: { algorithm: 'SHA2_256', digest: input.digest },
     });
-  const artifact = input === undefined ? undefined : readInput(input.path, 'file', MAX_BLOB_BYTES);
+  const artifact = input === undefined ? undefined : readFileFlag(input.path, 'file', MAX_BLOB_BYTES);
   return verifyBundle(trust, bundle, policy, { ...options, ...(artifact ? { artifact } : {}) });
 }
 
@@ -84,7 +74,7 @@ export function register(program: Command): void {
       file: string,
       f: SigningFlags & { bundle?: string; outputSignature?: string; outputCertificate?: string },
     ) => {
-      const data = readInput(file, 'file', MAX_BLOB_BYTES);
+      const data = readFileFlag(file, 'file', MAX_BLOB_BYTES);
       const config = await signingConfig(f);
       await confirmUpload(f.yes, config.logUrl!);
       const { createSigning } = await import('../sign/factory.js');
@@ -99,7 +89,7 @@ export function register(program: Command): void {
       const m = signed.signature.material;
       if (f.outputCertificate && m.kind === 'certificate')
         write(f.outputCertificate, toPem('CERTIFICATE', m.leaf), 'certificate');
-      process.stdout.write(`${sigB64}\n`);
+      cliIo().stdout.write(`${sigB64}\n`);
     },
   );
 
@@ -110,14 +100,17 @@ export function register(program: Command): void {
         'verify a Sigstore bundle (v0.1–v0.3) for a file; for a DSSE bundle FILE is optional and, when given, must be a subject of the in-toto statement',
       )
       .argument('[file]', 'the signed file, or sha256:<hex> (its digest) when it is not at hand')
-      .requiredOption('--bundle <file>', 'the Sigstore bundle'),
-  ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string }) => {
-    const result = verifyBlob(file, f);
+      .requiredOption('--bundle <file>', 'the Sigstore bundle')
+      .option('--json', 'print the verification result as one indented JSON document (docs/CLI-JSON.md)'),
+  ).action(async (file: string | undefined, f: VerifyFlags & { bundle: string; json?: boolean }) => {
+    const result = await verifyBlob(file, f);
     if (file === undefined)
       progress(
         'WARNING: no FILE given: the envelope and its statement verified, not which artifact it names',
       );
-    process.stderr.write('Verified OK\n');
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    cliIo().stderr.write('Verified OK\n');
+    // Without --json the same document on one line (what scripts have parsed since v0.1).
+    if (f.json) printJson(result);
+    else cliIo().stdout.write(`${JSON.stringify(result)}\n`);
   });
 }

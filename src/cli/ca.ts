@@ -4,16 +4,17 @@ import { createCaServer, DEFAULT_CA_PORT } from '../ca/server.js';
 import { parseOidcConfig } from '../oidc/config.js';
 import { closeOnSignals } from '../server/index.js';
 import { CliError } from './output.js';
-import { parsePort } from './oidc.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { cliIo } from './io.js';
+import { parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 export function register(program: Command): void {
   const ca = program.command('ca').description('the certificate authority (Fulcio v2 API) with its CT log');
-  withTlsFlags(ca.command('serve'))
+  withListenFlags(withTlsFlags(ca.command('serve')), {
+    port: DEFAULT_CA_PORT,
+    dataDir: '.sigil',
+    dataDirHelp: 'CA keys, certificates and the CT log',
+  })
     .description('serve /api/v2/signingCert, trustBundle, configuration and the CT log under /ct/v1/')
-    .option('--port <n>', 'listen port', String(DEFAULT_CA_PORT))
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'CA keys, certificates and the CT log', '.sigil')
     .requiredOption('--oidc-issuers <file>', 'YAML list of trusted OIDC issuers')
     .option('--curve <curve>', 'curve of a new root and intermediate: P-256 or P-384', 'P-256')
     .option('--ct-disable', 'issue without the CT log (no embedded SCT)')
@@ -39,7 +40,7 @@ export function register(program: Command): void {
         disableCt: o.ctDisable === true,
         ...(tls ? { tls } : {}),
       });
-      process.stdout.write(
+      cliIo().stdout.write(
         `sigil ca: listening on ${server.url}${server.ct ? ' (CT log at /ct/v1/)' : ''}\n`,
       );
       closeOnSignals(() => server.close());

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { closeOnSignals } from '../server/index.js';
 import { runDemo } from '../demo/run.js';
-import type { RegistryChoice } from '../demo/registry.js';
+import type { RegistryChoice } from '../demo/registry/index.js';
+import { cliIo } from './io.js';
 import { CliError } from './output.js';
 
 export function register(program: Command): void {
@@ -37,8 +38,11 @@ export function register(program: Command): void {
           : o.dockerRegistry
             ? 'docker-registry'
             : 'auto';
+        const { main } = await import('./main.js');
         const result = await runDemo({
           registry,
+          cli: main,
+          write: (t) => void cliIo().stdout.write(t),
           ...(o.dataDir ? { dataDir: o.dataDir } : {}),
           keepRunning: o.keepRunning === true,
         });

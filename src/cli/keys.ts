@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { writeKeyPair } from '../sign/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { readPassword } from './sign.js';
 
 export function register(program: Command): void {
@@ -13,15 +14,15 @@ export function register(program: Command): void {
     .option('--output-key-prefix <prefix>', 'file name prefix', 'cosign')
     .action(async (o: { outputKeyPrefix: string }) => {
       const password = await readPassword('Enter password for private key: ');
-      if (process.env.SIGIL_PASSWORD === undefined) {
+      if (cliIo().env.SIGIL_PASSWORD === undefined) {
         const again = await readPassword('Enter password for private key again: ');
         if (again !== password) throw new CliError('passwords do not match');
       }
       if (password === '')
-        process.stderr.write('sigil: warning: the private key is encrypted with an empty password\n');
+        cliIo().stderr.write('sigil: warning: the private key is encrypted with an empty password\n');
       try {
         const files = writeKeyPair(o.outputKeyPrefix, password);
-        process.stderr.write(
+        cliIo().stderr.write(
           `Private key written to ${files.privateKeyPath}\nPublic key written to ${files.publicKeyPath}\n`,
         );
       } catch (e) {

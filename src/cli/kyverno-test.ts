@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import {
@@ -14,22 +14,13 @@ import type { ImageSource, SignatureVerifier } from '../admission/verifier.js';
 import type { ImagePolicy } from '../admission/policy/types.js';
 import { isSigilError } from '../errors/index.js';
 import { ImageReference } from '../oci/index.js';
-import { createRegistryServer, type RegistryServer } from '../oci/registry-server.js';
+import { createRegistryServer, type RegistryServer } from '../demo/registry/index.js';
+import { readTextFlag } from './flags.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_MANIFESTS = 500;
-
-function readText(path: string): string {
-  try {
-    const st = statSync(path);
-    if (st.size > MAX_FILE_BYTES) throw new CliError(`${path} is larger than ${MAX_FILE_BYTES} bytes`);
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
 
 /** `kyverno-test.yaml` files: the path itself, or found under a directory (like `kyverno test DIR`). */
 export function findTestManifests(paths: readonly string[]): string[] {
@@ -59,7 +50,7 @@ export function findTestManifests(paths: readonly string[]): string[] {
 
 function yamlDocs(path: string): unknown[] {
   const out: unknown[] = [];
-  for (const d of parseAllDocuments(readText(path))) {
+  for (const d of parseAllDocuments(readTextFlag(path, '', MAX_FILE_BYTES))) {
     if (d.errors.length > 0) throw new CliError(`${path}: not valid YAML: ${d.errors[0]?.message ?? ''}`);
     const v: unknown = d.toJS({ maxAliasCount: 50 });
     if (v !== null && v !== undefined) out.push(v);
@@ -116,8 +107,12 @@ export function redirected<S extends ImageSource>(source: S, host: string): S {
   for (const [k, fn] of Object.entries(source) as [string, unknown][]) {
     wrapped[k] =
       typeof fn === 'function'
-        ? (ref: ImageReference, signal: AbortSignal) =>
-            (fn as (r: ImageReference, s: AbortSignal) => unknown).call(source, to(ref), signal)
+        ? (ref: unknown, ...rest: unknown[]) =>
+            (fn as (...a: unknown[]) => unknown).call(
+              source,
+              ref instanceof ImageReference ? to(ref) : ref,
+              ...rest,
+            )
         : fn;
   }
   return wrapped as S;
@@ -219,10 +214,10 @@ export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): P
       const source = saved ? redirected(live, saved.host) : live;
       const engine = testEngine({ policies, timeoutMs, source, verifier });
       const { rows } = await runManifest(manifest, () => engine, o.namespace);
-      process.stdout.write(`Test ${manifest}\n`);
+      cliIo().stdout.write(`Test ${manifest}\n`);
       rows.forEach((r, i) => {
         const verdict = r.ok ? 'Pass  Ok' : `Fail  Want ${r.expected}, got ${r.actual}`;
-        process.stdout.write(`  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${verdict}\n`);
+        cliIo().stdout.write(`  ${i + 1}  ${r.policy}  ${r.rule}  ${r.resource}  ${verdict}\n`);
         if (r.ok) passed++;
         else failed++;
       });
@@ -230,6 +225,6 @@ export async function runKyvernoTests(paths: string[], o: KyvernoTestOptions): P
   } finally {
     await saved?.close();
   }
-  process.stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
+  cliIo().stdout.write(`Test Summary: ${passed} tests passed and ${failed} tests failed\n`);
   if (failed > 0) process.exitCode = 1;
 }

@@ -5,6 +5,7 @@ import { checkDatabaseUrl } from '../log/store/pg/connect.js';
 import { logIdentity, readLogKeyFile } from '../rekor/log-key.js';
 import type { LogStoreConfig } from '../rekor/server.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 
 function databaseUrl(o: Record<string, string | boolean | undefined>): string {
   const url = o.databaseUrl;
@@ -53,16 +54,16 @@ export function registerMigrate(log: Command): void {
     .description(
       'create or check the PostgreSQL schema of the log (run once before `log serve --store postgres`)',
     )
-    .option('--database-url <url>', 'PostgreSQL URL (env SIGIL_DATABASE_URL)', process.env.SIGIL_DATABASE_URL)
+    .option('--database-url <url>', 'PostgreSQL URL (env SIGIL_DATABASE_URL)', cliIo().env.SIGIL_DATABASE_URL)
     .option('--schema <name>', 'PostgreSQL schema of the log', DEFAULT_PG_SCHEMA)
     .option(
       '--log-key <file>',
       'record this log signing key (PKCS#8 PEM) as the one every replica must use (env SIGIL_LOG_KEY_FILE)',
-      process.env.SIGIL_LOG_KEY_FILE,
+      cliIo().env.SIGIL_LOG_KEY_FILE,
     )
     .action(async (o: Record<string, string | undefined>) => {
       const identity = o.logKey ? logIdentity(readLogKeyFile(o.logKey)) : [];
       const treeId = await migratePostgres(databaseUrl(o), o.schema, identity).catch(replicaHint);
-      process.stdout.write(`log schema ${o.schema} is ready (tree ID ${treeId})\n`);
+      cliIo().stdout.write(`log schema ${o.schema} is ready (tree ID ${treeId})\n`);
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { rotateLog } from '../log/shards/rotate.js';
 import { CliError, printJson } from './output.js';
+import { cliIo } from './io.js';
 
 /** `sigil log rotate --data-dir DIR`: freeze the active tree and start a new shard (server stopped). */
 export function registerRotate(log: Command): void {
@@ -23,7 +24,7 @@ export function registerRotate(log: Command): void {
         throw e;
       });
       if (o.json) return printJson(r);
-      process.stdout.write(
+      cliIo().stdout.write(
         `Froze tree ${r.frozen.treeId} at size ${r.frozen.size} (root ${r.frozen.rootHash})\n` +
           `New active tree ${r.active.treeId}: its entries take global log indexes from ${r.activeOffset}\n`,
       );

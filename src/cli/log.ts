@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
@@ -13,9 +12,10 @@ import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
 import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { CliError, printJson } from './output.js';
+import { cliIo } from './io.js';
 import { registerMigrate, replicaHint, storeFlags } from './log-postgres.js';
 import { registerRotate } from './log-rotate.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { checkUrl, intFlag, readTextFlag, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 interface ClientOpts {
   logUrl: string;
@@ -29,16 +29,14 @@ export function register(program: Command): void {
     .command('log')
     .description('the transparency log (Rekor v1 API): serve it and query it');
 
-  withTlsFlags(log.command('serve'))
+  withListenFlags(withTlsFlags(log.command('serve')), {
+    port: DEFAULT_LOG_PORT,
+    dataDir: '.sigil',
+    dataDirHelp: 'signing key and SQLite log',
+  })
     .description(
       'serve the log on HTTP(S) (creates the signing key and database in --data-dir on first start)',
     )
-    .option(
-      '--port <n>',
-      `listen port (0 picks a free one; default ${DEFAULT_LOG_PORT}, ${DEFAULT_V2_LOG_PORT} with --api v2)`,
-    )
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'signing key and SQLite log', '.sigil')
     .option(
       '--public-url <url>',
       'public base URL; its hostname names the checkpoints (default: the listening URL)',
@@ -52,7 +50,7 @@ export function register(program: Command): void {
     )
     .option(
       '--api <version>',
-      'v1: the Rekor v1 API; v2: a Rekor v2 (rekor-tiles) log, its own tree and key in DATA_DIR/rekor-v2',
+      `v1: the Rekor v1 API; v2: a Rekor v2 (rekor-tiles) log, its own tree and key in DATA_DIR/rekor-v2 (port ${DEFAULT_V2_LOG_PORT} unless --port)`,
       'v1',
     )
     .option('--origin <name>', 'checkpoint origin of a v2 log (default: the public URL hostname)')
@@ -60,35 +58,36 @@ export function register(program: Command): void {
     .option(
       '--database-url <url>',
       'PostgreSQL URL for --store postgres (env SIGIL_DATABASE_URL)',
-      process.env.SIGIL_DATABASE_URL,
+      cliIo().env.SIGIL_DATABASE_URL,
     )
     .option('--schema <name>', 'PostgreSQL schema of the log (--store postgres)')
     .option(
       '--log-key <file>',
       'log signing key (PKCS#8 PEM) shared by every replica (env SIGIL_LOG_KEY_FILE; default: created in --data-dir)',
-      process.env.SIGIL_LOG_KEY_FILE,
+      cliIo().env.SIGIL_LOG_KEY_FILE,
     )
-    .action(async (o: Record<string, string | undefined>) => {
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
       const tls = readTlsFlags(o);
-      if (o.api === 'v2') return serveV2(o, tls);
+      if (o.api === 'v2')
+        return serveV2(o, tls, cmd.getOptionValueSource('port') === 'default' ? undefined : o.port);
       if (o.api !== 'v1') throw new CliError(`--api must be v1 or v2, not ${o.api}`);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
         store: storeFlags(o),
         ...(o.logKey ? { logKeyFile: o.logKey } : {}),
         host: o.host,
-        port: intOption(o.port ?? String(DEFAULT_LOG_PORT), '--port', 0, 65535),
-        bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+        port: intFlag(o.port, '--port', 0, 65535),
+        bodyLimit: intFlag(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
-        ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
-        maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+        ...(o.workers !== undefined ? { workers: intFlag(o.workers, '--workers', 0, 64) } : {}),
+        maxInFlight: intFlag(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
         ...(tls ? { tls } : {}),
-        logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
+        logLevel: cliIo().env.SIGIL_LOG_LEVEL ?? 'warn',
       }).catch(replicaHint);
-      process.stdout.write(`sigil log listening on ${server.url}\n`);
+      cliIo().stdout.write(`sigil log listening on ${server.url}\n`);
       if (server.role) {
-        process.stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
+        cliIo().stdout.write(`sigil log: postgres replica (tree ${server.treeId}), now ${server.role()}\n`);
       }
       closeOnSignals(() => server.close());
     });
@@ -98,7 +97,7 @@ export function register(program: Command): void {
 
   const withClient = (c: Command): Command =>
     c
-      .option('--log-url <url>', 'log base URL', process.env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL)
+      .option('--log-url <url>', 'log base URL', cliIo().env.SIGIL_LOG_URL ?? DEFAULT_LOG_URL)
       .option('--json', 'print JSON');
 
   withClient(
@@ -120,7 +119,7 @@ export function register(program: Command): void {
       text += `Inactive Shard: tree ${s.treeID}, size ${s.treeSize}, global indexes ${offset}–${offset + s.treeSize - 1}, root ${s.rootHash} (final tree head verified)\n`;
       offset += s.treeSize;
     }
-    process.stdout.write(
+    cliIo().stdout.write(
       `Verification: signed tree head verified with the log public key (${signer})\n` +
         `Log ID: ${logId}\n` +
         `Tree Size: ${info.treeSize}\nRoot Hash: ${info.rootHash}\nTree ID: ${info.treeID}\nOrigin: ${origin}\n` +
@@ -139,7 +138,7 @@ export function register(program: Command): void {
   ).action(async (o: ClientOpts & { logIndex?: string; uuid?: string }) => {
     const entry = await fetchEntry(clientFor(o), o);
     if (o.json) return printJson({ [entry.uuid]: withoutId(entry) });
-    process.stdout.write(describeEntry(entry));
+    cliIo().stdout.write(describeEntry(entry));
   });
 
   withClient(
@@ -169,8 +168,8 @@ export function register(program: Command): void {
       })
       .catch(unreachable);
     if (o.json) return printJson(ids);
-    if (ids.length === 0) process.stderr.write('sigil: no matching entries\n');
-    for (const id of ids) process.stdout.write(`${id}\n`);
+    if (ids.length === 0) cliIo().stderr.write('sigil: no matching entries\n');
+    for (const id of ids) cliIo().stdout.write(`${id}\n`);
   });
 
   withClient(
@@ -184,7 +183,9 @@ export function register(program: Command): void {
     const client = clientFor(o);
     const entry = await fetchEntry(client, o);
     const pem =
-      o.publicKey !== undefined ? readKeyFile(o.publicKey) : await client.publicKey().catch(unreachable);
+      o.publicKey !== undefined
+        ? readTextFlag(o.publicKey, '--public-key', MAX_PUBLIC_KEY_BYTES)
+        : await client.publicKey().catch(unreachable);
     const key = parsePublicKeyOrCertificate(pem).key;
     let v;
     try {
@@ -207,7 +208,7 @@ export function register(program: Command): void {
         checkpointSigner: v.checkpointSigner,
       });
     }
-    process.stdout.write(
+    cliIo().stdout.write(
       `Signed entry timestamp verified (integrated ${new Date(v.integratedTime * 1000).toISOString()})\n` +
         `Inclusion proof verified: entry ${v.logIndex} is in the tree of size ${v.checkpoint.size} with root ${rootHex}\n` +
         `Checkpoint verified: "${v.checkpoint.origin}" signed by ${v.checkpointSigner} with the log key\n` +
@@ -234,28 +235,8 @@ function clientFor(o: ClientOpts): RekorClient {
   return new RekorClient(o.logUrl);
 }
 
-function checkUrl(v: string, flag: string): void {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(
-      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
-      'for example http://127.0.0.1:3000',
-    );
-  }
-}
-
-function intOption(v: string | undefined, flag: string, min: number, max: number): number {
-  const n = Number(v);
-  if (v === undefined || !/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CliError(`invalid ${flag} ${JSON.stringify(v)}`, `use an integer from ${min} to ${max}`);
-  }
-  return n;
-}
+/** A PEM public key is well under this. */
+const MAX_PUBLIC_KEY_BYTES = 64 * 1024;
 
 function unreachable(e: unknown): never {
   if (e instanceof SigilError && e.code === 'UNAVAILABLE') throw new CliError(e.message, START_HINT);
@@ -270,7 +251,7 @@ async function fetchEntry(
     throw new CliError('name the entry', 'pass exactly one of --log-index N or --uuid ID');
   let entry: IdentifiedLogEntry | undefined;
   if (o.logIndex !== undefined) {
-    const index = intOption(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
+    const index = intFlag(o.logIndex, '--log-index', 0, Number.MAX_SAFE_INTEGER);
     entry = await client.getEntryByIndex(index).catch(unreachable);
     if (!entry) throw new CliError(`no entry at index ${index}`, 'see the tree size with `sigil log info`');
   } else {
@@ -301,34 +282,27 @@ function describeEntry(e: IdentifiedLogEntry): string {
   );
 }
 
-function readKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`cannot read --public-key ${path}: ${(e as Error).message}`);
-  }
-}
-
 /** `log serve --api v2`: a Rekor v2 log (SQLite) beside, never inside, the v1 tree of the data directory. */
 async function serveV2(
   o: Record<string, string | undefined>,
   tls: ReturnType<typeof readTlsFlags>,
+  port: string | undefined,
 ): Promise<void> {
   if (o.store !== 'sqlite') throw new CliError('--api v2 serves from SQLite only (--store sqlite)');
   const server = await createRekorV2Server({
     dataDir: join(o.dataDir as string, 'rekor-v2'),
     ...(o.logKey ? { logKeyFile: o.logKey } : {}),
     host: o.host,
-    port: intOption(o.port ?? String(DEFAULT_V2_LOG_PORT), '--port', 0, 65535),
-    bodyLimit: intOption(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+    port: intFlag(port ?? String(DEFAULT_V2_LOG_PORT), '--port', 0, 65535),
+    bodyLimit: intFlag(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.origin ? { origin: o.origin } : {}),
-    maxInFlight: intOption(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
-    ...(o.workers !== undefined ? { workers: intOption(o.workers, '--workers', 0, 64) } : {}),
+    maxInFlight: intFlag(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+    ...(o.workers !== undefined ? { workers: intFlag(o.workers, '--workers', 0, 64) } : {}),
     ...(tls ? { tls } : {}),
-    logLevel: process.env.SIGIL_LOG_LEVEL ?? 'warn',
+    logLevel: cliIo().env.SIGIL_LOG_LEVEL ?? 'warn',
   });
-  process.stdout.write(
+  cliIo().stdout.write(
     `sigil log listening on ${server.url}\nsigil log: Rekor v2 API, checkpoint origin ${server.origin}, tlog-tiles at ${server.url}/checkpoint\n`,
   );
   closeOnSignals(() => server.close());

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { cliIo, withCliIo, type CliIo } from './io.js';
 import { reportError } from './output.js';
 import { registerCommands } from './commands.js';
 
@@ -18,7 +19,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `sigil: ${oneLineSuggestion(s)}` : s),
+      writeOut: (s) => cliIo().stdout.write(s),
+      writeErr: (s) => cliIo().stderr.write(s.startsWith('error:') ? `sigil: ${oneLineSuggestion(s)}` : s),
     });
   const first = argv[0];
   if (first === '-V' || first === '--version') return program;
@@ -26,15 +28,20 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   return program;
 }
 
-/** Exit codes: 0 ok, 1 the command failed, 2 bad usage (unknown command or flag, missing argument). */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await (await buildProgram(argv)).parseAsync(argv, { from: 'user' });
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    return reportError(e);
-  }
+/**
+ * Exit codes: 0 ok, 1 the command failed, 2 bad usage (unknown command or flag, missing argument).
+ * `io` is the command's world (environment, stdout, stderr); by default the process's.
+ */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  return withCliIo(io, async () => {
+    try {
+      await (await buildProgram(argv)).parseAsync(argv, { from: 'user' });
+      return process.exitCode === undefined ? 0 : Number(process.exitCode);
+    } catch (e) {
+      if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+      return reportError(e);
+    }
+  });
 }
 
 const isEntry = process.argv[1] !== undefined && /[\\/]src[\\/]cli[\\/]main\.ts$/.test(process.argv[1]);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { compileIdentity, monitorOnce, type MonitorConfig } from '../monitor/index.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 
 export const DEFAULT_MONITOR_INTERVAL_S = 60;
 
@@ -61,7 +62,7 @@ export function register(program: Command): void {
           statePath: o.state,
           ...(identity ? { identity } : {}),
           ...(o.webhook ? { webhook: o.webhook } : {}),
-          report: (line) => process.stderr.write(`${line}\n`),
+          report: (line) => cliIo().stderr.write(`${line}\n`),
         };
         for (;;) {
           let round;
@@ -73,7 +74,7 @@ export function register(program: Command): void {
               !(e instanceof SigilError && ['UNAVAILABLE', 'UPSTREAM_ERROR', 'TIMEOUT'].includes(e.code))
             )
               throw e;
-            process.stderr.write(`sigil: warning: ${e.message}\n`);
+            cliIo().stderr.write(`sigil: warning: ${e.message}\n`);
             round = undefined;
           }
           if (round && !round.consistent) {

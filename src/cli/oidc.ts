@@ -2,21 +2,28 @@ import type { Command } from 'commander';
 import { createOidcServer } from '../oidc/dev-issuer.js';
 import { parseClaimArgs } from '../oidc/dev-claims.js';
 import { closeOnSignals } from '../server/index.js';
+import { isSigilError } from '../errors/index.js';
+import { fetchJson } from '../http/index.js';
 import { CliError } from './output.js';
-import { readTlsFlags, withTlsFlags } from './tls-flags.js';
+import { cliIo } from './io.js';
+import { parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 export const DEFAULT_OIDC_PORT = 8080;
 export const DEFAULT_OIDC_URL = `http://127.0.0.1:${DEFAULT_OIDC_PORT}`;
+
+/** A dev token and its JSON wrapping are far below this. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
 
 export function register(program: Command): void {
   const oidc = program
     .command('oidc')
     .description('the dev OIDC issuer (GitHub-Actions-shaped tokens on loopback)');
-  withTlsFlags(oidc.command('serve'))
+  withListenFlags(withTlsFlags(oidc.command('serve')), {
+    port: DEFAULT_OIDC_PORT,
+    dataDir: '.sigil',
+    dataDirHelp: 'where the signing key is kept',
+  })
     .description('serve discovery, JWKS, POST /token and the Actions token-request endpoint')
-    .option('--port <n>', 'listen port', String(DEFAULT_OIDC_PORT))
-    .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--data-dir <dir>', 'where the signing key is kept', '.sigil')
     .option('--public-url <url>', 'issuer URL put in tokens (default: the listening URL)')
     .option('--actions-request-token <token>', 'only accept this bearer token on /actions/token')
     .option('--alg <alg>', 'RS256 or ES256', 'RS256')
@@ -33,7 +40,7 @@ export function register(program: Command): void {
         ...(o.actionsRequestToken ? { actionsRequestToken: o.actionsRequestToken } : {}),
         ...(tls ? { tls } : {}),
       });
-      process.stdout.write(`sigil oidc: issuer ${server.issuer} listening on ${server.url}\n`);
+      cliIo().stdout.write(`sigil oidc: issuer ${server.issuer} listening on ${server.url}\n`);
       closeOnSignals(() => server.close());
     });
   oidc
@@ -47,37 +54,34 @@ export function register(program: Command): void {
       [],
     )
     .action(async (o: { issuerUrl?: string; claim: string[] }) => {
-      const base = (o.issuerUrl ?? process.env.SIGIL_OIDC_URL ?? DEFAULT_OIDC_URL).replace(/\/$/, '');
+      const base = (o.issuerUrl ?? cliIo().env.SIGIL_OIDC_URL ?? DEFAULT_OIDC_URL).replace(/\/$/, '');
       let claims: Record<string, unknown>;
       try {
         claims = parseClaimArgs(o.claim);
       } catch (e) {
         throw new CliError((e as Error).message, 'write claims as --claim key=value');
       }
-      let res: Response;
-      try {
-        res = await fetch(`${base}/token`, {
+      const res = await fetchJson(`${base}/token`, {
+        timeoutMs: 10_000,
+        maxBytes: MAX_TOKEN_ANSWER_BYTES,
+        what: `the dev issuer at ${base}`,
+        init: {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(claims),
-          signal: AbortSignal.timeout(10_000),
-        });
-      } catch {
+        },
+      }).catch((e: unknown) => {
+        if (isSigilError(e) && /answered more than/.test(e.message)) throw new CliError(e.message);
         throw new CliError(
           `cannot reach the dev issuer at ${base}`,
           'start it with `sigil oidc serve` or `sigil up`',
         );
-      }
-      const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
-      if (!res.ok || !body.token)
-        throw new CliError(`dev issuer answered ${res.status}: ${body.message ?? ''}`);
-      process.stdout.write(`${body.token}\n`);
+      });
+      const body = (res.json ?? {}) as { token?: unknown; message?: unknown };
+      if (res.status < 200 || res.status > 299 || typeof body.token !== 'string' || body.token === '')
+        throw new CliError(
+          `dev issuer answered ${res.status}: ${typeof body.message === 'string' ? body.message : ''}`,
+        );
+      cliIo().stdout.write(`${body.token}\n`);
     });
-}
-
-export function parsePort(v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new CliError(`invalid port ${v}`, 'use a number 0–65535');
-  return n;
 }

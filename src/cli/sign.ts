@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { RegistryClient } from '../oci/client.js';
-import { chainCredentials, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
+import { chainCredentials, dockerConfigPath, loadDockerCredentials, staticCredentials } from '../oci/auth.js';
 import { parseReference, type ImageReference } from '../oci/reference.js';
 import { fallbackTag, type ReferrersMode } from '../oci/referrers.js';
 // Modules of src/sign/ by name, not its index: the CLI loads only what a command uses (start-up);
@@ -17,7 +17,9 @@ import { SIGNING_CONFIG_FILE, stackDefaults } from '../sign/stack.js';
 import type { SigningConfig } from '../sign/factory.js';
 import { parseSigningConfig, type SigningConfig as SigstoreSigningConfig } from '../signing-config/config.js';
 import { chooseServices } from '../signing-config/resolve.js';
+import { checkUrl } from './flags.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 
 /** Flags shared by every command that talks to a registry. */
 export interface RegistryFlags {
@@ -39,7 +41,7 @@ export interface SigningFlags {
 }
 
 export const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  cliIo().stderr.write(`${line}\n`);
 };
 
 export function withRegistryFlags(c: Command): Command {
@@ -153,7 +155,7 @@ export function withSigningFlags(c: Command): Command {
 
 /** The signing config of --signing-config, else the data directory's, else none. */
 function loadSigningConfig(f: SigningFlags, dataDir: string): SigstoreSigningConfig | undefined {
-  const named = f.signingConfig ?? (process.env.SIGIL_SIGNING_CONFIG || undefined);
+  const named = f.signingConfig ?? (cliIo().env.SIGIL_SIGNING_CONFIG || undefined);
   const path = named ?? join(dataDir, SIGNING_CONFIG_FILE);
   if (named === undefined && !existsSync(path)) return undefined;
   try {
@@ -172,7 +174,7 @@ function chosenServices(f: SigningFlags): {
   rekorV2Urls: string[];
   tsaUrls: string[];
 } {
-  const stack = stackDefaults(process.env, f.dataDir);
+  const stack = stackDefaults(cliIo().env, f.dataDir);
   const explicit = {
     ...(f.fulcioUrl !== undefined ? { caUrl: checkUrl(f.fulcioUrl, '--fulcio-url') } : {}),
     ...(f.rekorUrl !== undefined ? { logUrl: checkUrl(f.rekorUrl, '--rekor-url') } : {}),
@@ -219,41 +221,25 @@ export function registryClient(ref: ImageReference, f: RegistryFlags): RegistryC
       ? staticCredentials({ username: f.registryUsername, password: f.registryPassword! }, ref.registry)
       : undefined;
   return new RegistryClient({
-    credentials: chainCredentials(explicit, loadDockerCredentials()),
+    credentials: chainCredentials(explicit, loadDockerCredentials(dockerConfigPath(cliIo().env))),
     insecureRegistries: f.allowInsecureRegistry ? [ref.registry] : [],
   });
 }
 
-export function checkUrl(v: string, flag: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-    throw new CliError(
-      `${flag} ${JSON.stringify(v)} is not an http(s) URL`,
-      'for example http://127.0.0.1:3000',
-    );
-  }
-  return v;
-}
-
 /** Reads a password: SIGIL_PASSWORD, else a prompt on the terminal (input not echoed). */
 export async function readPassword(question: string): Promise<string> {
-  const env = process.env.SIGIL_PASSWORD;
+  const env = cliIo().env.SIGIL_PASSWORD;
   if (env !== undefined) return env;
   if (!process.stdin.isTTY)
     throw new CliError('no password given and no terminal to ask on', 'set SIGIL_PASSWORD');
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     const out = rl as unknown as { _writeToOutput?: (s: string) => void };
-    process.stderr.write(question);
+    cliIo().stderr.write(question);
     out._writeToOutput = () => undefined;
     rl.question('', (answer) => {
       rl.close();
-      process.stderr.write('\n');
+      cliIo().stderr.write('\n');
       resolve(answer);
     });
   });
@@ -274,7 +260,7 @@ export async function confirmUpload(yes: boolean | undefined, logUrl: string): P
       'pass --yes to confirm non-interactively',
     );
   }
-  process.stderr.write(notice);
+  cliIo().stderr.write(notice);
   const answer = await new Promise<string>((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     rl.question('Are you sure you would like to continue? [y/N] ', (a) => {
@@ -311,7 +297,7 @@ export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
   try {
     token = await getIdentityToken({
       ...(f.identityToken ? { token: f.identityToken } : {}),
-      env: process.env,
+      env: cliIo().env,
       audience: 'sigstore',
     });
   } catch (e) {

@@ -5,7 +5,7 @@ import {
   signingConfigToJson,
   type ServiceConfiguration,
 } from '../signing-config/config.js';
-import { checkUrl } from './sign.js';
+import { checkUrl } from './flags.js';
 import { CliError, printJson } from './output.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeAttachments, triangulate, type AttachmentKind, type AttachmentTree } from '../oci/cosign.js';
 import { CliError } from './output.js';
+import { cliIo } from './io.js';
 import { parseImage, registryClient, withRegistryFlags, type RegistryFlags } from './sign.js';
 
 const KINDS: Record<string, AttachmentKind> = { signature: 'sig', attestation: 'att', sbom: 'sbom' };
@@ -40,12 +41,12 @@ export function register(program: Command): void {
   ).action(async (image: string, f: RegistryFlags & { json?: boolean }) => {
     const ref = parseImage(image);
     const t = await describeAttachments(registryClient(ref, f), ref);
-    if (!f.json) return void process.stdout.write(treeText(t));
+    if (!f.json) return void cliIo().stdout.write(treeText(t));
     const summary = (k: AttachmentKind) =>
       t[k]
         ? { ref: `${t[k].ref.context()}:${t[k].ref.tag}`, digest: t[k].digest, layers: t[k].layers }
         : null;
-    process.stdout.write(
+    cliIo().stdout.write(
       `${JSON.stringify({ image: t.image.toString(), digest: t.digest, signatures: summary('sig'), attestations: summary('att'), sboms: summary('sbom'), referrers: t.referrers, referrersVia: t.referrersVia ?? null }, null, 2)}\n`,
     );
   });
@@ -63,6 +64,6 @@ export function register(program: Command): void {
     const ref = parseImage(image);
     const digest = ref.digest ?? (await registryClient(ref, f).resolveDigest(ref));
     const where = triangulate(ref.withDigest(digest), kind);
-    process.stdout.write(`${where.context()}:${where.tag}\n`);
+    cliIo().stdout.write(`${where.context()}:${where.tag}\n`);
   });
 }

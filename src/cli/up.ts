@@ -1,20 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createOidcServer } from '../oidc/dev-issuer.js';
-import { issuerFrom, parseOidcConfig, type IssuerConfig } from '../oidc/config.js';
-import { createCaServer } from '../ca/server.js';
-import { buildTrustedRoot } from '../ca/trusted-root.js';
-import { createLogServer } from '../rekor/server.js';
-import { createRekorV2Server } from '../rekor-v2/server.js';
-import { pemBlocks } from '../crypto/index.js';
+import { parseOidcConfig, type IssuerConfig } from '../oidc/config.js';
 import { closeOnSignals } from '../server/index.js';
-import { createTsaServer } from '../tsa/server.js';
-import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
-import { createTrustFilesServer } from '../signing-config/server.js';
-import { SIGNING_CONFIG_FILE } from '../sign/stack.js';
+import { startStack } from '../demo/stack.js';
+import { parsePort } from './flags.js';
 import { CliError } from './output.js';
-import { parsePort } from './oidc.js';
+import { cliIo } from './io.js';
 
 export const DEFAULT_UP_PORTS = {
   oidc: 8080,
@@ -38,6 +31,8 @@ export interface DevStackOptions {
   logLevel?: string;
   /** Worker threads of the log (default: its own default). */
   logWorkers?: number;
+  /** The log's signing key (PKCS#8 PEM), shared with other replicas; default: created in DIR/log. */
+  logKeyFile?: string;
 }
 
 export interface DevStack {
@@ -57,136 +52,50 @@ export interface DevStack {
 }
 
 /**
- * The whole dev stack in one process: dev OIDC issuer, CA with its CT log, transparency log.
- * Writes DIR/trusted_root.json and DIR/stack.env.
+ * The whole dev stack in one process (demo/stack.ts startStack on `sigil up`'s ports, with the
+ * trust files server and no registry). Writes DIR/trusted_root.json and DIR/stack.env.
  */
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const dir = resolve(opts.dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const host = opts.host ?? '127.0.0.1';
   const base = opts.portBase;
-  const port = (name: keyof typeof DEFAULT_UP_PORTS, offset: number): number =>
-    base === undefined ? DEFAULT_UP_PORTS[name] : base === 0 ? 0 : base + offset;
-  const closers: (() => Promise<void>)[] = [];
-  const close = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch(() => undefined);
+  const ports = Object.fromEntries(
+    (Object.keys(DEFAULT_UP_PORTS) as (keyof typeof DEFAULT_UP_PORTS)[]).map((name, offset) => [
+      name,
+      base === undefined ? DEFAULT_UP_PORTS[name] : base === 0 ? 0 : base + offset,
+    ]),
+  );
+  const stack = await startStack({
+    dataDir: dir,
+    registry: 'none',
+    host: opts.host ?? '127.0.0.1',
+    ports,
+    trustFiles: true,
+    dataDirInEnv: false,
+    logWorkers: opts.logWorkers ?? availableParallelism(),
+    logLevel: opts.logLevel,
+    ...(opts.extraIssuers ? { extraIssuers: opts.extraIssuers } : {}),
+    ...(opts.logKeyFile ? { logKeyFile: opts.logKeyFile } : {}),
+  });
+  return {
+    oidcUrl: stack.oidc.url,
+    caUrl: stack.ca.url,
+    logUrl: stack.log.publicUrl,
+    logV2Url: stack.logV2.publicUrl,
+    tsaUrl: stack.tsa.timestampUrl,
+    trustFilesUrl: stack.trustFilesUrl!,
+    trustedRootPath: stack.trustedRootPath,
+    signingConfigPath: stack.signingConfigPath,
+    envPath: stack.envPath,
+    close: stack.close,
   };
-  try {
-    const oidc = await createOidcServer({
-      dataDir: join(dir, 'oidc'),
-      host,
-      port: port('oidc', 0),
-      logLevel: opts.logLevel,
-    });
-    closers.push(() => oidc.close());
-    const ca = await createCaServer({
-      dataDir: join(dir, 'ca'),
-      host,
-      port: port('ca', 1),
-      logLevel: opts.logLevel,
-      oidc: {
-        issuers: [
-          issuerFrom({ issuerUrl: oidc.issuer, type: 'github-workflow' }),
-          ...(opts.extraIssuers ?? []),
-        ],
-      },
-    });
-    closers.push(() => ca.close());
-    const log = await createLogServer({
-      dataDir: join(dir, 'log'),
-      host,
-      port: port('log', 2),
-      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-      ...(opts.logWorkers !== undefined ? { workers: opts.logWorkers } : {}),
-    });
-    closers.push(() => log.close());
-    const logV2 = await createRekorV2Server({
-      dataDir: join(dir, 'log-v2'),
-      host,
-      port: port('logV2', 5),
-      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-    });
-    closers.push(() => logV2.close());
-    const tsa = await createTsaServer({
-      dataDir: join(dir, 'tsa'),
-      host,
-      port: port('tsa', 3),
-      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-    });
-    closers.push(() => tsa.close());
-    const logKey = pemBlocks(log.publicKeyPem).find((b) => b.type === 'PUBLIC KEY');
-    if (!logKey || !ca.ct) throw new Error('log or CT key missing');
-    const start = validFrom(ca.ca.rootDer);
-    const root = buildTrustedRoot({
-      ca: { uri: ca.url, chainDer: [ca.ca.intermediateDer, ca.ca.rootDer] },
-      tsas: [{ uri: tsa.timestampUrl, chainDer: tsa.material.chainDer }],
-      tlogs: [
-        { baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom: start },
-        { baseUrl: logV2.publicUrl, publicKeyDer: logV2.publicKeyDer, validFrom: start },
-      ],
-      ctlogs: [{ baseUrl: `${ca.url}/ct`, publicKeyDer: ca.ct.publicKeyDer, validFrom: start }],
-    });
-    const trustedRootPath = join(dir, 'trusted_root.json');
-    const rootText = `${JSON.stringify(root, null, 2)}\n`;
-    writeFileSync(trustedRootPath, rootText);
-    const signingConfigPath = join(dir, SIGNING_CONFIG_FILE);
-    const signingText = `${JSON.stringify(
-      signingConfigToJson(
-        buildSigningConfig({
-          caUrl: ca.url,
-          oidcUrl: oidc.url,
-          rekorUrls: [log.publicUrl],
-          rekorV2Urls: [logV2.publicUrl],
-          tsaUrls: [tsa.timestampUrl],
-          validFrom: start,
-        }),
-      ),
-      null,
-      2,
-    )}\n`;
-    writeFileSync(signingConfigPath, signingText);
-    const files = await createTrustFilesServer({
-      files: { 'trusted_root.json': rootText, 'signing_config.json': signingText },
-      host,
-      port: port('trust', 4),
-      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-    });
-    closers.push(() => files.close());
-    const envPath = join(dir, 'stack.env');
-    writeFileSync(
-      envPath,
-      [
-        `SIGIL_OIDC_URL=${oidc.url}`,
-        `SIGIL_CA_URL=${ca.url}`,
-        `SIGIL_LOG_URL=${log.publicUrl}`,
-        `SIGIL_LOG_V2_URL=${logV2.publicUrl}`,
-        `SIGIL_TSA_URL=${tsa.timestampUrl}`,
-        `SIGIL_TRUSTED_ROOT=${trustedRootPath}`,
-        `SIGIL_SIGNING_CONFIG=${signingConfigPath}`,
-        '',
-      ].join('\n'),
-    );
-    return {
-      oidcUrl: oidc.url,
-      caUrl: ca.url,
-      logUrl: log.publicUrl,
-      logV2Url: logV2.publicUrl,
-      tsaUrl: tsa.timestampUrl,
-      trustFilesUrl: files.url,
-      trustedRootPath,
-      signingConfigPath,
-      envPath,
-      close,
-    };
-  } catch (e) {
-    await close();
-    throw e;
-  }
 }
 
-function validFrom(rootDer: Buffer): Date {
-  const root = buildTrustedRoot({ ca: { uri: 'x', chainDer: [rootDer] }, tlogs: [], ctlogs: [] });
-  return new Date((root.certificateAuthorities as { validFor: { start: string } }[])[0]!.validFor.start);
+interface UpFlags {
+  dataDir: string;
+  host: string;
+  portBase?: string;
+  oidcIssuers?: string;
+  logKey?: string;
 }
 
 export function register(program: Command): void {
@@ -202,7 +111,12 @@ export function register(program: Command): void {
       'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4, Rekor v2 log on N+5 (default 8080 / 5555 / 3000 / 5580 / 5581 / 3003)',
     )
     .option('--oidc-issuers <file>', 'more issuers for the CA to trust (YAML)')
-    .action(async (o: { dataDir: string; host: string; portBase?: string; oidcIssuers?: string }) => {
+    .option(
+      '--log-key <file>',
+      'log signing key (PKCS#8 PEM), to share with `sigil log serve` replicas (env SIGIL_LOG_KEY_FILE; default: created in DIR/log)',
+      cliIo().env.SIGIL_LOG_KEY_FILE,
+    )
+    .action(async (o: UpFlags) => {
       let extra: IssuerConfig[] = [];
       if (o.oidcIssuers) {
         try {
@@ -216,8 +130,9 @@ export function register(program: Command): void {
         host: o.host,
         ...(o.portBase !== undefined ? { portBase: parsePort(o.portBase) } : {}),
         extraIssuers: extra,
+        ...(o.logKey ? { logKeyFile: o.logKey } : {}),
       });
-      process.stdout.write(
+      cliIo().stdout.write(
         [
           `sigil up: OIDC issuer  ${stack.oidcUrl}`,
           `sigil up: CA           ${stack.caUrl} (CT log at ${stack.caUrl}/ct/v1/)`,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSigilError } from '../errors/index.js';
 import { readAttestations } from '../oci/cosign.js';
@@ -6,14 +5,15 @@ import { DEFAULT_PLATFORM, parsePlatform, readImageSignatures, type Platform } f
 // Modules of src/sign/ by name, not its index (start-up: see src/cli/commands.ts).
 import { bundleVerifyOutput, verifyBundleAttestations, verifyImageSignatures } from '../sign/image-verify.js';
 import { checkLines, cosignVerifyOutput } from '../sign/output.js';
-import { verifyImageAttestations, type VerifiedAttestation } from '../sign/attestation.js';
-import type { VerifiedImageBundle } from '../sign/image-bundle.js';
+import { verifyImageAttestations, type VerifiedAttestation } from '../oci/verify-attestations.js';
+import type { VerifiedImageBundle } from '../oci/verify-bundles.js';
 import { loadPublicKeyFile } from '../sign/keyfile.js';
 import { predicateTypeOf } from '../sign/statement.js';
 import { stackDefaults } from '../sign/stack.js';
 import {
   compilePolicy,
   createTrustMaterial,
+  loadTimestampSupport,
   type IdentityPolicy,
   type TrustMaterial,
   type VerificationPolicy,
@@ -22,7 +22,10 @@ import {
 import { pemBlocks } from '../crypto/index.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import type { TimestampAuthority } from '../timestamp/index.js';
-import { CliError } from './output.js';
+import { MAX_TRUSTED_ROOT_BYTES, readTextFlag, readTrustedRootFile } from './flags.js';
+import { CliError, printJson } from './output.js';
+import { attestationVerificationJson, imageVerificationJson } from './verify-json.js';
+import { cliIo } from './io.js';
 import {
   parseAnnotations,
   parseImage,
@@ -30,8 +33,6 @@ import {
   withRegistryFlags,
   type RegistryFlags,
 } from './sign.js';
-
-export const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 
 /** Identity and trust flags shared by verify, verify-attestation and verify-blob. */
 export interface VerifyFlags {
@@ -88,22 +89,14 @@ export function withVerifyFlags(c: Command): Command {
 }
 
 export function loadTrust(f: VerifyFlags): TrustMaterial {
-  const path = f.trustedRoot ?? stackDefaults(process.env, f.dataDir).trustedRoot;
+  const path = f.trustedRoot ?? stackDefaults(cliIo().env, f.dataDir).trustedRoot;
   if (path === undefined) {
     throw new CliError(
       'no trusted root: pass --trusted-root FILE',
       'start the stack with `sigil up` (it writes .sigil/trusted_root.json) or set SIGIL_TRUSTED_ROOT',
     );
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(
-      `cannot read trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  if (text.length > MAX_TRUSTED_ROOT_BYTES) throw new CliError(`trusted root ${path} is too large`);
+  const text = readTrustedRootFile(path);
   let trust: TrustMaterial;
   try {
     trust = createTrustMaterial(text);
@@ -119,9 +112,7 @@ export function loadTrust(f: VerifyFlags): TrustMaterial {
 function timestampChainAuthority(path: string): TimestampAuthority {
   let certChain: ParsedCertificate[];
   try {
-    const text = readFileSync(path, 'utf8');
-    if (text.length > MAX_TRUSTED_ROOT_BYTES)
-      throw new CliError(`timestamp certificate chain ${path} is too large`);
+    const text = readTextFlag(path, 'timestamp certificate chain', MAX_TRUSTED_ROOT_BYTES);
     certChain = pemBlocks(text)
       .filter((b) => b.type === 'CERTIFICATE')
       .map((b) => parseCertificate(b.der));
@@ -240,10 +231,11 @@ export function register(program: Command): void {
             'require these key=value pairs in the signed claims (repeatable)',
             (v: string, acc: string[]) => [...acc, v],
             [],
-          ),
+          )
+          .option('--json', "print one JSON document (docs/CLI-JSON.md) instead of cosign's claim list"),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags) => {
+  ).action(async (image: string, f: VerifyImageFlags) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -254,19 +246,22 @@ export function register(program: Command): void {
     const digest = ref.digest ?? (await client.resolveDigest(ref));
     const pinned = ref.withDigest(digest);
     const sigs = await readImageSignatures(client, pinned, { platform });
+    await loadTimestampSupport();
     const verified = verifyImageSignatures(trust, digest, sigs, policy, options, annotations);
-    process.stderr.write(
+    cliIo().stderr.write(
       checkLines(ref.toString(), [
         ...verified.bundles.map((v) => v.result),
         ...verified.legacy.map((v) => v.result),
       ]),
     );
+    if (f.json)
+      return printJson(imageVerificationJson(ref.toString(), digest, verified.bundles, verified.legacy));
     const docker = pinned.dockerReference();
     const lines = [
       ...verified.bundles.map((v) => bundleVerifyOutput(v, docker)),
       ...cosignVerifyOutput(verified.legacy),
     ];
-    process.stdout.write(`${JSON.stringify(lines)}\n`);
+    cliIo().stdout.write(`${JSON.stringify(lines)}\n`);
   });
 
   withImageReadFlags(
@@ -278,10 +273,11 @@ export function register(program: Command): void {
             'verify the in-toto attestations of a container image (cosign v3 bundle referrers and the legacy .att layout)',
           )
           .argument('<image>', 'REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]')
-          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)'),
+          .option('--type <type>', 'only accept this predicate type (slsaprovenance, custom, … or a URI)')
+          .option('--json', 'print one JSON document (docs/CLI-JSON.md) instead of the envelopes'),
       ),
     ),
-  ).action(async (image: string, f: VerifyFlags & RegistryFlags & ImageReadFlags & { type?: string }) => {
+  ).action(async (image: string, f: VerifyImageFlags & { type?: string }) => {
     const ref = parseImage(image);
     const policy = policyFromFlags(f);
     const options = verifyOptions(f);
@@ -302,6 +298,7 @@ export function register(program: Command): void {
       readImageSignatures(client, pinned, { platform, legacy: false }),
       readAttestations(client, pinned),
     ]);
+    await loadTimestampSupport();
     const errors: unknown[] = [];
     let bundles: VerifiedImageBundle[] = [];
     let legacy: VerifiedAttestation[] = [];
@@ -319,17 +316,20 @@ export function register(program: Command): void {
       errors.push(e);
     }
     if (bundles.length + legacy.length === 0) throw firstReal(errors);
-    process.stderr.write(
+    cliIo().stderr.write(
       checkLines(
         ref.toString(),
         [...bundles.map((v) => v.result), ...legacy.map((v) => v.result)],
         'attestations',
       ),
     );
+    if (f.json) return printJson(attestationVerificationJson(ref.toString(), digest, bundles, legacy));
     for (const v of bundles) {
       const content = (v.json as { dsseEnvelope?: unknown }).dsseEnvelope;
-      process.stdout.write(`${JSON.stringify(content)}\n`);
+      cliIo().stdout.write(`${JSON.stringify(content)}\n`);
     }
-    for (const v of legacy) process.stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
+    for (const v of legacy) cliIo().stdout.write(`${JSON.stringify(v.envelopeJson)}\n`);
   });
 }
+
+type VerifyImageFlags = VerifyFlags & RegistryFlags & ImageReadFlags & { json?: boolean };

@@ -1,5 +1,6 @@
 import { toSigilError } from '../errors/index.js';
 import { parseArgs } from './args.js';
+import { loadTimestampSupport } from '../verify/index.js';
 import { conformanceVerify } from './verify.js';
 import { conformanceSign } from './sign.js';
 
@@ -21,6 +22,7 @@ export async function conformanceMain(argv: readonly string[], io: Io = processI
   try {
     const args = parseArgs(argv);
     if (args.command === 'verify-bundle') {
+      await loadTimestampSupport();
       const result = conformanceVerify(args);
       io.stderr('Verified OK\n');
       io.stdout(`${JSON.stringify(result)}\n`);

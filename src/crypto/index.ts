@@ -6,3 +6,4 @@ export * from './keys.js';
 export * from './signature.js';
 export * from './prehashed.js';
 export * from './verifying-key.js';
+export * from './json-depth.js';

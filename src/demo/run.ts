@@ -2,15 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdmissionServer } from '../admission/server.js';
-import { main } from '../cli/main.js';
 import { RegistryClient, parseReference, pushImage, readImageSignatures, tinyImage } from '../oci/index.js';
-import { createTrustMaterial } from '../verify/index.js';
+import { createTrustMaterial, loadTimestampSupport } from '../verify/index.js';
 import { verifyImageSignatures } from '../sign/image-verify.js';
 import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
 import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
 import { startAdmission, startStack, type Stack } from './stack.js';
 import { logEntryLines } from './log-entry.js';
-import type { RegistryChoice } from './registry.js';
+import type { RegistryChoice } from './registry/index.js';
 
 export interface DemoOptions {
   /** Keep data here (default: a temporary directory, removed at the end). */
@@ -20,7 +19,15 @@ export interface DemoOptions {
   write?: (text: string) => void;
   /** Leave the stack running after the demo (the caller closes it). */
   keepRunning?: boolean;
+  /** The CLI's entry point (`main` of src/cli), handed in so the demo signs as a CI step would. */
+  cli: CliEntry;
 }
+
+/** Runs one CLI command in the world it is given; resolves to its exit code. */
+export type CliEntry = (
+  argv: string[],
+  io: { env: Record<string, string>; stderr: { write(text: string): unknown } },
+) => Promise<number>;
 
 export interface DemoOutcome {
   pod: string;
@@ -41,27 +48,23 @@ export interface DemoResult {
 
 /**
  * Runs `sigil sign --yes IMAGE` through the CLI's own entry point, as a CI step would, with the
- * runner's environment in place; returns what it printed. In-process: a second Node process
+ * runner's environment handed to it; returns what it printed. In-process: a second Node process
  * would spend seconds compiling the CLI again.
  */
-async function runSign(image: string, env: Record<string, string>, extra: string[] = []): Promise<string[]> {
-  const saved = { ...process.env };
-  const write = process.stderr.write.bind(process.stderr);
+async function runSign(
+  cli: CliEntry,
+  image: string,
+  env: Record<string, string>,
+  extra: string[] = [],
+): Promise<string[]> {
   let out = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stderr.write;
-  let code: number;
-  try {
-    for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
-    Object.assign(process.env, env);
-    code = await main(['sign', '--yes', ...extra, image]);
-  } finally {
-    process.stderr.write = write;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+  const stderr = {
+    write: (text: string): boolean => {
+      out += text;
+      return true;
+    },
+  };
+  const code = await cli(['sign', '--yes', ...extra, image], { env, stderr });
   const lines = out.split('\n').filter((l) => l.trim() !== '');
   if (code !== 0) throw new Error(`sigil sign exited with ${code}:\n${lines.join('\n')}`);
   return lines;
@@ -157,12 +160,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     ] as const) {
       const image = `${host}/shop/${name}@${digest}`;
       say(`   $ sigil sign --yes ${image}`);
-      for (const l of await runSign(image, ciEnv)) say(`     │ ${l}`);
+      for (const l of await runSign(opts.cli, image, ciEnv)) say(`     │ ${l}`);
     }
     say('   An older pipeline step still writes the pre-v3 cosign layout (sha256-<hex>.sig):');
     const shippingImage = `${host}/shop/rs-shipping@${shipping}`;
     say(`   $ sigil sign --yes --legacy-layout ${shippingImage}`);
-    for (const l of await runSign(shippingImage, ciEnv, ['--legacy-layout'])) say(`     │ ${l}`);
+    for (const l of await runSign(opts.cli, shippingImage, ciEnv, ['--legacy-layout'])) say(`     │ ${l}`);
     say(`   Another workflow (${OTHER_WORKFLOW}) of the same repository signs rs-ratings:`);
     const nightlyRef = `${DEMO_REPOSITORY}/${OTHER_WORKFLOW}@refs/heads/main`;
     const nightlyToken = await stack.oidc.mint({
@@ -172,40 +175,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     const ratingsImage = `${host}/shop/rs-ratings@${ratings}`;
     say(`   $ sigil sign --yes ${ratingsImage}`);
-    for (const l of await runSign(ratingsImage, runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken })))
+    for (const l of await runSign(
+      opts.cli,
+      ratingsImage,
+      runnerEnv(stack, { SIGSTORE_ID_TOKEN: nightlyToken }),
+    ))
       say(`     │ ${l}`);
     say('   Someone with push access moves the tag rs-catalogue:v1 to other content after signing:');
     await push('rs-catalogue:v1', 'catalogue v1 with a backdoor');
 
     say('');
     say('4. Kubernetes asks the admission webhook about five pods (AdmissionReview over HTTPS, /mutate)');
-    const cases: { pod: string; image: string; expected: 'admitted' | 'denied'; why: string }[] = [
-      {
-        pod: 'cart',
-        image: `${host}/shop/rs-cart:v1`,
-        expected: 'admitted',
-        why: 'signed by CI-CD.yml, cosign v3 bundle',
-      },
-      {
-        pod: 'shipping',
-        image: `${host}/shop/rs-shipping:v1`,
-        expected: 'admitted',
-        why: 'signed by CI-CD.yml, legacy .sig layout',
-      },
-      { pod: 'payment', image: `${host}/shop/rs-payment:v1`, expected: 'denied', why: 'never signed' },
-      {
-        pod: 'catalogue',
-        image: `${host}/shop/rs-catalogue:v1`,
-        expected: 'denied',
-        why: 'tag moved after signing',
-      },
-      {
-        pod: 'ratings',
-        image: `${host}/shop/rs-ratings:v1`,
-        expected: 'denied',
-        why: `signed by ${OTHER_WORKFLOW}`,
-      },
-    ];
+    const cases = (
+      [
+        ['cart', 'admitted', 'signed by CI-CD.yml, cosign v3 bundle'],
+        ['shipping', 'admitted', 'signed by CI-CD.yml, legacy .sig layout'],
+        ['payment', 'denied', 'never signed'],
+        ['catalogue', 'denied', 'tag moved after signing'],
+        ['ratings', 'denied', `signed by ${OTHER_WORKFLOW}`],
+      ] as const
+    ).map(([pod, expected, why]) => ({ pod, image: `${host}/shop/rs-${pod}:v1`, expected, why }));
     const outcomes: DemoOutcome[] = [];
     for (const c of cases) {
       const answer = await sendReview(`${admission.url}/mutate`, admission.caPem!, podReview(c.pod, c.image));
@@ -253,6 +242,7 @@ async function printTrustChain(
   const ref = parseReference(image);
   const trust = createTrustMaterial(stack.trustedRoot);
   const sigs = await readImageSignatures(client, ref);
+  await loadTimestampSupport();
   const verified = verifyImageSignatures(
     trust,
     ref.digest!,
@@ -266,8 +256,7 @@ async function printTrustChain(
   const what = verified.bundles[0]
     ? `DSSE signature over the in-toto statement (cosign v3 bundle, an OCI referrer) naming`
     : 'signature over the simple-signing payload naming';
-  const bundleJson = verified.bundles[0]?.json;
-  const log = await logEntryLines(stack, trust, r, bundleJson);
+  const log = await logEntryLines(stack, trust, r, verified.bundles[0]?.json);
   const cert = r.certificate!;
   const id = r.identity!;
   const minutes = Math.round((Date.parse(cert.notAfter) - Date.parse(cert.notBefore)) / 60_000);

@@ -1,79 +1,34 @@
 import { SigilError, toSigilError } from '../errors/index.js';
-import { EMPTY_ROOT, inclusionProof, leafHash } from '../merkle/index.js';
-import { composingSource } from './hash-source.js';
-import type { LogStore, NewEntry, NodeHash } from './store/types.js';
+import { leafHash } from '../merkle/index.js';
+import {
+  batchResults,
+  firstOfEach,
+  sequence,
+  type InFlightBatch,
+  type Pending,
+  type Sequenced,
+} from './batch.js';
+import type { LogStore } from './store/types.js';
 import { checkAppend } from './limits.js';
 import { TreeReader } from './reader.js';
-import { TreeCache } from './tree-cache.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  StoredEntry,
-  TransparencyLog,
-  TreeHead,
-  TreeHeadSigner,
-} from './types.js';
+import { restoreTree } from './restore.js';
+import type { TreeCache } from './tree-cache.js';
+import {
+  DEFAULT_CACHE_WINDOW,
+  DEFAULT_HOT_LEVEL,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_PENDING,
+  type Log,
+  type LogConfig,
+  type LogStats,
+} from './config.js';
+import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner } from './types.js';
 
-export const DEFAULT_MAX_BATCH = 1024;
-export const DEFAULT_MAX_PENDING = 20_000;
-/**
- * Levels at and above this stay in memory entirely (about size / 2^(HOT_LEVEL-1) hashes, ~170
- * bytes each): at 10 M entries ~50 MB more than level 10 and an open ~2 s longer, and a random
- * inclusion proof reads 6 nodes from the store instead of 10 (10 M entries on SQLite, 5,000
- * random proofs: p99 1.8–2.5 ms against 2.8–3.9 ms at level 10).
- */
-export const DEFAULT_HOT_LEVEL = 6;
-/** Below the hot level, nodes of this many most recent leaves stay in memory. */
-export const DEFAULT_CACHE_WINDOW = 65_536;
+export * from './config.js';
+
 const COLD_CACHE_LIMIT = 65_536;
 /** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
 const PIPELINE_DEPTH = 2;
-/** Leaves whose low-level nodes are loaded at open (the window then fills as entries arrive). */
-const OPEN_WINDOW = 4096;
-
-export interface LogConfig {
-  store: LogStore;
-  signTreeHead: TreeHeadSigner;
-  /** Most appends committed in one transaction. */
-  maxBatch?: number;
-  /** Appends waiting beyond this are refused with PUSHBACK (503 + Retry-After). */
-  maxPending?: number;
-  /** Clock in Unix milliseconds. */
-  now?: () => number;
-  hotLevel?: number;
-  cacheWindow?: number;
-  /**
-   * Per-entry attestations (e.g. Rekor signed entry timestamps), produced for a batch's new
-   * entries (index and integratedTime assigned) while the batch commits, so the signing overlaps
-   * the fsync instead of following it. Results reach appenders only after the durable commit,
-   * as `attestation` on their AppendResult; if it fails, results carry none.
-   */
-  attest?: (entries: readonly StoredEntry[]) => Promise<readonly Buffer[]>;
-}
-
-export interface LogStats {
-  /** Durable batch commits since open (the initial empty tree head is not counted). */
-  commits: number;
-  failedCommits: number;
-  /** New entries committed since open. */
-  appended: number;
-  duplicates: number;
-  pending: number;
-  largestBatch: number;
-}
-
-/** The log core as createLog returns it: the personality contract plus operational figures. */
-export interface Log extends TransparencyLog {
-  stats(): LogStats;
-}
-
-interface Pending {
-  leaf: Buffer;
-  leafHash: Buffer;
-  indexKeys: readonly string[];
-  resolve(r: AppendResult): void;
-  reject(e: unknown): void;
-}
 
 /**
  * Opens the log over `store`: restores the tree (checking that the stored nodes reproduce the
@@ -83,23 +38,6 @@ export async function createLog(config: LogConfig): Promise<Log> {
   const log = new LogCore(config);
   await log.init();
   return log;
-}
-
-interface InFlightBatch {
-  batch: Pending[];
-  firstByHash: Map<string, Pending>;
-  /** Entries stored before the batch or in flight ahead of it, by hex leaf hash. */
-  known: Map<string, StoredEntry>;
-  byHash: Map<string, StoredEntry>;
-  entries: NewEntry[];
-  previousSize: number;
-  head: TreeHead;
-  committing: Promise<void>;
-  attesting: Promise<readonly Buffer[] | undefined> | undefined;
-}
-
-function copyProof(proof: readonly Uint8Array[]): Buffer[] {
-  return proof.map((p) => Buffer.from(p));
 }
 
 class LogCore implements Log {
@@ -168,44 +106,13 @@ class LogCore implements Log {
   /** Rebuilds the in-memory state from the store (at open and after a failed commit). */
   private async reload(): Promise<void> {
     this.reader.clear();
-    const state = await this.store.load();
-    let head = state.treeHead;
-    if (head === undefined) {
-      const stray = await this.store.getEntries(0, 1);
-      if (stray.length > 0) throw new SigilError('STORAGE_FAILURE', 'log store has entries but no tree head');
-      const timestamp = this.now();
-      head = { size: 0, rootHash: EMPTY_ROOT, timestamp, signed: this.sign(0, EMPTY_ROOT, timestamp) };
-      await this.store.commitBatch({ previousSize: 0, entries: [], nodes: [], treeHead: head });
-    }
-    const size = head.size;
-    const cache = new TreeCache(this.hotLevel, this.cacheWindow);
-    for (let level = 0; 2 ** level <= size; level++) {
-      const count = TreeCache.countAt(size, level);
-      const from = cache.keepFrom(size, level, Math.min(OPEN_WINDOW, this.cacheWindow));
-      const hashes = await this.store.getNodeRange(level, from, count - from);
-      if (hashes.length !== count - from) {
-        throw new SigilError(
-          'STORAGE_FAILURE',
-          `log store lacks tree nodes at level ${level} (tree size ${size})`,
-        );
-      }
-      cache.setLevel(level, from, hashes);
-    }
-    cache.size = size;
-    const beyond = await this.store.getEntries(size, 1);
-    if (beyond.length > 0)
-      throw new SigilError('STORAGE_FAILURE', `log store has entries beyond its tree head (${size})`);
-    const root =
-      size === 0
-        ? EMPTY_ROOT
-        : composingSource(cache.get.bind(cache), new Map(), new Map()).hashRange(0, size);
-    if (!root.equals(head.rootHash)) {
-      throw new SigilError(
-        'STORAGE_FAILURE',
-        `stored tree of size ${size} does not match its signed tree head`,
-      );
-    }
-    this.treeId = state.treeId;
+    const { treeId, head, cache } = await restoreTree(this.store, {
+      sign: this.sign,
+      now: this.now,
+      hotLevel: this.hotLevel,
+      cacheWindow: this.cacheWindow,
+    });
+    this.treeId = treeId;
     this.cache = cache;
     this.head = head;
     this.tipHead = head;
@@ -227,8 +134,16 @@ class LogCore implements Log {
       );
     }
     const copy = Buffer.from(leaf);
+    const hash = leafHash(copy);
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ leaf: copy, leafHash: leafHash(copy), indexKeys: [...indexKeys], resolve, reject });
+      this.queue.push({
+        leaf: copy,
+        leafHash: hash,
+        key: hash.toString('hex'),
+        indexKeys: [...indexKeys],
+        resolve,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -290,15 +205,7 @@ class LogCore implements Log {
         throw new SigilError('STORAGE_FAILURE', 'log store is unavailable', { cause: e });
       }
     }
-    const firstByHash = new Map<string, Pending>();
-    const unique: Pending[] = [];
-    for (const p of batch) {
-      const key = p.leafHash.toString('hex');
-      if (!firstByHash.has(key)) {
-        firstByHash.set(key, p);
-        unique.push(p);
-      }
-    }
+    const { firstByHash, unique } = firstOfEach(batch);
     // Known entries: stored ones (looked up first unless the store refuses duplicates itself at
     // commit: then a conflict sends the batches back with `verifyStored` set) and entries of
     // batches still in flight.
@@ -309,34 +216,19 @@ class LogCore implements Log {
       this.verifyStored = false;
     }
     for (const p of unique) {
-      const key = p.leafHash.toString('hex');
-      const e = this.unsettled.get(key);
-      if (e !== undefined && !known.has(key)) known.set(key, e);
+      const e = this.unsettled.get(p.key);
+      if (e !== undefined && !known.has(p.key)) known.set(p.key, e);
     }
 
     const previousSize = this.tipSize;
     const integratedTime = Math.floor(this.now() / 1000);
-    const entries: NewEntry[] = [];
-    const nodes: NodeHash[] = [];
-    const byHash = new Map<string, StoredEntry>(known);
     let head = this.tipHead;
     let attesting: Promise<readonly Buffer[] | undefined> | undefined;
     let committing: Promise<void> = Promise.resolve();
+    let sequenced: Sequenced = { entries: [], nodes: [], byHash: known };
     try {
-      for (const p of unique) {
-        const key = p.leafHash.toString('hex');
-        if (known.has(key)) continue;
-        const entry: NewEntry = {
-          index: previousSize + entries.length,
-          leaf: p.leaf,
-          leafHash: p.leafHash,
-          integratedTime,
-          indexKeys: p.indexKeys,
-        };
-        entries.push(entry);
-        byHash.set(key, entry);
-        for (const n of this.cache.append(p.leafHash)) nodes.push(n);
-      }
+      sequenced = sequence(unique, known, previousSize, integratedTime, this.cache);
+      const { entries, nodes, byHash } = sequenced;
       if (entries.length > 0) {
         const size = previousSize + entries.length;
         const rootHash = await this.reader.withSource((src) => src.hashRange(0, size) as Buffer);
@@ -357,7 +249,7 @@ class LogCore implements Log {
         committing.catch(() => undefined);
         this.tipSize = size;
         this.tipHead = head;
-        for (const e of entries) this.unsettled.set(e.leafHash.toString('hex'), e);
+        for (const [key, e] of byHash) if (!known.has(key)) this.unsettled.set(key, e);
       }
     } catch (e) {
       this.needsReload = true;
@@ -367,12 +259,13 @@ class LogCore implements Log {
         `log commit failed: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
+    const { entries, byHash } = sequenced;
     const inflight: InFlightBatch = {
       batch,
       firstByHash,
       known,
-      byHash,
       entries,
+      byHash,
       previousSize,
       head,
       committing,
@@ -412,7 +305,7 @@ class LogCore implements Log {
       this.schedule();
       return;
     } finally {
-      for (const e of b.entries) this.unsettled.delete(e.leafHash.toString('hex'));
+      for (const key of b.byHash.keys()) if (!b.known.has(key)) this.unsettled.delete(key);
     }
     if (this.inflight[0] !== b) {
       // A batch behind a failed one is normally refused by the store too (its previous size); if
@@ -423,7 +316,7 @@ class LogCore implements Log {
       return;
     }
     this.inflight.shift();
-    const { batch, head, entries, previousSize } = b;
+    const { batch, head, entries } = b;
     if (entries.length > 0) {
       this.head = head;
       this.cache.trim();
@@ -433,28 +326,11 @@ class LogCore implements Log {
     }
     try {
       const attestations = b.attesting === undefined ? undefined : await b.attesting;
-      const results = await this.reader.withSource((src) =>
-        batch.map((p) => {
-          const entry = b.byHash.get(p.leafHash.toString('hex'))!;
-          return { entry, proof: inclusionProof(src, entry.index, head.size) };
-        }),
-      );
-      results.forEach((r, i) => {
-        const p = batch[i]!;
-        const key = p.leafHash.toString('hex');
-        const duplicate = b.known.has(key) || b.firstByHash.get(key) !== p;
-        if (duplicate) this.counters.duplicates += 1;
-        const e = r.entry;
-        const result: AppendResult = {
-          entry: { index: e.index, leaf: e.leaf, leafHash: e.leafHash, integratedTime: e.integratedTime },
-          duplicate,
-          treeHead: head,
-          inclusionProof: copyProof(r.proof),
-        };
-        const attestation = duplicate ? undefined : attestations?.[e.index - previousSize];
-        if (attestation !== undefined) result.attestation = attestation;
-        p.resolve(result);
-      });
+      const results = await this.reader.withSource((src) => batchResults(b, src, attestations));
+      for (const { pending, result } of results) {
+        if (result.duplicate) this.counters.duplicates += 1;
+        pending.resolve(result);
+      }
     } catch (e) {
       const err = toSigilError(e, 'STORAGE_FAILURE');
       for (const p of batch) p.reject(err);

@@ -20,7 +20,8 @@ import {
 import { connectClient, describeDatabaseUrl, newPool } from './store/pg/connect.js';
 import { Forwarder } from './forwarder.js';
 import { TreeReader } from './reader.js';
-import { PendingQueue, type PendingRow } from './store/pg/pending.js';
+import { PendingQueue } from './store/pg/pending.js';
+import { PendingPump } from './pump.js';
 import { PgReads } from './store/pg/reads.js';
 import {
   checkSchemaName,
@@ -33,8 +34,6 @@ import {
 export const DEFAULT_LOCK_RETRY_MS = 500;
 export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
-const PUMP_MAX = 1000;
-const PUMP_IN_FLIGHT = 4000;
 const OPEN_WAIT_MS = 30_000;
 /** Tree nodes a follower keeps (they never change; a proof needs about 2 log2(size)). */
 const NODE_CACHE_LIMIT = 200_000;
@@ -118,11 +117,7 @@ class Replica implements ReplicatedLog {
   private readonly forwarder: Forwarder;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
-  private pumping = false;
-  private pumpAgain = false;
-  /** Queue ids handed to the core and not yet deleted (or given up on): the pump skips them. */
-  private readonly pumped = new Set<number>();
-  private wakePump: (() => void) | undefined;
+  private readonly pump: PendingPump;
 
   constructor(private readonly config: ReplicatedLogConfig) {
     this.schema = checkSchemaName(config.schema ?? DEFAULT_PG_SCHEMA);
@@ -142,6 +137,11 @@ class Replica implements ReplicatedLog {
       appendTimeoutMs: config.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS,
       closed: () => this.closed,
       queued: () => this.refresh(),
+    });
+    this.pump = new PendingPump({
+      queue: this.queueTable,
+      core: () => this.core,
+      closed: () => this.closed,
     });
   }
 
@@ -172,7 +172,7 @@ class Replica implements ReplicatedLog {
       if (now - last >= (this.config.pollMs ?? DEFAULT_POLL_MS)) {
         last = now;
         this.refresh();
-        this.pump();
+        this.pump.run();
       }
       this.forwarder.expire(now);
     }, every);
@@ -187,7 +187,7 @@ class Replica implements ReplicatedLog {
     const c = await connectClient(this.config.databaseUrl, 'sigil-log-listen');
     c.on('notification', (n) => {
       if (n.channel === headChannel(this.schema)) this.refresh();
-      else if (n.channel === pendingChannel(this.schema)) this.pump();
+      else if (n.channel === pendingChannel(this.schema)) this.pump.run();
     });
     const drop = (): void => {
       if (this.listener === c) this.listener = undefined;
@@ -243,8 +243,8 @@ class Replica implements ReplicatedLog {
       store.onLost(() => this.demote());
       this.core = core;
       this.head = core.latestTreeHead();
-      this.pumped.clear();
-      this.pump();
+      this.pump.reset();
+      this.pump.run();
     } catch {
       const c = this.candidate;
       this.candidate = undefined;
@@ -297,68 +297,6 @@ class Replica implements ReplicatedLog {
     })().finally(() => {
       this.refreshing = undefined;
     });
-  }
-
-  /**
-   * Sequencer only: integrates appends that other replicas queued, then deletes them. Reads run
-   * ahead of integration (up to PUMP_IN_FLIGHT rows) so the queue feeds whole batches to the core;
-   * each read skips the rows in `pumped`, and rows leave it once deleted or failed, so a failed
-   * row is read again (rows integrated meanwhile come back as duplicates). A notification that
-   * arrives while a pump runs makes it go round again, even after its last read.
-   */
-  private pump(): void {
-    if (!this.core) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      this.wakePump?.();
-      return;
-    }
-    this.pumping = true;
-    void (async () => {
-      const inFlight = new Set<Promise<void>>();
-      try {
-        do {
-          this.pumpAgain = false;
-          for (;;) {
-            const core = this.core;
-            if (!core || this.closed) return;
-            while (this.pumped.size >= PUMP_IN_FLIGHT && inFlight.size > 0) await Promise.race(inFlight);
-            // Only this loop adds to `pumped`, so the rows read are all new.
-            const rows = await this.queueTable.next([...this.pumped], PUMP_MAX);
-            if (rows.length === 0) break;
-            for (const r of rows) this.pumped.add(r.id);
-            const p = this.integrate(core, rows).finally(() => {
-              for (const r of rows) this.pumped.delete(r.id);
-              inFlight.delete(p);
-            });
-            inFlight.add(p);
-          }
-          // Rows queued from now on are announced by a notification: it ends this wait early.
-          while (!this.pumpAgain && inFlight.size > 0) {
-            await Promise.race([...inFlight, new Promise<void>((r) => (this.wakePump = r))]);
-            this.wakePump = undefined;
-          }
-        } while (this.pumpAgain && !this.closed);
-      } catch {
-        // database unreachable: the next notification or poll retries
-      } finally {
-        this.pumping = false;
-      }
-    })();
-  }
-
-  private async integrate(core: Log, rows: PendingRow[]): Promise<void> {
-    const settled = await Promise.allSettled(
-      rows.map((r) => core.append(r.leaf, { indexKeys: parseKeys(r.index_keys) })),
-    );
-    // Rows the core refuses as malformed would be refused forever: drop them too.
-    const done = rows.filter((_, i) => {
-      const st = settled[i]!;
-      return (
-        st.status === 'fulfilled' || ['INVALID_INPUT', 'TOO_LARGE'].includes((st.reason as SigilError)?.code)
-      );
-    });
-    await this.queueTable.delete(done.map((r) => r.id)).catch(() => undefined);
   }
 
   getEntry(index: number): Promise<StoredEntry | undefined> {
@@ -424,14 +362,5 @@ class Replica implements ReplicatedLog {
     await this.listener?.end().catch(() => undefined);
     await this.candidate?.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
-  }
-}
-
-function parseKeys(text: string): string[] {
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
-  } catch {
-    return [];
   }
 }

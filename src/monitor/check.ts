@@ -7,13 +7,13 @@ import { parseVerifierMaterial } from '../rekor/kinds/index.js';
 import type { RekorClient } from '../rekor/client.js';
 import { verifiedCheckpoint } from './checkpoint.js';
 import { checkRotation } from './rotation.js';
-import { MONITOR_STATE_VERSION, type MonitorState } from './state.js';
+import { MONITOR_STATE_VERSION, type AlertKind, type MonitorState } from './state.js';
+
+export type { AlertKind };
 
 /** Entries fetched per run for --identity (the rest wait for the next run). */
 export const MAX_IDENTITY_ENTRIES_PER_RUN = 10_000;
 const RETRIEVE_BATCH = 10;
-
-export type AlertKind = 'rollback' | 'fork' | 'bad-signature' | 'identity';
 
 export interface Alert {
   kind: AlertKind;

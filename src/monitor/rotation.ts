@@ -2,8 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { verifyConsistency } from '../merkle/index.js';
 import type { LogInfo, RekorClient } from '../rekor/client.js';
 import { verifiedCheckpoint } from './checkpoint.js';
-import type { AlertKind } from './check.js';
-import type { MonitorState } from './state.js';
+import type { AlertKind, MonitorState } from './state.js';
 
 export interface RotationFinding {
   kind: AlertKind;

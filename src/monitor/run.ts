@@ -1,10 +1,14 @@
 import { SigilError } from '../errors/index.js';
+import { fetchBounded } from '../http/index.js';
 import { RekorClient } from '../rekor/client.js';
+import { compileLinearRegExp } from '../verify/linear-regex.js';
 import { checkLog, type Alert } from './check.js';
 import { loadState, saveState } from './state.js';
 
 export const MAX_IDENTITY_REGEX = 256;
 const WEBHOOK_TIMEOUT_MS = 10_000;
+/** The webhook's answer is read and dropped; past this it is cut off. */
+const MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024;
 
 export interface MonitorConfig {
   logUrl: string;
@@ -30,15 +34,17 @@ async function notify(
   report: (line: string) => void,
 ): Promise<void> {
   try {
-    const res = await fetch(webhook, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ logUrl, ...alert }),
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-      redirect: 'error',
+    const res = await fetchBounded(webhook, {
+      timeoutMs: WEBHOOK_TIMEOUT_MS,
+      maxBytes: MAX_WEBHOOK_ANSWER_BYTES,
+      what: 'the webhook',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ logUrl, ...alert }),
+      },
     });
-    await res.arrayBuffer();
-    if (!res.ok) report(`sigil: warning: webhook answered ${res.status}`);
+    if (res.status < 200 || res.status > 299) report(`sigil: warning: webhook answered ${res.status}`);
   } catch (e) {
     report(`sigil: warning: webhook failed: ${(e as Error).message}`);
   }
@@ -57,12 +63,16 @@ export async function monitorOnce(cfg: MonitorConfig): Promise<RoundResult> {
   return { alerts: r.alerts, consistent: r.consistent, size: r.state.size };
 }
 
+/**
+ * The identity pattern, case-insensitive, through the verifier's linear-time compiler: subjects
+ * come from log entries anyone may write, so matching must not backtrack.
+ */
 export function compileIdentity(source: string): RegExp {
   if (source.length === 0 || source.length > MAX_IDENTITY_REGEX) {
     throw new SigilError('INVALID_INPUT', `--identity must be 1–${MAX_IDENTITY_REGEX} characters`);
   }
   try {
-    return new RegExp(source, 'i');
+    return compileLinearRegExp(source, { ignoreCase: true });
   } catch (e) {
     throw new SigilError('INVALID_INPUT', `--identity is not a regular expression: ${(e as Error).message}`);
   }

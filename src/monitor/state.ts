@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { SigilError } from '../errors/index.js';
 
+/** What the monitor alerts on. */
+export type AlertKind = 'rollback' | 'fork' | 'bad-signature' | 'identity';
+
 export const MONITOR_STATE_VERSION = 1;
 const MAX_STATE_BYTES = 1024 * 1024;
 

@@ -77,7 +77,10 @@ export function parseDockerConfig(text: string): Map<string, Credentials> {
 }
 
 /** Path of the docker config: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+export function dockerConfigPath(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string = homedir(),
+): string {
   return join(env.DOCKER_CONFIG || join(home, '.docker'), 'config.json');
 }
 
@@ -85,7 +88,7 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env, home: str
  * Credentials from the docker config file (missing file = none). Credential helpers
  * (`credsStore`, `credHelpers`) are not run. Call this once at the edge (CLI, server config).
  */
-export function loadDockerCredentials(path: string = dockerConfigPath()): CredentialStore {
+export function loadDockerCredentials(path: string): CredentialStore {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,3 +1,4 @@
+import { COSIGN_ANNOTATIONS } from '../bundle/index.js';
 import { SigilError, isSigilError } from '../errors/index.js';
 import type { RegistryClient } from './client.js';
 import { descriptorOf, type ImageBlob } from './image.js';
@@ -5,22 +6,14 @@ import { MAX_SIGNATURES } from './manifest.js';
 import { MEDIA_TYPES, isIndex, type Descriptor } from './media-types.js';
 import { ImageReference, parseDigest } from './reference.js';
 
-/** Layer annotation names of cosign's tag-based layout (WIRE.md §6.1). */
-export const COSIGN_ANNOTATIONS = {
-  signature: 'dev.cosignproject.cosign/signature',
-  certificate: 'dev.sigstore.cosign/certificate',
-  chain: 'dev.sigstore.cosign/chain',
-  bundle: 'dev.sigstore.cosign/bundle',
-  rfc3161Timestamp: 'dev.sigstore.cosign/rfc3161timestamp',
-  predicateType: 'predicateType',
-} as const;
+export { COSIGN_ANNOTATIONS };
 
 export type AttachmentKind = 'sig' | 'att' | 'sbom';
 
 /** `sha256-<hex>.sig` (or `.att`, `.sbom`) for a manifest digest. */
-export function attachmentTag(digest: string, kind: AttachmentKind = 'sig'): string {
+export function attachmentTag(digest: string, kind: AttachmentKind = 'sig', prefix = ''): string {
   const { algorithm, hex } = parseDigest(digest);
-  return `${algorithm}-${hex}.${kind}`;
+  return `${prefix}${algorithm}-${hex}.${kind}`;
 }
 
 /**
@@ -31,11 +24,12 @@ export function triangulate(
   image: ImageReference,
   kind: AttachmentKind = 'sig',
   repository?: ImageReference,
+  tagPrefix?: string,
 ): ImageReference {
   if (!image.digest)
     throw new SigilError('INVALID_REFERENCE', `${image.toString()} has no digest: resolve the tag first`);
   const where = repository ?? image;
-  return new ImageReference(where.registry, where.repository, attachmentTag(image.digest, kind));
+  return new ImageReference(where.registry, where.repository, attachmentTag(image.digest, kind, tagPrefix));
 }
 
 /** One signature as cosign stores it: a layer holding the payload, with annotations. */
@@ -93,6 +87,8 @@ export interface WriteResult {
 export interface AttachmentOptions {
   /** Store attachments in this repository instead of the image's (cosign's COSIGN_REPOSITORY). */
   repository?: ImageReference;
+  /** Prefix of the attachment tags (cosign's `--attachment-tag-prefix`, Kyverno's `source.tagPrefix`). */
+  tagPrefix?: string;
   /** Refuse to read or grow past this many layers (default 100). */
   maxLayers?: number;
 }
@@ -151,7 +147,7 @@ async function appendLayer(
   opts: AttachmentOptions,
 ): Promise<WriteResult> {
   const max = opts.maxLayers ?? MAX_SIGNATURES;
-  const target = triangulate(image, kind, opts.repository);
+  const target = triangulate(image, kind, opts.repository, opts.tagPrefix);
   const layers = await existingLayers(client, target, max);
   const desc = descriptorOf(blob);
   if (layers.some((l) => l.digest === desc.digest && isSame(l))) {
@@ -228,7 +224,7 @@ export async function readAttachment(
   opts: AttachmentOptions = {},
 ): Promise<AttachedLayer[]> {
   const max = opts.maxLayers ?? MAX_SIGNATURES;
-  const target = triangulate(image, kind, opts.repository);
+  const target = triangulate(image, kind, opts.repository, opts.tagPrefix);
   const layers = await existingLayers(client, target, max);
   const out: AttachedLayer[] = [];
   for (const l of layers) {

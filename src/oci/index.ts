@@ -6,8 +6,6 @@ export * from './client.js';
 export * from './image.js';
 export * from './simple-signing.js';
 export * from './cosign.js';
-export * from './registry-store.js';
-export * from './registry-server.js';
 export * from './referrers.js';
 export * from './signatures.js';
 export * from './pull-secrets.js';

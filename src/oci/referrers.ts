@@ -284,3 +284,55 @@ export async function readBundleReferrers(
   const out = perReferrer.flat();
   return out;
 }
+
+/** Kyverno's bounds on typed referrers (imagedataloader: maxReferrersCount, maxPayloadSize). */
+export const MAX_ARTIFACT_REFERRERS = 50;
+export const MAX_ARTIFACT_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+export interface ArtifactReferrer {
+  /** The referrer manifest's digest (what a signature on the referrer names). */
+  digest: string;
+  /** Its one layer, digest-checked. */
+  payload: Buffer;
+}
+
+/**
+ * The referrers of `pinned` whose artifactType is `artifactType` (Kyverno's FetchReferrers
+ * filters on the index descriptor), each fetched by digest and kept when its own artifact type
+ * agrees, its subject is this digest and it holds exactly one layer (FetchReferrerData), that
+ * layer read within MAX_ARTIFACT_PAYLOAD_BYTES.
+ */
+export async function readArtifactReferrers(
+  client: RegistryClient,
+  pinned: ImageReference,
+  artifactType: string,
+): Promise<ArtifactReferrer[]> {
+  const digest = pinned.digest;
+  if (!digest) throw new SigilError('INVALID_REFERENCE', `${pinned.toString()} has no digest`);
+  const { index } = await client.referrersWithSource(pinned, { artifactType });
+  if (index.manifests.length > MAX_ARTIFACT_REFERRERS)
+    throw new SigilError(
+      'TOO_LARGE',
+      `${pinned.toString()} has ${index.manifests.length} referrers, more than the limit of ${MAX_ARTIFACT_REFERRERS}`,
+    );
+  const typed = index.manifests.filter(
+    (d) => d.artifactType === artifactType && d.mediaType === MEDIA_TYPES.ociManifest,
+  );
+  const out: ArtifactReferrer[] = [];
+  for (const d of typed) {
+    const ref = new ImageReference(pinned.registry, pinned.repository, undefined, d.digest);
+    const got = await client.getManifest(ref, { accept: [MEDIA_TYPES.ociManifest] });
+    if (isIndex(got.manifest)) continue;
+    const m = got.manifest;
+    if (m.subject?.digest !== digest || !manifestArtifactTypes(m).includes(artifactType)) continue;
+    if (m.layers.length !== 1) continue;
+    const layer = m.layers[0]!;
+    if (layer.size > MAX_ARTIFACT_PAYLOAD_BYTES)
+      throw new SigilError('TOO_LARGE', `referrer ${d.digest}: its layer is ${layer.size} bytes`);
+    out.push({
+      digest: got.digest,
+      payload: await client.getBlob(pinned, layer.digest, { maxBytes: layer.size }),
+    });
+  }
+  return out;
+}

@@ -87,9 +87,13 @@ export async function readImageSignatures(
   await Promise.all(
     subjects.flatMap((digest) => {
       const ref = new ImageReference(pinned.registry, pinned.repository, undefined, digest);
+      // cosign's target repository holds the bundle referrers too (they name the image digest).
+      const where = opts.repository
+        ? new ImageReference(opts.repository.registry, opts.repository.repository, undefined, digest)
+        : ref;
       const jobs: Promise<void>[] = [];
       if (opts.bundles !== false)
-        jobs.push(readBundleReferrers(client, ref).then((b) => void out.bundles.push(...b)));
+        jobs.push(readBundleReferrers(client, where).then((b) => void out.bundles.push(...b)));
       if (opts.legacy !== false)
         jobs.push(
           readSignatures(client, ref, opts).then(

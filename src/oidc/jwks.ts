@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { SigilError } from '../errors/index.js';
+import { fetchJson } from '../http/index.js';
 
 /** Asymmetric JWS algorithms only: never `none`, never HMAC. */
 export const ASYMMETRIC_ALGS = [
@@ -48,7 +49,7 @@ export function createIssuerKeys(issuerUrl: string, opts: ProviderOptions): () =
   const refresh = async (): Promise<void> => {
     if (!jwksUri || opts.now() - fetchedAt > opts.maxAgeMs) {
       const base = issuerUrl.endsWith('/') ? issuerUrl.slice(0, -1) : issuerUrl;
-      const doc = await fetchJson(`${base}/.well-known/openid-configuration`, opts.timeoutMs);
+      const doc = await fetchObject(`${base}/.well-known/openid-configuration`, opts.timeoutMs);
       if (doc.issuer !== issuerUrl) {
         throw new SigilError(
           'INVALID_TOKEN',
@@ -63,7 +64,7 @@ export function createIssuerKeys(issuerUrl: string, opts: ProviderOptions): () =
         : ['RS256'];
       algorithms = advertised.filter((a) => (ASYMMETRIC_ALGS as readonly string[]).includes(a));
     }
-    const jwks = await fetchJson(jwksUri.href, opts.timeoutMs);
+    const jwks = await fetchObject(jwksUri.href, opts.timeoutMs);
     if (!Array.isArray(jwks.keys)) throw new SigilError('UPSTREAM_ERROR', 'JWKS has no keys array');
     const keys = (jwks.keys as unknown[]).filter(
       (k): k is Record<string, unknown> =>
@@ -101,38 +102,12 @@ export function createIssuerKeys(issuerUrl: string, opts: ProviderOptions): () =
   };
 }
 
-async function fetchJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-  } catch (e) {
-    throw new SigilError('UPSTREAM_ERROR', `cannot reach ${url}`, { cause: e });
-  }
-  if (!res.ok) throw new SigilError('UPSTREAM_ERROR', `${url} answered ${res.status}`);
-  const text = await readBounded(res, MAX_DOCUMENT_BYTES);
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new SigilError('UPSTREAM_ERROR', `${url} did not answer a JSON object`, { cause: e });
-  }
-}
-
-async function readBounded(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new SigilError('UPSTREAM_ERROR', 'issuer document too large');
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+async function fetchObject(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const res = await fetchJson(url, { timeoutMs, maxBytes: MAX_DOCUMENT_BYTES });
+  if (res.status < 200 || res.status > 299)
+    throw new SigilError('UPSTREAM_ERROR', `${url} answered ${res.status}`);
+  const v = res.json;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SigilError('UPSTREAM_ERROR', `${url} did not answer a JSON object`);
+  return v as Record<string, unknown>;
 }

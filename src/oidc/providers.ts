@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SigilError } from '../errors/index.js';
+import { fetchJson } from '../http/index.js';
 import { DEFAULT_AUDIENCE } from './config.js';
 import { MAX_TOKEN_BYTES } from './verify.js';
 
@@ -58,27 +59,17 @@ export async function actionsToken(
     throw new SigilError('INVALID_INPUT', 'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL');
   }
   url.searchParams.set('audience', audience);
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (e) {
-    throw new SigilError('UPSTREAM_ERROR', `getting credentials: cannot reach the token-request endpoint`, {
-      cause: e,
-    });
-  }
-  if (!res.ok)
+  const res = await fetchJson(url, {
+    timeoutMs,
+    maxBytes: MAX_TOKEN_BYTES * 2,
+    what: 'the token-request endpoint',
+    init: { headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' } },
+  }).catch((e: unknown) => {
+    throw new SigilError('UPSTREAM_ERROR', `getting credentials: ${(e as Error).message}`, { cause: e });
+  });
+  if (res.status < 200 || res.status > 299)
     throw new SigilError('UNAUTHENTICATED', `getting credentials: token request answered ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX_TOKEN_BYTES * 2) throw new SigilError('TOO_LARGE', 'token-request answer too large');
-  let value: unknown;
-  try {
-    value = (JSON.parse(text) as { value?: unknown }).value;
-  } catch {
-    value = undefined;
-  }
+  const value = (res.json as { value?: unknown } | undefined)?.value;
   if (typeof value !== 'string' || value === '') {
     throw new SigilError('UPSTREAM_ERROR', 'getting credentials: token-request answer has no value');
   }

@@ -1,4 +1,5 @@
 import { ERROR_CODES, SigilError, type ErrorCode } from '../errors/index.js';
+import { fetchBounded, parseAnswer } from '../http/index.js';
 import type { IdentifiedLogEntry, LogEntryJson } from './log-entry.js';
 
 export const DEFAULT_LOG_URL = 'http://127.0.0.1:3000';
@@ -187,40 +188,27 @@ export class RekorClient {
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<HttpResult> {
-    const url = `${this.baseUrl}${path}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
+    const res = await fetchBounded(`${this.baseUrl}${path}`, {
+      timeoutMs: this.timeoutMs,
+      maxBytes: MAX_RESPONSE_BYTES,
+      what: `the log at ${this.baseUrl}`,
+      unreachable: 'UNAVAILABLE',
+      init: {
         method,
         headers:
           body === undefined
             ? { accept: 'application/json' }
             : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new SigilError(
-        'UNAVAILABLE',
-        `cannot reach the log at ${this.baseUrl}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > MAX_RESPONSE_BYTES) throw new SigilError('UPSTREAM_ERROR', 'log response too large');
-    const buf = Buffer.from(await res.arrayBuffer());
-    if (buf.length > MAX_RESPONSE_BYTES) throw new SigilError('UPSTREAM_ERROR', 'log response too large');
-    const text = buf.toString('utf8');
+      },
+    });
     let json: unknown;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') {
-      try {
-        json = JSON.parse(text);
-      } catch {
+    if ((res.headers.get('content-type') ?? '').includes('json') && res.text !== '') {
+      json = parseAnswer(res.text);
+      if (json === undefined)
         throw new SigilError('UPSTREAM_ERROR', `log answered ${res.status} with invalid JSON`);
-      }
     }
-    return { status: res.status, headers: res.headers, text, json };
+    return { status: res.status, headers: res.headers, text: res.text, json };
   }
 
   private failure(res: HttpResult): SigilError {

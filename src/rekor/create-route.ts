@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SigilError } from '../errors/index.js';
-import { InFlightLimit, readBody, sendError, sendJson } from '../server/raw-http.js';
+import { postRoute, readBody, sendJson, type InFlightLimit } from '../server/raw-http.js';
 import type { RekorService } from './service.js';
 
 export const CREATE_PATH = '/api/v1/log/entries';
@@ -42,16 +42,5 @@ export function createEntryRoute(
     }
   };
 
-  return (req, res) => {
-    if (req.method !== 'POST' || (req.url !== CREATE_PATH && !req.url?.startsWith(`${CREATE_PATH}?`)))
-      return false;
-    if (o.inFlight && !o.inFlight.enter()) {
-      sendError(res, InFlightLimit.pushback());
-      return true;
-    }
-    answer(req, res)
-      .catch((e: unknown) => sendError(res, e, o.onInternal))
-      .finally(() => o.inFlight?.leave());
-    return true;
-  };
+  return postRoute(CREATE_PATH, o, answer);
 }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { SigilError, type ErrorCode } from '../errors/index.js';
 import type { CanonicalEntry } from './kinds/index.js';
 import { signSet } from './set.js';
-import { Work, type EntryOutcome, type Task } from './work.js';
+import { pack, unpack, Work, type EntryOutcome, type Packed, type Task } from './work.js';
 
 /** A canonicalized entry plus its RFC 6962 leaf hash. */
 export interface PreparedEntry extends CanonicalEntry {
@@ -15,6 +15,8 @@ export interface RekorWorkers {
   /** Raw JSON request body → prepared entry; rejects with the entry's SigilError. */
   prepareEntry(json: string): Promise<PreparedEntry>;
   signSet(payload: Uint8Array): Promise<Buffer>;
+  /** The SETs of a batch, in order (spread over the worker threads). */
+  signSets(payloads: readonly Uint8Array[]): Promise<Buffer[]>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export function inlineWorkers(signingKeyPem: string): RekorWorkers {
   return {
     prepareEntry: async (json) => unwrapEntry(work.run({ t: 'entry', json })),
     signSet: async (payload) => signSet(signingKey, payload),
+    signSets: async (payloads) => payloads.map((p) => signSet(signingKey, p)),
     close: async () => {},
   };
 }
@@ -42,24 +45,32 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+interface Signing {
+  count: number;
+  resolve: (sigs: Buffer[]) => void;
+  reject: (e: unknown) => void;
+}
+
 interface Slot {
   worker: Worker;
   outstanding: number;
   batches: Map<number, Pending[]>;
+  signing: Map<number, Signing>;
 }
 
-/** Tasks queued within one event-loop turn travel to a worker together, at most this many per message. */
+/** Most entries in one message to a worker. */
 const MAX_TASKS_PER_MESSAGE = 256;
 
 /**
- * A pool of `size` worker threads running work.ts that verify and canonicalize entries. Tasks
- * queued in the same event-loop turn are sent as one message per worker (entries spread over the
- * least busy workers), so the per-message cost is paid per batch, not per entry.
+ * A pool of `size` worker threads running work.ts that verify and canonicalize entries. Entries
+ * travel in batches, at most one in flight per worker (see `waiting`), so the per-message cost is
+ * paid per batch, not per entry.
  *
- * SETs are signed on the calling thread (about 26 µs each through the addon, while the batch's
- * commit runs): a signer thread of its own cost more in hand-offs (payload copies, wake-ups, a
- * thread competing for two cores) than the signatures, and the batch waited on it after its
- * commit (bench:log, five alternating pairs: median +5% entries/s and −6% CPU per entry inline).
+ * A batch's SETs (about 26 µs each) are signed by the same workers, split between them, while the
+ * batch commits: one message per worker carrying the payloads packed in one transferred buffer.
+ * On the main thread they were about a third of its CPU per append, and the main thread is the
+ * one that every request crosses twice (a signer thread of its own, with a message per SET, cost
+ * more in hand-offs than it saved). `signSet` (one SET, e.g. for a read) stays on the calling thread.
  */
 export async function createWorkerPool(size: number, signingKeyPem: string): Promise<RekorWorkers> {
   const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url)
@@ -75,13 +86,15 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
 
   const failAll = (slot: Slot, e: unknown): void => {
     for (const batch of slot.batches.values()) for (const p of batch) p.reject(e);
+    for (const s of slot.signing.values()) s.reject(e);
     slot.batches.clear();
+    slot.signing.clear();
     slot.outstanding = 0;
   };
 
   const startSlot = async (): Promise<Slot> => {
-    const worker = new Worker(bootstrap, { eval: true });
-    const slot: Slot = { worker, outstanding: 0, batches: new Map() };
+    const worker = new Worker(bootstrap, { eval: true, workerData: { signingKeyPem } });
+    const slot: Slot = { worker, outstanding: 0, batches: new Map(), signing: new Map() };
     await new Promise<void>((resolve, reject) => {
       const onReady = (m: { ready?: boolean }): void => {
         if (m.ready) {
@@ -92,18 +105,31 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       worker.once('message', onReady);
       worker.once('error', reject);
     });
-    worker.on('message', (m: { id: number; results: EntryOutcome[] }) => {
+    worker.on('message', (m: { id: number; results?: EntryOutcome[]; sigs?: Packed; error?: string }) => {
+      const signing = slot.signing.get(m.id);
+      if (signing !== undefined) {
+        slot.signing.delete(m.id);
+        slot.outstanding -= signing.count;
+        if (m.sigs !== undefined) signing.resolve(unpack(m.sigs));
+        else signing.reject(new SigilError('INTERNAL', `SET signing failed: ${m.error ?? 'no answer'}`));
+        return;
+      }
       const batch = slot.batches.get(m.id);
       if (!batch) return;
       slot.batches.delete(m.id);
       slot.outstanding -= batch.length;
-      batch.forEach((p, i) => p.resolve(m.results[i]!));
+      batch.forEach((p, i) => p.resolve(m.results![i]!));
+      dispatch();
     });
     worker.on('error', (e) =>
       failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })),
     );
     worker.on('exit', () => {
-      if (!closed) failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+      if (closed) return;
+      failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+      const queued = waiting;
+      waiting = [];
+      for (const p of queued) p.reject(new SigilError('UNAVAILABLE', 'worker thread exited'));
     });
     return slot;
   };
@@ -118,42 +144,69 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
   };
 
-  /** Tasks of one kind, queued this turn and sent together at the next setImmediate. */
-  const lane = (dispatch: (items: Pending[]) => void): ((task: Task) => Promise<EntryOutcome>) => {
-    let queue: Pending[] = [];
-    let scheduled = false;
-    const flush = (): void => {
-      scheduled = false;
-      const items = queue;
-      queue = [];
-      dispatch(items);
-    };
-    return (task) => {
-      if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
-      return new Promise((resolve, reject) => {
-        queue.push({ task, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
-    };
+  /**
+   * Entries not yet sent. Each worker has at most one message of entries in flight: what arrives
+   * meanwhile waits here and leaves in the next message, sent the moment the worker answers. A
+   * worker busy with its message would not start on more anyway, and every message costs both
+   * threads a wake-up, which on a VM (an interprocessor interrupt, a hypervisor exit) can cost more
+   * than the verification it carries; fewer, larger messages make that cost per batch.
+   */
+  let waiting: Pending[] = [];
+  let scheduled = false;
+  const dispatch = (): void => {
+    // Shares are fixed before sending, so idle workers split what waits evenly; a busy worker's
+    // share waits for its answer.
+    const share = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(waiting.length / verifiers.length));
+    for (const slot of verifiers) {
+      if (waiting.length === 0) return;
+      if (slot.batches.size === 0) send(slot, waiting.splice(0, share));
+    }
+  };
+  const flush = (): void => {
+    scheduled = false;
+    dispatch();
+  };
+  const submitEntry = (task: Task): Promise<EntryOutcome> => {
+    if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+    return new Promise((resolve, reject) => {
+      waiting.push({ task, resolve, reject });
+      // Entries read in the same event-loop turn travel together.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
   };
 
-  const submitEntry = lane((items) => {
-    const per = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(items.length / verifiers.length));
-    for (let i = 0; i < items.length; i += per) {
-      let slot = verifiers[0]!;
-      for (const s of verifiers) if (s.outstanding < slot.outstanding) slot = s;
-      send(slot, items.slice(i, i + per));
-    }
-  });
+  const leastBusy = (): Slot => {
+    let slot = verifiers[0]!;
+    for (const s of verifiers) if (s.outstanding < slot.outstanding) slot = s;
+    return slot;
+  };
+
+  const signPart = (payloads: readonly Uint8Array[]): Promise<Buffer[]> =>
+    new Promise((resolve, reject) => {
+      const slot = leastBusy();
+      const id = nextId++;
+      const sets = pack(payloads);
+      slot.signing.set(id, { count: payloads.length, resolve, reject });
+      slot.outstanding += payloads.length;
+      slot.worker.postMessage({ id, sets }, [sets.bytes]);
+    });
 
   return {
     prepareEntry: async (json) => unwrapEntry(await submitEntry({ t: 'entry', json })),
     signSet: async (payload) => {
       if (closed) throw new SigilError('UNAVAILABLE', 'log is shutting down');
       return signSet(signingKey, payload);
+    },
+    signSets: async (payloads) => {
+      if (closed) throw new SigilError('UNAVAILABLE', 'log is shutting down');
+      if (payloads.length === 0) return [];
+      const per = Math.ceil(payloads.length / verifiers.length);
+      const parts: Promise<Buffer[]>[] = [];
+      for (let i = 0; i < payloads.length; i += per) parts.push(signPart(payloads.slice(i, i + per)));
+      return (await Promise.all(parts)).flat();
     },
     close: async () => {
       closed = true;

@@ -4,7 +4,7 @@ import { parseEntryId } from './entry-id.js';
 import type { LogKey } from './log-key.js';
 import { logEntryMember, treeHeadJson, type TreeHeadJson } from './log-entry.js';
 import type { PreparedEntry, RekorWorkers } from './pool.js';
-import { setPayload } from './set.js';
+import { leafSetPayload, setPayload } from './set.js';
 import { shardEntryId, ShardSet, type RekorShard, type ShardEntry } from './shards.js';
 
 /** Most entries one retrieve request may name, as in Rekor. */
@@ -14,7 +14,7 @@ export const MAX_INDEX_RESULTS = 1000;
 
 /**
  * The log core's `attest` hook for Rekor: signs the SETs of a batch's new entries (through
- * RekorWorkers.signSet, on the calling thread) while the store commits the batch (see
+ * RekorWorkers.signSets, on the worker threads) while the store commits the batch (see
  * LogConfig.attest). `workers` is read at call time. `offset` turns the shard's indexes into
  * global ones (the SET covers the global logIndex).
  */
@@ -26,16 +26,13 @@ export function rekorSetAttestor(
   return async (entries) => {
     const w = workers();
     if (w === undefined) return [];
-    return Promise.all(
+    return w.signSets(
       entries.map((e) =>
-        w.signSet(
-          setPayload({
-            body: e.leaf.toString('base64'),
-            integratedTime: e.integratedTime,
-            logID: logId,
-            logIndex: offset + e.index,
-          }),
-        ),
+        leafSetPayload(e.leaf, {
+          integratedTime: e.integratedTime,
+          logID: logId,
+          logIndex: offset + e.index,
+        }),
       ),
     );
   };

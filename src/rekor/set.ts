@@ -18,6 +18,16 @@ export interface SetFields {
 export function setPayload(f: SetFields): Buffer {
   if (!/^[A-Za-z0-9+/=]*$/.test(f.body) || !/^[0-9a-f]*$/.test(f.logID))
     throw new TypeError('SET fields must be b64 and hex');
+  return assemble(f);
+}
+
+/** setPayload of a stored leaf: its b64 is made here, so only the other members are checked. */
+export function leafSetPayload(leaf: Buffer, f: Omit<SetFields, 'body'>): Buffer {
+  if (!/^[0-9a-f]*$/.test(f.logID)) throw new TypeError('SET fields must be b64 and hex');
+  return assemble({ ...f, body: leaf.toString('base64') });
+}
+
+function assemble(f: SetFields): Buffer {
   if (!Number.isSafeInteger(f.integratedTime) || !Number.isSafeInteger(f.logIndex))
     throw new TypeError('SET integers must be safe');
   return Buffer.from(

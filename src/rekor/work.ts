@@ -1,13 +1,14 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { toSigilError } from '../errors/index.js';
 import { leafHash } from '../merkle/index.js';
 import { parseJsonBounded } from '../server/json-depth.js';
 import { canonicalizeProposedEntry, VerifierCache } from './kinds/index.js';
+import { signSet } from './set.js';
 
 /**
  * The CPU-heavy part of the Rekor personality, shared by the worker threads and the inline
- * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry. Messages
- * carry only plain data so they cross worker boundaries unchanged. (SETs are signed on the
- * calling thread: see pool.ts.)
+ * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry, and sign a
+ * batch's SETs. Messages carry only plain data so they cross worker boundaries unchanged.
  */
 export interface Task {
   t: 'entry';
@@ -25,11 +26,56 @@ export type EntryOutcome =
     }
   | { ok: false; code: string; message: string };
 
+/** Byte strings packed into one buffer (transferred, not cloned, between threads). */
+export interface Packed {
+  lengths: Uint32Array;
+  bytes: ArrayBuffer;
+}
+
+export function pack(items: readonly Uint8Array[]): Packed {
+  const lengths = new Uint32Array(items.length);
+  let size = 0;
+  items.forEach((b, i) => {
+    lengths[i] = b.length;
+    size += b.length;
+  });
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const b of items) {
+    bytes.set(b, at);
+    at += b.length;
+  }
+  return { lengths, bytes: bytes.buffer };
+}
+
+export function unpack(p: Packed): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const length of p.lengths) {
+    out.push(Buffer.from(p.bytes, at, length));
+    at += length;
+  }
+  return out;
+}
+
 export class Work {
   private readonly keys = new VerifierCache(8192);
+  private readonly signingKey: KeyObject | undefined;
+
+  /** `signingKeyPem`: the log key, for `signSets` (PKCS#8 PEM). */
+  constructor(signingKeyPem?: string) {
+    this.signingKey = signingKeyPem === undefined ? undefined : createPrivateKey(signingKeyPem);
+  }
 
   run(task: Task): EntryOutcome {
     return this.entry(task.json);
+  }
+
+  /** SET signatures over packed payloads, packed in the same order. */
+  signSets(payloads: Packed): Packed {
+    const key = this.signingKey;
+    if (key === undefined) throw new Error('this worker holds no signing key');
+    return pack(unpack(payloads).map((p) => signSet(key, p)));
   }
 
   private entry(json: string): EntryOutcome {

@@ -13,30 +13,7 @@ function tooLarge(limit: number): SigilError {
 
 /** The body as UTF-8 text, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (c: Buffer): void => {
-      total += c.length;
-      if (total > limit) {
-        req.off('data', onData);
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () =>
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8'),
-      ),
-    );
-    req.once('error', (e) =>
-      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
-    );
-  });
+  return readBodyBytes(req, limit).then((b) => b.toString('utf8'));
 }
 
 /** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
@@ -102,4 +79,52 @@ export class InFlightLimit {
       headers: { 'retry-after': '1' },
     });
   }
+}
+
+/** The body as bytes, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
+export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (c: Buffer): void => {
+      total += c.length;
+      if (total > limit) {
+        req.off('data', onData);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+    req.once('error', (e) =>
+      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
+    );
+  });
+}
+
+/**
+ * A `POST path` route on the plain node:http request (AppOptions.fastRoute): false for any other
+ * request; 503 + Retry-After past `inFlight`; a thrown SigilError answered as its 4xx/5xx JSON,
+ * anything else as a bare 500 (seen by `onInternal`).
+ */
+export function postRoute(
+  path: string,
+  o: { inFlight?: InFlightLimit | undefined; onInternal?: ((e: unknown) => void) | undefined },
+  answer: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const query = `${path}?`;
+  return (req, res) => {
+    if (req.method !== 'POST' || (req.url !== path && !req.url?.startsWith(query))) return false;
+    if (o.inFlight && !o.inFlight.enter()) {
+      sendError(res, InFlightLimit.pushback());
+      return true;
+    }
+    answer(req, res)
+      .catch((e: unknown) => sendError(res, e, o.onInternal))
+      .finally(() => o.inFlight?.leave());
+    return true;
+  };
 }

@@ -1,5 +1,6 @@
 import { SigilError } from '../errors/index.js';
 import { pemBlocks } from '../crypto/index.js';
+import { fetchJson } from '../http/index.js';
 import { DEFAULT_CA_URL } from './stack.js';
 
 export const FULCIO_TIMEOUT_MS = 30_000;
@@ -45,9 +46,12 @@ export class FulcioClient {
         proofOfPossession: req.proofOfPossession.toString('base64'),
       },
     };
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}/api/v2/signingCert`, {
+    const res = await fetchJson(`${this.baseUrl}/api/v2/signingCert`, {
+      timeoutMs: this.timeoutMs,
+      maxBytes: MAX_RESPONSE_BYTES,
+      what: `the CA at ${this.baseUrl}`,
+      unreachable: 'UNAVAILABLE',
+      init: {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -55,29 +59,15 @@ export class FulcioClient {
           authorization: `Bearer ${req.token}`,
         },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new SigilError('UNAVAILABLE', `cannot reach the CA at ${this.baseUrl}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    const text = await res.text();
-    if (text.length > MAX_RESPONSE_BYTES) throw new SigilError('UPSTREAM_ERROR', 'CA response too large');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+      },
+    });
     if (res.status !== 200) {
-      const m = (json as { message?: unknown } | undefined)?.message;
+      const m = (res.json as { message?: unknown } | undefined)?.message;
       const msg = typeof m === 'string' ? m.slice(0, 300) : `HTTP ${res.status}`;
       const code = res.status === 401 || res.status === 403 ? 'UNAUTHENTICATED' : 'UPSTREAM_ERROR';
       throw new SigilError(code, `the CA refused the certificate request (${res.status}): ${msg}`);
     }
-    return chainOf(json);
+    return chainOf(res.json);
   }
 }
 

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_LOG_URL } from '../rekor/client.js';
+
+export { DEFAULT_LOG_URL };
 
 export const DEFAULT_DATA_DIR = '.sigil';
 export const STACK_ENV_FILE = 'stack.env';
 export const TRUSTED_ROOT_FILE = 'trusted_root.json';
 export const SIGNING_CONFIG_FILE = 'signing_config.json';
 export const DEFAULT_CA_URL = 'http://127.0.0.1:5555';
-export const DEFAULT_LOG_URL = 'http://127.0.0.1:3000';
 const MAX_STACK_ENV_BYTES = 64 * 1024;
 
 /** Where the services of the dev stack are, as `sigil up` wrote them (or the defaults). */

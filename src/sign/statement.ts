@@ -1,6 +1,6 @@
 import { SigilError } from '../errors/index.js';
 
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export { IN_TOTO_PAYLOAD_TYPE } from '../oci/verify-bundles.js';
 export const IN_TOTO_STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 export const MAX_PREDICATE_BYTES = 8 * 1024 * 1024;
 

@@ -5,6 +5,7 @@ import { SignedData } from '@peculiar/asn1-cms';
 import { MessageImprint, PKIStatus, TimeStampReq, TimeStampResp, TSTInfo } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { SigilError } from '../errors/index.js';
+import { fetchBounded } from '../http/index.js';
 import { arrayBufferOf, HASH_OIDS } from '../tsa/asn1.js';
 import type { Progress } from './types.js';
 
@@ -44,30 +45,21 @@ export class TsaClient implements Timestamper {
       nonce: arrayBufferOf(nonce),
       certReq: true,
     });
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
+    const res = await fetchBounded(this.url, {
+      timeoutMs: this.timeoutMs,
+      maxBytes: MAX_TIMESTAMP_RESPONSE_BYTES,
+      what: `timestamp authority ${this.url}`,
+      init: {
         method: 'POST',
         headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
         body: Buffer.from(AsnConvert.serialize(request)),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      throw new SigilError(
-        'UPSTREAM_ERROR',
-        `timestamp authority ${this.url} unreachable: ${(e as Error).message}`,
-      );
-    }
-    const body = Buffer.from(await res.arrayBuffer());
+      },
+    });
+    const body = res.bytes;
     if (res.status !== 200 && res.status !== 201)
       throw new SigilError(
         'UPSTREAM_ERROR',
         `timestamp authority ${this.url} answered ${res.status}: ${body.subarray(0, 200).toString()}`,
-      );
-    if (body.length > MAX_TIMESTAMP_RESPONSE_BYTES)
-      throw new SigilError(
-        'UPSTREAM_ERROR',
-        `timestamp response larger than ${MAX_TIMESTAMP_RESPONSE_BYTES} bytes`,
       );
     const info = grantedInfo(body, this.url);
     if (!Buffer.from(info.messageImprint.hashedMessage.buffer).equals(digest))

@@ -3,6 +3,7 @@ import { digest, type HashName } from '../crypto/index.js';
 import { validateChain, type CertificateAuthority } from '../x509/chain.js';
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js';
 import { octetStringValue, parseTimestampToken, type TimestampToken } from './token.js';
+import { setTimestampVerifier } from './loaded.js';
 
 /** A timestamp authority of the trusted root: its chain (leaf first when it has more than the root). */
 export interface TimestampAuthority {
@@ -159,3 +160,5 @@ export function verifyTimestamp(
   }
   throw best!;
 }
+
+setTimestampVerifier(verifyTimestamp);

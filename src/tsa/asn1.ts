@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnObjectIdentifierConverter } from '@peculiar/asn1-schema';
 
 /** Hash algorithms a TimeStampReq may name; only the SHA-2 ones are granted. */
 export const HASH_OIDS = {
@@ -62,3 +62,6 @@ export function isSingleSequence(buf: Uint8Array): boolean {
   for (let i = 0; i < n; i++) len = len * 256 + buf[2 + i]!;
   return 2 + n + len === buf.length;
 }
+
+/** DER OBJECT IDENTIFIER (tag, length, content) of a dotted OID. */
+export const oidDer = (oid: string): Buffer => Buffer.from(AsnObjectIdentifierConverter.toASN(oid).toBER());

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -34,12 +34,24 @@ export async function loadOrCreateTsa(dataDir: string, name = 'sigil'): Promise<
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const chainPath = join(dataDir, TSA_FILES.chain);
   if (!existsSync(chainPath)) await createTsa(dataDir, name);
-  const chainPem = readFileSync(chainPath, 'utf8');
+  return loadTsa(join(dataDir, TSA_FILES.leafKey), chainPath);
+}
+
+/**
+ * A key and chain made elsewhere (a Kubernetes Secret, an HSM-backed CA's output): the PEM
+ * PKCS#8 or SEC1 key and the PEM chain, leaf first. The key must be the leaf's.
+ */
+export function loadTsa(keyFile: string, chainFile: string): TsaMaterial {
+  const chainPem = readFileSync(chainFile, 'utf8');
   const chainDer = pemBlocks(chainPem)
     .filter((b) => b.type === 'CERTIFICATE')
     .map((b) => b.der);
-  if (chainDer.length < 2) throw new Error(`${chainPath} must hold the leaf and the root`);
-  const key = createPrivateKey(readFileSync(join(dataDir, TSA_FILES.leafKey), 'utf8'));
+  if (chainDer.length < 2) throw new Error(`${chainFile} must hold the leaf and the root`);
+  const key = createPrivateKey(readFileSync(keyFile, 'utf8'));
+  const leafKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const certKey = Buffer.from(new x509.X509Certificate(chainDer[0]!).publicKey.rawData);
+  if (!leafKey.equals(certKey))
+    throw new Error(`${keyFile} is not the key of the first certificate in ${chainFile}`);
   return { key, chainDer, chainPem };
 }
 

@@ -4,6 +4,7 @@ import { MessageImprint, TimeStampReq } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { SigilError } from '../errors/index.js';
 import { DIGEST_LENGTH } from '../crypto/digest.js';
+import { parseCanonicalRequest } from './der-request.js';
 import {
   arrayBufferOf,
   FAILURE,
@@ -45,6 +46,11 @@ export function parseDerRequest(body: Buffer): TimestampRequest {
   if (body.length > MAX_DER_REQUEST_BYTES)
     throw new SigilError('TOO_LARGE', `TimeStampReq larger than ${MAX_DER_REQUEST_BYTES} bytes`);
   if (!isSingleSequence(body)) throw invalid('body is not one DER TimeStampReq SEQUENCE');
+  return parseCanonicalRequest(body) ?? parseDerRequestWithLibrary(body);
+}
+
+/** The reference parse, through asn1-tsp: every shape parseCanonicalRequest leaves to it. */
+export function parseDerRequestWithLibrary(body: Buffer): TimestampRequest {
   let req: TimeStampReq;
   try {
     req = AsnConvert.parse(body, TimeStampReq);

@@ -23,12 +23,66 @@ export class SerialAllocator {
 
   /** The next serial (positive, strictly increasing). */
   take(): bigint {
-    if (this.next > this.reservedEnd) {
-      const end = this.reservedEnd + SERIAL_BLOCK;
+    return this.takeRange(1n);
+  }
+
+  /** The first of `count` consecutive serials, all durably reserved before this returns. */
+  takeRange(count: bigint): bigint {
+    const first = this.next;
+    const last = first + count - 1n;
+    if (last > this.reservedEnd) {
+      const end = last + SERIAL_BLOCK;
       writeMark(this.file, end);
       this.reservedEnd = end;
     }
-    return this.next++;
+    this.next = last + 1n;
+    return first;
+  }
+}
+
+/** Serials a worker process leases from the primary's allocator, a range at a time. */
+export const LEASE_SIZE = 4096n;
+
+/**
+ * A worker's serials: ranges leased from the primary (which reserves them durably first), the
+ * next one asked for when the current one runs low, so `take()` is almost always synchronous.
+ * A range a worker did not use up is skipped when it exits, never handed out again.
+ */
+export class LeasedSerials {
+  private next = 0n;
+  private end = 0n;
+  private spare: { first: bigint; end: bigint } | undefined;
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly lease: () => Promise<bigint>) {}
+
+  take(): bigint | Promise<bigint> {
+    if (this.next >= this.end && this.spare) {
+      ({ first: this.next, end: this.end } = this.spare);
+      this.spare = undefined;
+    }
+    if (this.next < this.end) {
+      const s = this.next++;
+      if (!this.spare && !this.pending && this.end - this.next < LEASE_SIZE / 2n) void this.refill();
+      return s;
+    }
+    return (this.pending ?? this.refill()).then(() => this.take());
+  }
+
+  private refill(): Promise<void> {
+    this.pending = this.lease().then(
+      (first) => {
+        this.spare = { first, end: first + LEASE_SIZE };
+        this.pending = undefined;
+      },
+      (e: unknown) => {
+        this.pending = undefined;
+        throw e;
+      },
+    );
+    // A failed prefetch is retried by the next take(); only a take() that waits sees the error.
+    this.pending.catch(() => undefined);
+    return this.pending;
   }
 }
 

@@ -1,26 +1,26 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SigilError } from '../errors/index.js';
 import { createApp, listen } from '../server/index.js';
+import { InFlightLimit } from '../server/raw-http.js';
 import { DEFAULT_TSA_POLICY } from './asn1.js';
-import { loadOrCreateTsa, type TsaMaterial } from './keys.js';
-import {
-  MAX_DER_REQUEST_BYTES,
-  parseDerRequest,
-  parseJsonRequest,
-  refusalOf,
-  type TimestampRequest,
-} from './request.js';
+import { loadOrCreateTsa, loadTsa, type TsaMaterial } from './keys.js';
+import { MAX_DER_REQUEST_BYTES, refusalOf } from './request.js';
+import { createTimestampRoute, parseByType, TIMESTAMP_PATH } from './route.js';
 import { SerialAllocator } from './serial.js';
 import { createTimestamper } from './token.js';
 
 export const DEFAULT_TSA_PORT = 5580;
 export const TSA_SERIAL_FILE = 'tsa-serial';
-export const TIMESTAMP_PATH = '/api/v1/timestamp';
+export { TIMESTAMP_PATH };
 export const CERTCHAIN_PATH = '/api/v1/timestamp/certchain';
 
 export interface TsaServerConfig {
-  /** Holds the TSA key, its chain and the serial high-water mark. */
+  /** Holds the serial high-water mark, and the TSA key and chain unless `keyFile` is given. */
   dataDir: string;
+  /** The TSA key and chain from these files instead of dataDir (never created). */
+  keyFile?: string;
+  chainFile?: string;
   host?: string;
   port: number;
   /** The policy OID of every token (default sigstore's 1.3.6.1.4.1.57264.2). */
@@ -32,6 +32,14 @@ export interface TsaServerConfig {
   logLevel?: string;
   maxInFlight?: number;
   tls?: { cert: string; key: string };
+  /**
+   * How POST /api/v1/timestamp is served: 'node' (default) on the plain node:http request,
+   * 'fastify' through Fastify's pipeline; and which token builder: 'template' (default) or
+   * 'library'. Both alternatives are kept for the benchmark's A/B and as the reference.
+   */
+  hotPath?: { http?: 'node' | 'fastify'; builder?: 'template' | 'library' };
+  /** Where serials come from (a cluster worker's leases); default the data dir's allocator. */
+  serials?: { take(): bigint | Promise<bigint> };
 }
 
 export interface TsaServer {
@@ -48,23 +56,49 @@ export interface TsaServer {
  * DER `application/timestamp-reply`, and `GET /api/v1/timestamp/certchain` (PEM, leaf first).
  */
 export async function createTsaServer(config: TsaServerConfig): Promise<TsaServer> {
-  const material = await loadOrCreateTsa(config.dataDir);
+  if ((config.keyFile === undefined) !== (config.chainFile === undefined))
+    throw new SigilError('INVALID_INPUT', 'the TSA key file and chain file go together');
+  const material =
+    config.keyFile !== undefined && config.chainFile !== undefined
+      ? loadTsa(config.keyFile, config.chainFile)
+      : await loadOrCreateTsa(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policy = config.policy ?? DEFAULT_TSA_POLICY;
   const accepted = [policy, ...(config.acceptedPolicies ?? [])];
-  const serials = new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
+  const serials = config.serials ?? new SerialAllocator(join(config.dataDir, TSA_SERIAL_FILE));
+  const nextSerial = (): bigint | Promise<bigint> => serials.take();
   const timestamper = createTimestamper({
     key: material.key,
     chainDer: material.chainDer,
     policy,
-    nextSerial: () => serials.take(),
+    nextSerial: () => {
+      const s = serials.take();
+      if (typeof s !== 'bigint') throw new Error('grant needs a serial from the route');
+      return s;
+    },
     ...(config.accuracyMs !== undefined ? { accuracyMs: config.accuracyMs } : {}),
+    ...(config.hotPath?.builder ? { builder: config.hotPath.builder } : {}),
   });
+  const inFlight = config.maxInFlight ? new InFlightLimit(config.maxInFlight) : undefined;
+  let onInternal: (e: unknown) => void = () => {};
   const app = createApp({
     logLevel: config.logLevel ?? 'warn',
     bodyLimit: MAX_DER_REQUEST_BYTES,
-    ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
+    ...(inFlight ? { inFlight } : {}),
     ...(config.tls ? { https: config.tls } : {}),
+    ...(config.hotPath?.http === 'fastify'
+      ? {}
+      : {
+          fastRoute: createTimestampRoute({
+            timestamper,
+            nextSerial,
+            acceptedPolicies: accepted,
+            ...(inFlight ? { inFlight } : {}),
+            onInternal: (e) => onInternal(e),
+          }),
+        }),
   });
+  onInternal = (e) => app.log.error({ err: e }, 'timestamp request failed');
   // Both request forms are parsed here from the raw bytes (the JSON nonce may exceed 2^53).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -74,7 +108,8 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
     const request = parseByType(req.headers['content-type'], body);
     const refusal = refusalOf(request, accepted);
     reply.type('application/timestamp-reply');
-    return refusal ? timestamper.refuse(refusal) : timestamper.grant(request).der;
+    if (refusal) return timestamper.refuse(refusal);
+    return timestamper.grant(request, await nextSerial()).der;
   });
   app.get(CERTCHAIN_PATH, async (_req, reply) => {
     reply.type('application/pem-certificate-chain');
@@ -86,14 +121,4 @@ export async function createTsaServer(config: TsaServerConfig): Promise<TsaServe
   });
   const url = await listen(app, config.port, config.host ?? '127.0.0.1');
   return { url, timestampUrl: `${url}${TIMESTAMP_PATH}`, material, close: () => app.close() };
-}
-
-function parseByType(header: string | undefined, body: Buffer): TimestampRequest {
-  const type = (header ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/timestamp-query') return parseDerRequest(body);
-  if (type === 'application/json') return parseJsonRequest(body);
-  throw new SigilError(
-    'UNSUPPORTED_MEDIA_TYPE',
-    `content type ${JSON.stringify(type).slice(0, 80)} is not application/timestamp-query or application/json`,
-  );
 }

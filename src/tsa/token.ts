@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { createHash, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import {
   AsnArray,
   AsnConvert,
-  AsnObjectIdentifierConverter,
   AsnProp,
   AsnPropTypes,
   AsnType,
@@ -35,9 +34,11 @@ import {
   TSTInfo,
 } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier, Certificate, GeneralName } from '@peculiar/asn1-x509';
-import { arrayBufferOf, der, HASH_OIDS, integerBytes } from './asn1.js';
+import { arrayBufferOf, der, HASH_OIDS, integerBytes, oidDer } from './asn1.js';
 import { EssCertIdV2, EssCertIdV2s, id_aa_signingCertificateV2, SigningCertificateV2 } from './ess.js';
 import type { Refusal, TimestampRequest } from './request.js';
+import { templateToken } from './template.js';
+import { signDigestEc } from '../crypto/prehashed.js';
 
 const ID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
 const ID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
@@ -79,34 +80,53 @@ export interface TimestamperOptions {
   /** DER, leaf first. */
   chainDer: readonly Buffer[];
   policy: string;
-  /** Next serial number (never repeats; see serial.ts). */
+  /** Next serial number (never repeats; see serial.ts), when grant is not given one. */
   nextSerial: () => bigint;
   /** Stated accuracy of genTime in milliseconds (default 1000, as sigstore's TSA). */
   accuracyMs?: number;
   now?: () => Date;
+  /**
+   * 'template' (default): the fixed DER encoded once, the variable parts written per token
+   * (template.ts). 'library': every token through asn1-schema, the reference the template is
+   * tested against byte for byte.
+   */
+  builder?: 'template' | 'library';
+  /** ECDSA P-256 over a SHA-256 digest, DER signature (default: the key through the native addon). */
+  signDigest?: SignDigest;
 }
 
 export interface Timestamper {
-  /** DER TimeStampResp, status granted, with a token over the request's imprint. */
-  grant(req: TimestampRequest): { der: Buffer; serial: bigint; genTime: Date };
+  /** DER TimeStampResp, status granted, with a token over the request's imprint (serial: given, or nextSerial's). */
+  grant(req: TimestampRequest, serial?: bigint): { der: Buffer; serial: bigint; genTime: Date };
   /** DER TimeStampResp with status rejection and the failure bit (no token). */
   refuse(refusal: Refusal): Buffer;
 }
 
-/**
- * Builds RFC 3161 tokens with @peculiar/asn1-tsp and asn1-cms: TSTInfo in a CMS SignedData
- * signed by the TSA key over DER-sorted signed attributes (content type, message digest, ESS
- * signing-certificate-v2). The parts that never change are built once.
- */
-export function createTimestamper(opts: TimestamperOptions): Timestamper {
-  const leafDer = opts.chainDer[0];
+/** Signs the SHA-256 digest of the DER signed attributes; returns a DER ECDSA-Sig-Value. */
+export type SignDigest = (digest: Buffer) => Buffer;
+
+/** One granted TimeStampResp from the request and the values the TSA chose for it. */
+export type BuildToken = (req: TimestampRequest, serial: bigint, genTime: Date, sign: SignDigest) => Buffer;
+
+/** The parts of every token that never change, as asn1-schema objects (built once per key). */
+export interface TokenParts {
+  leafDer: Buffer;
+  policy: string;
+  sha256Alg: AlgorithmIdentifier;
+  signatureAlg: AlgorithmIdentifier;
+  issuerAndSerial: IssuerAndSerialNumber;
+  accuracy: Accuracy;
+  tsaName: GeneralName;
+  leafChoice: CertificateSet;
+  /** The signed attributes in DER order, with `digestPlaceholder` where the message digest goes. */
+  attributeOrder: Attribute[];
+  digestPlaceholder: Attribute;
+}
+
+export function tokenParts(chainDer: readonly Buffer[], policy: string, accuracyMs = 1000): TokenParts {
+  const leafDer = chainDer[0];
   if (!leafDer) throw new Error('TSA chain is empty');
   const leaf = AsnConvert.parse(leafDer, Certificate);
-  const sha256Alg = new AlgorithmIdentifier({ algorithm: HASH_OIDS.sha256 });
-  const issuerAndSerial = new IssuerAndSerialNumber({
-    issuer: leaf.tbsCertificate.issuer,
-    serialNumber: leaf.tbsCertificate.serialNumber,
-  });
   const essAttribute = new Attribute({
     attrType: id_aa_signingCertificateV2,
     attrValues: [
@@ -127,62 +147,88 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
     attrType: ID_CONTENT_TYPE,
     attrValues: [arrayBufferOf(oidDer(id_ct_tstInfo))],
   });
-  const accuracyMs = opts.accuracyMs ?? 1000;
-  const accuracy = new Accuracy({
-    ...(accuracyMs >= 1000 ? { seconds: Math.floor(accuracyMs / 1000) } : {}),
-    ...(accuracyMs % 1000 ? { millis: accuracyMs % 1000 } : {}),
-  });
-  const now = opts.now ?? (() => new Date());
-  const tsaName = new GeneralName({ directoryName: leaf.tbsCertificate.subject });
   // DER orders a SET OF by encoding. The message digest attribute always has the same length,
   // and the three encodings differ before its digest bytes, so the order is fixed: found once.
   const digestPlaceholder = messageDigestAttribute(Buffer.alloc(32));
-  const attributeOrder = sortedForDer([contentTypeAttribute, digestPlaceholder, essAttribute]);
-  const leafChoice = new CertificateSet([new CertificateChoices({ certificate: leaf })]);
-
   return {
-    grant(req) {
-      const serial = opts.nextSerial();
+    leafDer,
+    policy,
+    sha256Alg: new AlgorithmIdentifier({ algorithm: HASH_OIDS.sha256 }),
+    signatureAlg: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
+    issuerAndSerial: new IssuerAndSerialNumber({
+      issuer: leaf.tbsCertificate.issuer,
+      serialNumber: leaf.tbsCertificate.serialNumber,
+    }),
+    accuracy: new Accuracy({
+      ...(accuracyMs >= 1000 ? { seconds: Math.floor(accuracyMs / 1000) } : {}),
+      ...(accuracyMs % 1000 ? { millis: accuracyMs % 1000 } : {}),
+    }),
+    tsaName: new GeneralName({ directoryName: leaf.tbsCertificate.subject }),
+    leafChoice: new CertificateSet([new CertificateChoices({ certificate: leaf })]),
+    attributeOrder: sortedForDer([contentTypeAttribute, digestPlaceholder, essAttribute]),
+    digestPlaceholder,
+  };
+}
+
+/** The reference builder: the whole response serialized by asn1-schema (asn1-tsp, asn1-cms). */
+export function libraryToken(p: TokenParts): BuildToken {
+  return (req, serial, genTime, sign) => {
+    const tstDer = der(
+      new TSTInfo({
+        version: 1,
+        policy: req.policy ?? p.policy,
+        messageImprint: req.imprint,
+        serialNumber: arrayBufferOf(integerBytes(serial)),
+        genTime,
+        accuracy: p.accuracy,
+        ordering: false,
+        ...(req.nonce ? { nonce: req.nonce } : {}),
+        tsa: p.tsaName,
+      }),
+    );
+    const digestAttribute = messageDigestAttribute(sha256(tstDer));
+    const attrs = p.attributeOrder.map((a) => (a === p.digestPlaceholder ? digestAttribute : a));
+    const signature = sign(sha256(der(new SignedAttributeSet(attrs))));
+    const signedData = new SignedData({
+      version: 3,
+      digestAlgorithms: new DigestAlgorithmIdentifiers([p.sha256Alg]),
+      encapContentInfo: new EncapsulatedContentInfo({
+        eContentType: id_ct_tstInfo,
+        eContent: new EncapsulatedContent({ single: new OctetString(arrayBufferOf(tstDer)) }),
+      }),
+      ...(req.certReq ? { certificates: p.leafChoice } : {}),
+      signerInfos: new SignerInfos([
+        new SignerInfo({
+          version: 1,
+          sid: new SignerIdentifier({ issuerAndSerialNumber: p.issuerAndSerial }),
+          digestAlgorithm: p.sha256Alg,
+          signedAttrs: attrs,
+          signatureAlgorithm: p.signatureAlg,
+          signature: new OctetString(arrayBufferOf(signature)),
+        }),
+      ]),
+    });
+    return der(new GrantedResponse({ timeStampToken: new SignedDataToken({ content: signedData }) }));
+  };
+}
+
+/**
+ * RFC 3161 tokens: TSTInfo in a CMS SignedData signed by the TSA key over DER-sorted signed
+ * attributes (content type, message digest, ESS signing-certificate-v2).
+ */
+export function createTimestamper(opts: TimestamperOptions): Timestamper {
+  const parts = tokenParts(opts.chainDer, opts.policy, opts.accuracyMs);
+  const build = opts.builder === 'library' ? libraryToken(parts) : templateToken(parts);
+  const key = opts.key;
+  const signDigest = opts.signDigest ?? ((d: Buffer) => signDigestEc(key, d));
+  const now = opts.now ?? (() => new Date());
+  return {
+    grant(req, given) {
+      const serial = given ?? opts.nextSerial();
       // Whole seconds (the stated accuracy is 1 s): DER drops a fraction's trailing zeros (.5), and
       // sigstore-js reads only three-digit fractions, so one token in ten failed there.
       const genTime = new Date(Math.floor(now().getTime() / 1000) * 1000);
-      const tstDer = der(
-        new TSTInfo({
-          version: 1,
-          policy: req.policy ?? opts.policy,
-          messageImprint: req.imprint,
-          serialNumber: arrayBufferOf(integerBytes(serial)),
-          genTime,
-          accuracy,
-          ordering: false,
-          ...(req.nonce ? { nonce: req.nonce } : {}),
-          tsa: tsaName,
-        }),
-      );
-      const digestAttribute = messageDigestAttribute(sha256(tstDer));
-      const attrs = attributeOrder.map((a) => (a === digestPlaceholder ? digestAttribute : a));
-      const signature = nodeSign('sha256', der(new SignedAttributeSet(attrs)), opts.key);
-      const signedData = new SignedData({
-        version: 3,
-        digestAlgorithms: new DigestAlgorithmIdentifiers([sha256Alg]),
-        encapContentInfo: new EncapsulatedContentInfo({
-          eContentType: id_ct_tstInfo,
-          eContent: new EncapsulatedContent({ single: new OctetString(arrayBufferOf(tstDer)) }),
-        }),
-        ...(req.certReq ? { certificates: leafChoice } : {}),
-        signerInfos: new SignerInfos([
-          new SignerInfo({
-            version: 1,
-            sid: new SignerIdentifier({ issuerAndSerialNumber: issuerAndSerial }),
-            digestAlgorithm: sha256Alg,
-            signedAttrs: attrs,
-            signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-            signature: new OctetString(arrayBufferOf(signature)),
-          }),
-        ]),
-      });
-      const resp = new GrantedResponse({ timeStampToken: new SignedDataToken({ content: signedData }) });
-      return { der: der(resp), serial, genTime };
+      return { der: build(req, serial, genTime, signDigest), serial, genTime };
     },
     refuse(refusal) {
       return der(
@@ -198,7 +244,7 @@ export function createTimestamper(opts: TimestamperOptions): Timestamper {
   };
 }
 
-const messageDigestAttribute = (digest: Buffer): Attribute =>
+export const messageDigestAttribute = (digest: Buffer): Attribute =>
   new Attribute({
     attrType: ID_MESSAGE_DIGEST,
     attrValues: [arrayBufferOf(der(new OctetString(arrayBufferOf(digest))))],
@@ -213,5 +259,3 @@ function sortedForDer(attrs: Attribute[]): Attribute[] {
     .sort((x, y) => Buffer.compare(x.d, y.d))
     .map((x) => x.a);
 }
-
-const oidDer = (oid: string): Buffer => Buffer.from(AsnObjectIdentifierConverter.toASN(oid).toBER());

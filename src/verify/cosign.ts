@@ -32,7 +32,7 @@ export interface CosignVerification {
   failures: CosignLayerFailure[];
 }
 
-type CosignOptions = Pick<VerifyOptions, 'tlogThreshold' | 'ctlogThreshold' | 'publicKey'>;
+type CosignOptions = Pick<VerifyOptions, 'tlogThreshold' | 'ctlogThreshold' | 'tsaThreshold' | 'publicKey'>;
 
 /** The payload claims: it names this image digest and is a cosign container image signature. */
 function checkClaims(item: CosignSignatureItem, digest: string): void {
@@ -73,6 +73,9 @@ export function checkCosignSignatures(
   layers.forEach((layer, index) => {
     try {
       const item = cosignLayerToItem(layer);
+      // cosign's UseSignedTimestamps: the annotation's timestamp counts (and must verify) only when asked for.
+      if ((options.tsaThreshold ?? 0) > 0 && item.rfc3161Timestamp)
+        item.bundle.verificationMaterial.rfc3161Timestamps = [item.rfc3161Timestamp];
       const result = verifyBundle(trust, item.bundle, policy, { ...options, artifact: item.payload });
       checkClaims(item, imageDigest);
       out.verified.push({

@@ -8,3 +8,4 @@ export { verifyCheckpoint } from './checkpoint.js';
 export { checkEntryBody } from './body.js';
 export { verifyEmbeddedScts } from './sct.js';
 export * from './cosign.js';
+export { loadTimestampSupport } from './times.js';

@@ -1,6 +1,7 @@
 import { SigilError } from '../errors/index.js';
 import type { Bundle } from '../bundle/index.js';
-import { verifyTimestamp, type VerifiedTimestamp } from '../timestamp/index.js';
+import type { VerifiedTimestamp } from '../timestamp/index.js';
+import { loadTimestampVerifier, timestampVerifierLoaded } from '../timestamp/loaded.js';
 import type { VerifiedTlogEntry } from './tlog.js';
 import { validAt, type TrustMaterial } from './trust.js';
 
@@ -15,6 +16,17 @@ export function thresholdError(message: string): SigilError {
 }
 
 /**
+ * Loads RFC 3161 verification (the ASN.1/CMS stack) when `bundle` carries timestamps, or always
+ * without a bundle. verifyBundle stays synchronous: every caller that may meet a timestamped
+ * bundle awaits this first (the CLI, the admission verifier, conformance), and verifyBundle
+ * refuses such a bundle when it has not run. A bundle without timestamps never loads the stack.
+ */
+export async function loadTimestampSupport(bundle?: Bundle): Promise<void> {
+  if (bundle === undefined || bundle.verificationMaterial.rfc3161Timestamps.length > 0)
+    await loadTimestampVerifier();
+}
+
+/**
  * Verifies every RFC 3161 timestamp of the bundle (a failed one is an error, never skipped) and
  * checks the TSA threshold, each authority counted once (as sigstore-go does).
  */
@@ -25,6 +37,12 @@ export function verifyBundleTimestamps(
 ): VerifiedTimestamp[] {
   const signed = timestampedBytes(bundle);
   const stamps = bundle.verificationMaterial.rfc3161Timestamps.map((der, i) => {
+    const verifyTimestamp = timestampVerifierLoaded();
+    if (verifyTimestamp === undefined)
+      throw new SigilError(
+        'TIMESTAMP_INVALID',
+        `timestamp ${i}: RFC 3161 verification is not loaded (await loadTimestampSupport() before verifyBundle)`,
+      );
     try {
       return verifyTimestamp(der, signed, trust.timestampAuthorities);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { CT, EKU_CODE_SIGNING } from './oids.js';
+import { CT, EKU_CODE_SIGNING, EXT } from './oids.js';
 
 /*
  * Issuance of Fulcio-profile leaf certificates (WIRE §1.6) by direct DER writing. The leaf
@@ -106,36 +106,27 @@ export function encodeExtension(e: Extension): Buffer {
   return e.critical ? tlvOf(0x30, [oid(e.oid), DER_TRUE, value]) : tlvOf(0x30, [oid(e.oid), value]);
 }
 
-export const EXT_OIDS = {
-  subjectKeyId: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyId: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-} as const;
-
 /** keyUsage digitalSignature only (bit 0). */
 export const keyUsageDigitalSignature = (): Extension => ({
-  oid: EXT_OIDS.keyUsage,
+  oid: EXT.keyUsage,
   critical: true,
   value: bitString(Buffer.from([0x80]), 7),
 });
 
 export const extKeyUsageCodeSigning = (): Extension => ({
-  oid: EXT_OIDS.extKeyUsage,
+  oid: EXT.extKeyUsage,
   critical: false,
   value: seq(oid(EKU_CODE_SIGNING)),
 });
 
 export const subjectKeyId = (keyId: Uint8Array): Extension => ({
-  oid: EXT_OIDS.subjectKeyId,
+  oid: EXT.subjectKeyId,
   critical: false,
   value: octetString(keyId),
 });
 
 export const authorityKeyId = (keyId: Uint8Array): Extension => ({
-  oid: EXT_OIDS.authorityKeyId,
+  oid: EXT.authorityKeyId,
   critical: false,
   value: seq(tlv(0x80, keyId)),
 });
@@ -157,7 +148,7 @@ export function subjectAltName(san: SanValue): Extension {
       name = tlv(0xa0, Buffer.concat([oid(san.typeId), tlv(0xa0, utf8String(san.value))]));
       break;
   }
-  return { oid: EXT_OIDS.subjectAltName, critical: true, value: seq(name) };
+  return { oid: EXT.subjectAltName, critical: true, value: seq(name) };
 }
 
 /** CT precertificate poison: critical, ASN.1 NULL. */

@@ -1,6 +1,6 @@
 import { SigilError } from '../errors/index.js';
-import { EKU_CODE_SIGNING, CT } from './oids.js';
-import { EXT, isValidAt, type ParsedCertificate } from './parse.js';
+import { EKU_CODE_SIGNING, CT, EXT } from './oids.js';
+import { isValidAt, type ParsedCertificate } from './parse.js';
 import { signatureVerifies } from './issued-by.js';
 
 /** A CA from the trusted root: its chain runs from the issuer of leaves to the anchor (last). */

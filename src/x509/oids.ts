@@ -46,3 +46,13 @@ export const CT = {
 } as const;
 
 export const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+
+/** The X.509 v3 extensions RFC 5280 defines that Sigstore certificates carry. */
+export const EXT = {
+  subjectKeyId: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  authorityKeyId: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+} as const;

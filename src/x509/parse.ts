@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
 import { VerifyingKey } from '../crypto/verifying-key.js';
-import { CT, FULCIO, RAW_VALUE_OIDS, type FulcioExtensionName } from './oids.js';
+import { CT, EXT, FULCIO, RAW_VALUE_OIDS, type FulcioExtensionName } from './oids.js';
 import {
   TAG,
   bytesOf,
@@ -93,15 +93,6 @@ const KEY_USAGE_BITS: KeyUsageName[] = [
   'encipherOnly',
   'decipherOnly',
 ];
-
-export const EXT = {
-  subjectKeyId: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyId: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-} as const;
 
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
 const MAX_SANS = 100;

@@ -302,11 +302,30 @@ const IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
   [IA, 'tuf', () => ({ tuf: { mirror: 'https://tuf.example' } }), 'refused'],
   [IA, 'trustedRoot', () => ({ trustedRoot: { value: '{}' } }), 'refused'],
   [IA, 'annotations', () => ({ annotations: { a: 'b' } }), 'refused'],
+  // Where signatures are looked up is read by the CEL engine only (per attestor).
   [IA, 'source', () => ({ source: { repository: 'ghcr.io/sigs' } }), 'refused'],
-  [IA, 'certificate', () => ({ keyless: undefined, certificate: { cert: { value: PEM_CERT } } }), 'refused'],
+  [IA, 'certificate', () => ({ keyless: undefined, certificate: { cert: { value: PEM_CERT } } }), 'loads'],
+  [
+    IA,
+    'certificate',
+    () => ({
+      keyless: undefined,
+      certificate: { cert: { value: PEM_CERT }, certChain: { value: PEM_CERT } },
+    }),
+    'loads',
+  ],
+  [IA, 'certificate', () => ({ keyless: undefined, certificate: { cert: { expression: 'x' } } }), 'refused'],
+  [IA, 'kms', () => ({ keyless: undefined, key: { kms: 'awskms:///alias/x' } }), 'refused'],
+  [
+    'spec.attestors.0',
+    'notary',
+    () => ({ cosign: undefined, notary: { certs: { value: PEM_CERT } } }),
+    'refused',
+  ],
   [IA, 'key', () => ({ keyless: undefined, key: { data: PEM_KEY, hashAlgorithm: 'sha256' } }), 'loads'],
   [IA, 'ctlog', () => ({ ctlog: { url: 'https://rekor.example', insecureIgnoreSCT: false } }), 'loads'],
-  [IA, 'tsaCertChain', () => ({ ctlog: { tsaCertChain: PEM_CERT } }), 'refused'],
+  [IA, 'tsaCertChain', () => ({ ctlog: { tsaCertChain: PEM_CERT } }), 'loads'],
+  [IA, 'tsaCertChain', () => ({ ctlog: { tsaCertChain: PEM_KEY } }), 'refused'],
   [IK, 'roots', () => ({ roots: PEM_CERT }), 'loads'],
   [IK, 'additionalExtensions', () => ({ additionalExtensions: { githubWorkflowTrigger: 'push' } }), 'loads'],
 ];
@@ -325,18 +344,33 @@ const CEL_EVALUATED = new Set([
   'evaluation',
   'attestations',
   'excludeResourceRules',
+  'source',
 ]);
-// Registry secrets are evaluated for rule-style IVPs (issue 18), not yet by the CEL engine.
-const CEL_NOT_EVALUATED = new Set(['credentials']);
 const CEL_IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
   ...IVP_FIELDS.map(([w, f, v, want]): [string, string, () => Doc, 'loads' | 'refused'] => [
     w,
     f,
     f === 'validations' ? () => ({ validations: [{ expression: TWO, message: 'unsigned' }] }) : v,
-    CEL_EVALUATED.has(f) ? 'loads' : CEL_NOT_EVALUATED.has(f) ? 'refused' : want,
+    CEL_EVALUATED.has(f) ? 'loads' : want,
   ]),
-  [IS, 'credentials', () => ({ credentials: { secrets: ['pull'] } }), 'refused'],
-  [IS, 'attestations', () => ({ attestations: [{ name: 'a', referrer: { type: 'x' } }] }), 'refused'],
+  [IS, 'credentials', () => ({ credentials: { secrets: ['pull', 'team-a/pull'] } }), 'loads'],
+  [IS, 'attestations', () => ({ attestations: [{ name: 'a', referrer: { type: 'x' } }] }), 'loads'],
+  [
+    IS,
+    'attestations',
+    () => ({ attestations: [{ name: 'a', referrer: { type: 'x', madeUp: 1 } }] }),
+    'refused',
+  ],
+  [
+    IA,
+    'source',
+    () => ({
+      source: { repository: 'ghcr.io/org/sigs', tagPrefix: 'v2-', PullSecrets: [{ name: 'sig-pull' }] },
+    }),
+    'loads',
+  ],
+  [IA, 'source', () => ({ source: { repository: 'ghcr.io/sigs', madeUp: 1 } }), 'refused'],
+  [IA, 'PullSecrets', () => ({ source: { PullSecrets: [{ name: 'ns/x' }] } }), 'refused'],
   [
     IS,
     'attestors',
@@ -457,7 +491,10 @@ describe('the refusals reach the CLI (the loader `sigil admission serve` and `si
     const dir = mkdtempSync(join(tmpdir(), 'sigil-fail-closed-'));
     const policy = join(dir, 'ivpol.json');
     const resource = join(dir, 'pod.json');
-    writeFileSync(policy, JSON.stringify(withField(celIvp(), IS, { credentials: { secrets: ['pull'] } })));
+    writeFileSync(
+      policy,
+      JSON.stringify(withField(celIvp(), IS, { credentials: { providers: ['google'] } })),
+    );
     writeFileSync(
       resource,
       JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {} }),
@@ -466,7 +503,7 @@ describe('the refusals reach the CLI (the loader `sigil admission serve` and `si
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^sigil: error: invalid policy: .*ivpol\.json: ImageValidatingPolicy iv: spec\.credentials: /m,
+      /^sigil: error: invalid policy: .*ivpol\.json: ImageValidatingPolicy iv: spec\.credentials\.providers: /m,
     );
   });
 });

@@ -5,13 +5,8 @@ import { createTagDigestCache, MAX_TAG_CACHE_TTL_MS } from '../../src/admission/
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
-import {
-  createRegistryServer,
-  parseReference,
-  pushImage,
-  RegistryClient,
-  tinyImage,
-} from '../../src/oci/index.js';
+import { parseReference, pushImage, RegistryClient, tinyImage } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
 import { startStack } from '../e2e/stack.js';
 import { pod, postJson, review } from './helpers.js';

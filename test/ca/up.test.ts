@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } from '@sigstore/sign';
@@ -52,6 +53,32 @@ test('sigil up wires issuer, CA+CT and log; its trusted_root.json verifies a key
       extensions: { issuer: stack.oidcUrl },
     });
     assert.equal(signer.identity?.extensions?.issuer, stack.oidcUrl);
+  } finally {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sigil up --log-key: the stack signs with the shared key, and its trusted root names that key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-up-key-'));
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(dir, 'log-key.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  const stack = await startDevStack({
+    dataDir: join(dir, 'stack'),
+    portBase: 0,
+    logLevel: 'silent',
+    logWorkers: 0,
+    logKeyFile: keyFile,
+  });
+  try {
+    const root = JSON.parse(readFileSync(stack.trustedRootPath, 'utf8')) as {
+      tlogs: { publicKey: { rawBytes: string } }[];
+    };
+    assert.equal(root.tlogs[0]!.publicKey.rawBytes, spki, 'the trusted root carries the shared key');
+    const served = await (await fetch(`${stack.logUrl}/api/v1/log/publicKey`)).text();
+    assert.equal(served.trim(), (publicKey.export({ type: 'spki', format: 'pem' }) as string).trim());
   } finally {
     await stack.close();
     rmSync(dir, { recursive: true, force: true });

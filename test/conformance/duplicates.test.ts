@@ -2,9 +2,9 @@
 // @sigstore/verify 4.x does (it counted once before, but accepted what the judge refused).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import { isSigilError, type ErrorCode } from '../../src/errors/index.js';
-import { createTrustMaterial, verifyBundle } from '../../src/verify/index.js';
+import { createTrustMaterial, loadTimestampSupport, verifyBundle } from '../../src/verify/index.js';
 import { requireNode24, runNode24Json } from '../helpers/node24.js';
 import { requireSharedFile } from '../helpers/env.js';
 import { conformanceCases } from './cases.js';
@@ -24,6 +24,9 @@ function duplicated(bundleText: string): [string, Json, ErrorCode][] {
     ['tlog entry', tl, 'TLOG_FAILED'],
   ];
 }
+
+// verifyBundle is synchronous: the RFC 3161 verifier (the ASN.1 stack) is loaded before it meets a timestamp.
+before(() => loadTimestampSupport());
 
 test('a duplicated timestamp or tlog entry is refused, by sigil and by @sigstore/verify 4.x', async (t) => {
   const c = conformanceCases().find((x) => x.name === 'rekor2-happy-path');

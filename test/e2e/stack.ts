@@ -139,30 +139,21 @@ export function actionsEnv(oidc: OidcServer): Record<string, string> {
 }
 
 /**
- * Runs the CLI's main() in this process, capturing what it writes (many runs cost seconds less
- * than child processes on a loaded machine). Not for commands reading env or a terminal.
+ * Runs the CLI's main() in this process, handing it streams that capture what it writes (many
+ * runs cost seconds less than child processes on a loaded machine). Not for commands reading a terminal.
  */
 export async function runSigilInProcess(args: string[]): Promise<CliResult> {
   const { main } = await import('../../src/cli/main.js');
   let stdout = '';
   let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => (
-    (stdout += String(s)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (
-    (stderr += String(s)),
-    true
-  )) as typeof process.stderr.write;
   const savedExit = process.exitCode;
   let code: number;
   try {
-    code = await main(args);
+    code = await main(args, {
+      stdout: { write: (s: string) => ((stdout += s), true) },
+      stderr: { write: (s: string) => ((stderr += s), true) },
+    });
   } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
     process.exitCode = savedExit;
   }
   return { code, stdout, stderr };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { policyYaml } from '../../src/demo/policy.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -227,26 +228,11 @@ test('SCT lists: random and mutated bytes give only coded errors', async () => {
   );
 });
 
-const POLICY = `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["registry.example/org/*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: "^https://github.com/org/.*$"
-                    issuer: "https://token.actions.githubusercontent.com"
-`;
+const POLICY = policyYaml({
+  images: ['registry.example/org/*'],
+  subjectRegExp: '^https://github.com/org/.*$',
+  issuer: 'https://token.actions.githubusercontent.com',
+});
 
 test('policies: random and mutated YAML give only coded errors (INVALID_POLICY), never hang', async () => {
   const ctx = { hasTrustedRoot: true };

@@ -7,7 +7,7 @@ import {
   freePort,
   startDockerRegistryProcess,
   type DockerRegistryOptions,
-} from '../../src/oci/docker-registry.js';
+} from '../../src/demo/registry/index.js';
 import { requireBinary } from './env.js';
 
 export { DOCKER_REGISTRY_BIN, freePort };

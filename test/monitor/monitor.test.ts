@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogServer, type LogServer } from '../../src/rekor/server.js';
-import { monitorOnce, type MonitorConfig } from '../../src/monitor/index.js';
+import { compileIdentity, monitorOnce, type MonitorConfig } from '../../src/monitor/index.js';
 import { createEntry, hashedRekord, ROOT, selfSignedCert, tempDir } from '../rekor/helpers.js';
 
 const open = (dataDir: string): Promise<LogServer> =>
@@ -147,7 +147,7 @@ test('--identity alerts on each new entry whose certificate SAN matches, and onl
   const cfg: MonitorConfig = {
     logUrl: server.url,
     statePath,
-    identity: /^alice@example\.com$/i,
+    identity: compileIdentity('^alice@example\\.com$'),
     report: (l) => lines.push(l),
   };
   assert.deepEqual((await monitorOnce(cfg)).alerts, []);
@@ -169,4 +169,24 @@ test('--identity alerts on each new entry whose certificate SAN matches, and onl
   const cli = await runCli(['--log-url', server.url, '--state', statePath, '--once', '--identity', '(']);
   assert.equal(cli.status, 1);
   assert.match(cli.stderr, /^sigil: error: --identity is not a regular expression/);
+});
+
+test('--identity patterns compile for the linear engine, case-insensitive, and cannot backtrack', () => {
+  const evil = compileIdentity('^(a+)+$');
+  const started = process.hrtime.bigint();
+  assert.equal(evil.test(`${'a'.repeat(40)}!`), false);
+  assert.ok(process.hrtime.bigint() - started < 1_000_000_000n, 'no exponential backtracking');
+  assert.equal(evil.test('aAaA'), true, 'letters match in either case');
+  const cases: [string, string, boolean][] = [
+    ['^[a-c]+@EXAMPLE\\.com$', 'BcA@example.COM', true],
+    ['^[^a-z]+$', 'ABC', false],
+    ['^\\x41\\u0062$', 'Ab', true],
+    ['^(?<user>ci)@x$', 'CI@X', true],
+    ['^\\S+\\.dev$', 'ci.DEV', true],
+    ['^\\S+\\.dev$', 'c i.dev', false],
+  ];
+  for (const [pattern, subject, want] of cases) {
+    assert.equal(compileIdentity(pattern).test(subject), want, `${pattern} against ${subject}`);
+  }
+  assert.throws(() => compileIdentity('^(a)\\1$'), /--identity is not a regular expression/);
 });

@@ -4,14 +4,8 @@ import { parseTrustedRoot } from '../../src/bundle/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
-import {
-  RegistryClient,
-  createRegistryServer,
-  parseReference,
-  pushImage,
-  pushIndex,
-  tinyImage,
-} from '../../src/oci/index.js';
+import { RegistryClient, parseReference, pushImage, pushIndex, tinyImage } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { signImageBundle } from '../../src/sign/index.js';
 import { clusterPolicy, keylessBuilder, WORKFLOW_RE } from './helpers.js';
 import { startDockerRegistry } from '../helpers/registry.js';

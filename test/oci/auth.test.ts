@@ -13,7 +13,6 @@ import { createApp, listen } from '../../src/server/index.js';
 import {
   RegistryClient,
   computeDigest,
-  createRegistryServer,
   dockerConfigPath,
   loadDockerCredentials,
   parseChallenge,
@@ -26,6 +25,7 @@ import {
   readSignatures,
   buildSimpleSigningPayload,
 } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { isSigilError } from '../../src/errors/index.js';
 
 test('challenge and docker config parsing', () => {

@@ -5,7 +5,6 @@ import {
   RegistryClient,
   buildImage,
   buildSimpleSigningPayload,
-  createRegistryServer,
   parseManifest,
   parseReference,
   parseSimpleSigningPayload,
@@ -16,6 +15,7 @@ import {
   MEDIA_TYPES,
   MAX_SIGNATURES,
 } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { SigilError, isSigilError } from '../../src/errors/index.js';
 
 const onlySigilErrors = (f: () => unknown): void => {

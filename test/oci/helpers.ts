@@ -1,3 +1,4 @@
+import { policyYaml } from '../../src/demo/policy.js';
 import { createSigning } from '../../src/sign/index.js';
 import type { Stack } from '../e2e/stack.js';
 
@@ -24,27 +25,13 @@ export function clusterPolicy(
   /** More fields of the verifyImages entry, as YAML lines (e.g. `type: SigstoreBundle`). */
   entry: string[] = [],
 ): string {
-  const id = identity.subject
-    ? `subject: "${identity.subject}"`
-    : `subjectRegExp: "${identity.subjectRegExp ?? WORKFLOW_RE}"`;
-  return `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ${JSON.stringify(patterns)}
-          failureAction: Enforce
-${entry.map((l) => `          ${l}\n`).join('')}          attestors:
-            - entries:
-                - keyless:
-                    ${id}
-                    issuer: "${identity.issuer}"
-${identity.rekorUrl ? `                    rekor:\n                      url: ${identity.rekorUrl}\n` : ''}`;
+  return policyYaml({
+    images: patterns,
+    ...(identity.subject
+      ? { subject: identity.subject }
+      : { subjectRegExp: identity.subjectRegExp ?? WORKFLOW_RE }),
+    issuer: identity.issuer,
+    ...(identity.rekorUrl ? { rekorUrl: identity.rekorUrl } : {}),
+    entryLines: entry,
+  });
 }

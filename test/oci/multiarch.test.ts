@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   RegistryClient,
-  createRegistryServer,
   parseReference,
   pushIndex,
   readBundleReferrers,
   tinyImage,
 } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { runSigilInProcess, startStack } from '../e2e/stack.js';
 import { WORKFLOW_RE } from './helpers.js';
 

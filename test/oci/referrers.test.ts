@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   RegistryClient,
-  createRegistryServer,
   parseReference,
   pushImage,
   tinyImage,
@@ -16,6 +15,7 @@ import {
   MEDIA_TYPES,
   type ImageReference,
 } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { signImageBundle, verifyImageSignatures } from '../../src/sign/index.js';
 import { BUNDLE_TYPE, keylessBuilder, SIGN_PREDICATE, WORKFLOW_RE } from './helpers.js';
 import { createTrustMaterial } from '../../src/verify/index.js';

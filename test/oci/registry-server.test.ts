@@ -9,17 +9,16 @@ import {
   RegistryClient,
   buildImage,
   computeDigest,
-  createRegistryServer,
   parseReference,
   pushImage,
   readSignatures,
-  routeOf,
   staticCredentials,
   tinyImage,
   writeSignature,
   buildSimpleSigningPayload,
   MEDIA_TYPES,
 } from '../../src/oci/index.js';
+import { createRegistryServer, routeOf } from '../../src/demo/registry/index.js';
 import { isSigilError } from '../../src/errors/index.js';
 
 test('routes below /v2/ (repository names with slashes)', () => {

@@ -4,13 +4,8 @@ import { parseTrustedRoot } from '../../src/bundle/index.js';
 import { AdmissionEngine } from '../../src/admission/engine.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
-import {
-  createRegistryServer,
-  parseReference,
-  pushImage,
-  RegistryClient,
-  tinyImage,
-} from '../../src/oci/index.js';
+import { parseReference, pushImage, RegistryClient, tinyImage } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { resolveImage, signImage, signImageBundle } from '../../src/sign/index.js';
 import { clusterPolicy, keylessBuilder, WORKFLOW_RE } from './helpers.js';
 import { pod } from '../admission/helpers.js';

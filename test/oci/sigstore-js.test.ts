@@ -10,12 +10,12 @@ import { AdmissionEngine } from '../../src/admission/engine.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import {
   RegistryClient,
-  createRegistryServer,
   parseReference,
   pushImage,
   staticCredentials,
   tinyImage,
 } from '../../src/oci/index.js';
+import { createRegistryServer } from '../../src/demo/registry/index.js';
 import { signImageBundle } from '../../src/sign/index.js';
 import { clusterPolicy, keylessBuilder, SIGN_PREDICATE, WORKFLOW_RE } from './helpers.js';
 import { requireBinary } from '../helpers/env.js';

@@ -215,7 +215,7 @@ test('every manifest parses, is reachable from deploy/kustomization.yaml, and ru
         .join(' '),
     ),
   );
-  for (const want of ['admission serve', 'ca serve', 'log serve', 'log migrate'])
+  for (const want of ['admission serve', 'ca serve', 'log serve', 'log migrate', 'tsa serve'])
     assert.ok(commands.has(want), `a container runs sigil ${want}`);
   for (const c of containers) assert.deepEqual(checkArgs(c.args), [], c.where);
   const log = all
@@ -227,6 +227,42 @@ test('every manifest parses, is reachable from deploy/kustomization.yaml, and ru
     log.spec.template.spec.volumes.some((v: Doc) => v.secret?.secretName === 'sigil-log-key'),
     'the replicas share one log key from a Secret',
   );
+});
+
+test('the timestamp authority: one replica replaced with Recreate, key and chain from a Secret, serial mark on a volume, non-root, read-only root', () => {
+  const docs = manifests().flatMap((m) => m.docs);
+  const tsa = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'sigil-tsa')!;
+  assert.ok(tsa, 'a Deployment sigil-tsa');
+  // One counter per volume: a second pod counting from the same mark would repeat serials.
+  assert.equal(tsa.spec.replicas, 1);
+  assert.equal(tsa.spec.strategy.type, 'Recreate');
+  const spec = tsa.spec.template.spec;
+  const c = spec.containers[0];
+  assert.deepEqual(c.args.slice(0, 2), ['tsa', 'serve']);
+  const flag = (name: string): string => {
+    const a = (c.args as string[]).find((x) => x.startsWith(`${name}=`));
+    assert.ok(a, `${name} is set`);
+    return a.slice(name.length + 1);
+  };
+  const mountOf = (path: string): Doc => {
+    const m = (c.volumeMounts as Doc[]).find(
+      (v) => path === v.mountPath || path.startsWith(`${v.mountPath}/`),
+    );
+    assert.ok(m, `${path} is on a mounted volume`);
+    return spec.volumes.find((v: Doc) => v.name === m.name);
+  };
+  for (const f of ['--key-file', '--chain-file'])
+    assert.equal(mountOf(flag(f)).secret?.secretName, 'sigil-tsa-key', `${f} comes from the Secret`);
+  const claim = mountOf(flag('--data-dir')).persistentVolumeClaim?.claimName;
+  assert.ok(
+    docs.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim),
+    'the serial mark is on a PersistentVolumeClaim of the stack',
+  );
+  assert.equal(spec.securityContext.runAsNonRoot, true);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'sigil-tsa')!;
+  assert.equal(service.spec.ports[0].targetPort, c.ports[0].name);
+  assert.equal(Number(flag('--port')), c.ports[0].containerPort);
 });
 
 test('the args check refuses an unknown command or flag (so the manifest check can fail)', () => {

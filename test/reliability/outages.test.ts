@@ -12,6 +12,7 @@ import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { createAdmissionServer, type AdmissionServer } from '../../src/admission/server.js';
 import { registryImageSource, SigstoreSignatureVerifier } from '../../src/admission/real-verifier.js';
 import { startStack } from '../../src/demo/stack.js';
+import { policyYaml } from '../../src/demo/policy.js';
 import { RegistryClient, parseReference, pushImage, tinyImage } from '../../src/oci/index.js';
 import { createSigning, resolveImage, signImage } from '../../src/sign/index.js';
 import { pod, postJson as postHttps, review } from '../admission/helpers.js';
@@ -147,26 +148,7 @@ test('admission webhook while the registry hangs or drips, and with the log down
   await pushSigned('org/unsigned', false);
 
   const policies = parsePolicyText(
-    `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  rules:
-    - name: check-signature
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-        - imageReferences: ["${host}/org/*"]
-          failureAction: Enforce
-          attestors:
-            - entries:
-                - keyless:
-                    subjectRegExp: ".*"
-                    issuer: "${stack.oidc.issuer}"
-`,
+    policyYaml({ images: [`${host}/org/*`], subjectRegExp: '.*', issuer: stack.oidc.issuer }),
     'policy.yaml',
     { hasTrustedRoot: true },
   );

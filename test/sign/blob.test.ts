@@ -23,9 +23,9 @@ function scratch(t: { after(fn: () => void): void }): string {
 }
 
 /** The failure code of verifyBlob (SigilError code, or 'CLI' for a usage error). */
-function refusal(fn: () => unknown): string {
+async function refusal(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (isSigilError(e)) return e.code;
     if (e instanceof CliError) return 'CLI';
@@ -83,19 +83,16 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
     certificateIdentity: SAN,
     certificateOidcIssuer: stack.oidc.issuer,
   };
-  const r = verifyBlob(file, flags);
+  const r = await verifyBlob(file, flags);
   assert.deepEqual(r.checks, ['tlog', 'certificate-chain', 'sct', 'signature', 'identity']);
   writeFileSync(join(dir, 'other.bin'), 'not the artifact\n');
+  assert.equal(await refusal(() => verifyBlob(join(dir, 'other.bin'), flags)), 'DIGEST_MISMATCH');
   assert.equal(
-    refusal(() => verifyBlob(join(dir, 'other.bin'), flags)),
-    'DIGEST_MISMATCH',
-  );
-  assert.equal(
-    refusal(() => verifyBlob(file, { ...flags, certificateOidcIssuer: 'https://accounts.google.com' })),
+    await refusal(() => verifyBlob(file, { ...flags, certificateOidcIssuer: 'https://accounts.google.com' })),
     'IDENTITY_MISMATCH',
   );
   assert.equal(
-    refusal(() => verifyBlob(undefined, flags)),
+    await refusal(() => verifyBlob(undefined, flags)),
     'CLI',
     'a message signature needs the file',
   );
@@ -110,9 +107,9 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
   }).create({ data: artifact });
   const msgPath = join(dir, 'js-message.json');
   writeFileSync(msgPath, JSON.stringify(bundleToJSON(msg)));
-  assert.equal(verifyBlob(file, { ...flags, bundle: msgPath }).signature.kind, 'messageSignature');
+  assert.equal((await verifyBlob(file, { ...flags, bundle: msgPath })).signature.kind, 'messageSignature');
   assert.equal(
-    refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: msgPath })),
+    await refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: msgPath })),
     'DIGEST_MISMATCH',
   );
 
@@ -137,14 +134,14 @@ test('sigil sign-blob bundles verify with @sigstore/verify; @sigstore/sign bundl
   }).create({ data: statement, type: 'application/vnd.in-toto+json' });
   const dssePath = join(dir, 'js-dsse.json');
   writeFileSync(dssePath, JSON.stringify(bundleToJSON(dsse)));
-  assert.equal(verifyBlob(file, { ...flags, bundle: dssePath }).signature.kind, 'dsseEnvelope');
+  assert.equal((await verifyBlob(file, { ...flags, bundle: dssePath })).signature.kind, 'dsseEnvelope');
   assert.equal(
-    verifyBlob(undefined, { ...flags, bundle: dssePath }).signature.kind,
+    (await verifyBlob(undefined, { ...flags, bundle: dssePath })).signature.kind,
     'dsseEnvelope',
     'DSSE: --bundle alone',
   );
   assert.equal(
-    refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: dssePath })),
+    await refusal(() => verifyBlob(join(dir, 'other.bin'), { ...flags, bundle: dssePath })),
     'DIGEST_MISMATCH',
   );
 });
@@ -159,17 +156,17 @@ test('the real public-Sigstore bundles verify with sigil verify-blob (DSSE: --bu
   const bundles = readdirSync(PUBLIC).filter((f) => f.endsWith('.sigstore'));
   assert.equal(bundles.length, 9);
   for (const b of bundles) {
-    const r = verifyBlob(undefined, { ...flags, bundle: PUBLIC + b });
+    const r = await verifyBlob(undefined, { ...flags, bundle: PUBLIC + b });
     assert.deepEqual(r.identity?.subjectAlternativeNames, ['brian@dehamer.com'], b);
     assert.equal(
-      refusal(() =>
+      await refusal(() =>
         verifyBlob(undefined, { ...flags, bundle: PUBLIC + b, certificateIdentity: 'mallory@example.com' }),
       ),
       'IDENTITY_MISMATCH',
     );
     // The statement itself is not the artifact: given as FILE it is not a subject.
     assert.equal(
-      refusal(() => verifyBlob(PUBLIC + 'statement.json', { ...flags, bundle: PUBLIC + b })),
+      await refusal(() => verifyBlob(PUBLIC + 'statement.json', { ...flags, bundle: PUBLIC + b })),
       'DIGEST_MISMATCH',
     );
   }

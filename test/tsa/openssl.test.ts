@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadOrCreateTsa, TSA_FILES } from '../../src/tsa/keys.js';
+import { createTsaServer, TSA_SERIAL_FILE } from '../../src/tsa/server.js';
 import { requireBinary } from '../helpers/env.js';
 import { openssl, postTimestamp, withTsa } from './helpers.js';
 
@@ -126,4 +129,51 @@ test('weak and unknown hash algorithms get a rejection TimeStampResp with badAlg
       /Failure info: the requested TSA policy is not supported by the TSA/,
     );
   });
+});
+
+test('--key-file/--chain-file (a Secret): tokens from that key verify with that chain in openssl; the data dir keeps only the serial mark; a key that is not the leaf is refused', async (t) => {
+  if (!requireBinary(t, 'openssl')) return;
+  const made = mkdtempSync(join(tmpdir(), 'sigil-tsa-made-'));
+  const data = mkdtempSync(join(tmpdir(), 'sigil-tsa-data-'));
+  t.after(() => {
+    rmSync(made, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  });
+  await loadOrCreateTsa(made);
+  const keyFile = join(made, TSA_FILES.leafKey);
+  const chainFile = join(made, TSA_FILES.chain);
+  const tsa = await createTsaServer({ dataDir: data, port: 0, logLevel: 'silent', keyFile, chainFile });
+  try {
+    const tsq = query(data, 'q', 'sha256');
+    const res = await postTimestamp(tsa.timestampUrl, tsq);
+    assert.equal(res.status, 200);
+    writeFileSync(join(made, 'r.tsr'), res.body);
+    const verified = openssl([
+      'ts',
+      '-verify',
+      '-queryfile',
+      join(data, 'q.tsq'),
+      '-in',
+      join(made, 'r.tsr'),
+      '-CAfile',
+      chainFile,
+    ]);
+    assert.equal(verified.status, 0, verified.out);
+  } finally {
+    await tsa.close();
+  }
+  assert.deepEqual(
+    readdirSync(data).filter((f) => !f.startsWith('q.')),
+    [TSA_SERIAL_FILE],
+  );
+  await assert.rejects(
+    createTsaServer({
+      dataDir: data,
+      port: 0,
+      logLevel: 'silent',
+      keyFile: join(made, TSA_FILES.rootKey),
+      chainFile,
+    }),
+    /is not the key of the first certificate/,
+  );
 });

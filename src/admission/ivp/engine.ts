@@ -59,7 +59,7 @@ export async function evaluateIvps(
     const signal = (): AbortSignal =>
       (made ??= outer ? AbortSignal.any([outer, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms));
     try {
-      return await evaluateIvp(p.ivp!, req, seams.verification.forRequest(signal), mode);
+      return await evaluateIvp(p.ivp!, req, seams.verification.forRequest(signal, p.ivp), mode);
     } catch (e) {
       return failClosed(p, (e as Error).message);
     }

@@ -1,6 +1,25 @@
 import { type Doc, invalid, isObject, objectAt, optArray, optObject } from '../policy/fields.js';
 import { refuseSet, refuseUnknown } from '../policy/known-fields.js';
-import { IVPOL_SPEC_FIELDS } from '../policy/ivpol.js';
+
+/** Every field of ImageValidatingPolicySpec (kyverno/api policies.kyverno.io/v1beta1, v1). */
+export const IVPOL_SPEC_FIELDS = [
+  'matchConstraints',
+  'matchConditions',
+  'variables',
+  'auditAnnotations',
+  'failurePolicy',
+  'validationActions',
+  'webhookConfiguration',
+  'evaluation',
+  'autogen',
+  'matchImageReferences',
+  'images',
+  'attestors',
+  'attestations',
+  'validationConfigurations',
+  'credentials',
+  'validations',
+];
 
 const NOT_EVALUATED = 'is not evaluated by sigil (refused rather than ignored)';
 // What sigil extracts images from when the policy declares no `images` extractors.

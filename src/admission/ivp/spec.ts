@@ -1,6 +1,7 @@
 import type { CelEnv } from '@bufbuild/cel';
 import { sha256Hex } from '../../crypto/index.js';
-import { parseIvpolAttestors, type ParseContext } from '../policy/attestors.js';
+import type { ParseContext } from '../policy/attestors.js';
+import { parseRegistryCredentials } from '../policy/credentials.js';
 import {
   type Doc,
   invalid,
@@ -16,16 +17,10 @@ import { compileExpression, makeEnv, type Expected } from './cel.js';
 import { KYVERNO_IMAGE_FUNCS } from './library.js';
 import { CEL_LIMITS } from './limits.js';
 import { AUTOGEN_TARGETS, canAutogen, parseMatchConstraints, rewriteForAutogen } from './match.js';
-import type {
-  CompiledIvp,
-  ImageMatcher,
-  IvpAttestation,
-  IvpAttestor,
-  IvpKind,
-  Program,
-  ValidationAction,
-  Variant,
-} from './types.js';
+import type { ImagePolicy } from '../policy/types.js';
+import { ivpAsRule } from './as-rule.js';
+import { parseAttestations, parseAttestors } from './attestors.js';
+import type { CompiledIvp, ImageMatcher, IvpKind, Program, ValidationAction, Variant } from './types.js';
 import { compileGlob } from './glob.js';
 import { refuseUnevaluatedIvp } from './refusals.js';
 
@@ -155,67 +150,6 @@ function parseActions(spec: Doc, sp: string): Set<ValidationAction> {
   return out;
 }
 
-function refuseUnsupportedCosign(raw: unknown, ap: string): void {
-  const a = objectAt(raw, ap);
-  if (a.notary !== undefined)
-    throw invalid(
-      `${ap}.notary`,
-      'notary attestors are not supported (sigil verifies cosign signatures only)',
-    );
-  const c = optObject(a, 'cosign', ap);
-  if (!c) throw invalid(ap, 'cosign is required');
-  const cp = `${ap}.cosign`;
-  if (c.tuf !== undefined)
-    throw invalid(`${cp}.tuf`, 'a per-policy TUF root is not supported (use the server trusted root)');
-  if (c.annotations !== undefined)
-    throw invalid(`${cp}.annotations`, 'signature annotation checks are not supported');
-  const ct = optObject(c, 'ctlog', cp);
-  if (ct?.tsaCertChain !== undefined)
-    throw invalid(
-      `${cp}.ctlog.tsaCertChain`,
-      'per-policy timestamp authorities are not supported (use the server trusted root)',
-    );
-  const key = optObject(c, 'key', cp);
-  if (key?.hashAlgorithm !== undefined && key.hashAlgorithm !== 'sha256')
-    throw invalid(`${cp}.key.hashAlgorithm`, 'only sha256 is supported');
-}
-
-function parseAttestors(spec: Doc, sp: string, ctx: ParseContext): Map<string, IvpAttestor> {
-  const list = optArray(spec, 'attestors', sp, 50) ?? [];
-  const out = new Map<string, IvpAttestor>();
-  if (list.length === 0) return out;
-  list.forEach((raw, i) => refuseUnsupportedCosign(raw, `${sp}.attestors[${i}]`));
-  const set = parseIvpolAttestors(list, `${sp}.attestors`, ctx);
-  set.entries.forEach((entry, i) => {
-    const name = optString(objectAt(list[i], `${sp}.attestors[${i}]`), 'name', `${sp}.attestors[${i}]`, 253);
-    if (!name || !IDENT_RE.test(name))
-      throw invalid(`${sp}.attestors[${i}].name`, 'a CEL identifier is required');
-    if (out.has(name)) throw invalid(`${sp}.attestors[${i}].name`, `duplicate attestor "${name}"`);
-    const a = entry.attestor;
-    if (a.kind === 'attestor') throw invalid(`${sp}.attestors[${i}]`, 'nested attestors are not supported');
-    out.set(name, { name, attestor: a });
-  });
-  return out;
-}
-
-function parseAttestations(spec: Doc, sp: string): Map<string, IvpAttestation> {
-  const out = new Map<string, IvpAttestation>();
-  (optArray(spec, 'attestations', sp, 50) ?? []).forEach((raw, i) => {
-    const p = `${sp}.attestations[${i}]`;
-    const o = objectAt(raw, p);
-    const name = optString(o, 'name', p, 253);
-    if (!name || !IDENT_RE.test(name)) throw invalid(`${p}.name`, 'a CEL identifier is required');
-    if (out.has(name)) throw invalid(`${p}.name`, `duplicate attestation "${name}"`);
-    if (o.referrer !== undefined)
-      throw invalid(`${p}.referrer`, 'OCI 1.1 referrer attestations are not supported (use intoto)');
-    const intoto = optObject(o, 'intoto', p);
-    const type = intoto && optString(intoto, 'type', `${p}.intoto`, 1024);
-    if (!type) throw invalid(`${p}.intoto.type`, 'is required');
-    out.set(name, { name, kind: 'intoto', type });
-  });
-  return out;
-}
-
 function parseImageRefs(spec: Doc, sp: string): ImageMatcher[] {
   return (optArray(spec, 'matchImageReferences', sp, 200) ?? []).map((raw, i) => {
     const p = `${sp}.matchImageReferences[${i}]`;
@@ -249,18 +183,11 @@ export function parseIvp(doc: Doc, source: string, ctx: ParseContext): CompiledI
     throw invalid(`${sp}.evaluation.mode`, `unknown mode "${mode}"`);
   const admissionCfg = optObject(evaluation, 'admission', `${sp}.evaluation`);
   const admission = (admissionCfg && optBool(admissionCfg, 'enabled', `${sp}.evaluation.admission`)) ?? true;
-  if (spec.credentials !== undefined) {
-    const cr = objectAt(spec.credentials, `${sp}.credentials`);
-    if (cr.secrets !== undefined || cr.providers !== undefined)
-      throw invalid(
-        `${sp}.credentials`,
-        'registry secrets and cloud providers are not supported (the server uses its own registry credentials)',
-      );
-  }
+  const credsDoc = optObject(spec, 'credentials', sp);
+  const creds = credsDoc && parseRegistryCredentials(credsDoc, `${sp}.credentials`);
   const cfg = optObject(spec, 'validationConfigurations', sp) ?? {};
   const cp = `${sp}.validationConfigurations`;
   const raw = rawExpressions(spec, sp);
-  if (raw.validations.length === 0) throw invalid(`${sp}.validations`, 'at least one validation is required');
   const json = mode === 'JSON';
   const match = json ? undefined : parseMatchConstraints(spec, sp);
   const autogen = new Map<string, Variant>();
@@ -304,5 +231,36 @@ export function parseIvp(doc: Doc, source: string, ctx: ParseContext): CompiledI
     verifyDigest: optBool(cfg, 'verifyDigest', cp) ?? true,
     required: optBool(cfg, 'required', cp) ?? true,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    ...(creds ? { registryCredentials: creds } : {}),
+  };
+}
+
+/**
+ * An ImageValidatingPolicy document as the engine reads it: with `validations`, decided by the
+ * CEL engine (`ivp`); without, the subset sigil read before it, one ClusterPolicy-style rule
+ * (any one attestor admits each matched image).
+ */
+export function parseIvpDocument(doc: Doc, source: string, ctx: ParseContext): ImagePolicy {
+  const ivp = parseIvp(doc, source, ctx);
+  const common = {
+    kind: ivp.kind,
+    name: ivp.name,
+    ...(ivp.namespace !== undefined ? { namespace: ivp.namespace } : {}),
+    id: ivp.id,
+    source,
+  };
+  if (ivp.programs.pod.validations.length > 0)
+    return { ...common, failurePolicy: ivp.failurePolicy, rules: [], ivp };
+  const spec = doc.spec as Doc;
+  const autogen = optObject(spec, 'autogen', 'spec');
+  const rule = ivpAsRule(
+    ivp,
+    `${source}: ${ivp.kind} ${ivp.name}: spec`,
+    !!autogen && Object.keys(autogen).length > 0,
+  );
+  return {
+    ...common,
+    ...(spec.failurePolicy !== undefined ? { failurePolicy: ivp.failurePolicy } : {}),
+    rules: [rule],
   };
 }

@@ -1,18 +1,39 @@
-import type { FailurePolicy, KeyAttestor, KeylessAttestor, Wildcard } from '../policy/types.js';
+import type {
+  FailurePolicy,
+  RegistryCredentialsSpec,
+  SecretRef,
+  SigningAttestor,
+  Wildcard,
+} from '../policy/types.js';
 import type { CompiledExpression } from './cel.js';
 
 export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
 export type IvpKind = 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
 
+/** `cosign.source`: where this attestor's signatures and attestations are looked up. */
+export interface SignatureSource {
+  /** `registry/repository` holding them instead of the image's own repository. */
+  repository?: string;
+  /** Prefix of the cosign tags (`<prefix>sha256-<hex>.sig`). */
+  tagPrefix?: string;
+  /** `PullSecrets`: credentials for that lookup (mounted pull secrets, as `credentials.secrets`). */
+  pullSecrets: SecretRef[];
+}
+
 export interface IvpAttestor {
   name: string;
-  attestor: KeylessAttestor | KeyAttestor;
+  attestor: SigningAttestor;
+  source?: SignatureSource;
 }
 
 export interface IvpAttestation {
   name: string;
-  /** `intoto`: a cosign `.att` in-toto statement of this predicate type; `referrer`: an OCI 1.1 referrer (refused at load). */
-  kind: 'intoto';
+  /**
+   * `intoto`: a cosign in-toto statement of this predicate type (`.att` layers, v3 bundles);
+   * `referrer`: OCI 1.1 referrers of this artifactType, each accepted when a cosign signature on
+   * the referrer's own digest verifies (the payload is the referrer's one JSON layer).
+   */
+  kind: 'intoto' | 'referrer';
   type: string;
 }
 
@@ -86,4 +107,6 @@ export interface CompiledIvp {
   verifyDigest: boolean;
   required: boolean;
   timeoutSeconds?: number;
+  /** `credentials`: the registry credentials used instead of the webhook's defaults. */
+  registryCredentials?: RegistryCredentialsSpec;
 }

@@ -5,21 +5,39 @@ import type { AttachedLayer } from '../../oci/cosign.js';
 import { VerificationCache } from '../cache.js';
 import { cachedReference } from './refs.js';
 import { registryImageSource } from '../real-verifier.js';
-import type { ImageSource, SignatureVerifier } from '../verifier.js';
-import type { KeyAttestor, KeylessAttestor } from '../policy/types.js';
+import type { ImageSource, RegistryAccess, SignatureLookup, SignatureVerifier } from '../verifier.js';
+import type { SigningAttestor } from '../policy/types.js';
 import type { IvpVerifier } from './evaluate.js';
 import type { CompiledIvp, IvpAttestation, IvpAttestor } from './types.js';
 
-/** The registry side an IVP needs: ClusterPolicy's ImageSource plus cosign `.att` layers. */
+/** One OCI 1.1 referrer of an artifactType: its manifest digest and its one layer's bytes. */
+export interface FoundReferrer {
+  digest: string;
+  payload: Buffer;
+}
+
+/** The registry side an IVP needs: ClusterPolicy's ImageSource plus cosign `.att` layers and referrers. */
 export interface IvpImageSource extends ImageSource {
-  fetchAttestations(pinned: ImageReference, signal: AbortSignal): Promise<AttachedLayer[]>;
+  fetchAttestations(
+    pinned: ImageReference,
+    signal: AbortSignal,
+    access?: RegistryAccess,
+    lookup?: SignatureLookup,
+  ): Promise<AttachedLayer[]>;
+  /** Referrers of `pinned` whose artifactType is `artifactType` (bounded), each with its one layer. */
+  fetchReferrers?(
+    pinned: ImageReference,
+    artifactType: string,
+    signal: AbortSignal,
+    access?: RegistryAccess,
+  ): Promise<FoundReferrer[]>;
 }
 
 export interface IvpSignatureVerifier extends SignatureVerifier {
   verifyAttestations(
     pinned: ImageReference,
     layers: readonly AttachedLayer[],
-    attestor: KeylessAttestor | KeyAttestor,
+    attestor: SigningAttestor,
     predicateType: string,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string };
 }
@@ -63,8 +81,30 @@ export class IvpVerification {
     readonly cache: VerificationCache<unknown> = new VerificationCache<unknown>(),
   ) {}
 
-  /** `signal` is asked for only when I/O is needed (a review answered from the cache makes no timer). */
-  forRequest(signal: () => AbortSignal): IvpVerifier {
+  /**
+   * `signal` is asked for only when I/O is needed (a review answered from the cache makes no
+   * timer). `policy`'s `credentials` (and each attestor's `source.PullSecrets`) replace the
+   * webhook's default registry credentials, as in Kyverno; answers are kept apart per credentials.
+   */
+  forRequest(signal: () => AbortSignal, policy?: CompiledIvp): IvpVerifier {
+    const access: RegistryAccess | undefined = policy?.registryCredentials
+      ? { secrets: policy.registryCredentials.secrets }
+      : undefined;
+    const cred = (a: RegistryAccess | undefined): string => this.source.credentialKey?.(a) ?? '';
+    const accessOf = (a: IvpAttestor): RegistryAccess | undefined =>
+      a.source?.pullSecrets.length ? { secrets: a.source.pullSecrets } : access;
+    const lookupOf = (a: IvpAttestor): SignatureLookup | undefined =>
+      a.source && (a.source.repository || a.source.tagPrefix)
+        ? {
+            ...(a.source.repository ? { repository: a.source.repository } : {}),
+            ...(a.source.tagPrefix ? { tagPrefix: a.source.tagPrefix } : {}),
+          }
+        : undefined;
+    // Where an attestor's signatures come from: the credentials and the source it reads them with.
+    const whereOf = (a: IvpAttestor): string =>
+      !a.source && !access
+        ? '||'
+        : `${cred(accessOf(a))}|${a.source?.repository ?? ''}|${a.source?.tagPrefix ?? ''}`;
     const digests = new Map<string, Promise<string>>();
     const sigs = new Map<string, Promise<CosignSignatureLayer[]>>();
     const atts = new Map<string, Promise<AttachedLayer[]>>();
@@ -81,7 +121,9 @@ export class IvpVerification {
     const resolved = new Map<string, string>();
     const pin = async (image: string): Promise<ImageReference> => {
       const ref = cachedReference(image);
-      const digest = await memo(digests, ref.toString(), () => this.source.resolveDigest(ref, signal()));
+      const digest = await memo(digests, `${cred(access)}|${ref.toString()}`, () =>
+        this.source.resolveDigest(ref, signal(), access),
+      );
       resolved.set(image, digest);
       return ref.withDigest(digest);
     };
@@ -106,7 +148,9 @@ export class IvpVerification {
         const digest = ref.digest ?? resolved.get(image);
         if (!digest) return undefined;
         for (const a of attestors)
-          if (this.cache.lookup(`${policy.id}|sig|${a.name}|${ref.context()}@${digest}`) !== true)
+          if (
+            this.cache.lookup(`${policy.id}|sig|${a.name}|${whereOf(a)}|${ref.context()}@${digest}`) !== true
+          )
             return undefined;
         return attestors.length;
       },
@@ -118,12 +162,13 @@ export class IvpVerification {
         const pinned = await pin(image);
         let count = 0;
         for (const a of attestors) {
-          const key = `${policy.id}|sig|${a.name}|${pinned.context()}@${pinned.digest}`;
+          const where = whereOf(a);
+          const key = `${policy.id}|sig|${a.name}|${where}|${pinned.context()}@${pinned.digest}`;
           const ok = await cached(
             key,
             async () => {
-              const layers = await memo(sigs, `${pinned.context()}@${pinned.digest}`, () =>
-                this.source.fetchSignatures(pinned, signal()),
+              const layers = await memo(sigs, `${where}|${pinned.context()}@${pinned.digest}`, () =>
+                this.source.fetchSignatures(pinned, signal(), accessOf(a), lookupOf(a)),
               );
               if (layers.length === 0) return false;
               return (await this.verifier.verifyAttestor(pinned, layers, a.attestor)).ok;
@@ -139,12 +184,15 @@ export class IvpVerification {
         let count = 0;
         let payload: unknown;
         for (const a of attestors) {
-          const key = `${policy.id}|att|${att.name}|${a.name}|${pinned.context()}@${pinned.digest}`;
+          const where = whereOf(a);
+          const key = `${policy.id}|att|${att.name}|${a.name}|${where}|${pinned.context()}@${pinned.digest}`;
           const statements = await cached<unknown[] | false>(
             key,
             async () => {
-              const layers = await memo(atts, `${pinned.context()}@${pinned.digest}`, () =>
-                this.source.fetchAttestations(pinned, signal()),
+              if (att.kind === 'referrer')
+                return this.referrerPayloads(pinned, att.type, a, signal(), accessOf(a));
+              const layers = await memo(atts, `${where}|${pinned.context()}@${pinned.digest}`, () =>
+                this.source.fetchAttestations(pinned, signal(), accessOf(a), lookupOf(a)),
               );
               const r = this.verifier.verifyAttestations(pinned, layers, a.attestor, att.type);
               return r.ok ? r.statements : false;
@@ -159,5 +207,33 @@ export class IvpVerification {
         return { count, ...(payload !== undefined ? { payload } : {}) };
       },
     };
+  }
+
+  /**
+   * `referrer {type}` with a cosign attestor: the image's OCI 1.1 referrers of that artifactType,
+   * each accepted when a cosign signature on the referrer's own digest verifies (cosign signs the
+   * referrer manifest as it signs an image); the payloads of the accepted ones, parsed as JSON.
+   * Unlike Kyverno's extractPayload, an unverified referrer's content is never handed to CEL.
+   */
+  private async referrerPayloads(
+    pinned: ImageReference,
+    type: string,
+    a: IvpAttestor,
+    signal: AbortSignal,
+    access: RegistryAccess | undefined,
+  ): Promise<unknown[] | false> {
+    if (!this.source.fetchReferrers) return false;
+    const out: unknown[] = [];
+    for (const r of await this.source.fetchReferrers(pinned, type, signal, access)) {
+      const ref = pinned.withDigest(r.digest);
+      const layers = await this.source.fetchSignatures(ref, signal, access);
+      if (layers.length === 0 || !(await this.verifier.verifyAttestor(ref, layers, a.attestor)).ok) continue;
+      try {
+        out.push(JSON.parse(r.payload.toString('utf8')) as unknown);
+      } catch {
+        continue; // Kyverno: a referrer whose layer is not JSON has no payload
+      }
+    }
+    return out.length > 0 ? out : false;
   }
 }

@@ -3,7 +3,6 @@ export * from './wildcard.js';
 export * from './regex.js';
 export { type ParseContext } from './attestors.js';
 export { parseKyvernoPolicy } from './kyverno.js';
-export { parseImageValidatingPolicy } from './ivpol.js';
 export {
   parsePolicyText,
   loadPolicies,

@@ -4,9 +4,8 @@ import { parseAllDocuments } from 'yaml';
 import { SigilError } from '../../errors/index.js';
 import type { ParseContext } from './attestors.js';
 import { isObject } from './fields.js';
-import { parseImageValidatingPolicy } from './ivpol.js';
 import { parseKyvernoPolicy } from './kyverno.js';
-import { parseIvp } from '../ivp/spec.js';
+import { parseIvpDocument } from '../ivp/spec.js';
 import { POLICY_LIMITS, type ImagePolicy } from './types.js';
 
 const KYVERNO_GROUPS = ['kyverno.io/v1', 'kyverno.io/v2beta1'];
@@ -54,21 +53,7 @@ export function parsePolicyText(text: string, source: string, ctx: ParseContext)
       IVPOL_GROUPS.includes(api) &&
       (kind === 'ImageValidatingPolicy' || kind === 'NamespacedImageValidatingPolicy')
     ) {
-      const spec = isObject(value.spec) ? value.spec : {};
-      if (spec.validations === undefined) out.push(parseImageValidatingPolicy(value, source, ctx));
-      else {
-        const ivp = parseIvp(value, source, ctx);
-        out.push({
-          kind: ivp.kind,
-          name: ivp.name,
-          ...(ivp.namespace !== undefined ? { namespace: ivp.namespace } : {}),
-          id: ivp.id,
-          failurePolicy: ivp.failurePolicy,
-          rules: [],
-          source,
-          ivp,
-        });
-      }
+      out.push(parseIvpDocument(value, source, ctx));
     } else if (api.startsWith('kyverno.io/') || api.startsWith('policies.kyverno.io/')) {
       throw new SigilError(
         'INVALID_POLICY',

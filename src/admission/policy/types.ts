@@ -41,6 +41,11 @@ export interface CtlogOptions {
   pubkey?: string;
   /** Kyverno's name for skipping the SCT check (unsafe). */
   ignoreSCT: boolean;
+  /**
+   * IVP `ctlog.tsaCertChain`: PEM chain of an RFC 3161 timestamp authority (leaf optional, root
+   * required). When set a verified timestamp from it is required (cosign's UseSignedTimestamps).
+   */
+  tsaCertChain?: string;
 }
 
 export interface KeylessAttestor {
@@ -63,12 +68,30 @@ export interface KeyAttestor {
   ctlog: CtlogOptions;
 }
 
+/**
+ * IVP `cosign.certificate`: the signature is verified with the certificate's key (cosign
+ * `--certificate`); with `chain` the certificate must chain to its last certificate (root) at
+ * its notBefore, with codeSigning, and carry a verified SCT unless ctlog.ignoreSCT.
+ */
+export interface CertificateAttestor {
+  kind: 'certificate';
+  /** One PEM certificate. */
+  certificate: string;
+  /** PEM CA certificates, the signing certificate's parent first, the root last. */
+  chain?: string;
+  rekor: RekorOptions;
+  ctlog: CtlogOptions;
+}
+
+/** The attestors that check signatures themselves (everything but a nested set). */
+export type SigningAttestor = KeylessAttestor | KeyAttestor | CertificateAttestor;
+
 export interface NestedAttestor {
   kind: 'attestor';
   set: AttestorSet;
 }
 
-export type Attestor = KeylessAttestor | KeyAttestor | NestedAttestor;
+export type Attestor = SigningAttestor | NestedAttestor;
 
 export interface AttestorEntry {
   /** Index in the policy's `entries` list (several keys of one entry share it). */

@@ -15,7 +15,8 @@ import {
   type KeyKind,
   type PrehashedVerifier,
 } from '../../crypto/index.js';
-import { EXT, parseCertificate, type ParsedCertificate } from '../../x509/parse.js';
+import { EXT } from '../../x509/oids.js';
+import { parseCertificate, type ParsedCertificate } from '../../x509/parse.js';
 import { children, readOnly, valueOf } from '../../x509/der-read.js';
 
 /** Most certificates accepted in one PEM (a leaf and its chain). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RegistryClient, parseReference, pushImage, tinyImage } from '../../../src/oci/index.js';
-import { createRegistryServer } from '../../../src/oci/registry-server.js';
+import { createRegistryServer } from '../../../src/demo/registry/index.js';
 import { attestImage, createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
 import { runSigil, startStack } from '../../e2e/stack.js';
 import { seedAttestor, seedClusterPolicy } from './seed-policies.js';

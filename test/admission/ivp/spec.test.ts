@@ -83,8 +83,12 @@ test('load refusals name the field, and CEL errors their position', () => {
     /undeclared reference to 'image'/,
   );
   refused(
-    `${MATCH}  attestations:\n    - name: sbom\n      referrer:\n        type: sbom/cyclone-dx\n  validations:\n    - expression: "true"\n`,
-    /attestations\[0\]\.referrer: OCI 1\.1 referrer attestations are not supported/,
+    `${MATCH}  attestations:\n    - name: sbom\n      referrer:\n        type: sbom/cyclone-dx\n      intoto:\n        type: x\n  validations:\n    - expression: "true"\n`,
+    /attestations\[0\]: exactly one of intoto or referrer is required/,
+  );
+  refused(
+    `${MATCH}  attestors:\n    - name: k\n      cosign:\n        key:\n          kms: awskms:///alias/x\n  validations:\n    - expression: "true"\n`,
+    /cosign\.key\.kms: KMS keys are not supported: the webhook calls no cloud KMS API/,
   );
   refused(
     `${MATCH}  attestors:\n    - name: n\n      notary:\n        certs:\n          value: x\n  validations:\n    - expression: "true"\n`,

@@ -1,10 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRegistryServer } from '../oci/registry-server.js';
-import {
-  DOCKER_REGISTRY_BIN as DEBIAN_REGISTRY_BIN,
-  startDockerRegistryProcess,
-} from '../oci/docker-registry.js';
+import { createRegistryServer } from './server.js';
+import { DOCKER_REGISTRY_BIN as DEBIAN_REGISTRY_BIN, startDockerRegistryProcess } from './docker-registry.js';
 
 export { DEBIAN_REGISTRY_BIN };
 

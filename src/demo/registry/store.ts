@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Descriptor } from './media-types.js';
+import type { Descriptor } from '../../oci/media-types.js';
 
 /**
  * The embedded registry's storage, over a flat key → bytes space. Keys are built only from

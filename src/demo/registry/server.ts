@@ -1,11 +1,12 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createApp, listen } from '../server/index.js';
-import { isSigilError } from '../errors/index.js';
-import { computeDigest, MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
-import { MEDIA_TYPES, isIndex, type Descriptor } from './media-types.js';
-import { isValidRepository, isValidTag, parseDigest } from './reference.js';
-import { FileKeyValue, MemoryKeyValue, RegistryStore } from './registry-store.js';
+import { createApp, listen } from '../../server/index.js';
+import { isSigilError } from '../../errors/index.js';
+import { computeDigest, MAX_MANIFEST_BYTES, parseManifest } from '../../oci/manifest.js';
+import { MEDIA_TYPES, isIndex, type Descriptor } from '../../oci/media-types.js';
+import { isValidRepository, isValidTag, parseDigest } from '../../oci/reference.js';
+import { FileKeyValue, MemoryKeyValue, RegistryStore } from './store.js';
+import { routeOf } from './routes.js';
 
 export const DEFAULT_REGISTRY_PORT = 5000;
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -41,31 +42,6 @@ interface Upload {
   chunks: Buffer[];
   size: number;
   expires: number;
-}
-
-type Route =
-  | { kind: 'manifest'; repo: string; ref: string }
-  | { kind: 'blob'; repo: string; digest: string }
-  | { kind: 'uploads'; repo: string }
-  | { kind: 'upload'; repo: string; id: string }
-  | { kind: 'tags'; repo: string }
-  | { kind: 'referrers'; repo: string; digest: string };
-
-/** Maps a path below /v2/ to a route (pure). Repository names may contain slashes. */
-export function routeOf(path: string): Route | undefined {
-  const patterns: [RegExp, (m: RegExpExecArray) => Route][] = [
-    [/^(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', repo: m[1]!, ref: m[2]! })],
-    [/^(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', repo: m[1]! })],
-    [/^(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: 'upload', repo: m[1]!, id: m[2]! })],
-    [/^(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', repo: m[1]!, digest: m[2]! })],
-    [/^(.+)\/tags\/list$/, (m) => ({ kind: 'tags', repo: m[1]! })],
-    [/^(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', repo: m[1]!, digest: m[2]! })],
-  ];
-  for (const [re, make] of patterns) {
-    const m = re.exec(path);
-    if (m) return make(m);
-  }
-  return undefined;
 }
 
 class RegistryHttpError extends Error {
