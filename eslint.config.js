@@ -18,6 +18,7 @@ const ORDER = [
   ['verify'],
   ['oidc', 'log'],
   ['ca', 'rekor'],
+  ['rekor-v2'],
   ['oci'],
   ['sign'],
   ['admission', 'monitor'],
@@ -31,7 +32,7 @@ const CYCLE_ALLOWED = new Set();
 const PURE = ['crypto', 'merkle', 'x509', 'timestamp', 'bundle', 'verify'];
 /** What each folder may not import, beyond the order: admission never reaches the CA, the log or the signer. */
 const ALSO_FORBIDDEN = {
-  admission: ['ca', 'log', 'rekor', 'sign'],
+  admission: ['ca', 'log', 'rekor', 'rekor-v2', 'sign'],
   ...Object.fromEntries(PURE.map((f) => [f, ['server', 'http']])),
 };
 

@@ -39,7 +39,7 @@ function request()
   local body = nil
   if exhausted == 0 then body = lines() end
   if body == nil then exhausted = 1; body = last else last = body end
-  return wrk.format("POST", "/api/v1/log/entries", headers, body)
+  return wrk.format("POST", "__PATH__", headers, body)
 end
 function response(status, hdrs, body)
   if status == 201 then created = created + 1
@@ -68,12 +68,13 @@ export async function runWrk(
   bodies: readonly string[],
   clients: number,
   seconds: number,
+  path = '/api/v1/log/entries',
 ): Promise<WrkRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-wrk-'));
   try {
     const script = join(dir, 'log.lua');
     const data = join(dir, 'bodies.jsonl');
-    writeFileSync(script, SCRIPT);
+    writeFileSync(script, SCRIPT.replace('__PATH__', path));
     writeFileSync(data, `${bodies.join('\n')}\n`);
     const w = await runWrkScript<{
       created: number;

@@ -4,6 +4,10 @@
  * every response; next to it, the machine's raw single-core ECDSA P-256 verify rate measured in
  * the same run. Prints one JSON object.
  *
+ * `npm run bench:log -- --api v2`: the same against a Rekor v2 log (`sigil log serve --api v2`,
+ * `POST /api/v2/log/entries`, hashedrekord v0.0.2; every 201 after the durable commit with the
+ * batch's signed checkpoint), and the v1 log measured in the same run as its baseline.
+ *
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CLIENTS (64), BENCH_KEYS (1024
  * distinct signer keys; entries are all distinct), BENCH_WORKERS (server worker threads),
  * BENCH_SERVER_ROOT=<dir> (the server of that checkout instead of this one), BENCH_LOG_ENTRY=bin (run
@@ -49,17 +53,26 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1024);
 const WORKERS = process.env.BENCH_WORKERS;
+type Api = 'v1' | 'v2';
+const API: Api = (() => {
+  const i = process.argv.indexOf('--api');
+  const v = i >= 0 ? process.argv[i + 1] : 'v1';
+  if (v !== 'v1' && v !== 'v2') throw new Error(`--api must be v1 or v2, not ${v}`);
+  return v;
+})();
+const PATHS: Record<Api, string> = { v1: '/api/v1/log/entries', v2: '/api/v2/log/entries' };
 /** Entries prepared up front: enough for ~20,000/s over warm-up and measurement. */
 const PREPARED = Number(process.env.BENCH_PREPARED ?? Math.ceil((SECONDS + WARMUP) * 20_000));
 
 /** `count` distinct hashedrekord request bodies (JSON, one line each) from KEYS signer keys. */
-function prepareBodies(count: number): string[] {
-  const keys: { privateKey: KeyObject; pemB64: string }[] = [];
+function prepareBodies(count: number, api: Api): string[] {
+  const keys: { privateKey: KeyObject; pemB64: string; derB64: string }[] = [];
   for (let i = 0; i < KEYS; i++) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     keys.push({
       privateKey,
       pemB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'),
+      derB64: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
     });
   }
   const out: string[] = [];
@@ -68,6 +81,20 @@ function prepareBodies(count: number): string[] {
     const data = randomBytes(32);
     const digest = createHash('sha256').update(data).digest('hex');
     const signature = sign('sha256', data, k.privateKey).toString('base64');
+    if (api === 'v2') {
+      out.push(
+        JSON.stringify({
+          hashedRekordRequestV002: {
+            digest: Buffer.from(digest, 'hex').toString('base64'),
+            signature: {
+              content: signature,
+              verifier: { publicKey: { rawBytes: k.derB64 }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+            },
+          },
+        }),
+      );
+      continue;
+    }
     out.push(
       JSON.stringify({
         apiVersion: '0.0.1',
@@ -82,9 +109,9 @@ function prepareBodies(count: number): string[] {
   return out;
 }
 
-const frame = (host: string, body: string): Buffer =>
+const frame = (host: string, body: string, api: Api): Buffer =>
   Buffer.from(
-    `POST /api/v1/log/entries HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `POST ${PATHS[api]} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 
 interface Stats {
@@ -159,8 +186,9 @@ async function runNodeClients(
   bodies: string[],
   onStart: () => Promise<void>,
   onEnd: () => void,
+  api: Api,
 ): Promise<Window> {
-  const requests = bodies.map((b) => frame(`127.0.0.1:${port}`, b));
+  const requests = bodies.map((b) => frame(`127.0.0.1:${port}`, b, api));
   let cursor = 0;
   const next = (): Buffer | undefined => requests[cursor++];
   const stats: Stats = { ok: 0, other: new Map(), latencies: [], measuring: false };
@@ -217,7 +245,7 @@ async function startBarrier(): Promise<void> {
 }
 
 /** One measured run against the server of the sources at `root`, on `bodies` (a fresh data directory). */
-async function measure(root: string, bodies: string[]): Promise<Record<string, unknown>> {
+async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sigil-bench-log-'));
   const verifyBefore = rawVerifyRate(1500);
   const fsyncMs = fsyncLatencyMs(dataDir);
@@ -226,7 +254,12 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
   const { proc, url } = process.env.BENCH_URL
     ? { proc: undefined, url: process.env.BENCH_URL }
     : await startLogServer(
-        ['--data-dir', dataDir, ...(WORKERS !== undefined ? ['--workers', WORKERS] : [])],
+        [
+          '--data-dir',
+          dataDir,
+          ...(api === 'v2' ? ['--api', 'v2'] : []),
+          ...(WORKERS !== undefined ? ['--workers', WORKERS] : []),
+        ],
         root,
       );
   try {
@@ -242,7 +275,7 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
     let window0: ReturnType<typeof cpuTicks>;
     let window1: ReturnType<typeof cpuTicks>;
     const onStart = async (): Promise<void> => {
-      startSize = await treeSize(url);
+      startSize = await treeSize(url, api);
       cpu0 = cpuSeconds(proc?.pid);
       threads0 = threadTicks(proc?.pid);
       window0 = cpuTicks();
@@ -255,9 +288,9 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
     if (wrkAvailable()) {
       // Warm-up and measurement each get their own bodies, in proportion to their time.
       const split = Math.floor((bodies.length * WARMUP) / (WARMUP + SECONDS));
-      if (WARMUP > 0) await runWrk(url, bodies.slice(0, split), CLIENTS, WARMUP);
+      if (WARMUP > 0) await runWrk(url, bodies.slice(0, split), CLIENTS, WARMUP, PATHS[api]);
       await onStart();
-      const w = await runWrk(url, bodies.slice(split), CLIENTS, SECONDS);
+      const w = await runWrk(url, bodies.slice(split), CLIENTS, SECONDS, PATHS[api]);
       onEnd();
       window = {
         ok: w.created,
@@ -269,10 +302,10 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
         loadGenerator: `wrk (${WRK_BIN}, 1 thread, own process)`,
       };
     } else {
-      window = await runNodeClients(port, bodies, onStart, onEnd);
+      window = await runNodeClients(port, bodies, onStart, onEnd, api);
     }
     const ticks1 = cpuTicks();
-    const endSize = await treeSize(url);
+    const endSize = await treeSize(url, api);
     const verifyAfter = rawVerifyRate(1500);
     const rawVerify = (verifyBefore + verifyAfter) / 2;
     const { ok, elapsed } = window;
@@ -280,7 +313,7 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
     const serverCores = cpu0 === undefined || cpu1 === undefined ? null : (cpu1 - cpu0) / elapsed;
     const windowShare = cpuShare(window0, window1);
     const result = {
-      benchmark: 'log-append-hashedrekord',
+      benchmark: api === 'v2' ? 'rekor-v2-append-hashedrekord-0.0.2' : 'log-append-hashedrekord',
       entriesPerSecond: Math.round(rate),
       latencyMs: {
         p50: round(window.latencyMs.p50),
@@ -307,7 +340,9 @@ async function measure(root: string, bodies: string[]): Promise<Record<string, u
       serverCpuMsPerEntryByThread: cpuByThread(proc?.pid, threads0, threads1, ok),
       loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
       durability:
-        'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
+        api === 'v2'
+          ? "SQLite WAL, synchronous=FULL; every 201 after its batch commit; inclusion proof + the batch's signed checkpoint in every response (no SET)"
+          : 'SQLite WAL, synchronous=FULL; every 201 after its batch commit; SET + inclusion proof + signed checkpoint in every response',
       machine: {
         cpus: availableParallelism(),
         model: cpus()[0]?.model ?? 'unknown',
@@ -351,14 +386,37 @@ function checkoutOf(ref: string): string {
 
 async function main(): Promise<void> {
   const prepStart = performance.now();
-  const bodies = prepareBodies(PREPARED);
+  const bodies = prepareBodies(PREPARED, API);
   const prepareSeconds = round((performance.now() - prepStart) / 1000);
   const baselineRef = process.env.BENCH_BASELINE;
+  if (API === 'v2' && baselineRef === undefined) {
+    // Baseline in the same run: the v1 log on the same machine, same clients, same duration.
+    const v2 = await measure(ROOT, bodies, 'v2');
+    const v1 = await measure(ROOT, prepareBodies(PREPARED, 'v1'), 'v1');
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          ...v2,
+          baselineV1SameRun: {
+            entriesPerSecond: v1.entriesPerSecond,
+            latencyMs: v1.latencyMs,
+            serverCpuMsPerEntry: v1.serverCpuMsPerEntry,
+            rawP256VerifyPerSecondOneCore: v1.rawP256VerifyPerSecondOneCore,
+          },
+          ratioV2ToV1: round((v2.entriesPerSecond as number) / (v1.entriesPerSecond as number)),
+          prepareSeconds,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
   if (baselineRef === undefined) {
     // BENCH_SERVER_ROOT: the server of another checkout, alone (bench/paired-build.sh alternates runs).
     const root = process.env.BENCH_SERVER_ROOT ?? ROOT;
     process.stdout.write(
-      `${JSON.stringify({ ...(await measure(root, bodies)), prepareSeconds }, null, 2)}\n`,
+      `${JSON.stringify({ ...(await measure(root, bodies, API)), prepareSeconds }, null, 2)}\n`,
     );
     return;
   }
@@ -369,9 +427,9 @@ async function main(): Promise<void> {
     const baseline: Record<string, unknown>[] = [];
     for (let i = 0; i < pairs; i++) {
       // Alternate which goes first, so a drift of the machine falls on both.
-      if (i % 2 === 0) current.push(await measure(ROOT, bodies));
-      baseline.push(await measure(base, bodies));
-      if (i % 2 === 1) current.push(await measure(ROOT, bodies));
+      if (i % 2 === 0) current.push(await measure(ROOT, bodies, API));
+      baseline.push(await measure(base, bodies, API));
+      if (i % 2 === 1) current.push(await measure(ROOT, bodies, API));
     }
     const rates = (rs: Record<string, unknown>[]): number[] => rs.map((r) => r.entriesPerSecond as number);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -395,9 +453,16 @@ async function main(): Promise<void> {
   }
 }
 
-async function treeSize(url: string): Promise<{ size: number; during(s: { size: number }): number }> {
-  const info = (await (await fetch(`${url}/api/v1/log`)).json()) as { treeSize: number };
-  return { size: info.treeSize, during: (s) => info.treeSize - s.size };
+async function treeSize(
+  url: string,
+  api: Api,
+): Promise<{ size: number; during(s: { size: number }): number }> {
+  // A v2 log has no info endpoint: its published checkpoint (tlog-tiles, caught up after each batch).
+  const size =
+    api === 'v2'
+      ? Number((await (await fetch(`${url}/checkpoint`)).text()).split('\n')[1] ?? 0)
+      : ((await (await fetch(`${url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+  return { size, during: (s) => size - s.size };
 }
 
 await main();

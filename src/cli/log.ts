@@ -1,10 +1,12 @@
 import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SigilError } from '../errors/index.js';
 import { fromBase64, parsePublicKeyOrCertificate, sha256, spkiDer } from '../crypto/index.js';
 import { parseCheckpoint, parseSignedNote, verifyNote } from '../bundle/signed-note.js';
 import { closeOnSignals } from '../server/index.js';
 import { createLogServer, DEFAULT_LOG_PORT, DEFAULT_MAX_IN_FLIGHT } from '../rekor/server.js';
+import { createRekorV2Server, DEFAULT_V2_LOG_PORT } from '../rekor-v2/server.js';
 import { DEFAULT_LOG_URL, RekorClient, type InactiveShard } from '../rekor/client.js';
 import { hashKey } from '../rekor/routes.js';
 import type { IdentifiedLogEntry } from '../rekor/log-entry.js';
@@ -46,6 +48,12 @@ export function register(program: Command): void {
       'requests in flight before answering 503 + Retry-After',
       String(DEFAULT_MAX_IN_FLIGHT),
     )
+    .option(
+      '--api <version>',
+      `v1: the Rekor v1 API; v2: a Rekor v2 (rekor-tiles) log, its own tree and key in DATA_DIR/rekor-v2 (port ${DEFAULT_V2_LOG_PORT} unless --port)`,
+      'v1',
+    )
+    .option('--origin <name>', 'checkpoint origin of a v2 log (default: the public URL hostname)')
     .option('--store <kind>', 'sqlite (one process) or postgres (several replicas on one database)', 'sqlite')
     .option(
       '--database-url <url>',
@@ -58,9 +66,12 @@ export function register(program: Command): void {
       'log signing key (PKCS#8 PEM) shared by every replica (env SIGIL_LOG_KEY_FILE; default: created in --data-dir)',
       cliIo().env.SIGIL_LOG_KEY_FILE,
     )
-    .action(async (o: Record<string, string | undefined>) => {
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       if (o.publicUrl !== undefined) checkUrl(o.publicUrl, '--public-url');
       const tls = readTlsFlags(o);
+      if (o.api === 'v2')
+        return serveV2(o, tls, cmd.getOptionValueSource('port') === 'default' ? undefined : o.port);
+      if (o.api !== 'v1') throw new CliError(`--api must be v1 or v2, not ${o.api}`);
       const server = await createLogServer({
         dataDir: o.dataDir as string,
         store: storeFlags(o),
@@ -269,4 +280,30 @@ function describeEntry(e: IdentifiedLogEntry): string {
     `LogID: ${e.logID}\nIndex: ${e.logIndex}\nIntegratedTime: ${new Date(e.integratedTime * 1000).toISOString()}\n` +
     `UUID: ${e.uuid}\nBody: ${JSON.stringify(body, null, 2)}\n`
   );
+}
+
+/** `log serve --api v2`: a Rekor v2 log (SQLite) beside, never inside, the v1 tree of the data directory. */
+async function serveV2(
+  o: Record<string, string | undefined>,
+  tls: ReturnType<typeof readTlsFlags>,
+  port: string | undefined,
+): Promise<void> {
+  if (o.store !== 'sqlite') throw new CliError('--api v2 serves from SQLite only (--store sqlite)');
+  const server = await createRekorV2Server({
+    dataDir: join(o.dataDir as string, 'rekor-v2'),
+    ...(o.logKey ? { logKeyFile: o.logKey } : {}),
+    host: o.host,
+    port: intFlag(port ?? String(DEFAULT_V2_LOG_PORT), '--port', 0, 65535),
+    bodyLimit: intFlag(o.bodyLimit, '--body-limit', 1024, 1024 * 1024 * 1024),
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.origin ? { origin: o.origin } : {}),
+    maxInFlight: intFlag(o.maxInFlight, '--max-in-flight', 1, 1_000_000),
+    ...(o.workers !== undefined ? { workers: intFlag(o.workers, '--workers', 0, 64) } : {}),
+    ...(tls ? { tls } : {}),
+    logLevel: cliIo().env.SIGIL_LOG_LEVEL ?? 'warn',
+  });
+  cliIo().stdout.write(
+    `sigil log listening on ${server.url}\nsigil log: Rekor v2 API, checkpoint origin ${server.origin}, tlog-tiles at ${server.url}/checkpoint\n`,
+  );
+  closeOnSignals(() => server.close());
 }

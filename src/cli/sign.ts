@@ -168,7 +168,12 @@ function loadSigningConfig(f: SigningFlags, dataDir: string): SigstoreSigningCon
 }
 
 /** CA, logs and TSAs: flags win, then the signing config, then stack.env / env / default ports. */
-function chosenServices(f: SigningFlags): { caUrl: string; logUrls: string[]; tsaUrls: string[] } {
+function chosenServices(f: SigningFlags): {
+  caUrl: string;
+  logUrls: string[];
+  rekorV2Urls: string[];
+  tsaUrls: string[];
+} {
   const stack = stackDefaults(cliIo().env, f.dataDir);
   const explicit = {
     ...(f.fulcioUrl !== undefined ? { caUrl: checkUrl(f.fulcioUrl, '--fulcio-url') } : {}),
@@ -179,7 +184,14 @@ function chosenServices(f: SigningFlags): { caUrl: string; logUrls: string[]; ts
   };
   let chosen;
   try {
-    chosen = chooseServices(loadSigningConfig(f, stack.dataDir), explicit);
+    // The legacy layout's cosign bundle annotation needs a SET, which only a Rekor v1 log signs.
+    const legacy = (f as SigningFlags & LayoutFlags).legacyLayout === true;
+    chosen = chooseServices(
+      loadSigningConfig(f, stack.dataDir),
+      explicit,
+      new Date(),
+      legacy ? [1] : undefined,
+    );
   } catch (e) {
     if (isSigilError(e)) throw new CliError(e.message);
     throw e;
@@ -187,6 +199,7 @@ function chosenServices(f: SigningFlags): { caUrl: string; logUrls: string[]; ts
   return {
     caUrl: chosen.caUrl ?? stack.caUrl,
     logUrls: chosen.logUrls.length > 0 ? chosen.logUrls : [stack.logUrl],
+    rekorV2Urls: chosen.rekorV2Urls,
     tsaUrls: chosen.tsaUrls,
   };
 }
@@ -269,6 +282,7 @@ export async function signingConfig(f: SigningFlags): Promise<SigningConfig> {
   const common = {
     logUrl: checkUrl(logUrl!, '--rekor-url'),
     ...(extraLogUrls.length > 0 ? { extraLogUrls } : {}),
+    ...(services.rekorV2Urls.length > 0 ? { rekorV2Urls: services.rekorV2Urls } : {}),
     ...(services.tsaUrls.length > 0 ? { tsaUrls: services.tsaUrls } : {}),
     progress,
   };

@@ -9,14 +9,21 @@ import { parsePort } from './flags.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
 
-export const DEFAULT_UP_PORTS = { oidc: 8080, ca: 5555, log: 3000, tsa: 5580, trust: 5581 } as const;
+export const DEFAULT_UP_PORTS = {
+  oidc: 8080,
+  ca: 5555,
+  log: 3000,
+  tsa: 5580,
+  trust: 5581,
+  logV2: 3003,
+} as const;
 
 export interface DevStackOptions {
   dataDir: string;
   host?: string;
   /**
-   * N → issuer N, CA N+1, log N+2, TSA N+3, trust files N+4; 0 → random free ports;
-   * absent → 8080 / 5555 / 3000 / 5580 / 5581.
+   * N → issuer N, CA N+1, log N+2, TSA N+3, trust files N+4, Rekor v2 log N+5; 0 → random free
+   * ports; absent → 8080 / 5555 / 3000 / 5580 / 5581 / 3003.
    */
   portBase?: number;
   /** Extra trusted issuers for the CA beside the dev issuer. */
@@ -32,6 +39,8 @@ export interface DevStack {
   oidcUrl: string;
   caUrl: string;
   logUrl: string;
+  /** The Rekor v2 log (its own tree and key), listed with majorApiVersion 2. */
+  logV2Url: string;
   /** Full timestamp URL of the TSA. */
   tsaUrl: string;
   /** Serves /trusted_root.json and /signing_config.json. */
@@ -71,6 +80,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     oidcUrl: stack.oidc.url,
     caUrl: stack.ca.url,
     logUrl: stack.log.publicUrl,
+    logV2Url: stack.logV2.publicUrl,
     tsaUrl: stack.tsa.timestampUrl,
     trustFilesUrl: stack.trustFilesUrl!,
     trustedRootPath: stack.trustedRootPath,
@@ -92,13 +102,13 @@ export function register(program: Command): void {
   program
     .command('up')
     .description(
-      'run the dev stack: OIDC issuer, CA with CT log, transparency log, TSA; writes trusted_root.json, signing_config.json and stack.env',
+      'run the dev stack: OIDC issuer, CA with CT log, transparency logs (Rekor v1 and v2), TSA; writes trusted_root.json, signing_config.json and stack.env',
     )
     .option('--data-dir <dir>', 'state directory', '.sigil')
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option(
       '--port-base <n>',
-      'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4 (default 8080 / 5555 / 3000 / 5580 / 5581)',
+      'issuer on N, CA on N+1, log on N+2, TSA on N+3, trust files on N+4, Rekor v2 log on N+5 (default 8080 / 5555 / 3000 / 5580 / 5581 / 3003)',
     )
     .option('--oidc-issuers <file>', 'more issuers for the CA to trust (YAML)')
     .option(
@@ -127,6 +137,7 @@ export function register(program: Command): void {
           `sigil up: OIDC issuer  ${stack.oidcUrl}`,
           `sigil up: CA           ${stack.caUrl} (CT log at ${stack.caUrl}/ct/v1/)`,
           `sigil up: log          ${stack.logUrl}`,
+          `sigil up: log (v2)     ${stack.logV2Url} (Rekor v2, tlog-tiles at ${stack.logV2Url}/checkpoint)`,
           `sigil up: TSA          ${stack.tsaUrl} (chain at ${stack.tsaUrl}/certchain)`,
           `sigil up: trusted root ${stack.trustedRootPath} (${stack.trustFilesUrl}/trusted_root.json)`,
           `sigil up: signing cfg  ${stack.signingConfigPath} (${stack.trustFilesUrl}/signing_config.json)`,

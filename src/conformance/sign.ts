@@ -5,8 +5,12 @@ import { FieldReader, parseJsonInput, type Json } from '../bundle/protojson.js';
 import { createSigning, stackDefaults } from '../sign/index.js';
 import type { SignArgs } from './args.js';
 import { readArg } from './verify.js';
-import { parseSigningConfig, SIGNING_CONFIG_MEDIA_TYPE } from '../signing-config/config.js';
-import { chooseTsaUrls } from '../signing-config/resolve.js';
+import {
+  parseSigningConfig,
+  SIGNING_CONFIG_MEDIA_TYPE,
+  type SigningConfig,
+} from '../signing-config/config.js';
+import { chooseServices } from '../signing-config/resolve.js';
 
 const SIGNING_CONFIG_MEDIA_TYPES = [
   'application/vnd.dev.sigstore.signingconfig.v0.2+json',
@@ -26,7 +30,7 @@ function serviceUrls(r: FieldReader, v: unknown, api: number | undefined): strin
 
 /**
  * Just the URLs conformance signing needs from a SigningConfig (v0.1 or v0.2): the CA and a
- * Rekor v1 log (Rekor v2 logs are not used by sigil's signer yet; TSAs: chooseTsaUrls).
+ * Rekor v1 log. A v0.2 config's logs (v1 or v2) and TSAs are chosen by chooseServices instead.
  */
 export function readSigningConfigUrls(text: Buffer): { caUrl: string; logUrl: string } {
   const r = new FieldReader('INVALID_INPUT', 'signingConfig');
@@ -43,8 +47,18 @@ export function readSigningConfigUrls(text: Buffer): { caUrl: string; logUrl: st
     ...serviceUrls(r.at('tlogUrls'), doc.tlogUrls, undefined),
   ];
   if (ca.length === 0) r.at('caUrls').fail('names no certificate authority');
-  if (logs.length === 0) r.at('rekorTlogUrls').fail('names no Rekor v1 log (sigil signs to v1 logs)');
-  return { caUrl: ca[0]!, logUrl: logs[0]! };
+  const v2 = serviceUrls(r.at('rekorTlogUrls'), doc.rekorTlogUrls, 2);
+  if (logs.length === 0 && v2.length === 0) r.at('rekorTlogUrls').fail('names no Rekor log');
+  return { caUrl: ca[0]!, logUrl: logs[0] ?? v2[0]! };
+}
+
+/** Conformance configs may leave the selectors out (e.g. a single log): take ANY then. */
+function withDefaultSelectors(c: SigningConfig): SigningConfig {
+  return {
+    ...c,
+    rekorTlogConfig: c.rekorTlogConfig ?? { selector: 'ANY' },
+    tsaConfig: c.tsaConfig ?? { selector: 'ANY' },
+  };
 }
 
 /** `sign-bundle`: keyless signing with the given token against the configured (or local) stack. */
@@ -56,16 +70,20 @@ export async function conformanceSign(args: SignArgs): Promise<void> {
   const urls = configText
     ? readSigningConfigUrls(configText)
     : (({ caUrl, logUrl }) => ({ caUrl, logUrl }))(stackDefaults(process.env));
-  // TSAs of a v0.2 config, chosen as sigstore-go does; each signature is timestamped by them.
-  const tsaUrls =
+  // Logs (v1 or v2, the highest API version listed) and TSAs of a v0.2 config, chosen as sigstore-go does.
+  const chosen =
     configText &&
     (JSON.parse(configText.toString()) as { mediaType?: unknown }).mediaType === SIGNING_CONFIG_MEDIA_TYPE
-      ? chooseTsaUrls(parseSigningConfig(configText))
-      : [];
+      ? chooseServices(withDefaultSelectors(parseSigningConfig(configText)), { caUrl: urls.caUrl })
+      : undefined;
+  const tsaUrls = chosen?.tsaUrls ?? [];
+  const [logUrl, ...extraLogUrls] = chosen && chosen.logUrls.length > 0 ? chosen.logUrls : [urls.logUrl];
   const data = readArg(args.file, 'artifact', 1024 * 1024 * 1024);
   const { builder } = createSigning({
     key: { kind: 'keyless', caUrl: urls.caUrl, tokens: { token: args.identityToken, env: {} } },
-    logUrl: urls.logUrl,
+    logUrl,
+    ...(extraLogUrls.length > 0 ? { extraLogUrls } : {}),
+    ...(chosen && chosen.rekorV2Urls.length > 0 ? { rekorV2Urls: chosen.rekorV2Urls } : {}),
     ...(tsaUrls.length > 0 ? { tsaUrls } : {}),
   });
   const signed = args.inToto

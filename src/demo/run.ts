@@ -1,16 +1,14 @@
-import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdmissionServer } from '../admission/server.js';
 import { RegistryClient, parseReference, pushImage, readImageSignatures, tinyImage } from '../oci/index.js';
-import { RekorClient } from '../rekor/client.js';
-import { verifyLogEntry } from '../rekor/verify-entry.js';
 import { createTrustMaterial, loadTimestampSupport } from '../verify/index.js';
 import { verifyImageSignatures } from '../sign/image-verify.js';
 import { podReview, sendReview, type AdmissionAnswer } from './kubernetes.js';
 import { CI_WORKFLOW, DEMO_REPOSITORY, OTHER_WORKFLOW, SUBJECT_REGEXP, demoPolicyYaml } from './policy.js';
 import { startAdmission, startStack, type Stack } from './stack.js';
+import { logEntryLines } from './log-entry.js';
 import type { RegistryChoice } from './registry/index.js';
 
 export interface DemoOptions {
@@ -124,7 +122,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     admission = await startAdmission(stack, policyYaml);
     say(`   dev OIDC issuer      ${stack.oidc.url}  (GitHub-Actions-shaped tokens)`);
     say(`   CA (Fulcio v2 + CT)  ${stack.ca.url}`);
-    say(`   transparency log     ${stack.log.url}  (explorer page at /)`);
+    say(`   transparency log     ${stack.log.url}  (Rekor v1; explorer page at /)`);
+    say(`   Rekor v2 log         ${stack.logV2.url}  (tlog-tiles; the signing config selects it)`);
     say(`   timestamp authority  ${stack.tsa.timestampUrl}  (RFC 3161; signatures are timestamped)`);
     say(
       `   OCI registry         ${registry.url}  (${registry.kind === 'embedded' ? "sigil's embedded registry" : "Debian's docker-registry"})`,
@@ -257,18 +256,11 @@ async function printTrustChain(
   const what = verified.bundles[0]
     ? `DSSE signature over the in-toto statement (cosign v3 bundle, an OCI referrer) naming`
     : 'signature over the simple-signing payload naming';
-  const tlog = r.tlogEntries[0];
-  const logKeyDer = trust.root.tlogs[0]!.publicKey.rawBytes;
-  const logKey = createPublicKey({ key: Buffer.from(logKeyDer), format: 'der', type: 'spki' });
-  const entry = await new RekorClient(stack.log.url).getEntryByIndex(r.logIndex!);
-  const proof = verifyLogEntry(entry!, logKey);
+  const log = await logEntryLines(stack, trust, r, verified.bundles[0]?.json);
   const cert = r.certificate!;
   const id = r.identity!;
   const minutes = Math.round((Date.parse(cert.notAfter) - Date.parse(cert.notBefore)) / 60_000);
-  const t = r.integratedTimeUnix! * 1000;
-  const inWindow = Date.parse(cert.notBefore) <= t && t <= Date.parse(cert.notAfter);
   const mark = (b: boolean | undefined): string => (b ? '✔' : '✘');
-  const checkpointLines = entry!.verification.inclusionProof.checkpoint.trimEnd().split('\n');
 
   say(`   Image: ${image}`);
   say('          ← signed by →');
@@ -290,19 +282,10 @@ async function printTrustChain(
   say(`     iss: ${id.issuer ?? '(none)'}`);
   say(`     workflow: ${id.extensions.buildConfigURI ?? id.extensions.githubWorkflowRef ?? ''}`);
   say('          ← permanently recorded in →');
-  say(`   Transparency log entry (${stack.log.url})`);
-  say(`     log index:       ${r.logIndex}`);
-  say(`     entry ID:        ${proof.uuid}`);
-  say(`     integrated time: ${r.integratedTime} (inside the certificate's validity ${mark(inWindow)})`);
-  say(`     SET verified with the log key ${mark(tlog?.inclusionPromise)}`);
-  say(
-    `     inclusion proof verified ${mark(true)}: leaf ${proof.logIndex} of a tree of ${proof.checkpoint.size}, root ${proof.checkpoint.rootHash.toString('hex')}`,
-  );
-  say(`     checkpoint signed by ${proof.checkpointSigner} ${mark(true)}:`);
-  for (const l of checkpointLines) say(`       ${l}`);
+  for (const l of log.lines) say(`   ${l}`);
   say('          ← verified by →');
   say('   sigil admission webhook (Kyverno ClusterPolicy verify-robot-shop-images)');
   say(`     subjectRegExp ${SUBJECT_REGEXP} ${mark(r.checks.includes('identity'))}`);
   say(`     issuer ${stack.oidc.issuer} ${mark(id.issuer === stack.oidc.issuer)}`);
-  return Boolean(tlog?.inclusionPromise) && inWindow && r.checks.includes('identity') && r.ctlogs.length > 0;
+  return log.ok && r.checks.includes('identity') && r.ctlogs.length > 0;
 }

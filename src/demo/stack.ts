@@ -7,6 +7,7 @@ import { issuerFrom, type IssuerConfig } from '../oidc/config.js';
 import { createCaServer, type CaServer } from '../ca/server.js';
 import { buildTrustedRoot } from '../ca/trusted-root.js';
 import { createLogServer, type LogServer } from '../rekor/server.js';
+import { createRekorV2Server, type RekorV2Server } from '../rekor-v2/server.js';
 import { createTsaServer, type TsaServer } from '../tsa/server.js';
 import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
 import { createTrustFilesServer } from '../signing-config/server.js';
@@ -19,7 +20,7 @@ import { RegistryClient } from '../oci/client.js';
 import { startRegistry, type DemoRegistry, type RegistryChoice } from './registry/index.js';
 
 /** The dev stack's services, as named in its port plan. */
-export type StackService = 'oidc' | 'ca' | 'log' | 'tsa' | 'trust';
+export type StackService = 'oidc' | 'ca' | 'log' | 'tsa' | 'trust' | 'logV2';
 
 export interface StackConfig {
   /** Every service keeps its keys and data under this directory. */
@@ -50,6 +51,8 @@ export interface Stack {
   oidc: OidcServer;
   ca: CaServer;
   log: LogServer;
+  /** The Rekor v2 log (its own tree and key) the signing config selects (majorApiVersion 2). */
+  logV2: RekorV2Server;
   tsa: TsaServer;
   registry: DemoRegistry | undefined;
   /** Base URL of the trust files server (with `trustFiles`). */
@@ -114,6 +117,14 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       ...(config.logKeyFile ? { logKeyFile: config.logKeyFile } : {}),
     });
     closers.push(() => log.close());
+    const logV2 = await createRekorV2Server({
+      dataDir: join(config.dataDir, 'log-v2'),
+      host,
+      port: port('logV2'),
+      logLevel,
+      workers: config.logWorkers ?? 0,
+    });
+    closers.push(() => logV2.close());
     const tsa = await createTsaServer({
       dataDir: join(config.dataDir, 'tsa'),
       host,
@@ -132,7 +143,10 @@ export async function startStack(config: StackConfig): Promise<Stack> {
     const trustedRoot = buildTrustedRoot({
       ca: { uri: ca.url, chainDer: [ca.ca.intermediateDer, ca.ca.rootDer], validFrom },
       tsas: [{ uri: tsa.timestampUrl, chainDer: tsa.material.chainDer }],
-      tlogs: [{ baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom }],
+      tlogs: [
+        { baseUrl: log.publicUrl, publicKeyDer: logKey.der, validFrom },
+        { baseUrl: logV2.publicUrl, publicKeyDer: logV2.publicKeyDer, validFrom },
+      ],
       ctlogs: [{ baseUrl: `${ca.url}/ct`, publicKeyDer: ca.ct.publicKeyDer, validFrom }],
     });
     const trustedRootPath = join(config.dataDir, TRUSTED_ROOT_FILE);
@@ -145,6 +159,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
           caUrl: ca.url,
           oidcUrl: oidc.url,
           rekorUrls: [log.publicUrl],
+          rekorV2Urls: [logV2.publicUrl],
           tsaUrls: [tsa.timestampUrl],
           validFrom,
         }),
@@ -168,6 +183,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       SIGIL_OIDC_URL: oidc.url,
       SIGIL_CA_URL: ca.url,
       SIGIL_LOG_URL: log.publicUrl,
+      SIGIL_LOG_V2_URL: logV2.publicUrl,
       SIGIL_TSA_URL: tsa.timestampUrl,
       SIGIL_TRUSTED_ROOT: trustedRootPath,
       SIGIL_SIGNING_CONFIG: signingConfigPath,
@@ -186,6 +202,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       oidc,
       ca,
       log,
+      logV2,
       tsa,
       registry,
       trustFilesUrl,

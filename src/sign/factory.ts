@@ -5,6 +5,8 @@ import { BundleBuilder } from './bundle-builder.js';
 import { FulcioClient } from './fulcio.js';
 import { ephemeralSigner, keySigner } from './signer.js';
 import { logWitness } from './witness.js';
+import { rekorV2Witness } from './witness-v2.js';
+import { RekorV2Client } from '../rekor-v2/client.js';
 import { TsaClient } from './timestamp.js';
 import type { Progress, Signer, Witness } from './types.js';
 
@@ -17,6 +19,8 @@ export interface SigningConfig {
   logUrl: string | undefined;
   /** More logs to write to (a signing config with selector ALL or EXACT). */
   extraLogUrls?: string[];
+  /** Which of those logs speak the Rekor v2 API (majorApiVersion 2 in the signing config). */
+  rekorV2Urls?: readonly string[];
   /** Full timestamp URLs of RFC 3161 TSAs; each signature is timestamped by each. */
   tsaUrls?: string[];
   timeoutMs?: number;
@@ -41,8 +45,12 @@ export function createSigning(config: SigningConfig): SigningStack {
         })
       : keySigner(config.key.privateKey, config.key.publicKey);
   const logUrls = config.logUrl === undefined ? [] : [config.logUrl, ...(config.extraLogUrls ?? [])];
+  const timeout = config.timeoutMs ? { timeoutMs: config.timeoutMs } : {};
+  const v2 = new Set(config.rekorV2Urls ?? []);
   const witnesses = logUrls.map((url) =>
-    logWitness(new RekorClient(url, config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}), progress),
+    v2.has(url)
+      ? rekorV2Witness(new RekorV2Client(url, timeout), progress)
+      : logWitness(new RekorClient(url, timeout), progress),
   );
   const timestampers = (config.tsaUrls ?? []).map((url) => new TsaClient(url, config.timeoutMs, progress));
   return { signer, witnesses, builder: new BundleBuilder(signer, witnesses, timestampers) };

@@ -2,8 +2,8 @@ import { randomInt } from 'node:crypto';
 import { SigilError } from '../errors/index.js';
 import type { Service, ServiceConfiguration } from './config.js';
 
-/** API versions sigil's clients speak, per service kind (Rekor v2 is not spoken yet). */
-export const SUPPORTED_API_VERSIONS = { ca: [1], oidc: [1], rekor: [1], tsa: [1] } as const;
+/** API versions sigil's clients speak, per service kind (Rekor v2: src/rekor-v2). */
+export const SUPPORTED_API_VERSIONS = { ca: [1], oidc: [1], rekor: [1, 2], tsa: [1] } as const;
 
 /** Inclusive at both ends (protobuf-specs TimeRange; conformance *-validity-end-inclusive). */
 export function validAt(s: Service, t: Date): boolean {

@@ -23,6 +23,7 @@ test('sigil up wires issuer, CA+CT and log; its trusted_root.json verifies a key
     assert.deepEqual(Object.keys(env).sort(), [
       'SIGIL_CA_URL',
       'SIGIL_LOG_URL',
+      'SIGIL_LOG_V2_URL',
       'SIGIL_OIDC_URL',
       'SIGIL_SIGNING_CONFIG',
       'SIGIL_TRUSTED_ROOT',

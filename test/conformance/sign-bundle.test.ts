@@ -31,7 +31,7 @@ test('sign-bundle with --signing-config signs against sigil; verify-bundle accep
       mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
       caUrls: [service(stack.ca.url)],
       oidcUrls: [],
-      rekorTlogUrls: [{ ...service('https://rekor-v2.example'), majorApiVersion: 2 }, service(stack.log.url)],
+      rekorTlogUrls: [service(stack.log.url)],
       tsaUrls: [],
     }),
   );
@@ -71,13 +71,13 @@ test('sign-bundle with --signing-config signs against sigil; verify-bundle accep
   const other = await verify(`sha256:${'1'.repeat(64)}`);
   assert.match(other.stderr, /\(DIGEST_MISMATCH\)\n$/);
 
-  // A signing config with only a Rekor v2 log: sigil's signer cannot use it, and says so.
+  // A signing config with a Rekor v2 log: sigil signs to it (here it is down, and that is the error).
   writeFileSync(
     config,
     JSON.stringify({
       mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
       caUrls: [service(stack.ca.url)],
-      rekorTlogUrls: [{ ...service('https://rekor-v2.example'), majorApiVersion: 2 }],
+      rekorTlogUrls: [service(stack.log.url), { ...service('http://127.0.0.1:1'), majorApiVersion: 2 }],
     }),
   );
   const refused = await run([
@@ -91,5 +91,8 @@ test('sign-bundle with --signing-config signs against sigil; verify-bundle accep
     file,
   ]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /names no Rekor v1 log .*\(INVALID_INPUT\)\n$/);
+  assert.match(
+    refused.stderr,
+    /cannot reach the Rekor v2 log at http:\/\/127\.0\.0\.1:1.*\(UNAVAILABLE\)\n$/,
+  );
 });

@@ -19,8 +19,9 @@ test("sigil demo with Debian's docker-registry: every outcome as expected, data 
     tlogs: unknown[];
     certificateAuthorities: unknown[];
   };
-  assert.equal(root.tlogs.length, 1);
+  assert.equal(root.tlogs.length, 2, 'the Rekor v1 and v2 logs');
   assert.equal(root.certificateAuthorities.length, 1);
   assert.match(readFileSync(join(dir, 'policy.yaml'), 'utf8'), /kind: ClusterPolicy/);
   assert.ok(existsSync(join(dir, 'log')));
+  assert.ok(existsSync(join(dir, 'log-v2', 'tiles', 'checkpoint')));
 });

@@ -60,10 +60,12 @@ export function assertExpectedOutcomes(r: DemoRun): void {
   );
   assert.match(out, /Validity:\s+\S+ → \S+ \(10 minutes\)/);
   assert.match(out, /log index:\s+\d+/);
-  assert.match(out, /integrated time: \S+ \(inside the certificate's validity ✔\)/);
-  assert.match(out, /SET verified with the log key ✔/);
+  // The signing config selects the Rekor v2 log: no SET, the time from the RFC 3161 timestamp.
+  assert.match(out, /Transparency log entry \(Rekor v2 log http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(out, /integrated time: none \(Rekor v2 signs no SET\)/);
+  assert.match(out, /RFC 3161 timestamp \S+ by http\S+ \(inside the certificate's validity ✔\)/);
   assert.match(out, /inclusion proof verified ✔: leaf \d+ of a tree of \d+, root [0-9a-f]{64}/);
-  assert.match(out, /checkpoint signed by 127\.0\.0\.1 ✔/);
+  assert.match(out, /checkpoint signed by the v2 log key \(origin 127\.0\.0\.1\) ✔/);
   assert.match(out, /DEMO PASSED: 5 of 5 admission outcomes as expected, trust chain verified/);
   assert.doesNotMatch(out, /✘/);
   assert.doesNotMatch(r.stderr, /FSTDEP|error/i);

@@ -72,6 +72,7 @@ test('signing config: round trip, strict parsing, flags win over the config', ()
   assert.deepEqual(chooseServices(parsed, {}, now), {
     caUrl: 'http://ca',
     logUrls: ['http://log'],
+    rekorV2Urls: [],
     tsaUrls: ['http://tsa/api/v1/timestamp'],
   });
   assert.deepEqual(chooseServices(parsed, { tsaUrl: 'http://other' }, now).tsaUrls, ['http://other']);
@@ -85,12 +86,22 @@ test('signing config: round trip, strict parsing, flags win over the config', ()
     { tsaUrls: Array.from({ length: 40 }, () => ({ url: 'http://x', majorApiVersion: 1 })) },
     /more than 32/,
   );
-  // A config listing only a v2 log: sigil speaks v1 only, so it refuses rather than guess.
-  const v2only = buildSigningConfig({
+  // v1 and v2 listed: the highest API version sigil speaks (2) wins, never mixed with v1.
+  const both = buildSigningConfig({
+    rekorUrls: ['http://v1'],
     rekorV2Urls: ['http://v2'],
     validFrom: new Date('2026-01-01T00:00:00Z'),
   });
-  assert.throws(() => chooseServices(v2only, {}, now), /no Rekor service/);
+  assert.deepEqual(chooseServices(both, {}, now).logUrls, ['http://v2']);
+  assert.deepEqual(chooseServices(both, {}, now).rekorV2Urls, ['http://v2']);
+  // --rekor-url wins; it speaks v2 only when the config lists it as a v2 log.
+  assert.deepEqual(chooseServices(both, { logUrl: 'http://v1' }, now).rekorV2Urls, []);
+  assert.deepEqual(chooseServices(both, { logUrl: 'http://v2/' }, now).rekorV2Urls, ['http://v2/']);
+  const onlyV1 = buildSigningConfig({
+    rekorUrls: ['http://v1'],
+    validFrom: new Date('2026-01-01T00:00:00Z'),
+  });
+  assert.deepEqual(chooseServices(onlyV1, {}, now).logUrls, ['http://v1']);
 });
 
 test('a config without selectors: fine while the list is empty, an error once there is something to select', () => {

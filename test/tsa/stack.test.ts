@@ -33,7 +33,8 @@ test('sigil up: the TSA is in trusted_root.json and signing_config.json, both se
     const config = parseSigningConfig(configText);
     assert.deepEqual(chooseServices(config, {}), {
       caUrl: stack.caUrl,
-      logUrls: [stack.logUrl],
+      logUrls: [stack.logV2Url],
+      rekorV2Urls: [stack.logV2Url],
       tsaUrls: [stack.tsaUrl],
     });
 
