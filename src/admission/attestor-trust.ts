@@ -31,8 +31,9 @@ const EPOCH = new Date(0);
 
 /**
  * The trust one attestor verifies with: the server's trusted root, overridden by `roots`
- * (keyless), `rekor.pubkey` and `ctlog.pubkey`; `ctlog.tsaCertChain` adds a timestamp
- * authority, as Kyverno appends it to the trusted material.
+ * (keyless), `rekor.pubkey` and `ctlog.pubkey`; `ctlog.tsaCertChain` replaces the timestamp
+ * authorities, as cosign's TSACertificate/TSARootCertificates do: a timestamp from a TSA the
+ * server root lists is not one from the TSA the policy names.
  */
 export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor): TrustMaterial {
   const root: TrustedRoot = { ...(base ?? emptyRoot()) };
@@ -55,7 +56,6 @@ export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor)
   if (a.ctlog.pubkey) root.ctlogs = [logFromPem(a.ctlog.pubkey, 'policy-ctlog')];
   if (a.ctlog.tsaCertChain)
     root.timestampAuthorities = [
-      ...root.timestampAuthorities,
       {
         uri: 'policy-tsa-cert-chain',
         certChain: pemBlocks(a.ctlog.tsaCertChain).map((b) => b.der),
