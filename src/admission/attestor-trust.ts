@@ -7,12 +7,15 @@ import { validateChain } from '../x509/chain.js';
 import { parseCertificate } from '../x509/parse.js';
 import type { CertificateAttestor, SigningAttestor } from './policy/types.js';
 
+const EPOCH = new Date(0);
+
+/** A policy-given log key: valid from the epoch (the trust material refuses a window without a start). */
 function logFromPem(pem: string, baseUrl: string): TransparencyLogInstance {
   const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
   return {
     baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: EPOCH } },
     logId: sha256(der),
   };
 }
@@ -26,8 +29,6 @@ function emptyRoot(): TrustedRoot {
     timestampAuthorities: [],
   };
 }
-
-const EPOCH = new Date(0);
 
 /**
  * The trust one attestor verifies with: the server's trusted root, overridden by `roots`
