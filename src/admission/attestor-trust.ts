@@ -42,7 +42,7 @@ export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor)
     root.certificateAuthorities = pemBlocks(a.roots).map((b, i) => ({
       uri: `policy-roots-${i}`,
       certChain: [b.der],
-      validFor: {},
+      validFor: { start: EPOCH },
     }));
   }
   if (a.kind === 'certificate' && a.chain)
