@@ -11,6 +11,7 @@ import {
   HASH_BY_OID,
   HASH_OIDS,
   integerBytes,
+  isMinimalInteger,
   isSingleSequence,
   type TsaHash,
 } from './asn1.js';
@@ -60,6 +61,8 @@ export function parseDerRequestWithLibrary(body: Buffer): TimestampRequest {
   if (req.version !== 1) throw invalid(`unsupported TimeStampReq version ${String(req.version)}`);
   if (req.nonce && req.nonce.byteLength > MAX_NONCE_BYTES)
     throw invalid(`nonce longer than ${MAX_NONCE_BYTES} bytes`);
+  if (req.nonce && !isMinimalInteger(new Uint8Array(req.nonce)))
+    throw invalid('nonce is not a DER INTEGER (empty, or a redundant leading byte)');
   return {
     imprint: req.messageImprint,
     certReq: req.certReq === true,
