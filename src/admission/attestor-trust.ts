@@ -7,12 +7,15 @@ import { validateChain } from '../x509/chain.js';
 import { parseCertificate } from '../x509/parse.js';
 import type { CertificateAttestor, SigningAttestor } from './policy/types.js';
 
+const EPOCH = new Date(0);
+
+/** A policy-given log key: valid from the epoch (the trust material refuses a window without a start). */
 function logFromPem(pem: string, baseUrl: string): TransparencyLogInstance {
   const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
   return {
     baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+    publicKey: { rawBytes: der, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: EPOCH } },
     logId: sha256(der),
   };
 }
@@ -27,12 +30,11 @@ function emptyRoot(): TrustedRoot {
   };
 }
 
-const EPOCH = new Date(0);
-
 /**
  * The trust one attestor verifies with: the server's trusted root, overridden by `roots`
- * (keyless), `rekor.pubkey` and `ctlog.pubkey`; `ctlog.tsaCertChain` adds a timestamp
- * authority, as Kyverno appends it to the trusted material.
+ * (keyless), `rekor.pubkey` and `ctlog.pubkey`; `ctlog.tsaCertChain` replaces the timestamp
+ * authorities, as cosign's TSACertificate/TSARootCertificates do: a timestamp from a TSA the
+ * server root lists is not one from the TSA the policy names.
  */
 export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor): TrustMaterial {
   const root: TrustedRoot = { ...(base ?? emptyRoot()) };
@@ -40,7 +42,7 @@ export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor)
     root.certificateAuthorities = pemBlocks(a.roots).map((b, i) => ({
       uri: `policy-roots-${i}`,
       certChain: [b.der],
-      validFor: {},
+      validFor: { start: EPOCH },
     }));
   }
   if (a.kind === 'certificate' && a.chain)
@@ -55,7 +57,6 @@ export function attestorTrust(base: TrustedRoot | undefined, a: SigningAttestor)
   if (a.ctlog.pubkey) root.ctlogs = [logFromPem(a.ctlog.pubkey, 'policy-ctlog')];
   if (a.ctlog.tsaCertChain)
     root.timestampAuthorities = [
-      ...root.timestampAuthorities,
       {
         uri: 'policy-tsa-cert-chain',
         certChain: pemBlocks(a.ctlog.tsaCertChain).map((b) => b.der),

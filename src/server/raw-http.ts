@@ -12,8 +12,8 @@ function tooLarge(limit: number): SigilError {
 }
 
 /** The body as UTF-8 text, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
-export function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return readBodyBytes(req, limit).then((b) => b.toString('utf8'));
+export function readBody(req: IncomingMessage, limit: number, timeoutMs = BODY_TIMEOUT_MS): Promise<string> {
+  return readBodyBytes(req, limit, timeoutMs).then((b) => b.toString('utf8'));
 }
 
 /** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
@@ -81,16 +81,36 @@ export class InFlightLimit {
   }
 }
 
-/** The body as bytes, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`. */
-export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** How long a request body may take to arrive (sigstore's timestamp-authority reads within 10 s). */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/**
+ * The body as bytes, refused (TOO_LARGE) from its Content-Length or as soon as it passes `limit`,
+ * and refused (INVALID_INPUT, connection closed) when it has not all arrived within `timeoutMs`:
+ * a trickled body must not hold its in-flight slot until Node's 300 s request timeout.
+ */
+export function readBodyBytes(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs = BODY_TIMEOUT_MS,
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    const timer = setTimeout(() => {
+      req.off('data', onData);
+      reject(
+        new SigilError('INVALID_INPUT', `request body not received within ${timeoutMs} ms`, {
+          headers: { connection: 'close' },
+        }),
+      );
+    }, timeoutMs);
     const onData = (c: Buffer): void => {
       total += c.length;
       if (total > limit) {
+        clearTimeout(timer);
         req.off('data', onData);
         reject(tooLarge(limit));
         return;
@@ -98,10 +118,14 @@ export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buff
       chunks.push(c);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
-    req.once('error', (e) =>
-      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`)),
-    );
+    req.once('end', () => {
+      clearTimeout(timer);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    });
+    req.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new SigilError('INVALID_INPUT', `request body could not be read: ${e.message}`));
+    });
   });
 }
 

@@ -41,6 +41,16 @@ export function integerBytes(n: bigint): Buffer {
   return b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
 }
 
+/**
+ * DER INTEGER content: at least one byte, no redundant leading 0x00 or 0xff. The nonce is echoed
+ * into the signed TSTInfo byte for byte, so anything else would make a token no parser reads.
+ */
+export function isMinimalInteger(b: Uint8Array): boolean {
+  if (b.length === 0) return false;
+  if (b.length === 1) return true;
+  return !((b[0] === 0x00 && b[1]! < 0x80) || (b[0] === 0xff && b[1]! >= 0x80));
+}
+
 /** An ArrayBuffer holding exactly these bytes (asn1-schema wants ArrayBuffers). */
 export function arrayBufferOf(b: Uint8Array): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { OctetString } from '@peculiar/asn1-schema';
 import { MessageImprint } from '@peculiar/asn1-tsp';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { arrayBufferOf, HASH_OIDS } from './asn1.js';
+import { arrayBufferOf, HASH_OIDS, isMinimalInteger } from './asn1.js';
 import type { TimestampRequest } from './request.js';
 
 /** The hash OIDs a request names, by their DER content bytes (hex). */
@@ -69,7 +69,7 @@ export function parseCanonicalRequest(body: Buffer): TimestampRequest | undefine
   let nonce: Buffer | undefined;
   if (r.peek() === 0x02) {
     nonce = r.primitive(0x02);
-    if (nonce === undefined || nonce.length === 0 || nonce.length > MAX_NONCE) return undefined;
+    if (nonce === undefined || nonce.length > MAX_NONCE || !isMinimalInteger(nonce)) return undefined;
   }
   let certReq = false;
   if (r.peek() === 0x01) {

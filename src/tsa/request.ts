@@ -11,6 +11,7 @@ import {
   HASH_BY_OID,
   HASH_OIDS,
   integerBytes,
+  isMinimalInteger,
   isSingleSequence,
   type TsaHash,
 } from './asn1.js';
@@ -60,6 +61,8 @@ export function parseDerRequestWithLibrary(body: Buffer): TimestampRequest {
   if (req.version !== 1) throw invalid(`unsupported TimeStampReq version ${String(req.version)}`);
   if (req.nonce && req.nonce.byteLength > MAX_NONCE_BYTES)
     throw invalid(`nonce longer than ${MAX_NONCE_BYTES} bytes`);
+  if (req.nonce && !isMinimalInteger(new Uint8Array(req.nonce)))
+    throw invalid('nonce is not a DER INTEGER (empty, or a redundant leading byte)');
   return {
     imprint: req.messageImprint,
     certReq: req.certReq === true,
@@ -90,8 +93,11 @@ export function parseJsonRequest(body: Buffer): TimestampRequest {
   for (const k of Object.keys(o))
     if (!['artifactHash', 'hashAlgorithm', 'nonce', 'certificates', 'tsaPolicyOID'].includes(k))
       throw invalid(`unknown field ${JSON.stringify(k).slice(0, 64)}`);
-  if (typeof o.artifactHash !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.artifactHash))
-    throw invalid('artifactHash must be base64');
+  // Padded standard base64 only (what Go's StdEncoding reads): Node's decoder would read
+  // truncated or unpadded text as some other bytes, and those would be timestamped.
+  const artifactHash = typeof o.artifactHash === 'string' ? Buffer.from(o.artifactHash, 'base64') : undefined;
+  if (artifactHash === undefined || artifactHash.toString('base64') !== o.artifactHash)
+    throw invalid('artifactHash must be padded standard base64');
   if (typeof o.hashAlgorithm !== 'string') throw invalid('hashAlgorithm must be a string');
   if (o.certificates !== undefined && typeof o.certificates !== 'boolean')
     throw invalid('certificates must be a boolean');
@@ -104,7 +110,7 @@ export function parseJsonRequest(body: Buffer): TimestampRequest {
   const oid = (HASH_OIDS as Record<string, string>)[name] ?? (name === 'sha1' ? '1.3.14.3.2.26' : '0.0');
   const imprint = new MessageImprint({
     hashAlgorithm: new AlgorithmIdentifier({ algorithm: oid }),
-    hashedMessage: new OctetString(arrayBufferOf(Buffer.from(o.artifactHash, 'base64'))),
+    hashedMessage: new OctetString(arrayBufferOf(artifactHash)),
   });
   return {
     imprint,
