@@ -4,7 +4,7 @@ import { startTsaCluster } from '../tsa/cluster.js';
 import { createTsaServer, DEFAULT_TSA_PORT } from '../tsa/server.js';
 import { CliError } from './output.js';
 import { cliIo } from './io.js';
-import { parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
+import { intFlag, parsePort, readTlsFlags, withListenFlags, withTlsFlags } from './flags.js';
 
 const OID = /^[0-2](\.\d{1,9}){1,30}$/;
 
@@ -38,9 +38,7 @@ export function register(program: Command): void {
           '--key-file and --chain-file go together',
           'pass both files, or neither to use the data dir',
         );
-      const workers = Number(o.workers);
-      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-        throw new CliError(`invalid --workers ${o.workers}`, 'use a whole number, 1–64');
+      const workers = intFlag(o.workers, '--workers', 1, 64);
       const tls = readTlsFlags(o);
       const config = {
         dataDir: o.dataDir!,

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,4 +131,43 @@ test('LeasedSerials: concurrent takes while empty get distinct serials, the next
   while (typeof s === 'bigint') s = leased.take();
   await assert.rejects(s, /primary gone/);
   assert.equal(typeof (await leased.take()), 'bigint', 'a later take leases again');
+});
+
+test('the built CLI: `sigil tsa serve --workers 2 --port 0` answers, stops on SIGTERM; a bad --workers is one error line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-tsa-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bad = spawnSync(process.execPath, ['bin/sigil.js', 'tsa', 'serve', '--workers', '0'], {
+    encoding: 'utf8',
+  });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /^sigil: error: invalid --workers "0"\n/);
+  const child = spawn(
+    process.execPath,
+    ['bin/sigil.js', 'tsa', 'serve', '--workers', '2', '--port', '0', '--data-dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /timestamps at (\S+)\) in 2 worker processes/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', () => reject(new Error(`exited before listening: ${out}`)));
+    });
+    const body = JSON.stringify({
+      artifactHash: randomBytes(32).toString('base64'),
+      hashAlgorithm: 'sha256',
+    });
+    const res = await postTimestamp(url, body, 'application/json');
+    assert.equal(res.status, 200);
+    assert.ok(serialOf(res.body) > 0n);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
 });
