@@ -115,6 +115,9 @@ function perTokenCpu(material: TsaMaterial, jsonBody: Buffer, derBody: Buffer) {
     tokenLibrary: round(median(r.library)),
     tokenTemplate: round(median(r.template)),
     libraryOverTemplate: round(median(r.library) / median(r.template)),
+    // A token's CPU in raw node:crypto signatures (1 would be the signature alone).
+    templateOverNodeSign: round(median(r.template) / median(sign_.nodeCrypto)),
+    libraryOverNodeSign: round(median(r.library) / median(sign_.nodeCrypto)),
     parseJsonRequest: round(median(r.json)),
     parseDerRequest: round(median(r.der)),
     signNodeCrypto: round(median(sign_.nodeCrypto)),
