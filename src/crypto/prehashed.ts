@@ -10,6 +10,7 @@ import { createJsAddon, type NativeAddon } from './prehashed-js.js';
  * OpenSSL's EVP_PKEY_verify (native/ecdsa_prehashed.c), built by `npm ci` (prehashed-js.ts without it).
  */
 let addon: NativeAddon | undefined;
+let native = false;
 
 /**
  * The addon, or its pure-JS twin (one warning on stderr) when it was not built, e.g. installed
@@ -20,6 +21,7 @@ function loadAddon(): NativeAddon {
   if (process.env.SIGIL_NATIVE === '0') return (addon = createJsAddon());
   try {
     addon = createRequire(import.meta.url)('../../native/build/Release/sigil_native.node') as NativeAddon;
+    native = true;
   } catch {
     if (isMainThread)
       process.stderr.write(
@@ -28,6 +30,12 @@ function loadAddon(): NativeAddon {
     addon = createJsAddon();
   }
   return addon;
+}
+
+/** Whether signDigestEc and the verifiers run in the native addon (false: the pure-JS twin). */
+export function nativeAddonLoaded(): boolean {
+  loadAddon();
+  return native;
 }
 
 /** A public key parsed once for many prehashed verifications. */

@@ -81,7 +81,7 @@ export function templateToken(p: TokenParts): BuildToken {
 
     const attrs = Buffer.from(signedAttrs);
     attrs.set(sha256(tst), digestOffset);
-    const signature = sign(sha256(attrs));
+    const signature = sign(sha256(attrs), attrs);
     attrs[0] = TAG.context0;
 
     const signerInfo = tlv(TAG.sequence, [

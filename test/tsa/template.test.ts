@@ -21,7 +21,7 @@ import { generalizedTime, tlv } from '../../src/tsa/der.js';
 import { loadOrCreateTsa } from '../../src/tsa/keys.js';
 import { parseDerRequest, parseJsonRequest, type TimestampRequest } from '../../src/tsa/request.js';
 import { templateToken } from '../../src/tsa/template.js';
-import { libraryToken, tokenParts, type SignDigest } from '../../src/tsa/token.js';
+import { defaultSigner, libraryToken, tokenParts, type SignDigest } from '../../src/tsa/token.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sigil-tsa-template-'));
 const material = await loadOrCreateTsa(dir);
@@ -132,32 +132,39 @@ test('the template builder writes byte for byte the token the asn1-schema builde
   assert.ok(certs > 50 && nonces > 50, `both branches ran (certReq ${certs}, nonce ${nonces})`);
 });
 
-test('a template token carries a valid ECDSA signature over its signed attributes (node:crypto)', () => {
+test('template tokens carry a valid ECDSA signature over their signed attributes with every signer (node:crypto verifies)', () => {
   const template = templateToken(tokenParts(material.chainDer, POLICIES[0]!));
   const req = parseJsonRequest(
     Buffer.from(
       JSON.stringify({ artifactHash: Buffer.alloc(32, 7).toString('base64'), hashAlgorithm: 'sha256' }),
     ),
   );
-  let signed: Buffer | undefined;
-  const token = template(req, 42n, new Date(Date.UTC(2026, 11, 3, 6, 0, 0)), (d) => {
-    const sig = deterministic(d);
-    signed = d;
-    return sig;
-  });
-  const resp = AsnConvert.parse(token, TimeStampResp);
-  const sd = AsnConvert.parse(resp.timeStampToken!.content, SignedData);
-  const si = sd.signerInfos[0]!;
-  const attrs = tlv(
-    0x31,
-    si.signedAttrs!.map((a) => Buffer.from(AsnConvert.serialize(a))),
-  );
-  assert.equal(si.signedAttrs!.length, 3);
-  assert.deepEqual(createHash('sha256').update(attrs).digest(), signed);
-  const pub = material.key;
-  assert.equal(nodeVerify('sha256', attrs, pub, Buffer.from(si.signature.buffer)), true);
-  attrs[attrs.length - 1]! ^= 1;
-  assert.equal(nodeVerify('sha256', attrs, pub, Buffer.from(si.signature.buffer)), false);
+  const signers: [string, SignDigest][] = [
+    ['native addon', defaultSigner(material.key, true)],
+    ['node:crypto (no addon)', defaultSigner(material.key, false)],
+    ['RFC 6979 (@noble/curves)', deterministic],
+  ];
+  for (const [name, signer] of signers) {
+    let seen: { digest: Buffer; data: Buffer } | undefined;
+    const token = template(req, 42n, new Date(Date.UTC(2026, 11, 3, 6, 0, 0)), (digest, data) => {
+      seen = { digest: Buffer.from(digest), data: Buffer.from(data) };
+      return signer(digest, data);
+    });
+    const resp = AsnConvert.parse(token, TimeStampResp);
+    const sd = AsnConvert.parse(resp.timeStampToken!.content, SignedData);
+    const si = sd.signerInfos[0]!;
+    const attrs = tlv(
+      0x31,
+      si.signedAttrs!.map((a) => Buffer.from(AsnConvert.serialize(a))),
+    );
+    assert.equal(si.signedAttrs!.length, 3);
+    assert.deepEqual(seen!.data, attrs, `${name}: the signer saw the DER SET`);
+    assert.deepEqual(createHash('sha256').update(attrs).digest(), seen!.digest);
+    const sig = Buffer.from(si.signature.buffer);
+    assert.equal(nodeVerify('sha256', attrs, material.key, sig), true, name);
+    attrs[attrs.length - 1]! ^= 1;
+    assert.equal(nodeVerify('sha256', attrs, material.key, sig), false, name);
+  }
 });
 
 test('generalizedTime writes whole seconds only, as DER requires, and refuses a fraction', () => {
