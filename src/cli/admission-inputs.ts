@@ -30,7 +30,7 @@ import { CliError } from './output.js';
 export const MAX_RESOURCE_BYTES = 4 * 1024 * 1024;
 
 export function readTrustedRootText(path: string | undefined): { file: string; text: string } | undefined {
-  const file = path ?? process.env.SIGIL_TRUSTED_ROOT;
+  const file = path ?? cliIo().env.SIGIL_TRUSTED_ROOT;
   if (!file) return undefined;
   return { file, text: readTrustedRootFile(file) };
 }
@@ -131,7 +131,7 @@ export function setUp(f: CommonFlags, inputs: Inputs) {
     });
   // The defaults (nothing names a secret): a docker config directly in DIR, then ~/.docker.
   const client = clientWith(
-    chainCredentials(mounted?.store, loadDockerCredentials(dockerConfigPath(process.env))),
+    chainCredentials(mounted?.store, loadDockerCredentials(dockerConfigPath(cliIo().env))),
   );
   return {
     root,

@@ -41,6 +41,8 @@ export interface StackConfig {
   logKeyFile?: string;
   /** Serve trusted_root.json and signing_config.json over HTTP too (`sigil up`). */
   trustFiles?: boolean;
+  /** The dev issuer's Actions request token (default: a random one). */
+  actionsRequestToken?: string;
   /** SIGIL_DATA_DIR in the env and stack.env (default true; `sigil up`'s stack.env leaves it out). */
   dataDirInEnv?: boolean;
 }
@@ -86,7 +88,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
   };
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const actionsRequestToken = randomBytes(24).toString('base64url');
+    const actionsRequestToken = config.actionsRequestToken ?? randomBytes(24).toString('base64url');
     const oidc = await createOidcServer({
       dataDir: join(config.dataDir, 'oidc'),
       host,

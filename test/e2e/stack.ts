@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createOidcServer, type OidcServer } from '../../src/oidc/dev-issuer.js';
-import { issuerFrom } from '../../src/oidc/config.js';
-import { createCaServer, type CaServer } from '../../src/ca/server.js';
-import { createLogServer, type LogServer } from '../../src/rekor/server.js';
-import { pemBlocks, sha256 } from '../../src/crypto/index.js';
-import { TRUSTED_ROOT_MEDIA_TYPE, trustedRootToJson, type TrustedRoot } from '../../src/bundle/index.js';
+import type { OidcServer } from '../../src/oidc/dev-issuer.js';
+import type { CaServer } from '../../src/ca/server.js';
+import type { LogServer } from '../../src/rekor/server.js';
+import { startStack as startDevStack } from '../../src/demo/stack.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
+const ACTIONS_REQUEST_TOKEN = 'actions-request-secret';
 
 /** The dev stack of the seed's flow on loopback: dev issuer, CA (with CT) trusting it, log. */
 export interface Stack {
@@ -22,74 +21,26 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** A trusted_root.json for a running CA (chain + CT key) and log, valid from an hour ago. */
-export function trustedRootFor(ca: CaServer, log: LogServer): TrustedRoot {
-  const start = new Date(Date.now() - 3600_000);
-  const logKey = pemBlocks(log.publicKeyPem)[0]!.der;
-  const ct = ca.ct!;
-  return {
-    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [
-      {
-        baseUrl: log.url,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: { rawBytes: logKey, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
-        logId: Buffer.from(log.logId, 'hex'),
-      },
-    ],
-    certificateAuthorities: [
-      {
-        subject: { organization: 'sigil', commonName: 'sigil' },
-        uri: ca.url,
-        certChain: [ca.ca.intermediateDer, ca.ca.rootDer],
-        validFor: { start },
-      },
-    ],
-    ctlogs: [
-      {
-        baseUrl: `${ca.url}/ct`,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: { rawBytes: ct.publicKeyDer, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
-        logId: sha256(ct.publicKeyDer),
-      },
-    ],
-    timestampAuthorities: [],
-  };
-}
-
+/** The one dev stack (src/demo/stack.ts) in a temporary directory, without a registry. */
 export async function startStack(): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-e2e-'));
-  const oidc = await createOidcServer({
-    dataDir: join(dir, 'oidc'),
-    port: 0,
-    logLevel: 'silent',
-    actionsRequestToken: 'actions-request-secret',
+  const stack = await startDevStack({
+    dataDir: dir,
+    registry: 'none',
+    actionsRequestToken: ACTIONS_REQUEST_TOKEN,
+  }).catch((e: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
-  const ca = await createCaServer({
-    dataDir: join(dir, 'ca'),
-    port: 0,
-    logLevel: 'silent',
-    oidc: { issuers: [issuerFrom({ issuerUrl: oidc.issuer, type: 'github-workflow' })] },
-  });
-  const log = await createLogServer({ dataDir: join(dir, 'log'), port: 0, logLevel: 'silent', workers: 0 });
-  const trustedRootJson = trustedRootToJson(trustedRootFor(ca, log)) as Record<string, unknown>;
-  const trustedRootPath = join(dir, 'trusted_root.json');
-  writeFileSync(trustedRootPath, JSON.stringify(trustedRootJson, null, 2));
-  writeFileSync(
-    join(dir, 'stack.env'),
-    `SIGIL_OIDC_URL=${oidc.url}\nSIGIL_CA_URL=${ca.url}\nSIGIL_LOG_URL=${log.url}\nSIGIL_TRUSTED_ROOT=${trustedRootPath}\n`,
-  );
   return {
     dir,
-    oidc,
-    ca,
-    log,
-    trustedRootPath,
-    trustedRootJson,
+    oidc: stack.oidc,
+    ca: stack.ca,
+    log: stack.log,
+    trustedRootPath: stack.trustedRootPath,
+    trustedRootJson: stack.trustedRoot,
     async close() {
-      await log.close();
-      await ca.close();
-      await oidc.close();
+      await stack.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -134,7 +85,7 @@ export async function runSigil(
 export function actionsEnv(oidc: OidcServer): Record<string, string> {
   return {
     ACTIONS_ID_TOKEN_REQUEST_URL: `${oidc.url}/actions/token?api-version=2.0`,
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'actions-request-secret',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: ACTIONS_REQUEST_TOKEN,
   };
 }
 
