@@ -2,6 +2,7 @@
 // the data directory's file system, CPU steal over the run (/proc/stat), raw verify (measure.ts),
 // the clock source, the cost of a thread hand-off, whether the native addon is built, and where
 // the server's CPU went by thread.
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -67,6 +68,15 @@ export function cpuShare(
     stealPercent: round(((b.steal - a.steal) * 100) / d),
     busyPercent: round(((b.busy - a.busy) * 100) / d),
   };
+}
+
+/** The file system type of `dir` (tmpfs would make every fsync free and the durability figure moot). */
+export function fileSystemOf(dir: string): string | null {
+  try {
+    return execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'latin1' }).trim();
+  } catch {
+    return null;
+  }
 }
 
 /** The kernel's clock source: anything but tsc / kvm-clock makes every clock read a system call. */

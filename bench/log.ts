@@ -39,6 +39,7 @@ import {
   cpuByThread,
   cpuShare,
   cpuTicks,
+  fileSystemOf,
   fsyncLatencyMs,
   nativeAddon,
   threadRoundTrip,
@@ -348,6 +349,7 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
         model: cpus()[0]?.model ?? 'unknown',
         node: process.version,
         fsyncLatencyMs: fsyncMs,
+        dataDirFileSystem: fileSystemOf(dataDir),
         clockSource: clockSource(),
         nativeAddon: nativeAddon(root),
         // A message to a worker thread and back (the log hands every append across threads).
