@@ -56,6 +56,8 @@ interface Slot {
   outstanding: number;
   batches: Map<number, Pending[]>;
   signing: Map<number, Signing>;
+  /** The thread exited: nothing is sent to it any more. */
+  dead: boolean;
 }
 
 /** Most entries in one message to a worker. */
@@ -92,9 +94,20 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     slot.outstanding = 0;
   };
 
+  /**
+   * Entries not yet sent. Each worker has at most one message of entries in flight: what arrives
+   * meanwhile waits here and leaves in the next message, sent the moment the worker answers. A
+   * worker busy with its message would not start on more anyway, and every message costs both
+   * threads a wake-up, which on a VM (an interprocessor interrupt, a hypervisor exit) can cost more
+   * than the verification it carries; fewer, larger messages make that cost per batch.
+   */
+  let waiting: Pending[] = [];
+  const verifiers: Slot[] = [];
+  let scheduled = false;
+
   const startSlot = async (): Promise<Slot> => {
     const worker = new Worker(bootstrap, { eval: true, workerData: { signingKeyPem } });
-    const slot: Slot = { worker, outstanding: 0, batches: new Map(), signing: new Map() };
+    const slot: Slot = { worker, outstanding: 0, batches: new Map(), signing: new Map(), dead: false };
     await new Promise<void>((resolve, reject) => {
       const onReady = (m: { ready?: boolean }): void => {
         if (m.ready) {
@@ -125,8 +138,13 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       failAll(slot, new SigilError('INTERNAL', 'worker thread failed', { cause: e })),
     );
     worker.on('exit', () => {
+      slot.dead = true;
       if (closed) return;
       failAll(slot, new SigilError('UNAVAILABLE', 'worker thread exited'));
+      if (verifiers.some((v) => !v.dead)) {
+        dispatch();
+        return;
+      }
       const queued = waiting;
       waiting = [];
       for (const p of queued) p.reject(new SigilError('UNAVAILABLE', 'worker thread exited'));
@@ -134,7 +152,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     return slot;
   };
 
-  const verifiers = await Promise.all(Array.from({ length: Math.max(1, size) }, startSlot));
+  verifiers.push(...(await Promise.all(Array.from({ length: Math.max(1, size) }, startSlot))));
   const signingKey = createPrivateKey(signingKeyPem);
 
   const send = (slot: Slot, batch: Pending[]): void => {
@@ -144,22 +162,13 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
   };
 
-  /**
-   * Entries not yet sent. Each worker has at most one message of entries in flight: what arrives
-   * meanwhile waits here and leaves in the next message, sent the moment the worker answers. A
-   * worker busy with its message would not start on more anyway, and every message costs both
-   * threads a wake-up, which on a VM (an interprocessor interrupt, a hypervisor exit) can cost more
-   * than the verification it carries; fewer, larger messages make that cost per batch.
-   */
-  let waiting: Pending[] = [];
-  let scheduled = false;
   const dispatch = (): void => {
     // Shares are fixed before sending, so idle workers split what waits evenly; a busy worker's
     // share waits for its answer.
     const share = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(waiting.length / verifiers.length));
     for (const slot of verifiers) {
       if (waiting.length === 0) return;
-      if (slot.batches.size === 0) send(slot, waiting.splice(0, share));
+      if (slot.batches.size === 0 && !slot.dead) send(slot, waiting.splice(0, share));
     }
   };
   const flush = (): void => {
@@ -168,6 +177,8 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   };
   const submitEntry = (task: Task): Promise<EntryOutcome> => {
     if (closed) return Promise.reject(new SigilError('UNAVAILABLE', 'log is shutting down'));
+    if (verifiers.every((v) => v.dead))
+      return Promise.reject(new SigilError('UNAVAILABLE', 'worker threads exited'));
     return new Promise((resolve, reject) => {
       waiting.push({ task, resolve, reject });
       // Entries read in the same event-loop turn travel together.
@@ -178,15 +189,20 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
     });
   };
 
-  const leastBusy = (): Slot => {
-    let slot = verifiers[0]!;
-    for (const s of verifiers) if (s.outstanding < slot.outstanding) slot = s;
+  const leastBusy = (): Slot | undefined => {
+    let slot: Slot | undefined;
+    for (const s of verifiers)
+      if (!s.dead && (slot === undefined || s.outstanding < slot.outstanding)) slot = s;
     return slot;
   };
 
   const signPart = (payloads: readonly Uint8Array[]): Promise<Buffer[]> =>
     new Promise((resolve, reject) => {
       const slot = leastBusy();
+      if (slot === undefined) {
+        reject(new SigilError('UNAVAILABLE', 'worker threads exited'));
+        return;
+      }
       const id = nextId++;
       const sets = pack(payloads);
       slot.signing.set(id, { count: payloads.length, resolve, reject });
