@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { SigilError, type ErrorCode } from '../errors/index.js';
 import type { CanonicalEntry } from './kinds/index.js';
 import { signSet } from './set.js';
-import { pack, unpack, Work, type EntryOutcome, type Packed, type Task } from './work.js';
+import { packBytes, unpackBytes } from '../log/store/packed.js';
+import { Work, type EntryOutcome, type Packed, type Task } from './work.js';
 
 /** A canonicalized entry plus its RFC 6962 leaf hash. */
 export interface PreparedEntry extends CanonicalEntry {
@@ -123,7 +124,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       if (signing !== undefined) {
         slot.signing.delete(m.id);
         slot.outstanding -= signing.count;
-        if (m.sigs !== undefined) signing.resolve(unpack(m.sigs));
+        if (m.sigs !== undefined) signing.resolve(unpackBytes(m.sigs));
         else signing.reject(new SigilError('INTERNAL', `SET signing failed: ${m.error ?? 'no answer'}`));
         return;
       }
@@ -204,7 +205,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
         return;
       }
       const id = nextId++;
-      const sets = pack(payloads);
+      const sets = packBytes(payloads);
       slot.signing.set(id, { count: payloads.length, resolve, reject });
       slot.outstanding += payloads.length;
       slot.worker.postMessage({ id, sets }, [sets.bytes]);

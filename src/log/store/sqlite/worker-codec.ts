@@ -95,29 +95,5 @@ export function unpackBatch(p: PackedBatch): CommitBatch {
   };
 }
 
-/** Leaf hashes (any length each, normally 32) packed with their lengths. */
-export function packHashes(hashes: readonly Uint8Array[]): { lengths: Uint32Array; bytes: ArrayBuffer } {
-  const lengths = new Uint32Array(hashes.length);
-  let size = 0;
-  hashes.forEach((h, i) => {
-    lengths[i] = h.length;
-    size += h.length;
-  });
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const h of hashes) {
-    bytes.set(h, at);
-    at += h.length;
-  }
-  return { lengths, bytes: bytes.buffer };
-}
-
-export function unpackHashes(p: { lengths: Uint32Array; bytes: ArrayBuffer }): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const length of p.lengths) {
-    out.push(Buffer.from(p.bytes, at, length));
-    at += length;
-  }
-  return out;
-}
+/** Leaf hashes to look up (any length each, normally 32), packed as in packed.ts. */
+export { packBytes as packHashes, unpackBytes as unpackHashes } from '../packed.js';
