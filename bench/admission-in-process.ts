@@ -17,7 +17,8 @@
  * /mutate (the tag → digest lookup goes to the registry on every review, as in the HTTP mode).
  *
  * Env: BENCH_IP_ROUNDS (10 block pairs), BENCH_IP_BLOCK (reviews per block, 2000),
- * BENCH_IP_CONCURRENCY (reviews in flight, 8), BENCH_IMAGES (8).
+ * BENCH_IP_CONCURRENCY (reviews in flight, 8), BENCH_IMAGES (8), BENCH_IP_SCENARIOS (which to run, for
+ * a profile: pinned,tag,engine).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -54,6 +55,7 @@ const ROUNDS = Number(process.env.BENCH_IP_ROUNDS ?? 10);
 const BLOCK = Number(process.env.BENCH_IP_BLOCK ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_IP_CONCURRENCY ?? 8);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 8);
+const SCENARIOS = new Set((process.env.BENCH_IP_SCENARIOS ?? 'pinned,tag,engine').split(','));
 
 /** The AdmissionReview of a one-container pod, as the API server sends it. */
 export function review(uid: string, name: string, image: string): string {
@@ -144,7 +146,13 @@ const median = (xs: number[]): number => {
 };
 
 /** Alternating blocks (ABBA): per-block µs for each, and the ratio of medians and of per-pair ratios. */
-async function interleaved(ivp: Review, cp: Review, cases: readonly Case[]) {
+async function interleaved(
+  ivp: Review,
+  cp: Review,
+  cases: readonly Case[],
+  calls: { cp: number; ivp: number },
+) {
+  const before = { ...calls };
   for (let i = 0; i < 2; i++) {
     await block(ivp, cases, BLOCK);
     await block(cp, cases, BLOCK);
@@ -161,7 +169,12 @@ async function interleaved(ivp: Review, cp: Review, cases: readonly Case[]) {
     }
   }
   const pairRatios = a.map((x, i) => x / b[i]!);
+  const reviews = (ROUNDS + 2) * BLOCK;
   return {
+    registryCallsPerReview: {
+      ivp: round((calls.ivp - before.ivp) / reviews),
+      clusterPolicy: round((calls.cp - before.cp) / reviews),
+    },
     ivpCpuMicrosPerReview: { median: round(median(a)), min: round(Math.min(...a)), max: round(Math.max(...a)) },
     clusterPolicyCpuMicrosPerReview: {
       median: round(median(b)),
@@ -210,9 +223,21 @@ export async function runInProcess(): Promise<void> {
     }
     const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
     const root = parseTrustedRoot(stack.trustedRootJson);
-    const engineFor = (yaml: string): AdmissionEngine => {
+    // Registry calls each engine makes (resolveDigest, fetchSignatures, fetchAttestations).
+    const calls = { cp: 0, ivp: 0 };
+    const engineFor = (yaml: string, counter: 'cp' | 'ivp'): AdmissionEngine => {
       const policies = parsePolicySources([{ source: 'bench.yaml', text: yaml }], { hasTrustedRoot: true });
-      const source = registryImageSource(new RegistryClient());
+      const real = registryImageSource(new RegistryClient());
+      const source = new Proxy(real, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof v !== 'function' || prop === 'credentialKey') return v;
+          return (...args: unknown[]) => {
+            calls[counter]++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
       const verifier = new SigstoreSignatureVerifier(root);
       const cache = new VerificationCache<RuleVerdict>();
       const verification = ivpVerificationFor(source, verifier, cache as VerificationCache<unknown>);
@@ -224,8 +249,8 @@ export async function runInProcess(): Promise<void> {
         ...(verification ? { ivp: { verification } } : {}),
       });
     };
-    const cpEngine = engineFor(seedClusterPolicy(`${registry.host}/org/rs-*`, id));
-    const ivpEngine = engineFor(seedIvp(`${registry.host}/org/rs-*`, id));
+    const cpEngine = engineFor(seedClusterPolicy(`${registry.host}/org/rs-*`, id), 'cp');
+    const ivpEngine = engineFor(seedIvp(`${registry.host}/org/rs-*`, id), 'ivp');
     const cp = reviewer(cpEngine, false);
     const ivp = reviewer(ivpEngine, false);
     // Warm every verification (and the JIT) before anything is measured.
@@ -243,9 +268,18 @@ export async function runInProcess(): Promise<void> {
       concurrency: CONCURRENCY,
       images: IMAGES,
       registry: registry.kind,
-      warmPinnedValidate: await interleaved(ivp, cp, pinned),
-      warmTagMutate: await interleaved(ivp, cp, tagged),
-      engineOnlyWarmPinnedValidate: await interleaved(reviewer(ivpEngine, true), reviewer(cpEngine, true), pinned),
+      ...(SCENARIOS.has('pinned') ? { warmPinnedValidate: await interleaved(ivp, cp, pinned, calls) } : {}),
+      ...(SCENARIOS.has('tag') ? { warmTagMutate: await interleaved(ivp, cp, tagged, calls) } : {}),
+      ...(SCENARIOS.has('engine')
+        ? {
+            engineOnlyWarmPinnedValidate: await interleaved(
+              reviewer(ivpEngine, true),
+              reviewer(cpEngine, true),
+              pinned,
+              calls,
+            ),
+          }
+        : {}),
       goal: 'IVP CPU per warm review <= 1.2x the ClusterPolicy (issue 19)',
       machine: {
         cpus: availableParallelism(),

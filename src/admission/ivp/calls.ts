@@ -5,6 +5,7 @@ import type { IvpVerifier } from './evaluate.js';
 import { toCel } from './input.js';
 import { PendingVerification, withCalls, type Answer, type Calls, type Question } from './library.js';
 import { CEL_LIMITS } from './limits.js';
+import { memoOf, remember, replay, type Asked } from './memo.js';
 import { questionKey } from './refs.js';
 import type { CompiledIvp, IvpAttestor } from './types.js';
 
@@ -37,6 +38,8 @@ export class EvalCalls implements Calls {
   readonly payloads = new Map<string, unknown>();
   /** Shared by every expression of the evaluation and every re-evaluation. */
   readonly budget: CelBudget = { left: CEL_LIMITS.evaluationBudget };
+  /** The questions answered while an expression that may be remembered runs (memo.ts). */
+  trace: Asked[] | undefined;
 
   constructor(
     private readonly policy: CompiledIvp,
@@ -44,6 +47,12 @@ export class EvalCalls implements Calls {
   ) {}
 
   answer(q: Question): Answer | undefined {
+    const a = this.lookup(q);
+    if (this.trace && a) this.trace.push({ q, a });
+    return a;
+  }
+
+  private lookup(q: Question): Answer | undefined {
     if (q.kind === 'payload') {
       const key = `${q.image}\0${q.attestation}`;
       if (this.payloads.has(key)) return { ok: true, value: this.payloads.get(key) };
@@ -109,19 +118,39 @@ async function resolveQuestion(p: CompiledIvp, v: IvpVerifier, calls: EvalCalls,
   }
 }
 
-/** Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any. */
+/**
+ * Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any.
+ * With `imagesKey` (the evaluation's `images`), a result remembered for it is replayed when
+ * its answers still hold (memo.ts).
+ */
 export async function evaluateWithVerification(
   p: CompiledIvp,
   v: IvpVerifier,
   calls: EvalCalls,
   expr: CompiledExpression,
   bindings: Record<string, CelInput>,
+  imagesKey?: string,
 ): Promise<CelValue | Error> {
+  const memo = imagesKey === undefined ? undefined : memoOf(expr);
+  if (memo) {
+    const known = replay(memo.get(imagesKey!), (q) => calls.answer(q), calls.budget);
+    if (known !== undefined) return known;
+  }
   for (let round = 0; ; round++) {
     calls.pending.clear();
-    const out = withCalls(calls, () => expr.run(bindings, calls.budget));
-    const waiting = (isCelError(out) || out instanceof Error) && calls.pending.size > 0;
-    if (!waiting) return out;
+    const asked: Asked[] | undefined = memo ? [] : undefined;
+    const before = calls.budget.left;
+    calls.trace = asked;
+    let out: CelValue | Error;
+    try {
+      out = withCalls(calls, () => expr.run(bindings, calls.budget));
+    } finally {
+      calls.trace = undefined;
+    }
+    const failed = isCelError(out) || out instanceof Error;
+    // A question left unanswered (its error absorbed by || or &&) is not on the record: not kept.
+    if (!failed && memo && calls.pending.size === 0) remember(memo, imagesKey!, out as CelValue, asked!, before - calls.budget.left);
+    if (!failed || calls.pending.size === 0) return out;
     if (round >= CEL_LIMITS.maxVerificationRounds)
       return new Error('too many image verifications in one expression');
     await Promise.all([...calls.pending.values()].map((q) => resolveQuestion(p, v, calls, q)));
