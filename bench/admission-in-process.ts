@@ -18,7 +18,9 @@
  *
  * Env: BENCH_IP_ROUNDS (10 block pairs), BENCH_IP_BLOCK (reviews per block, 2000),
  * BENCH_IP_CONCURRENCY (reviews in flight, 8), BENCH_IMAGES (8), BENCH_IP_SCENARIOS (which to run, for
- * a profile: pinned,tag,engine).
+ * a profile: pinned,tag,engine), BENCH_IP_BASELINE (the root of another sigil checkout, e.g. the
+ * commit before a change, with its node_modules: its IVP and ClusterPolicy are measured in the
+ * same rounds, for a before/after from one run).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -55,6 +57,7 @@ const ROUNDS = Number(process.env.BENCH_IP_ROUNDS ?? 10);
 const BLOCK = Number(process.env.BENCH_IP_BLOCK ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_IP_CONCURRENCY ?? 8);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 8);
+const BASELINE = process.env.BENCH_IP_BASELINE;
 const SCENARIOS = new Set((process.env.BENCH_IP_SCENARIOS ?? 'pinned,tag,engine').split(','));
 
 /** The AdmissionReview of a one-container pod, as the API server sends it. */
@@ -101,24 +104,76 @@ interface Case {
 
 type Review = (c: Case) => Promise<boolean>;
 
+/** What a review needs from a sigil checkout (this one, or BENCH_IP_BASELINE's). */
+interface Impl {
+  parsePolicySources: typeof parsePolicySources;
+  registryImageSource: typeof registryImageSource;
+  RegistryClient: typeof RegistryClient;
+  SigstoreSignatureVerifier: typeof SigstoreSignatureVerifier;
+  VerificationCache: typeof VerificationCache;
+  AdmissionEngine: typeof AdmissionEngine;
+  ivpVerificationFor: typeof ivpVerificationFor;
+  DecisionLog: typeof DecisionLog;
+  parseAdmissionReview: typeof parseAdmissionReview;
+  admissionResponse: typeof admissionResponse;
+  parseJsonBounded: typeof parseJsonBounded;
+  parseTrustedRoot: typeof parseTrustedRoot;
+}
+
+const THIS: Impl = {
+  parsePolicySources,
+  registryImageSource,
+  RegistryClient,
+  SigstoreSignatureVerifier,
+  VerificationCache,
+  AdmissionEngine,
+  ivpVerificationFor,
+  DecisionLog,
+  parseAdmissionReview,
+  admissionResponse,
+  parseJsonBounded,
+  parseTrustedRoot,
+};
+
+async function loadImpl(root: string): Promise<Impl> {
+  const m = async (path: string): Promise<Record<string, unknown>> =>
+    (await import(join(root, path))) as Record<string, unknown>;
+  return {
+    ...(await m('src/admission/index.ts')),
+    ...(await m('src/admission/decision-log.ts')),
+    ...(await m('src/admission/ivp/verifier.ts')),
+    ...(await m('src/server/json-depth.ts')),
+    ...(await m('src/bundle/index.ts')),
+    RegistryClient: (await m('src/oci/index.ts')).RegistryClient,
+  } as unknown as Impl;
+}
+
 /** The webhook's per-review work minus TLS/HTTP; `engineOnly` skips parse, log and response. */
-function reviewer(engine: AdmissionEngine, engineOnly: boolean): Review {
-  const log = DecisionLog.create('info', { write: () => undefined })!;
+function reviewer(impl: Impl, engine: AdmissionEngine, engineOnly: boolean): Review {
+  const log = impl.DecisionLog.create('info', { write: () => undefined })!;
   let seq = 0;
   const parsedOnce = new Map<string, ReturnType<typeof parseAdmissionReview>>();
   return async ({ mode, body }) => {
     if (engineOnly) {
       let p = parsedOnce.get(body);
-      if (!p) parsedOnce.set(body, (p = parseAdmissionReview(JSON.parse(body))));
+      if (!p) parsedOnce.set(body, (p = impl.parseAdmissionReview(JSON.parse(body))));
       const d = await engine.evaluate(p.input, mode);
       return d.allowed;
     }
     const started = performance.now();
-    const parsed = parseAdmissionReview(parseJsonBounded(body));
+    const parsed = impl.parseAdmissionReview(impl.parseJsonBounded(body));
     const d = await engine.evaluate(parsed.input, mode);
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    log.write({ endpoint: mode, reqId: ++seq, uid: parsed.uid, input: parsed.input, outcome: 'allowed', ms, decision: d });
-    JSON.stringify(admissionResponse(parsed.uid, d));
+    log.write({
+      endpoint: mode,
+      reqId: ++seq,
+      uid: parsed.uid,
+      input: parsed.input,
+      outcome: 'allowed',
+      ms,
+      decision: d,
+    });
+    JSON.stringify(impl.admissionResponse(parsed.uid, d));
     return d.allowed && (mode === 'validate' || d.patch.length > 0);
   };
 }
@@ -145,45 +200,49 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Alternating blocks (ABBA): per-block µs for each, and the ratio of medians and of per-pair ratios. */
-async function interleaved(
-  ivp: Review,
-  cp: Review,
-  cases: readonly Case[],
-  calls: { cp: number; ivp: number },
-) {
-  const before = { ...calls };
-  for (let i = 0; i < 2; i++) {
-    await block(ivp, cases, BLOCK);
-    await block(cp, cases, BLOCK);
-  }
-  const a: number[] = [];
-  const b: number[] = [];
+interface Contender {
+  name: string;
+  review: Review;
+  /** Registry calls made so far by its engine. */
+  calls: () => number;
+}
+
+const spread = (xs: number[]) => ({
+  median: round(median(xs)),
+  min: round(Math.min(...xs)),
+  max: round(Math.max(...xs)),
+});
+
+/**
+ * One block of each contender per round, the order reversed every other round (A B C D, D C B A,
+ * …), after two unmeasured rounds; per contender the median CPU per review, and each IVP's
+ * ratio to the ClusterPolicy of its own checkout (of medians, and the median of per-round ratios).
+ */
+async function interleaved(contenders: readonly Contender[], cases: readonly Case[]) {
+  for (let i = 0; i < 2; i++) for (const c of contenders) await block(c.review, cases, BLOCK);
+  const before = contenders.map((c) => c.calls());
+  const per = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    if (r % 2 === 0) {
-      a.push(await block(ivp, cases, BLOCK));
-      b.push(await block(cp, cases, BLOCK));
-    } else {
-      b.push(await block(cp, cases, BLOCK));
-      a.push(await block(ivp, cases, BLOCK));
-    }
+    const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const c of order) per.get(c.name)!.push(await block(c.review, cases, BLOCK));
   }
-  const pairRatios = a.map((x, i) => x / b[i]!);
-  const reviews = (ROUNDS + 2) * BLOCK;
-  return {
-    registryCallsPerReview: {
-      ivp: round((calls.ivp - before.ivp) / reviews),
-      clusterPolicy: round((calls.cp - before.cp) / reviews),
-    },
-    ivpCpuMicrosPerReview: { median: round(median(a)), min: round(Math.min(...a)), max: round(Math.max(...a)) },
-    clusterPolicyCpuMicrosPerReview: {
-      median: round(median(b)),
-      min: round(Math.min(...b)),
-      max: round(Math.max(...b)),
-    },
-    ivpToClusterPolicy: round(median(a) / median(b)),
-    pairRatio: { median: round(median(pairRatios)), min: round(Math.min(...pairRatios)), max: round(Math.max(...pairRatios)) },
+  const reviews = ROUNDS * BLOCK;
+  const out: Record<string, unknown> = {
+    cpuMicrosPerReview: Object.fromEntries([...per].map(([n, xs]) => [n, spread(xs)])),
+    registryCallsPerReview: Object.fromEntries(
+      contenders.map((c, i) => [c.name, round((c.calls() - before[i]!) / reviews)]),
+    ),
   };
+  for (const prefix of ['', 'baseline']) {
+    const ivp = per.get(prefix ? `${prefix}Ivp` : 'ivp');
+    const cp = per.get(prefix ? `${prefix}ClusterPolicy` : 'clusterPolicy');
+    if (!ivp || !cp) continue;
+    out[prefix ? `${prefix}IvpToClusterPolicy` : 'ivpToClusterPolicy'] = {
+      ofMedians: round(median(ivp) / median(cp)),
+      perRound: spread(ivp.map((x, i) => x / cp[i]!)),
+    };
+  }
+  return out;
 }
 
 async function startRegistry(): Promise<{ host: string; kind: string; stop(): Promise<void> }> {
@@ -222,26 +281,28 @@ export async function runInProcess(): Promise<void> {
       tagged.push({ mode: 'mutate', body: review(`uid-t-${i}`, `tag-${i}`, tag) });
     }
     const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
-    const root = parseTrustedRoot(stack.trustedRootJson);
-    // Registry calls each engine makes (resolveDigest, fetchSignatures, fetchAttestations).
-    const calls = { cp: 0, ivp: 0 };
-    const engineFor = (yaml: string, counter: 'cp' | 'ivp'): AdmissionEngine => {
-      const policies = parsePolicySources([{ source: 'bench.yaml', text: yaml }], { hasTrustedRoot: true });
-      const real = registryImageSource(new RegistryClient());
+    const cpYaml = seedClusterPolicy(`${registry.host}/org/rs-*`, id);
+    const ivpYaml = seedIvp(`${registry.host}/org/rs-*`, id);
+    const engineFor = (impl: Impl, yaml: string, counter: { n: number }): AdmissionEngine => {
+      const policies = impl.parsePolicySources([{ source: 'bench.yaml', text: yaml }], {
+        hasTrustedRoot: true,
+      });
+      const real = impl.registryImageSource(new impl.RegistryClient());
+      // Counts the registry calls (resolveDigest, fetchSignatures, fetchAttestations).
       const source = new Proxy(real, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
           if (typeof v !== 'function' || prop === 'credentialKey') return v;
           return (...args: unknown[]) => {
-            calls[counter]++;
+            counter.n++;
             return (v as (...a: unknown[]) => unknown).apply(target, args);
           };
         },
       });
-      const verifier = new SigstoreSignatureVerifier(root);
-      const cache = new VerificationCache<RuleVerdict>();
-      const verification = ivpVerificationFor(source, verifier, cache as VerificationCache<unknown>);
-      return new AdmissionEngine({
+      const verifier = new impl.SigstoreSignatureVerifier(impl.parseTrustedRoot(stack.trustedRootJson));
+      const cache = new impl.VerificationCache<RuleVerdict>();
+      const verification = impl.ivpVerificationFor(source, verifier, cache as VerificationCache<unknown>);
+      return new impl.AdmissionEngine({
         policies,
         source,
         verifier,
@@ -249,18 +310,38 @@ export async function runInProcess(): Promise<void> {
         ...(verification ? { ivp: { verification } } : {}),
       });
     };
-    const cpEngine = engineFor(seedClusterPolicy(`${registry.host}/org/rs-*`, id), 'cp');
-    const ivpEngine = engineFor(seedIvp(`${registry.host}/org/rs-*`, id), 'ivp');
-    const cp = reviewer(cpEngine, false);
-    const ivp = reviewer(ivpEngine, false);
-    // Warm every verification (and the JIT) before anything is measured.
-    for (const c of [...pinned, ...tagged]) {
-      if (!(await cp(c)) || !(await ivp(c))) throw new Error('a signed image was not admitted');
-    }
+    const impls: [string, Impl][] = [['', THIS]];
+    if (BASELINE) impls.push(['baseline', await loadImpl(BASELINE)]);
+    const contenders = (engineOnly: boolean): Contender[] =>
+      impls.flatMap(([prefix, impl]) =>
+        (
+          [
+            ['Ivp', ivpYaml],
+            ['ClusterPolicy', cpYaml],
+          ] as const
+        ).map(([what, yaml]) => {
+          const counter = { n: 0 };
+          const engine = engineFor(impl, yaml, counter);
+          return {
+            name: prefix ? `${prefix}${what}` : what[0]!.toLowerCase() + what.slice(1),
+            review: reviewer(impl, engine, engineOnly),
+            calls: () => counter.n,
+          };
+        }),
+      );
+    const warm = async (list: Contender[]): Promise<Contender[]> => {
+      // Every verification cached (and the JIT warm) before anything is measured.
+      for (const c of [...pinned, ...tagged])
+        for (const x of list)
+          if (!(await x.review(c))) throw new Error(`${x.name}: a signed image was refused`);
+      return list;
+    };
+    const full = await warm(contenders(false));
+    const engineOnly = SCENARIOS.has('engine') ? await warm(contenders(true)) : [];
     const result = {
       benchmark: 'admission --in-process',
       method:
-        'process.cpuUsage() (user + system, all threads) over blocks of reviews alternating IVP / ClusterPolicy (ABBA), one process; median of per-block CPU per review',
+        'process.cpuUsage() (user + system, all threads) over blocks of reviews, one block per contender per round, order reversed every other round, one process; median of per-block CPU per review',
       perReview:
         'JSON parse, AdmissionReview parse, AdmissionEngine.evaluate, decision-log line, response JSON (no TLS/HTTP)',
       rounds: ROUNDS,
@@ -268,17 +349,11 @@ export async function runInProcess(): Promise<void> {
       concurrency: CONCURRENCY,
       images: IMAGES,
       registry: registry.kind,
-      ...(SCENARIOS.has('pinned') ? { warmPinnedValidate: await interleaved(ivp, cp, pinned, calls) } : {}),
-      ...(SCENARIOS.has('tag') ? { warmTagMutate: await interleaved(ivp, cp, tagged, calls) } : {}),
+      ...(BASELINE ? { baseline: BASELINE } : {}),
+      ...(SCENARIOS.has('pinned') ? { warmPinnedValidate: await interleaved(full, pinned) } : {}),
+      ...(SCENARIOS.has('tag') ? { warmTagMutate: await interleaved(full, tagged) } : {}),
       ...(SCENARIOS.has('engine')
-        ? {
-            engineOnlyWarmPinnedValidate: await interleaved(
-              reviewer(ivpEngine, true),
-              reviewer(cpEngine, true),
-              pinned,
-              calls,
-            ),
-          }
+        ? { engineOnlyWarmPinnedValidate: await interleaved(engineOnly, pinned) }
         : {}),
       goal: 'IVP CPU per warm review <= 1.2x the ClusterPolicy (issue 19)',
       machine: {

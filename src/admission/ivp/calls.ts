@@ -1,7 +1,7 @@
 import { isCelError, type CelInput, type CelValue } from '@bufbuild/cel';
-import { wildcardMatches } from '../policy/wildcard.js';
 import type { CelBudget, CompiledExpression } from './cel.js';
 import type { IvpVerifier } from './evaluate.js';
+import { globMatches, matchingForms } from './glob.js';
 import { toCel } from './input.js';
 import { PendingVerification, withCalls, type Answer, type Calls, type Question } from './library.js';
 import { CEL_LIMITS } from './limits.js';
@@ -15,18 +15,40 @@ function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
 }
 
+const MAX_MATCHES_REMEMBERED = 10_000;
+const MATCHES = new WeakMap<CompiledIvp, Map<string, boolean>>();
+
+/**
+ * matchImageReferences for one image: Kyverno's first match wins, over every spelling of the
+ * image (glob.ts: an aliased spelling must not slip past a glob or an expression). Remembered
+ * per policy and image string (globs and CEL are pure); errors are not remembered.
+ */
 export function imageMatches(p: CompiledIvp, image: string): boolean | Error {
   if (p.matchImageReferences.length === 0) return true;
-  for (const m of p.matchImageReferences) {
-    if ('glob' in m) {
-      if (wildcardMatches(m.glob, image)) return true;
-    } else {
-      const r = m.expression.run({ ref: image });
-      if (r instanceof Error) return r;
-      if (r === true) return true;
+  let known = MATCHES.get(p);
+  const hit = known?.get(image);
+  if (hit !== undefined) return hit;
+  const forms = matchingForms(image);
+  let matched = false;
+  if (!forms) matched = true;
+  else
+    for (const m of p.matchImageReferences) {
+      if ('glob' in m) matched = globMatches(m.glob, forms);
+      else
+        for (const ref of forms) {
+          const r = m.expression.run({ ref });
+          if (r instanceof Error) return r;
+          if (r === true) {
+            matched = true;
+            break;
+          }
+        }
+      if (matched) break;
     }
-  }
-  return false;
+  if (!known) MATCHES.set(p, (known = new Map()));
+  if (known.size >= MAX_MATCHES_REMEMBERED) known.clear();
+  known.set(image, matched);
+  return matched;
 }
 
 /** Per-evaluation state behind the CEL functions: answers, pending questions, verification records. */
@@ -149,7 +171,8 @@ export async function evaluateWithVerification(
     }
     const failed = isCelError(out) || out instanceof Error;
     // A question left unanswered (its error absorbed by || or &&) is not on the record: not kept.
-    if (!failed && memo && calls.pending.size === 0) remember(memo, imagesKey!, out as CelValue, asked!, before - calls.budget.left);
+    if (!failed && memo && calls.pending.size === 0)
+      remember(memo, imagesKey!, out as CelValue, asked!, before - calls.budget.left);
     if (!failed || calls.pending.size === 0) return out;
     if (round >= CEL_LIMITS.maxVerificationRounds)
       return new Error('too many image verifications in one expression');
