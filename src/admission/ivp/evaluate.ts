@@ -165,15 +165,17 @@ export async function evaluateIvp(
 ): Promise<IvpResult | undefined> {
   const program = selectProgram(p, req);
   if (!program) return undefined;
-  const base = { policy: p.name, kind: p.kind, actions: p.actions, failurePolicy: p.failurePolicy };
   const done = (
     status: IvpStatus,
     message: string,
     images: string[] = [],
     patch: IvpPatch[] = [],
-    audit = {},
+    audit: Record<string, string> = {},
   ): IvpResult => ({
-    ...base,
+    policy: p.name,
+    kind: p.kind,
+    actions: p.actions,
+    failurePolicy: p.failurePolicy,
     status,
     message,
     images,
