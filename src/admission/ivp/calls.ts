@@ -141,9 +141,21 @@ async function resolveQuestion(p: CompiledIvp, v: IvpVerifier, calls: EvalCalls,
 }
 
 /**
+ * The result remembered for `expr` over these images (memo.ts), when its answers still hold:
+ * synchronous, so a warm review's validation costs no evaluation and no await.
+ */
+export function replayed(
+  calls: EvalCalls,
+  expr: CompiledExpression,
+  imagesKey: string,
+): CelValue | undefined {
+  const memo = memoOf(expr);
+  return memo && replay(memo.get(imagesKey), (q) => calls.answer(q), calls.budget);
+}
+
+/**
  * Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any.
- * With `imagesKey` (the evaluation's `images`), a result remembered for it is replayed when
- * its answers still hold (memo.ts).
+ * With `imagesKey` (the evaluation's `images`), the result is remembered for `replayed`.
  */
 export async function evaluateWithVerification(
   p: CompiledIvp,
@@ -154,10 +166,6 @@ export async function evaluateWithVerification(
   imagesKey?: string,
 ): Promise<CelValue | Error> {
   const memo = imagesKey === undefined ? undefined : memoOf(expr);
-  if (memo) {
-    const known = replay(memo.get(imagesKey!), (q) => calls.answer(q), calls.budget);
-    if (known !== undefined) return known;
-  }
   for (let round = 0; ; round++) {
     calls.pending.clear();
     const asked: Asked[] | undefined = memo ? [] : undefined;

@@ -3,7 +3,7 @@ import { cachedReference } from './refs.js';
 import { extractImages, isResourceKind } from '../resources.js';
 import { fromCel, toCel } from './input.js';
 import { imagesKey } from './memo.js';
-import { celMessage, EvalCalls, evaluateWithVerification, imageMatches } from './calls.js';
+import { celMessage, EvalCalls, evaluateWithVerification, imageMatches, replayed } from './calls.js';
 import { CEL_LIMITS } from './limits.js';
 import { AUTOGEN_TARGETS, constraintsMatch, selectorMatches, type RequestTarget } from './match.js';
 import type { CompiledIvp, IvpAttestation, IvpAttestor, Program, ValidationAction } from './types.js';
@@ -274,7 +274,9 @@ export async function evaluateIvp(
   bindings.attestors = named.attestors;
   bindings.attestations = named.attestations;
   for (const [i, val] of program.validations.entries()) {
-    const r = await evaluateWithVerification(p, verifier, calls, val.expression, bindings, key);
+    const r =
+      replayed(calls, val.expression, key) ??
+      (await evaluateWithVerification(p, verifier, calls, val.expression, bindings, key));
     if (r instanceof Error || isCelError(r)) return done('error', celMessage(r as Error), matchedNames);
     if (typeof r !== 'boolean') return done('error', `validation ${i} did not return a bool`, matchedNames);
     if (!r) {
@@ -318,7 +320,9 @@ export async function evaluateIvp(
       }
     }
   }
-  return done('pass', '', matchedNames, patch, await audits(p, verifier, calls, program, bindings));
+  const audit =
+    program.auditAnnotations.length > 0 ? await audits(p, verifier, calls, program, bindings) : {};
+  return done('pass', '', matchedNames, patch, audit);
 }
 
 async function audits(
@@ -329,6 +333,7 @@ async function audits(
   bindings: Record<string, CelInput>,
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  if (program.auditAnnotations.length === 0) return out;
   for (const a of program.auditAnnotations) {
     const r = await evaluateWithVerification(p, v, calls, a.expression, bindings);
     if (typeof r === 'string') out[`${p.name}/${a.key}`] = r;
