@@ -25,14 +25,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseReference, pushImage, RegistryClient, tinyImage } from '../src/oci/index.js';
 import {
   createRegistryServer,
-  parseReference,
-  pushImage,
-  RegistryClient,
-  tinyImage,
-} from '../src/oci/index.js';
-import { DOCKER_REGISTRY_BIN, startDockerRegistryProcess } from '../src/oci/docker-registry.js';
+  DOCKER_REGISTRY_BIN,
+  startDockerRegistryProcess,
+} from '../src/demo/registry/index.js';
 import { createSigning, resolveImage, signImage } from '../src/sign/index.js';
 import { parseTrustedRoot } from '../src/bundle/index.js';
 import {
