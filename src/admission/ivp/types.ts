@@ -1,9 +1,4 @@
-import type {
-  FailurePolicy,
-  RegistryCredentialsSpec,
-  SecretRef,
-  SigningAttestor,
-} from '../policy/types.js';
+import type { FailurePolicy, RegistryCredentialsSpec, SecretRef, SigningAttestor } from '../policy/types.js';
 import type { CompiledExpression } from './cel.js';
 import type { IvpGlob } from './glob.js';
 
