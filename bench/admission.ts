@@ -37,6 +37,9 @@
  * must know --workers), BENCH_PROFILE_DIR (node --cpu-prof of every webhook process, whole run),
  * BENCH_SIGIL_BIN (the webhook as `node <that bin/sigil.js>`, e.g. the built CLI, no tsx), BENCH_IVP=0
  * (skip the ImageValidatingPolicy phases). bench/paired-build.sh compares built and pre-build code.
+ *
+ * `--in-process`: the IVP against the ClusterPolicy only, CPU per warm review in one process,
+ * blocks interleaved (see admission-in-process.ts); JSON as well.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -72,6 +75,7 @@ import {
   type LoadSpec,
 } from './admission-load.js';
 import { rawVerifyRate, round } from './measure.js';
+import { review, runInProcess } from './admission-in-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -130,42 +134,6 @@ async function startRegistry(): Promise<Registry> {
     kind: `sigil embedded registry in the bench process (${DOCKER_REGISTRY_BIN} absent: apt-get install -y docker-registry)`,
     stop: () => r.close(),
   };
-}
-
-function review(uidPlaceholder: string, name: string, image: string): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: uidPlaceholder,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'default',
-      name,
-      operation: 'CREATE',
-      userInfo: {
-        username: 'system:serviceaccount:kube-system:replicaset-controller',
-        groups: ['system:serviceaccounts'],
-      },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, namespace: 'default', labels: { app: name, 'pod-template-hash': '5d8c7f9b6d' } },
-        spec: {
-          containers: [
-            {
-              name: 'app',
-              image,
-              ports: [{ containerPort: 8080, protocol: 'TCP' }],
-              resources: { requests: { cpu: '100m', memory: '128Mi' } },
-            },
-          ],
-          serviceAccountName: 'default',
-          restartPolicy: 'Always',
-        },
-      },
-    },
-  });
 }
 
 interface Echoes {
@@ -617,6 +585,8 @@ if (process.argv.includes('--serve')) {
     process.send!({ cpuMicros: u.user + u.system });
   });
   process.once('SIGTERM', () => process.exit(0));
+} else if (process.argv.includes('--in-process')) {
+  await runInProcess();
 } else {
   await main();
 }

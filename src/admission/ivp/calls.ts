@@ -1,10 +1,11 @@
 import { isCelError, type CelInput, type CelValue } from '@bufbuild/cel';
-import { wildcardMatches } from '../policy/wildcard.js';
 import type { CelBudget, CompiledExpression } from './cel.js';
 import type { IvpVerifier } from './evaluate.js';
+import { globMatches, matchingForms } from './glob.js';
 import { toCel } from './input.js';
 import { PendingVerification, withCalls, type Answer, type Calls, type Question } from './library.js';
 import { CEL_LIMITS } from './limits.js';
+import { memoOf, remember, replay, type Asked } from './memo.js';
 import { questionKey } from './refs.js';
 import type { CompiledIvp, IvpAttestor } from './types.js';
 
@@ -14,18 +15,40 @@ function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
 }
 
+const MAX_MATCHES_REMEMBERED = 10_000;
+const MATCHES = new WeakMap<CompiledIvp, Map<string, boolean>>();
+
+/**
+ * matchImageReferences for one image: Kyverno's first match wins, over every spelling of the
+ * image (glob.ts: an aliased spelling must not slip past a glob or an expression). Remembered
+ * per policy and image string (globs and CEL are pure); errors are not remembered.
+ */
 export function imageMatches(p: CompiledIvp, image: string): boolean | Error {
   if (p.matchImageReferences.length === 0) return true;
-  for (const m of p.matchImageReferences) {
-    if ('glob' in m) {
-      if (wildcardMatches(m.glob, image)) return true;
-    } else {
-      const r = m.expression.run({ ref: image });
-      if (r instanceof Error) return r;
-      if (r === true) return true;
+  let known = MATCHES.get(p);
+  const hit = known?.get(image);
+  if (hit !== undefined) return hit;
+  const forms = matchingForms(image);
+  let matched = false;
+  if (!forms) matched = true;
+  else
+    for (const m of p.matchImageReferences) {
+      if ('glob' in m) matched = globMatches(m.glob, forms);
+      else
+        for (const ref of forms) {
+          const r = m.expression.run({ ref });
+          if (r instanceof Error) return r;
+          if (r === true) {
+            matched = true;
+            break;
+          }
+        }
+      if (matched) break;
     }
-  }
-  return false;
+  if (!known) MATCHES.set(p, (known = new Map()));
+  if (known.size >= MAX_MATCHES_REMEMBERED) known.clear();
+  known.set(image, matched);
+  return matched;
 }
 
 /** Per-evaluation state behind the CEL functions: answers, pending questions, verification records. */
@@ -37,6 +60,8 @@ export class EvalCalls implements Calls {
   readonly payloads = new Map<string, unknown>();
   /** Shared by every expression of the evaluation and every re-evaluation. */
   readonly budget: CelBudget = { left: CEL_LIMITS.evaluationBudget };
+  /** The questions answered while an expression that may be remembered runs (memo.ts). */
+  trace: Asked[] | undefined;
 
   constructor(
     private readonly policy: CompiledIvp,
@@ -44,6 +69,12 @@ export class EvalCalls implements Calls {
   ) {}
 
   answer(q: Question): Answer | undefined {
+    const a = this.lookup(q);
+    if (this.trace && a) this.trace.push({ q, a });
+    return a;
+  }
+
+  private lookup(q: Question): Answer | undefined {
     if (q.kind === 'payload') {
       const key = `${q.image}\0${q.attestation}`;
       if (this.payloads.has(key)) return { ok: true, value: this.payloads.get(key) };
@@ -109,19 +140,48 @@ async function resolveQuestion(p: CompiledIvp, v: IvpVerifier, calls: EvalCalls,
   }
 }
 
-/** Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any. */
+/**
+ * The result remembered for `expr` over these images (memo.ts), when its answers still hold:
+ * synchronous, so a warm review's validation costs no evaluation and no await.
+ */
+export function replayed(
+  calls: EvalCalls,
+  expr: CompiledExpression,
+  imagesKey: string,
+): CelValue | undefined {
+  const memo = memoOf(expr);
+  return memo && replay(memo.get(imagesKey), (q) => calls.answer(q), calls.budget);
+}
+
+/**
+ * Evaluates `expr`, answering the verifications it asks for, until it no longer waits on any.
+ * With `imagesKey` (the evaluation's `images`), the result is remembered for `replayed`.
+ */
 export async function evaluateWithVerification(
   p: CompiledIvp,
   v: IvpVerifier,
   calls: EvalCalls,
   expr: CompiledExpression,
   bindings: Record<string, CelInput>,
+  imagesKey?: string,
 ): Promise<CelValue | Error> {
+  const memo = imagesKey === undefined ? undefined : memoOf(expr);
   for (let round = 0; ; round++) {
     calls.pending.clear();
-    const out = withCalls(calls, () => expr.run(bindings, calls.budget));
-    const waiting = (isCelError(out) || out instanceof Error) && calls.pending.size > 0;
-    if (!waiting) return out;
+    const asked: Asked[] | undefined = memo ? [] : undefined;
+    const before = calls.budget.left;
+    calls.trace = asked;
+    let out: CelValue | Error;
+    try {
+      out = withCalls(calls, () => expr.run(bindings, calls.budget));
+    } finally {
+      calls.trace = undefined;
+    }
+    const failed = isCelError(out) || out instanceof Error;
+    // A question left unanswered (its error absorbed by || or &&) is not on the record: not kept.
+    if (!failed && memo && calls.pending.size === 0)
+      remember(memo, imagesKey!, out as CelValue, asked!, before - calls.budget.left);
+    if (!failed || calls.pending.size === 0) return out;
     if (round >= CEL_LIMITS.maxVerificationRounds)
       return new Error('too many image verifications in one expression');
     await Promise.all([...calls.pending.values()].map((q) => resolveQuestion(p, v, calls, q)));

@@ -37,6 +37,8 @@ export interface CelBudget {
 export interface CompiledExpression {
   readonly source: string;
   readonly path: string;
+  /** The top-level names it reads (`object`, `images`, …): what its result can depend on. */
+  readonly names: ReadonlySet<string>;
   /** Evaluates with fresh budget; a CelError value (not a throw) on runtime errors. */
   run(bindings: Record<string, CelInput>, budget?: CelBudget): CelValue | Error;
 }
@@ -122,6 +124,7 @@ interface Checker {
   source: string;
   path: string;
   positions: Record<string, number>;
+  names: Set<string>;
   nodes: number;
   nextId: bigint;
 }
@@ -142,8 +145,10 @@ function check(
     case 'constExpr':
       return 1;
     case 'identExpr':
-      if (!bound.has(k.value.name) && !vars.has(k.value.name))
+      if (bound.has(k.value.name)) return 1;
+      if (!vars.has(k.value.name))
         throw fail(c.path, c.source, `undeclared reference to '${k.value.name}'${at()}`);
+      c.names.add(k.value.name);
       return 1;
     case 'selectExpr':
       return 1 + check(c, k.value.operand!, depth + 1, bound, vars);
@@ -320,7 +325,7 @@ export function compileExpression(
   }
   const positions: Record<string, number> = {};
   for (const [id, off] of Object.entries(parsed.sourceInfo?.positions ?? {})) positions[id] = off;
-  const c: Checker = { env, source, path, positions, nodes: 0, nextId: 1n << 40n };
+  const c: Checker = { env, source, path, positions, names: new Set(), nodes: 0, nextId: 1n << 40n };
   const cost = check(c, parsed.expr, 0, new Set(), vars);
   if (cost > CEL_LIMITS.maxEstimatedCost)
     throw fail(
@@ -335,6 +340,7 @@ export function compileExpression(
   return {
     source,
     path,
+    names: c.names,
     run(bindings, budget) {
       const start = Math.min(CEL_LIMITS.runtimeBudget, budget?.left ?? Infinity);
       if (start <= 0) return EXHAUSTED;

@@ -26,6 +26,9 @@ function failClosed(p: ImagePolicy, message: string): IvpResult {
   };
 }
 
+/** The ImageValidatingPolicies of each policy list (an engine's list is fixed). */
+const IVPS = new WeakMap<readonly ImagePolicy[], ImagePolicy[]>();
+
 /**
  * Every ImageValidatingPolicy of `policies` over one request, side by side, each within the
  * request's deadline (its own `webhookConfiguration.timeoutSeconds` when shorter). An
@@ -39,7 +42,8 @@ export async function evaluateIvps(
   timeoutMs: number,
   outer?: AbortSignal,
 ): Promise<IvpResult[]> {
-  const ivps = policies.filter((p) => p.ivp);
+  let ivps = IVPS.get(policies);
+  if (!ivps) IVPS.set(policies, (ivps = policies.filter((p) => p.ivp)));
   if (ivps.length === 0) return [];
   const target = targetFor(input);
   const req = {
@@ -64,6 +68,10 @@ export async function evaluateIvps(
       return failClosed(p, (e as Error).message);
     }
   });
+  if (runs.length === 1) {
+    const only = await runs[0]!;
+    return only ? [only] : [];
+  }
   return (await Promise.all(runs)).filter((r): r is IvpResult => r !== undefined);
 }
 
@@ -71,8 +79,13 @@ export async function evaluateIvps(
 export function decideWithIvp(d: Decision, results: readonly IvpResult[]): Decision {
   if (results.length === 0) return d;
   const { denials, warnings } = ivpResponse(results);
-  const out: Decision = { ...d, warnings: [...d.warnings, ...warnings], ivpResults: [...results] };
-  delete out.skippedBecause;
+  // An IVP decided, so nothing was skipped (left out by rest, not `delete`d: a fast-shaped object).
+  const { skippedBecause: _skipped, ...rest } = d;
+  const out: Decision = {
+    ...rest,
+    warnings: warnings.length > 0 ? [...d.warnings, ...warnings] : d.warnings,
+    ivpResults: [...results],
+  };
   if (denials.length > 0) {
     out.allowed = false;
     out.message = d.allowed ? ivpDenialMessage(denials) : `${d.message ?? ''}${ivpDenialMessage(denials)}`;

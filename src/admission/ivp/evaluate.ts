@@ -2,7 +2,8 @@ import { isCelError, isCelList, type CelInput } from '@bufbuild/cel';
 import { cachedReference } from './refs.js';
 import { extractImages, isResourceKind } from '../resources.js';
 import { fromCel, toCel } from './input.js';
-import { celMessage, EvalCalls, evaluateWithVerification, imageMatches } from './calls.js';
+import { imagesKey } from './memo.js';
+import { celMessage, EvalCalls, evaluateWithVerification, imageMatches, replayed } from './calls.js';
 import { CEL_LIMITS } from './limits.js';
 import { AUTOGEN_TARGETS, constraintsMatch, selectorMatches, type RequestTarget } from './match.js';
 import type { CompiledIvp, IvpAttestation, IvpAttestor, Program, ValidationAction } from './types.js';
@@ -66,6 +67,36 @@ export interface IvpResult {
 
 function reason(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 500);
+}
+
+function pinnedDigest(img: string): boolean {
+  try {
+    return cachedReference(img).digest !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+const NAMES = new WeakMap<Program, ReadonlySet<string>>();
+
+/** Every top-level name any expression of `program` reads (built once per program). */
+function namesOf(program: Program): ReadonlySet<string> {
+  let n = NAMES.get(program);
+  if (!n) {
+    const all = new Set<string>();
+    const add = (e: { names: ReadonlySet<string> } | undefined): void => e?.names.forEach((x) => all.add(x));
+    for (const x of program.matchConditions) add(x.expression);
+    for (const x of program.variables) add(x.expression);
+    for (const x of program.images) add(x.expression);
+    for (const x of program.auditAnnotations) add(x.expression);
+    for (const x of program.validations) {
+      add(x.expression);
+      add(x.messageExpression);
+    }
+    n = all;
+    NAMES.set(program, n);
+  }
+  return n;
 }
 
 const NAMED = new WeakMap<CompiledIvp, { attestors: CelInput; attestations: CelInput }>();
@@ -134,25 +165,29 @@ export async function evaluateIvp(
 ): Promise<IvpResult | undefined> {
   const program = selectProgram(p, req);
   if (!program) return undefined;
-  const base = { policy: p.name, kind: p.kind, actions: p.actions, failurePolicy: p.failurePolicy };
   const done = (
     status: IvpStatus,
     message: string,
     images: string[] = [],
     patch: IvpPatch[] = [],
-    audit = {},
+    audit: Record<string, string> = {},
   ): IvpResult => ({
-    ...base,
+    policy: p.name,
+    kind: p.kind,
+    actions: p.actions,
+    failurePolicy: p.failurePolicy,
     status,
     message,
     images,
     patch,
     auditAnnotations: audit,
   });
+  // Only what the program's expressions read is bound (each binding is a lazy view anyway).
+  const names = namesOf(program);
   let bindings: Record<string, CelInput>;
   try {
-    const object = toCel(req.object);
-    const oldObject = toCel(req.oldObject ?? null);
+    const object = names.has('object') || names.has('request') ? toCel(req.object) : null;
+    const oldObject = names.has('oldObject') || names.has('request') ? toCel(req.oldObject ?? null) : null;
     bindings =
       p.mode === 'JSON'
         ? { object }
@@ -160,8 +195,8 @@ export async function evaluateIvp(
             object,
             oldObject,
             // The request carries the object again: converted once, shared.
-            request: toCel(req.request ?? {}, { object, oldObject }),
-            namespaceObject: toCel(req.namespaceObject ?? null),
+            request: names.has('request') ? toCel(req.request ?? {}, { object, oldObject }) : null,
+            namespaceObject: names.has('namespaceObject') ? toCel(req.namespaceObject ?? null) : null,
           };
   } catch (e) {
     return done('error', reason(e));
@@ -201,7 +236,7 @@ export async function evaluateIvp(
       (list as string[]).map((image) => ({ image })),
     );
   }
-  const imagesValue = new Map<string, CelInput>();
+  const imagesValue = new Map<string, string[]>();
   const matched: PodImage[] = [];
   for (const [name, list] of extracted) {
     const kept: string[] = [];
@@ -230,14 +265,18 @@ export async function evaluateIvp(
   }
   // Tags are resolved side by side before any expression runs (ClusterPolicy resolves them too),
   // so a warm review's verifications are answered from the cache in one evaluation.
-  if (verifier.prefetch && p.attestors.size > 0)
-    await Promise.all(matchedNames.map((img) => verifier.prefetch!(img).catch(() => undefined)));
-  bindings.images = imagesValue;
+  const tagged = matchedNames.filter((img) => !pinnedDigest(img));
+  if (verifier.prefetch && p.attestors.size > 0 && tagged.length > 0)
+    await Promise.all(tagged.map((img) => verifier.prefetch!(img).catch(() => undefined)));
+  bindings.images = imagesValue as Map<string, CelInput>;
+  const key = imagesKey(imagesValue);
   const named = namedValues(p);
   bindings.attestors = named.attestors;
   bindings.attestations = named.attestations;
   for (const [i, val] of program.validations.entries()) {
-    const r = await evaluateWithVerification(p, verifier, calls, val.expression, bindings);
+    const r =
+      replayed(calls, val.expression, key) ??
+      (await evaluateWithVerification(p, verifier, calls, val.expression, bindings, key));
     if (r instanceof Error || isCelError(r)) return done('error', celMessage(r as Error), matchedNames);
     if (typeof r !== 'boolean') return done('error', `validation ${i} did not return a bool`, matchedNames);
     if (!r) {
@@ -281,7 +320,9 @@ export async function evaluateIvp(
       }
     }
   }
-  return done('pass', '', matchedNames, patch, await audits(p, verifier, calls, program, bindings));
+  const audit =
+    program.auditAnnotations.length > 0 ? await audits(p, verifier, calls, program, bindings) : {};
+  return done('pass', '', matchedNames, patch, audit);
 }
 
 async function audits(
@@ -292,6 +333,7 @@ async function audits(
   bindings: Record<string, CelInput>,
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  if (program.auditAnnotations.length === 0) return out;
   for (const a of program.auditAnnotations) {
     const r = await evaluateWithVerification(p, v, calls, a.expression, bindings);
     if (typeof r === 'string') out[`${p.name}/${a.key}`] = r;

@@ -9,7 +9,7 @@ import {
   type CelInput,
   type CelValue,
 } from '@bufbuild/cel';
-import { parseReference } from '../../oci/index.js';
+import { cachedReference } from './refs.js';
 
 /**
  * Kyverno's image library for ImageValidatingPolicy CEL (pkg/cel/libs/imageverify, and the
@@ -80,7 +80,7 @@ function ask(q: Question): unknown {
 const IMAGE = mapType(CelScalar.STRING, CelScalar.STRING);
 
 function imageParts(s: string): Map<string, string> {
-  const ref = parseReference(s);
+  const ref = cachedReference(s);
   const out = new Map<string, string>([
     ['registry', ref.registry],
     ['repository', ref.repository],
@@ -126,7 +126,7 @@ export const KYVERNO_IMAGE_FUNCS: readonly CelFunc[] = [
   celFunc('parseImageReference', [CelScalar.STRING], IMAGE, (s) => imageParts(s)),
   celFunc('isImage', [CelScalar.STRING], CelScalar.BOOL, (s) => {
     try {
-      parseReference(s);
+      cachedReference(s);
       return true;
     } catch {
       return false;

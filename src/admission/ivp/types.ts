@@ -1,11 +1,6 @@
-import type {
-  FailurePolicy,
-  RegistryCredentialsSpec,
-  SecretRef,
-  SigningAttestor,
-  Wildcard,
-} from '../policy/types.js';
+import type { FailurePolicy, RegistryCredentialsSpec, SecretRef, SigningAttestor } from '../policy/types.js';
 import type { CompiledExpression } from './cel.js';
+import type { IvpGlob } from './glob.js';
 
 export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
 export type IvpKind = 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
@@ -65,7 +60,7 @@ export interface MatchConstraints {
   objectSelector?: LabelSelector;
 }
 
-export type ImageMatcher = { glob: Wildcard } | { expression: CompiledExpression };
+export type ImageMatcher = { glob: IvpGlob } | { expression: CompiledExpression };
 
 export interface Validation {
   expression: CompiledExpression;

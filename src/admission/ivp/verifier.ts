@@ -68,6 +68,23 @@ function race<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+const PINNED_KEYS = new WeakMap<ImageReference, Map<IvpAttestor, { where: string; key: string }>>();
+
+/**
+ * The cache key of a signature check of a digest-pinned reference, kept per reference and
+ * attestor: the same string object every review, so the cache lookup does not build and hash a
+ * new one (that was half the IVP's warm review).
+ */
+function pinnedSignatureKey(policy: CompiledIvp, a: IvpAttestor, where: string, ref: ImageReference): string {
+  let byAttestor = PINNED_KEYS.get(ref);
+  if (!byAttestor) PINNED_KEYS.set(ref, (byAttestor = new Map()));
+  const known = byAttestor.get(a);
+  if (known && known.where === where) return known.key;
+  const key = `${policy.id}|sig|${a.name}|${where}|${ref.context()}@${ref.digest}`;
+  byAttestor.set(a, { where, key });
+  return key;
+}
+
 /**
  * Verification for IVP evaluations, sharing ClusterPolicy's cache discipline: successes only,
  * keyed by policy identity, function, attestor and image digest, with identical verifications
@@ -147,11 +164,13 @@ export class IvpVerification {
         }
         const digest = ref.digest ?? resolved.get(image);
         if (!digest) return undefined;
-        for (const a of attestors)
-          if (
-            this.cache.lookup(`${policy.id}|sig|${a.name}|${whereOf(a)}|${ref.context()}@${digest}`) !== true
-          )
-            return undefined;
+        for (const a of attestors) {
+          const where = whereOf(a);
+          const key = ref.digest
+            ? pinnedSignatureKey(policy, a, where, ref)
+            : `${policy.id}|sig|${a.name}|${where}|${ref.context()}@${digest}`;
+          if (this.cache.lookup(key) !== true) return undefined;
+        }
         return attestors.length;
       },
       prefetch: async (image) => {
