@@ -91,13 +91,16 @@ export function ivpAsRule(ivp: CompiledIvp, sp: string, autogenSet: boolean): Im
       `${sp}.evaluation.admission.enabled`,
       'false switches the policy off for admission; remove the policy instead',
     );
-  const refs: Wildcard[] = ivp.matchImageReferences.map((m, i) => {
+  // The rule matches images in their canonical spelling (docker.io/library/nginx:1), so the glob
+  // goes in with its canonical spellings too: `nginx*` or `index.docker.io/x/*` as written would
+  // match no canonical image, and an unmatched image is never verified.
+  const refs: Wildcard[] = ivp.matchImageReferences.flatMap((m, i) => {
     if (!('glob' in m))
       throw invalid(
         `${sp}.matchImageReferences[${i}].expression`,
         `CEL expressions are not supported without validations; use glob`,
       );
-    return m.glob;
+    return [{ pattern: m.glob.pattern }, ...m.glob.canonical];
   });
   if (refs.length === 0)
     throw invalid(`${sp}.matchImageReferences`, 'at least one image reference is required');

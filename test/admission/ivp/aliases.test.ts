@@ -18,7 +18,9 @@ import {
   type IvpVerifier,
 } from '../../../src/admission/ivp/index.js';
 import { matchingForms } from '../../../src/admission/ivp/glob.js';
-import { RegistryClient } from '../../../src/oci/index.js';
+import { parseReference, RegistryClient } from '../../../src/oci/index.js';
+import { anyWildcardMatches } from '../../../src/admission/policy/wildcard.js';
+import { matchForms } from '../../../src/admission/policy/image-pattern.js';
 import { pod, postJson, review, webhookTestbed } from '../helpers.js';
 import { seedAttestor, seedIvp } from './seed-policies.js';
 
@@ -256,4 +258,42 @@ ${seedAttestor(id)}  validations:
   }
   const outside = await answer('ghcr.io/other/app:v1');
   assert.equal(outside.allowed, true, outside.status?.message);
+});
+
+test('an IVP without validations (decided as a rule) matches its globs in every spelling: host-less and aliased globs still select the image', () => {
+  const yaml = (glob: string): string => `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: as-rule
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["pods"]
+  matchImageReferences:
+    - glob: "${glob}"
+  attestors:
+    - name: ci
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://issuer.example
+              subject: ci@example.com
+`;
+  const selects = (glob: string, image: string): boolean => {
+    const [p] = parsePolicyText(yaml(glob), 'p.yaml', { hasTrustedRoot: true });
+    assert.ok(p && p.rules.length === 1 && !p.ivp, 'decided as a rule');
+    const forms = matchForms(parseReference(image));
+    return !!anyWildcardMatches(p.rules[0]!.imageReferences, forms.primary);
+  };
+  // Kyverno matches `nginx*` against `nginx:1.2` as written: the image must be verified here too.
+  assert.equal(selects('nginx*', 'nginx:1.2'), true);
+  assert.equal(selects('nginx*', 'docker.io/library/nginx:1.2'), true);
+  assert.equal(selects('index.docker.io/org/*', 'org/app:v1'), true);
+  assert.equal(selects('ghcr.io:443/org/*', 'ghcr.io/org/app:v1'), true);
+  // Controls: other names stay outside.
+  assert.equal(selects('nginx*', 'redis:7'), false);
+  assert.equal(selects('index.docker.io/org/*', 'other/app:v1'), false);
 });
