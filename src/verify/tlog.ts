@@ -106,6 +106,9 @@ export function verifyTlogEntry(
   if (!e.inclusionPromise && !e.inclusionProof)
     fail(i, 'has neither an inclusion promise (SET) nor an inclusion proof');
   if (v2 && !e.inclusionProof) fail(i, 'a Rekor v2 entry needs an inclusion proof');
+  // rekor-tiles writes 0: a time no SET signs would be reported as if the log had vouched for it.
+  if (v2 && !timed && e.integratedTime !== 0)
+    fail(i, `a Rekor v2 entry without a SET has integratedTime 0, not ${e.integratedTime}`);
   if (e.inclusionPromise) verifySet(i, e, keys);
   if (e.inclusionProof) verifyProof(i, e, trust, keys, witnesses);
   return {
