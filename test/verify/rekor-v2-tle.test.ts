@@ -83,3 +83,13 @@ test('a v2 inclusion proof against a checkpoint of another key or origin fails',
     (err: unknown) => isSigilError(err, 'CHECKPOINT_INVALID'),
   );
 });
+
+test('a v2 entry whose logIndex is not its inclusion proof index fails (it would be reported unproven)', async (t) => {
+  const { entry, trust } = await loggedEntry(t);
+  const e = entry();
+  e.logIndex = 5;
+  assert.throws(
+    () => verifyTlogEntry(0, e, trust),
+    (err: unknown) => isSigilError(err, 'TLOG_FAILED') && /proven index 0/.test(err.message),
+  );
+});
