@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isSigilError } from '../../src/errors/index.js';
+import { createParserPool } from '../../src/rekor-v2/pool.js';
 import { hashedRekordRequest, p256, post, startV2 } from './helpers.js';
 
 type Hr = { hashedRekordRequestV002: { digest: string; signature: unknown } };
@@ -28,4 +30,32 @@ test('a request naming one JSON key twice is 400 {code, message} (protojson refu
   // Keys repeated in different objects, and key-like strings in values and arrays, are fine.
   const ok = await post(server.url, signed);
   assert.equal(ok.status, 201, await ok.text());
+});
+
+test('a worker thread that dies is replaced: later requests are answered, none hangs', async (t) => {
+  const pool = await createParserPool(1);
+  t.after(() => pool.close());
+  const good = (): string => JSON.stringify(hashedRekordRequest().body);
+  assert.equal((await pool.parse(good(), 1 << 20)).kind, 'hashedrekord');
+  const dead = pool.threads![0]!;
+  await dead.terminate();
+  const answers = await Promise.all(
+    Array.from({ length: 5 }, async () => {
+      const deadline = new Promise<string>((r) => setTimeout(() => r('hung'), 10_000).unref());
+      const answer = (async () => {
+        for (let i = 0; i < 50; i++) {
+          try {
+            return (await pool.parse(good(), 1 << 20)).kind;
+          } catch (e) {
+            if (!isSigilError(e, 'UNAVAILABLE')) throw e;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+        return 'unavailable';
+      })();
+      return Promise.race([answer, deadline]);
+    }),
+  );
+  assert.deepEqual(answers, Array(5).fill('hashedrekord'));
+  assert.notEqual(pool.threads![0], dead);
 });
