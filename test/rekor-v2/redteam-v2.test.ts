@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
+import { tilePath } from '../../src/log/tiles/paths.js';
 import { createParserPool } from '../../src/rekor-v2/pool.js';
-import { hashedRekordRequest, p256, post, startV2 } from './helpers.js';
+import { createRekorV2Server } from '../../src/rekor-v2/server.js';
+import { hashedRekordRequest, p256, post, startV2, tempDir } from './helpers.js';
 
 type Hr = { hashedRekordRequestV002: { digest: string; signature: unknown } };
 
@@ -58,4 +62,27 @@ test('a worker thread that dies is replaced: later requests are answered, none h
   );
   assert.deepEqual(answers, Array(5).fill('hashedrekord'));
   assert.notEqual(pool.threads![0], dead);
+});
+
+test('a short tile or entry bundle left in the tile directory is rewritten at restart, not served forever', async (t) => {
+  const dataDir = tempDir(t);
+  const first = await createRekorV2Server({ dataDir, port: 0, logLevel: 'silent', workers: 0 });
+  for (let i = 0; i < 3; i++) assert.equal((await post(first.url, hashedRekordRequest().body)).status, 201);
+  await first.tiles.writer.sync();
+  await first.close();
+  const hashes = join(dataDir, 'tiles', tilePath({ level: 0, index: 0, width: 3 }));
+  const entries = join(dataDir, 'tiles', tilePath({ level: 'entries', index: 0, width: 3 }));
+  const good = [readFileSync(hashes), readFileSync(entries)];
+  writeFileSync(hashes, good[0]!.subarray(0, 40));
+  writeFileSync(entries, Buffer.alloc(0));
+  const second = await startV2(t, { dataDir });
+  await second.tiles.writer.sync();
+  for (const [path, bytes] of [
+    [tilePath({ level: 0, index: 0, width: 3 }), good[0]!],
+    [tilePath({ level: 'entries', index: 0, width: 3 }), good[1]!],
+  ] as const) {
+    const res = await fetch(`${second.url}/${path}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes, path);
+  }
 });
