@@ -6,7 +6,7 @@ import { isSigilError } from '../../src/errors/index.js';
 import { tilePath } from '../../src/log/tiles/paths.js';
 import { createParserPool } from '../../src/rekor-v2/pool.js';
 import { createRekorV2Server } from '../../src/rekor-v2/server.js';
-import { hashedRekordRequest, p256, post, startV2, tempDir } from './helpers.js';
+import { dsseRequest, hashedRekordRequest, p256, post, startV2, tempDir } from './helpers.js';
 
 type Hr = { hashedRekordRequestV002: { digest: string; signature: unknown } };
 
@@ -85,4 +85,30 @@ test('a short tile or entry bundle left in the tile directory is rewritten at re
     assert.equal(res.status, 200);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes, path);
   }
+});
+
+test('a request body that is not UTF-8 (or starts with a BOM) is 400 INVALID_JSON, nothing logged', async (t) => {
+  const server = await startV2(t);
+  const text = JSON.stringify(hashedRekordRequest().body);
+  // Signed over the U+FFFD a lenient decoder puts in place of the raw 0xff byte sent.
+  const patched = JSON.stringify(dsseRequest(undefined, p256(), 'type/\ufffd').body);
+  const at = Buffer.from(patched).indexOf(Buffer.from('type/\ufffd'));
+  const raw = Buffer.from(patched);
+  const bodies = [
+    Buffer.concat([raw.subarray(0, at + 5), Buffer.from([0xff]), raw.subarray(at + 8)]),
+    Buffer.concat([Buffer.from(text.slice(0, 30)), Buffer.from([0xff, 0xfe]), Buffer.from(text.slice(30))]),
+    Buffer.concat([Buffer.from(text.slice(0, 30)), Buffer.from([0xc3]), Buffer.from(text.slice(30))]),
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]),
+  ];
+  for (const body of bodies) {
+    const res = await fetch(`${server.url}/api/v2/log/entries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const answer = await res.text();
+    assert.equal(res.status, 400, answer);
+    assert.equal((JSON.parse(answer) as { code: string }).code, 'INVALID_JSON', answer);
+  }
+  assert.equal(server.log.latestTreeHead().size, 0);
 });
