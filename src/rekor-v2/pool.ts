@@ -10,6 +10,8 @@ export type Outcome =
 export interface EntryParser {
   parse(text: string, limit: number): Promise<LoggedEntry>;
   close(): Promise<void>;
+  /** The live worker threads (none inline). */
+  readonly threads?: readonly Worker[];
 }
 
 export const inlineParser: EntryParser = {
@@ -46,6 +48,7 @@ export async function createParserPool(size: number): Promise<EntryParser> {
     : `import(${JSON.stringify(script)});`;
   let closed = false;
   let nextId = 1;
+  const slots: Slot[] = [];
   const start = async (): Promise<Slot> => {
     const worker = new Worker(bootstrap, { eval: true });
     const slot: Slot = { worker, outstanding: 0, batches: new Map() };
@@ -69,16 +72,28 @@ export async function createParserPool(size: number): Promise<EntryParser> {
       batch.forEach((p, i) => p.resolve(m.results[i]!));
     });
     worker.on('error', (e) => failAll(new SigilError('INTERNAL', 'worker thread failed', { cause: e })));
+    // A dead worker drops posted messages: without a replacement, every request routed to it would hang.
     worker.on('exit', () => {
-      if (!closed) failAll(new SigilError('UNAVAILABLE', 'worker thread exited'));
+      if (closed) return;
+      failAll(new SigilError('UNAVAILABLE', 'worker thread exited'));
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots.splice(i, 1);
+      start().then(
+        (s) => (closed ? void s.worker.terminate() : slots.push(s)),
+        () => undefined,
+      );
     });
     return slot;
   };
-  const slots = await Promise.all(Array.from({ length: Math.max(1, size) }, start));
+  slots.push(...(await Promise.all(Array.from({ length: Math.max(1, size) }, start))));
   let queue: { text: string; limit: number; resolve(r: Outcome): void; reject(e: unknown): void }[] = [];
   const flush = (): void => {
     const items = queue;
     queue = [];
+    if (slots.length === 0) {
+      for (const p of items) p.reject(new SigilError('UNAVAILABLE', 'no worker thread is running; retry'));
+      return;
+    }
     const per = Math.min(256, Math.ceil(items.length / slots.length));
     for (let i = 0; i < items.length; i += per) {
       let slot = slots[0]!;
@@ -91,6 +106,9 @@ export async function createParserPool(size: number): Promise<EntryParser> {
     }
   };
   return {
+    get threads() {
+      return slots.map((s) => s.worker);
+    },
     parse: async (text, limit) => {
       if (closed) throw new SigilError('UNAVAILABLE', 'log is shutting down');
       const r = await new Promise<Outcome>((resolve, reject) => {

@@ -2,7 +2,7 @@ import { SigilError } from '../errors/index.js';
 import { canonicalJson, DIGEST_LENGTH, preAuthEncoding, sha256 } from '../crypto/index.js';
 import { FieldReader, parseJsonInput, type Json } from '../bundle/protojson.js';
 import { MAX_BUNDLED_ENTRY } from '../log/tiles/bundle.js';
-import { strictObject } from './protojson.js';
+import { assertUniqueKeys, strictObject } from './protojson.js';
 import {
   HASH_ENUM,
   parseVerifier,
@@ -131,6 +131,7 @@ function dsse(r: FieldReader, v: unknown): LoggedEntry {
 export function parseCreateEntryRequest(text: string, maxBytes = DEFAULT_V2_BODY_LIMIT): LoggedEntry {
   const r = new FieldReader('INVALID_ENTRY', '');
   const input = r.object(parseJsonInput(text, 'INVALID_JSON', 'request body', maxBytes));
+  assertUniqueKeys(new FieldReader('INVALID_JSON', 'request body'), text);
   const kinds = ['hashedRekordRequestV002', 'dsseRequestV002'];
   const unknown = Object.keys(input).find(
     (k) => !kinds.includes(k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SigilError } from '../errors/index.js';
 import { createApp, listen } from '../server/index.js';
-import { InFlightLimit, readBody, sendError, sendJson } from '../server/raw-http.js';
+import { InFlightLimit, readBodyBytes, sendError, sendJson } from '../server/raw-http.js';
 import { formatCheckpoint, signNote } from '../bundle/index.js';
 import { createLog, openSqliteStore, type Log, type TreeHeadSigner } from '../log/index.js';
 import { registerTileRoutes } from '../log/tiles/routes.js';
@@ -82,6 +82,17 @@ function validOrigin(origin: string): string {
   return origin;
 }
 
+/** Go's protojson (rekor-tiles) refuses invalid UTF-8; a lenient decode would verify U+FFFD-patched text. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new SigilError('INVALID_JSON', 'request body is not valid UTF-8');
+  }
+}
+
 function isJson(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
   return type === undefined || /^application\/json\s*(;|$)/i.test(type);
@@ -111,7 +122,7 @@ function createRoute(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!isJson(req)) throw new SigilError('UNSUPPORTED_MEDIA_TYPE', 'the request must be application/json');
-    const text = await readBody(req, o.bodyLimit);
+    const text = decodeUtf8(await readBodyBytes(req, o.bodyLimit));
     if (text.length === 0) throw new SigilError('INVALID_JSON', 'request body is empty');
     const entry = await parser.parse(text, o.bodyLimit);
     const result = await log.append(entry.body);

@@ -106,6 +106,12 @@ export function verifyTlogEntry(
   if (!e.inclusionPromise && !e.inclusionProof)
     fail(i, 'has neither an inclusion promise (SET) nor an inclusion proof');
   if (v2 && !e.inclusionProof) fail(i, 'a Rekor v2 entry needs an inclusion proof');
+  // rekor-tiles writes 0: a time no SET signs would be reported as if the log had vouched for it.
+  if (v2 && !timed && e.integratedTime !== 0)
+    fail(i, `a Rekor v2 entry without a SET has integratedTime 0, not ${e.integratedTime}`);
+  // One tree per Rekor v2 log, so its logIndex is the proven index (v1 shards number them apart).
+  if (v2 && e.logIndex !== e.inclusionProof!.logIndex)
+    fail(i, `logIndex ${e.logIndex} is not the proven index ${e.inclusionProof!.logIndex}`);
   if (e.inclusionPromise) verifySet(i, e, keys);
   if (e.inclusionProof) verifyProof(i, e, trust, keys, witnesses);
   return {

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseCheckpoint, parseSignedNote } from '../../bundle/signed-note.js';
 import { nodeHash } from '../../merkle/index.js';
 import type { StoredEntry, TreeHead } from '../types.js';
-import { encodeEntryBundle } from './bundle.js';
+import { decodeEntryBundle, encodeEntryBundle } from './bundle.js';
 import { HASH_SIZE, newTiles, tilePath, TILE_WIDTH, type TileId } from './paths.js';
 
 /** What the tile writer reads from the log. */
@@ -37,11 +36,41 @@ function perfectRoot(hashes: Buffer[]): Buffer {
   return level[0]!;
 }
 
-async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const fh = await open(path, flags);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The bytes reach the disk before the name does: a renamed but unsynced file can come back
+ * empty after a power loss, and an immutable tile that is wrong stays wrong in every cache.
+ */
+async function writeAtomic(path: string, data: Buffer | string, syncDir = false): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, path);
+  if (syncDir) await fsyncPath(dirname(path), 'r');
+}
+
+/** A tile file of the right shape (a crash of an older writer could leave one short): else it is rewritten. */
+async function intact(t: TileId, path: string): Promise<boolean> {
+  try {
+    if (t.level !== 'entries') return (await stat(path)).size === t.width * HASH_SIZE;
+    return decodeEntryBundle(await readFile(path)).length === t.width;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -80,12 +109,12 @@ export class TileWriter {
     if (head.size === this.written && this.written > 0) return this.written;
     for (const t of newTiles(this.written === 0 ? 0 : this.written, head.size)) {
       const path = join(this.dir, tilePath(t));
-      if (existsSync(path)) continue;
+      if (await intact(t, path)) continue;
       await this.writeTile(t, path);
     }
     // Several writers may share a directory (one per replica): never move its checkpoint back.
     if ((await checkpointSizeIn(this.dir)) <= head.size)
-      await writeAtomic(join(this.dir, 'checkpoint'), head.signed);
+      await writeAtomic(join(this.dir, 'checkpoint'), head.signed, true);
     this.written = head.size;
     return head.size;
   }
