@@ -3,6 +3,7 @@ import { digest as hashOf, keyKind, preAuthEncoding, spkiDer, type HashName } fr
 import type { TransparencyLogEntry } from '../bundle/index.js';
 import { checkEntryBody } from '../verify/index.js';
 import type { RekorV2Client } from '../rekor-v2/client.js';
+import { checkDsseEntry, signerDer } from './witness.js';
 import type { DsseEnvelopeJson, KeyMaterial, Progress, Signature, Witness } from './types.js';
 
 /** The PublicKeyDetails and hash a Rekor v2 entry names for the signing key (rekor-tiles' allowed set). */
@@ -37,8 +38,6 @@ function verifier(m: KeyMaterial, keyDetails: string): Record<string, unknown> {
     ? { x509Certificate: { rawBytes: m.leaf.toString('base64') }, keyDetails }
     : { publicKey: { rawBytes: spkiDer(m.publicKey).toString('base64') }, keyDetails };
 }
-
-const signerDer = (m: KeyMaterial): Buffer => (m.kind === 'certificate' ? m.leaf : spkiDer(m.publicKey));
 
 /**
  * A Rekor v2 log as a witness. Both message signatures and DSSE envelopes are logged as
@@ -85,20 +84,7 @@ export function rekorV2Witness(client: RekorV2Client, progress?: Progress): Witn
       const payload = Buffer.from(envelope.payload, 'base64');
       const { hash } = keyDetailsOf(signature.material);
       const entry = await submit(hashOf(hash, preAuthEncoding(envelope.payloadType, payload)), signature);
-      checkEntryBody(entry, {
-        content: {
-          kind: 'dsseEnvelope',
-          envelope: {
-            payload,
-            payloadType: envelope.payloadType,
-            signatures: envelope.signatures.map((s) => ({
-              sig: Buffer.from(s.sig, 'base64'),
-              keyid: s.keyid,
-            })),
-          },
-        },
-        signerDer: signerDer(signature.material),
-      });
+      checkDsseEntry(entry, envelope, signature.material);
       return entry;
     },
   };
