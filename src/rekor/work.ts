@@ -3,6 +3,7 @@ import { toSigilError } from '../errors/index.js';
 import { leafHash } from '../merkle/index.js';
 import { parseJsonBounded } from '../server/json-depth.js';
 import { canonicalizeProposedEntry, VerifierCache } from './kinds/index.js';
+import { packHashes, unpackHashes } from '../log/store/sqlite/worker-codec.js';
 import { signSet } from './set.js';
 
 /**
@@ -26,37 +27,10 @@ export type EntryOutcome =
     }
   | { ok: false; code: string; message: string };
 
-/** Byte strings packed into one buffer (transferred, not cloned, between threads). */
-export interface Packed {
-  lengths: Uint32Array;
-  bytes: ArrayBuffer;
-}
-
-export function pack(items: readonly Uint8Array[]): Packed {
-  const lengths = new Uint32Array(items.length);
-  let size = 0;
-  items.forEach((b, i) => {
-    lengths[i] = b.length;
-    size += b.length;
-  });
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const b of items) {
-    bytes.set(b, at);
-    at += b.length;
-  }
-  return { lengths, bytes: bytes.buffer };
-}
-
-export function unpack(p: Packed): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const length of p.lengths) {
-    out.push(Buffer.from(p.bytes, at, length));
-    at += length;
-  }
-  return out;
-}
+/** Byte strings packed into one buffer (transferred, not cloned, between threads): the store worker's codec. */
+export type Packed = ReturnType<typeof packHashes>;
+export const pack = packHashes;
+export const unpack = unpackHashes;
 
 export class Work {
   private readonly keys = new VerifierCache(8192);
