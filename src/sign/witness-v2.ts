@@ -1,9 +1,8 @@
 import { SigilError } from '../errors/index.js';
 import { digest as hashOf, keyKind, preAuthEncoding, spkiDer, type HashName } from '../crypto/index.js';
 import type { TransparencyLogEntry } from '../bundle/index.js';
-import { checkEntryBody } from '../verify/index.js';
 import type { RekorV2Client } from '../rekor-v2/client.js';
-import { checkDsseEntry, signerDer } from './witness.js';
+import { checkDsseEntry, checkMessageEntry } from './witness.js';
 import type { DsseEnvelopeJson, KeyMaterial, Progress, Signature, Witness } from './types.js';
 
 /** The PublicKeyDetails and hash a Rekor v2 entry names for the signing key (rekor-tiles' allowed set). */
@@ -68,16 +67,7 @@ export function rekorV2Witness(client: RekorV2Client, progress?: Progress): Witn
           `this key signs ${hash} digests; the bundle carries a SHA-256 digest`,
         );
       const entry = await submit(digest, signature);
-      checkEntryBody(entry, {
-        content: {
-          kind: 'messageSignature',
-          messageDigest: { algorithm: 'SHA2_256', digest },
-          signature: signature.signature,
-        },
-        signerDer: signerDer(signature.material),
-        messageDigestHex: digest.toString('hex'),
-        messageDigestAlgorithm: 'SHA2_256',
-      });
+      checkMessageEntry(entry, digest, signature);
       return entry;
     },
     async testifyDsse({ envelope, signature }: { envelope: DsseEnvelopeJson; signature: Signature }) {

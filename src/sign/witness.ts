@@ -14,6 +14,20 @@ export function signerDer(m: KeyMaterial): Buffer {
   return m.kind === 'certificate' ? m.leaf : spkiDer(m.publicKey);
 }
 
+/** Fails unless the log's `entry` records `signature` over the SHA-256 `digest` (what was submitted). */
+export function checkMessageEntry(entry: TransparencyLogEntry, digest: Buffer, signature: Signature): void {
+  checkEntryBody(entry, {
+    content: {
+      kind: 'messageSignature',
+      messageDigest: { algorithm: 'SHA2_256', digest },
+      signature: signature.signature,
+    },
+    signerDer: signerDer(signature.material),
+    messageDigestHex: digest.toString('hex'),
+    messageDigestAlgorithm: 'SHA2_256',
+  });
+}
+
 /** Fails unless the log's `entry` records `envelope` signed by `material` (what was submitted). */
 export function checkDsseEntry(
   entry: TransparencyLogEntry,
@@ -67,15 +81,7 @@ export function logWitness(client: RekorClient, progress?: Progress): Witness {
           data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
         },
       });
-      checkEntryBody(entry, {
-        content: {
-          kind: 'messageSignature',
-          messageDigest: { algorithm: 'SHA2_256', digest },
-          signature: signature.signature,
-        },
-        signerDer: signerDer(signature.material),
-        messageDigestHex: digest.toString('hex'),
-      });
+      checkMessageEntry(entry, digest, signature);
       return entry;
     },
     async testifyDsse({
