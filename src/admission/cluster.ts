@@ -2,7 +2,14 @@ import cluster, { type Worker } from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { closeOnSignals } from '../server/index.js';
+import {
+  closeOnSignals,
+  exitHow,
+  isSigilMessage,
+  killWorkers,
+  stopWorkers,
+  workerPids,
+} from '../server/index.js';
 
 /**
  * `sigil admission serve --workers N`: N processes (node:cluster) accept HTTPS connections on one
@@ -24,9 +31,6 @@ type ToPrimary =
   | { sigil: 'admission.ready'; url: string }
   | { sigil: 'admission.failed'; message: string }
   | { sigil: 'admission.metrics?'; id: number };
-
-const isMessage = (m: unknown): m is { sigil: string } =>
-  typeof m === 'object' && m !== null && typeof (m as { sigil?: unknown }).sigil === 'string';
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
 
@@ -84,7 +88,7 @@ export function startAdmissionCluster<P>(opts: ClusterOptions<P>): Promise<Admis
     const fail = (message: string): void => {
       if (started || closing) return;
       closing = true;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      killWorkers();
       reject(new Error(message));
     };
     const answerMetrics = (w: Worker, id: number): void => {
@@ -99,7 +103,7 @@ export function startAdmissionCluster<P>(opts: ClusterOptions<P>): Promise<Admis
       const w = cluster.fork();
       w.on('error', () => undefined); // a closed IPC channel; its 'exit' follows
       w.on('message', (m: unknown) => {
-        if (!isMessage(m)) return;
+        if (!isSigilMessage(m)) return;
         const msg = m as ToPrimary;
         if (msg.sigil === 'admission.hello') {
           w.send({ sigil: 'admission.config', payload: opts.payload } satisfies ToWorker<P>);
@@ -118,7 +122,7 @@ export function startAdmissionCluster<P>(opts: ClusterOptions<P>): Promise<Admis
       });
       w.on('exit', (code, signal) => {
         ready.delete(w);
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        const how = exitHow(code, signal);
         if (!started) return fail(`worker ${w.process.pid ?? '?'} ${how} before listening`);
         if (closing) return;
         onRestart(w.process.pid, how);
@@ -136,27 +140,11 @@ export function startAdmissionCluster<P>(opts: ClusterOptions<P>): Promise<Admis
         timers.add(t);
       });
     };
-    const pids = (): number[] =>
-      Object.values(cluster.workers ?? {}).flatMap((w) => (w?.process.pid ? [w.process.pid] : []));
+    const pids = workerPids;
     const close = async (): Promise<void> => {
       closing = true;
       for (const t of timers) clearTimeout(t);
-      const running = Object.values(cluster.workers ?? {}).filter(
-        (w): w is Worker => w !== undefined && w.process.exitCode === null && w.process.signalCode === null,
-      );
-      await Promise.all(
-        running.map(
-          (w) =>
-            new Promise<void>((done) => {
-              const kill = setTimeout(() => w.process.kill('SIGKILL'), opts.stopTimeoutMs ?? 20_000);
-              w.process.once('exit', () => {
-                clearTimeout(kill);
-                done();
-              });
-              w.process.kill('SIGTERM');
-            }),
-        ),
-      );
+      await stopWorkers(opts.stopTimeoutMs ?? 20_000);
     };
     for (let i = 0; i < opts.workers; i++) fork();
   });
@@ -181,7 +169,7 @@ export async function runAdmissionWorker<P>(
   let nextId = 0;
   const payload = await new Promise<P>((resolve) => {
     process.on('message', (m: unknown) => {
-      if (!isMessage(m)) return;
+      if (!isSigilMessage(m)) return;
       const msg = m as ToWorker<P>;
       if (msg.sigil === 'admission.config') resolve(msg.payload);
       else if (msg.sigil === 'admission.metrics') {

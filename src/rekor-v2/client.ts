@@ -1,6 +1,7 @@
 import { ERROR_CODES, SigilError, type ErrorCode } from '../errors/index.js';
 import { FieldReader } from '../bundle/protojson.js';
 import { parseTlogEntry, type TransparencyLogEntry } from '../bundle/index.js';
+import { logBaseUrl } from '../rekor/client.js';
 import { V2_CREATE_PATH } from './api.js';
 
 /** sigstore-js DEFAULT_REKORV2_TIMEOUT: rekor-tiles answers only after the next checkpoint. */
@@ -18,15 +19,7 @@ export class RekorV2Client {
   private readonly timeoutMs: number;
 
   constructor(baseUrl: string, opts: { timeoutMs?: number } = {}) {
-    let u: URL;
-    try {
-      u = new URL(baseUrl);
-    } catch {
-      throw new SigilError('INVALID_INPUT', `log URL ${JSON.stringify(baseUrl)} is not a URL`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:')
-      throw new SigilError('INVALID_INPUT', 'log URL must be http(s)');
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.baseUrl = logBaseUrl(baseUrl);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_V2_CLIENT_TIMEOUT_MS;
   }
 

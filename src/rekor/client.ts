@@ -54,6 +54,19 @@ export interface RetrieveQuery {
   entries?: unknown[];
 }
 
+/** A log's base URL, checked (http or https) and without trailing slashes; INVALID_INPUT else. */
+export function logBaseUrl(baseUrl: string): string {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    throw new SigilError('INVALID_INPUT', `log URL ${JSON.stringify(baseUrl)} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new SigilError('INVALID_INPUT', 'log URL must be http(s)');
+  return baseUrl.replace(/\/+$/, '');
+}
+
 /**
  * HTTP client for a Rekor v1 log (this one or the real Rekor). Responses are shape-checked;
  * failures are SigilErrors: UNAVAILABLE (unreachable), DUPLICATE_ENTRY (409, `headers.location`
@@ -64,15 +77,7 @@ export class RekorClient {
   private readonly timeoutMs: number;
 
   constructor(baseUrl: string = DEFAULT_LOG_URL, opts: { timeoutMs?: number } = {}) {
-    let u: URL;
-    try {
-      u = new URL(baseUrl);
-    } catch {
-      throw new SigilError('INVALID_INPUT', `log URL ${JSON.stringify(baseUrl)} is not a URL`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:')
-      throw new SigilError('INVALID_INPUT', 'log URL must be http(s)');
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.baseUrl = logBaseUrl(baseUrl);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   }
 

@@ -1,8 +1,8 @@
 import { SigilError } from '../errors/index.js';
 import { digest as hashOf, keyKind, preAuthEncoding, spkiDer, type HashName } from '../crypto/index.js';
 import type { TransparencyLogEntry } from '../bundle/index.js';
-import { checkEntryBody } from '../verify/index.js';
 import type { RekorV2Client } from '../rekor-v2/client.js';
+import { checkDsseEntry, checkMessageEntry } from './witness.js';
 import type { DsseEnvelopeJson, KeyMaterial, Progress, Signature, Witness } from './types.js';
 
 /** The PublicKeyDetails and hash a Rekor v2 entry names for the signing key (rekor-tiles' allowed set). */
@@ -38,8 +38,6 @@ function verifier(m: KeyMaterial, keyDetails: string): Record<string, unknown> {
     : { publicKey: { rawBytes: spkiDer(m.publicKey).toString('base64') }, keyDetails };
 }
 
-const signerDer = (m: KeyMaterial): Buffer => (m.kind === 'certificate' ? m.leaf : spkiDer(m.publicKey));
-
 /**
  * A Rekor v2 log as a witness. Both message signatures and DSSE envelopes are logged as
  * hashedrekord v0.0.2 (the envelope as a digest of its PAE, as cosign v3 and sigstore-go do since
@@ -69,36 +67,14 @@ export function rekorV2Witness(client: RekorV2Client, progress?: Progress): Witn
           `this key signs ${hash} digests; the bundle carries a SHA-256 digest`,
         );
       const entry = await submit(digest, signature);
-      checkEntryBody(entry, {
-        content: {
-          kind: 'messageSignature',
-          messageDigest: { algorithm: 'SHA2_256', digest },
-          signature: signature.signature,
-        },
-        signerDer: signerDer(signature.material),
-        messageDigestHex: digest.toString('hex'),
-        messageDigestAlgorithm: 'SHA2_256',
-      });
+      checkMessageEntry(entry, digest, signature);
       return entry;
     },
     async testifyDsse({ envelope, signature }: { envelope: DsseEnvelopeJson; signature: Signature }) {
       const payload = Buffer.from(envelope.payload, 'base64');
       const { hash } = keyDetailsOf(signature.material);
       const entry = await submit(hashOf(hash, preAuthEncoding(envelope.payloadType, payload)), signature);
-      checkEntryBody(entry, {
-        content: {
-          kind: 'dsseEnvelope',
-          envelope: {
-            payload,
-            payloadType: envelope.payloadType,
-            signatures: envelope.signatures.map((s) => ({
-              sig: Buffer.from(s.sig, 'base64'),
-              keyid: s.keyid,
-            })),
-          },
-        },
-        signerDer: signerDer(signature.material),
-      });
+      checkDsseEntry(entry, envelope, signature.material);
       return entry;
     },
   };

@@ -10,8 +10,41 @@ export function materialPem(m: KeyMaterial): string {
   return m.kind === 'certificate' ? toPem('CERTIFICATE', m.leaf) : toPem('PUBLIC KEY', spkiDer(m.publicKey));
 }
 
-function signerDer(m: KeyMaterial): Buffer {
+export function signerDer(m: KeyMaterial): Buffer {
   return m.kind === 'certificate' ? m.leaf : spkiDer(m.publicKey);
+}
+
+/** Fails unless the log's `entry` records `signature` over the SHA-256 `digest` (what was submitted). */
+export function checkMessageEntry(entry: TransparencyLogEntry, digest: Buffer, signature: Signature): void {
+  checkEntryBody(entry, {
+    content: {
+      kind: 'messageSignature',
+      messageDigest: { algorithm: 'SHA2_256', digest },
+      signature: signature.signature,
+    },
+    signerDer: signerDer(signature.material),
+    messageDigestHex: digest.toString('hex'),
+    messageDigestAlgorithm: 'SHA2_256',
+  });
+}
+
+/** Fails unless the log's `entry` records `envelope` signed by `material` (what was submitted). */
+export function checkDsseEntry(
+  entry: TransparencyLogEntry,
+  envelope: DsseEnvelopeJson,
+  material: KeyMaterial,
+): void {
+  checkEntryBody(entry, {
+    content: {
+      kind: 'dsseEnvelope',
+      envelope: {
+        payload: Buffer.from(envelope.payload, 'base64'),
+        payloadType: envelope.payloadType,
+        signatures: envelope.signatures.map((s) => ({ sig: Buffer.from(s.sig, 'base64'), keyid: s.keyid })),
+      },
+    },
+    signerDer: signerDer(material),
+  });
 }
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
@@ -48,15 +81,7 @@ export function logWitness(client: RekorClient, progress?: Progress): Witness {
           data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
         },
       });
-      checkEntryBody(entry, {
-        content: {
-          kind: 'messageSignature',
-          messageDigest: { algorithm: 'SHA2_256', digest },
-          signature: signature.signature,
-        },
-        signerDer: signerDer(signature.material),
-        messageDigestHex: digest.toString('hex'),
-      });
+      checkMessageEntry(entry, digest, signature);
       return entry;
     },
     async testifyDsse({
@@ -76,20 +101,7 @@ export function logWitness(client: RekorClient, progress?: Progress): Witness {
           },
         },
       });
-      checkEntryBody(entry, {
-        content: {
-          kind: 'dsseEnvelope',
-          envelope: {
-            payload: Buffer.from(envelope.payload, 'base64'),
-            payloadType: envelope.payloadType,
-            signatures: envelope.signatures.map((s) => ({
-              sig: Buffer.from(s.sig, 'base64'),
-              keyid: s.keyid,
-            })),
-          },
-        },
-        signerDer: signerDer(signature.material),
-      });
+      checkDsseEntry(entry, envelope, signature.material);
       return entry;
     },
   };

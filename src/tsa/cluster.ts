@@ -1,6 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
-import { closeOnSignals } from '../server/index.js';
+import {
+  closeOnSignals,
+  exitHow,
+  isSigilMessage,
+  killWorkers,
+  stopWorkers,
+  workerPids,
+} from '../server/index.js';
 import { loadOrCreateTsa, loadTsa, TSA_FILES } from './keys.js';
 import { LEASE_SIZE, LeasedSerials, SerialAllocator } from './serial.js';
 import { createTsaServer, TIMESTAMP_PATH, TSA_SERIAL_FILE, type TsaServerConfig } from './server.js';
@@ -27,9 +34,6 @@ type ToPrimary =
   | { sigil: 'tsa.ready'; url: string }
   | { sigil: 'tsa.failed'; message: string }
   | { sigil: 'tsa.lease?'; id: number };
-
-const isMessage = (m: unknown): m is { sigil: string } =>
-  typeof m === 'object' && m !== null && typeof (m as { sigil?: unknown }).sigil === 'string';
 
 export interface TsaCluster {
   url: string;
@@ -68,7 +72,7 @@ export async function startTsaCluster(config: TsaServerConfig, workers: number):
     const fail = (message: string): void => {
       if (started || closing) return;
       closing = true;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      killWorkers();
       reject(new Error(message));
     };
     const lease = (w: Worker, id: number): void => {
@@ -84,7 +88,7 @@ export async function startTsaCluster(config: TsaServerConfig, workers: number):
       const w = cluster.fork();
       w.on('error', () => undefined); // a closed IPC channel; its 'exit' follows
       w.on('message', (m: unknown) => {
-        if (!isMessage(m)) return;
+        if (!isSigilMessage(m)) return;
         const msg = m as ToPrimary;
         if (msg.sigil === 'tsa.hello')
           w.send({ sigil: 'tsa.config', config: workerConfig } satisfies ToWorker);
@@ -101,7 +105,7 @@ export async function startTsaCluster(config: TsaServerConfig, workers: number):
       });
       w.on('exit', (code, signal) => {
         ready.delete(w);
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        const how = exitHow(code, signal);
         if (!started) return fail(`worker ${w.process.pid ?? '?'} ${how} before listening`);
         if (closing) return;
         process.stderr.write(`sigil tsa: worker ${w.process.pid ?? '?'} ${how}; starting another\n`);
@@ -112,27 +116,11 @@ export async function startTsaCluster(config: TsaServerConfig, workers: number):
         timers.add(t);
       });
     };
-    const pids = (): number[] =>
-      Object.values(cluster.workers ?? {}).flatMap((w) => (w?.process.pid ? [w.process.pid] : []));
+    const pids = workerPids;
     const close = async (): Promise<void> => {
       closing = true;
       for (const t of timers) clearTimeout(t);
-      const running = Object.values(cluster.workers ?? {}).filter(
-        (w): w is Worker => w !== undefined && w.process.exitCode === null && w.process.signalCode === null,
-      );
-      await Promise.all(
-        running.map(
-          (w) =>
-            new Promise<void>((done) => {
-              const kill = setTimeout(() => w.process.kill('SIGKILL'), 20_000);
-              w.process.once('exit', () => {
-                clearTimeout(kill);
-                done();
-              });
-              w.process.kill('SIGTERM');
-            }),
-        ),
-      );
+      await stopWorkers(20_000);
     };
     for (let i = 0; i < workers; i++) fork();
   });
@@ -144,7 +132,7 @@ export async function runTsaWorker(): Promise<void> {
   let nextId = 0;
   const config = await new Promise<WorkerConfig>((resolve) => {
     process.on('message', (m: unknown) => {
-      if (!isMessage(m)) return;
+      if (!isSigilMessage(m)) return;
       const msg = m as ToWorker;
       if (msg.sigil === 'tsa.config') resolve(msg.config);
       else if (msg.sigil === 'tsa.lease') {

@@ -5,7 +5,17 @@ import { parseTlogEntry } from '../../src/bundle/bundle.js';
 import { decodeEntryBundle } from '../../src/log/tiles/bundle.js';
 import { parseCheckpoint, parseSignedNote } from '../../src/bundle/signed-note.js';
 import { tilePath } from '../../src/log/tiles/paths.js';
-import { count, exited, postJson, rng, sleep, spawnServer, stop, tempDir } from '../reliability/helpers.js';
+import {
+  appendUntilKilled,
+  count,
+  exited,
+  postJson,
+  rng,
+  sleep,
+  spawnServer,
+  stop,
+  tempDir,
+} from '../reliability/helpers.js';
 import { hashedRekordRequest, p256 } from './helpers.js';
 
 const ROUNDS = count('SIGIL_CRASH_ROUNDS', 6, 50);
@@ -21,38 +31,28 @@ interface Ack {
 async function loadThenKill(url: string, kill: () => void, killAfterMs: number): Promise<Ack[]> {
   const keys = p256();
   const acks: Ack[] = [];
-  let dead = false;
-  let firstAck: (() => void) | undefined;
-  const started = new Promise<void>((r) => (firstAck = r));
-  const writer = async (): Promise<void> => {
-    while (!dead) {
-      let text: string;
-      let status: number;
-      try {
-        const res = await postJson(
-          `${url}/api/v2/log/entries`,
-          JSON.stringify(hashedRekordRequest(undefined, keys).body),
-        );
-        status = res.status;
-        text = await res.text();
-      } catch {
-        return; // in flight at the kill: never acknowledged
-      }
-      if (status !== 201) {
-        if (dead) return;
-        throw new Error(`create answered ${status}: ${text}`);
-      }
-      const e = parseTlogEntry(new FieldReader('INVALID_ENTRY', 'tle'), JSON.parse(text));
-      acks.push({ index: e.logIndex, body: e.canonicalizedBody });
-      firstAck?.();
+  const append = async (dead: () => boolean): Promise<boolean> => {
+    let text: string;
+    let status: number;
+    try {
+      const res = await postJson(
+        `${url}/api/v2/log/entries`,
+        JSON.stringify(hashedRekordRequest(undefined, keys).body),
+      );
+      status = res.status;
+      text = await res.text();
+    } catch {
+      return false; // in flight at the kill: never acknowledged
     }
+    if (status !== 201) {
+      if (dead()) return false;
+      throw new Error(`create answered ${status}: ${text}`);
+    }
+    const e = parseTlogEntry(new FieldReader('INVALID_ENTRY', 'tle'), JSON.parse(text));
+    acks.push({ index: e.logIndex, body: e.canonicalizedBody });
+    return true;
   };
-  const writers = Array.from({ length: WRITERS }, writer);
-  await Promise.race([started, sleep(15_000)]);
-  await sleep(killAfterMs);
-  kill();
-  dead = true;
-  await Promise.all(writers);
+  await appendUntilKilled(WRITERS, append, kill, killAfterMs);
   return acks;
 }
 

@@ -1,34 +1,18 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { preAuthEncoding, spkiDer } from '../../src/crypto/index.js';
 import {
   createRekorV2Server,
   type RekorV2Server,
   type RekorV2ServerConfig,
 } from '../../src/rekor-v2/server.js';
+import { tempDir as rekorTempDir, startTestServer } from '../rekor/helpers.js';
 
-export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-rekor-v2-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export const tempDir = (t: { after(fn: () => void): void }): string => rekorTempDir(t, 'sigil-rekor-v2-');
 
-export async function startV2(
+export const startV2 = (
   t: { after(fn: () => Promise<void> | void): void },
   config: Partial<RekorV2ServerConfig> = {},
-): Promise<RekorV2Server> {
-  const server = await createRekorV2Server({
-    dataDir: tempDir(t),
-    port: 0,
-    logLevel: 'silent',
-    workers: 0,
-    ...config,
-  });
-  t.after(() => server.close());
-  return server;
-}
+): Promise<RekorV2Server> => startTestServer(t, createRekorV2Server, config, 'sigil-rekor-v2-');
 
 export const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64');
 

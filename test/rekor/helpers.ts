@@ -11,26 +11,34 @@ import type { IdentifiedLogEntry } from '../../src/rekor/log-entry.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
-export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-rekor-'));
+type After = { after(fn: () => Promise<void> | void): void };
+
+export function tempDir(t: { after(fn: () => void): void }, prefix = 'sigil-rekor-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
-export async function startLog(
-  t: { after(fn: () => Promise<void> | void): void },
-  config: Partial<LogServerConfig> = {},
-): Promise<LogServer> {
-  const server = await createLogServer({
-    dataDir: tempDir(t),
+/** A log server made by `create` in a fresh data dir on port 0, inline (no workers), closed after `t`. */
+export async function startTestServer<C, S extends { close(): Promise<void> }>(
+  t: After,
+  create: (config: C) => Promise<S>,
+  config: Partial<C>,
+  prefix?: string,
+): Promise<S> {
+  const server = await create({
+    dataDir: tempDir(t, prefix),
     port: 0,
     logLevel: 'silent',
     workers: 0,
     ...config,
-  });
+  } as C);
   t.after(() => server.close());
   return server;
 }
+
+export const startLog = (t: After, config: Partial<LogServerConfig> = {}): Promise<LogServer> =>
+  startTestServer(t, createLogServer, config);
 
 export interface Signed {
   entry: { apiVersion: string; kind: string; spec: unknown };

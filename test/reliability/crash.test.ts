@@ -6,7 +6,17 @@ import { verifyConsistency } from '../../src/merkle/index.js';
 import { RekorClient } from '../../src/rekor/client.js';
 import type { IdentifiedLogEntry } from '../../src/rekor/log-entry.js';
 import { verifyLogEntry } from '../../src/rekor/verify-entry.js';
-import { count, entryMaker, exited, postJson, rng, sleep, spawnServer, stop, tempDir } from './helpers.js';
+import {
+  appendUntilKilled,
+  count,
+  entryMaker,
+  exited,
+  postJson,
+  rng,
+  spawnServer,
+  stop,
+  tempDir,
+} from './helpers.js';
 
 const ROUNDS = count('SIGIL_CRASH_ROUNDS', 20, 100);
 const WRITERS = 16;
@@ -22,39 +32,29 @@ interface Round {
 async function loadThenKill(url: string, kill: () => void, killAfterMs: number): Promise<Round> {
   const next = entryMaker();
   const round: Round = { acks: [], failed: 0, killAfterMs };
-  let dead = false;
-  let firstAck: (() => void) | undefined;
-  const started = new Promise<void>((r) => (firstAck = r));
-  const writer = async (): Promise<void> => {
-    while (!dead) {
-      let res: Response;
-      try {
-        res = await postJson(`${url}/api/v1/log/entries`, next());
-      } catch {
-        round.failed++; // in flight at the kill: never acknowledged
-        return;
-      }
-      const text = await res.text().catch(() => undefined);
-      if (res.status !== 201 || text === undefined) {
-        if (text === undefined || dead) {
-          round.failed++;
-          return;
-        }
-        throw new Error(`create answered ${res.status}: ${text}`);
-      }
-      const [uuid, e] = Object.entries(
-        JSON.parse(text) as Record<string, Omit<IdentifiedLogEntry, 'uuid'>>,
-      )[0]!;
-      round.acks.push({ uuid, ...e });
-      firstAck?.();
+  const append = async (dead: () => boolean): Promise<boolean> => {
+    let res: Response;
+    try {
+      res = await postJson(`${url}/api/v1/log/entries`, next());
+    } catch {
+      round.failed++; // in flight at the kill: never acknowledged
+      return false;
     }
+    const text = await res.text().catch(() => undefined);
+    if (res.status !== 201 || text === undefined) {
+      if (text === undefined || dead()) {
+        round.failed++;
+        return false;
+      }
+      throw new Error(`create answered ${res.status}: ${text}`);
+    }
+    const [uuid, e] = Object.entries(
+      JSON.parse(text) as Record<string, Omit<IdentifiedLogEntry, 'uuid'>>,
+    )[0]!;
+    round.acks.push({ uuid, ...e });
+    return true;
   };
-  const writers = Array.from({ length: WRITERS }, writer);
-  await Promise.race([started, sleep(15_000)]);
-  await sleep(killAfterMs);
-  kill();
-  dead = true;
-  await Promise.all(writers);
+  await appendUntilKilled(WRITERS, append, kill, killAfterMs);
   return round;
 }
 

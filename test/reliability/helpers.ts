@@ -230,3 +230,32 @@ export async function flakyProxy(
       }),
   };
 }
+
+/**
+ * `writers` concurrent loops of `append` until the server is SIGKILLed by `kill`, `killAfterMs`
+ * after the first acknowledgement (or 15 s). `append` answers true for an acknowledged entry,
+ * false for one lost to the kill (that writer stops), and throws on any other failure; `dead`
+ * says whether the kill was sent.
+ */
+export async function appendUntilKilled(
+  writers: number,
+  append: (dead: () => boolean) => Promise<boolean>,
+  kill: () => void,
+  killAfterMs: number,
+): Promise<void> {
+  let dead = false;
+  let firstAck: (() => void) | undefined;
+  const started = new Promise<void>((r) => (firstAck = r));
+  const writer = async (): Promise<void> => {
+    while (!dead) {
+      if (!(await append(() => dead))) return;
+      firstAck?.();
+    }
+  };
+  const running = Array.from({ length: writers }, writer);
+  await Promise.race([started, sleep(15_000)]);
+  await sleep(killAfterMs);
+  kill();
+  dead = true;
+  await Promise.all(running);
+}

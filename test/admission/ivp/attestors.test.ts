@@ -5,57 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseTrustedRoot } from '../../../src/bundle/index.js';
 import { toPem } from '../../../src/crypto/index.js';
-import { parsePolicyText } from '../../../src/admission/policy/index.js';
-import { createAdmissionServer, type AdmissionServer } from '../../../src/admission/server.js';
-import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { MEDIA_TYPES, RegistryClient, parseReference } from '../../../src/oci/index.js';
+import { MEDIA_TYPES, parseReference } from '../../../src/oci/index.js';
 import { BundleBuilder, createSigning, resolveImage, signImage } from '../../../src/sign/index.js';
 import { createTsaServer, type TsaServer } from '../../../src/tsa/server.js';
 import { issue } from '../../x509/test-ca.js';
-import { pod, postJson, review, webhookTestbed } from '../helpers.js';
+import { webhookTestbed } from '../helpers.js';
 import { seedAttestor } from './seed-policies.js';
-
-const MATCH = `  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-`;
-const indent = (text: string, n: number): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `${' '.repeat(n)}${l}`)
-    .join('\n');
-
-function ivp(name: string, glob: string, attestor: string, validation: string, extra = ''): string {
-  return `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-${MATCH}  validationConfigurations:
-    mutateDigest: false
-    verifyDigest: false
-  matchImageReferences:
-    - glob: "${glob}"
-  attestors:
-    - name: a
-      cosign:
-${indent(attestor, 8)}
-${extra}  validations:
-    - expression: >-
-        ${validation}
-      message: not verified
-`;
-}
-const SIGNED = 'images.containers.map(i, verifyImageSignatures(i, [attestors.a])).all(e, e > 0)';
-
-interface Answer {
-  allowed: boolean;
-  status?: { message: string };
-}
+import { admissionFor, indent, ivp, SIGNED } from './testbed.js';
 
 /**
  * The IVP attestor fields beyond key and keyless, each against real signatures by sigil in
@@ -70,24 +26,7 @@ test('IVP attestors: certificate, tsaCertChain, source and referrer decide as wr
   const { stack, servers, client, host, push, signer, sign } = bed;
   const root = parseTrustedRoot(stack.trustedRootJson);
   const id = { issuer: stack.oidc.issuer, logUrl: stack.log.url };
-  const make = async (yaml: string): Promise<AdmissionServer> => {
-    const s = await createAdmissionServer({
-      policies: parsePolicyText(yaml, 'policy.yaml', { hasTrustedRoot: true }),
-      source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
-      verifier: new SigstoreSignatureVerifier(root),
-      port: 0,
-      timeoutMs: 8000,
-      logLevel: 'silent',
-    });
-    servers.push(s);
-    return s;
-  };
-  const decide = async (yaml: string, image: string): Promise<Answer> => {
-    const s = await make(yaml);
-    const r = await postJson(`${s.url}/validate`, review('Pod', pod('p', [image])), s.caPem!);
-    assert.equal(r.status, 200, r.text);
-    return (r.body as { response: Answer }).response;
-  };
+  const { decide } = admissionFor(servers, root);
   const keySigner = (
     privateKey: import('node:crypto').KeyObject,
     publicKey: import('node:crypto').KeyObject,

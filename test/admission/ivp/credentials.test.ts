@@ -17,6 +17,7 @@ import { startDockerRegistry } from '../../helpers/registry.js';
 import { runSigilInProcess, startStack } from '../../e2e/stack.js';
 import { keylessBuilder } from '../../oci/helpers.js';
 import { seedAttestor } from './seed-policies.js';
+import { ivpHead } from './testbed.js';
 
 /**
  * `credentials.secrets` of a CEL ImageValidatingPolicy (Kyverno: secrets of its own namespace,
@@ -60,18 +61,7 @@ test('IVP credentials.secrets: a private registry reached through the named moun
     const p = join(dir, `${name}.yaml`);
     writeFileSync(
       p,
-      `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+      `${ivpHead(name)}  matchImageReferences:
     - glob: "${registry.host}/org/*"
 ${creds}${seedAttestor({ issuer: stack.oidc.issuer, logUrl: stack.log.url })}  validations:
     - expression: "images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)"

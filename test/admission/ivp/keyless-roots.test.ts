@@ -2,19 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseTrustedRoot } from '../../../src/bundle/index.js';
 import { toPem } from '../../../src/crypto/index.js';
-import { parsePolicyText } from '../../../src/admission/policy/index.js';
-import { createAdmissionServer } from '../../../src/admission/server.js';
-import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { RegistryClient } from '../../../src/oci/index.js';
 import { issue } from '../../x509/test-ca.js';
-import { pod, postJson, review, webhookTestbed } from '../helpers.js';
-
-const indent = (text: string, n: number): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `${' '.repeat(n)}${l}`)
-    .join('\n');
+import { webhookTestbed } from '../helpers.js';
+import { admissionFor, indent, ivp, SIGNED } from './testbed.js';
 
 /**
  * `keyless.roots` replaces the trusted root's certificate authorities for one attestor. Before
@@ -39,38 +29,21 @@ test('keyless roots: the CA that issued the certificate admits, another CA denie
   const otherPem = toPem('CERTIFICATE', other.der);
   const image = `${host}/org/roots@${await push(`${host}/org/roots:v1`, 'keyless roots')}`;
   await sign(image, await signer());
-  const ivp = (name: string, roots: string) => `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  validationConfigurations:
-    mutateDigest: false
-    verifyDigest: false
-  matchImageReferences:
-    - glob: "${host}/org/roots*"
-  attestors:
-    - name: a
-      cosign:
-        keyless:
-          identities:
-            - issuer: "${stack.oidc.issuer}"
-              subjectRegExp: ".*"
-          roots: |
-${indent(roots, 12)}
-        ctlog:
-          url: ${stack.log.url}
-  validations:
-    - expression: >-
-        images.containers.map(i, verifyImageSignatures(i, [attestors.a])).all(e, e > 0)
-      message: not verified
-`;
+  const keylessRoots = (name: string, roots: string) =>
+    ivp(
+      name,
+      `${host}/org/roots*`,
+      `keyless:
+  identities:
+    - issuer: "${stack.oidc.issuer}"
+      subjectRegExp: ".*"
+  roots: |
+${indent(roots, 4)}
+ctlog:
+  url: ${stack.log.url}
+`,
+      SIGNED,
+    );
   const clusterPolicy = (name: string, roots: string) => `apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata:
@@ -97,23 +70,11 @@ ${indent(roots, 22)}
                     rekor:
                       url: ${stack.log.url}
 `;
-  const decide = async (yaml: string) => {
-    const s = await createAdmissionServer({
-      policies: parsePolicyText(yaml, 'policy.yaml', { hasTrustedRoot: true }),
-      source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
-      verifier: new SigstoreSignatureVerifier(root),
-      port: 0,
-      timeoutMs: 8000,
-      logLevel: 'silent',
-    });
-    servers.push(s);
-    const r = await postJson(`${s.url}/validate`, review('Pod', pod('p', [image])), s.caPem!);
-    assert.equal(r.status, 200, r.text);
-    return (r.body as { response: { allowed: boolean; status?: { message: string } } }).response;
-  };
-  const ok = await decide(ivp('roots-right', caPem));
+  const { decide: decideOn } = admissionFor(servers, root);
+  const decide = (yaml: string) => decideOn(yaml, image);
+  const ok = await decide(keylessRoots('roots-right', caPem));
   assert.equal(ok.allowed, true, ok.status?.message);
-  assert.equal((await decide(ivp('roots-other', otherPem))).allowed, false);
+  assert.equal((await decide(keylessRoots('roots-other', otherPem))).allowed, false);
   const cp = await decide(clusterPolicy('cp-roots-right', caPem));
   assert.equal(cp.allowed, true, cp.status?.message);
   assert.equal((await decide(clusterPolicy('cp-roots-other', otherPem))).allowed, false);

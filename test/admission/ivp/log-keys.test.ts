@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { parseTrustedRoot } from '../../../src/bundle/index.js';
-import { parsePolicyText } from '../../../src/admission/policy/index.js';
-import { createAdmissionServer } from '../../../src/admission/server.js';
-import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { RegistryClient } from '../../../src/oci/index.js';
-import { pod, postJson, review, webhookTestbed } from '../helpers.js';
+import { webhookTestbed } from '../helpers.js';
+import { admissionFor, indent, ivp, SIGNED } from './testbed.js';
 
-const indent = (text: string, n: number): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `${' '.repeat(n)}${l}`)
-    .join('\n');
 const pemOf = (spki: Buffer): string =>
   createPublicKey({ key: spki, format: 'der', type: 'spki' })
     .export({ type: 'spki', format: 'pem' })
@@ -37,54 +28,25 @@ test('IVP ctlog.rekorPubKey / ctLogPubKey: the right keys admit, another key den
     .toString();
   const image = `${host}/org/log-keys@${await push(`${host}/org/log-keys:v1`, 'log keys')}`;
   await sign(image, await signer());
-  const policy = (name: string, rekor: string, ct: string) => `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  validationConfigurations:
-    mutateDigest: false
-    verifyDigest: false
-  matchImageReferences:
-    - glob: "${host}/org/log-keys*"
-  attestors:
-    - name: a
-      cosign:
-        keyless:
-          identities:
-            - issuer: "${stack.oidc.issuer}"
-              subjectRegExp: ".*"
-        ctlog:
-          url: ${stack.log.url}
-          rekorPubKey: |
-${indent(rekor, 12)}
-          ctLogPubKey: |
-${indent(ct, 12)}
-  validations:
-    - expression: >-
-        images.containers.map(i, verifyImageSignatures(i, [attestors.a])).all(e, e > 0)
-      message: not verified
-`;
-  const decide = async (yaml: string) => {
-    const s = await createAdmissionServer({
-      policies: parsePolicyText(yaml, 'policy.yaml', { hasTrustedRoot: true }),
-      source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
-      verifier: new SigstoreSignatureVerifier(root),
-      port: 0,
-      timeoutMs: 8000,
-      logLevel: 'silent',
-    });
-    servers.push(s);
-    const r = await postJson(`${s.url}/validate`, review('Pod', pod('p', [image])), s.caPem!);
-    assert.equal(r.status, 200, r.text);
-    return (r.body as { response: { allowed: boolean; status?: { message: string } } }).response;
-  };
+  const policy = (name: string, rekor: string, ct: string) =>
+    ivp(
+      name,
+      `${host}/org/log-keys*`,
+      `keyless:
+  identities:
+    - issuer: "${stack.oidc.issuer}"
+      subjectRegExp: ".*"
+ctlog:
+  url: ${stack.log.url}
+  rekorPubKey: |
+${indent(rekor, 4)}
+  ctLogPubKey: |
+${indent(ct, 4)}
+`,
+      SIGNED,
+    );
+  const { decide: decideOn } = admissionFor(servers, root);
+  const decide = (yaml: string) => decideOn(yaml, image);
   const ok = await decide(policy('keys-right', rekorPem, ctPem));
   assert.equal(ok.allowed, true, ok.status?.message);
   assert.equal((await decide(policy('rekor-wrong', stranger, ctPem))).allowed, false);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseTrustedRoot } from '../../../src/bundle/index.js';
-import { parsePolicyText } from '../../../src/admission/policy/index.js';
-import { createAdmissionServer, type AdmissionServer } from '../../../src/admission/server.js';
-import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { RegistryClient, parseReference } from '../../../src/oci/index.js';
+import type { AdmissionServer } from '../../../src/admission/server.js';
+import { parseReference } from '../../../src/oci/index.js';
 import { attestImage, resolveImage } from '../../../src/sign/index.js';
 import { deployment, pod, postJson, review, webhookTestbed } from '../helpers.js';
 import { seedAttestor, seedClusterPolicy, seedIvp } from './seed-policies.js';
+import { admissionFor, MATCH_PODS } from './testbed.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 
@@ -51,18 +50,7 @@ test("the seed's cases are decided alike by its ClusterPolicy and its ImageValid
   const attestor = seedAttestor(id);
   const ivpol = seedIvp(`${host}/org/rs-*`, id);
   const root = parseTrustedRoot(stack.trustedRootJson);
-  const make = async (yaml: string): Promise<AdmissionServer> => {
-    const s = await createAdmissionServer({
-      policies: parsePolicyText(yaml, 'policy.yaml', { hasTrustedRoot: true }),
-      source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
-      verifier: new SigstoreSignatureVerifier(root),
-      port: 0,
-      timeoutMs: 5000,
-      logLevel: 'silent',
-    });
-    servers.push(s);
-    return s;
-  };
+  const { make } = admissionFor(servers, root, 5000);
   const cp = await make(cpol);
   const iv = await make(ivpol);
   const admit = async (
@@ -145,13 +133,7 @@ metadata:
   name: ${name}
 spec:
   validationActions: [${actions}]
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+${MATCH_PODS}  matchImageReferences:
     ${match}
 ${attestor}  attestations:
     - name: slsa

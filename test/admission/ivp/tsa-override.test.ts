@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseTrustedRoot, type TrustedRoot } from '../../../src/bundle/index.js';
-import { parsePolicyText } from '../../../src/admission/policy/index.js';
-import { createAdmissionServer } from '../../../src/admission/server.js';
-import { registryImageSource, SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
-import { RegistryClient } from '../../../src/oci/index.js';
 import { createSigning } from '../../../src/sign/index.js';
 import { createTsaServer, type TsaServer } from '../../../src/tsa/server.js';
-import { pod, postJson, review, webhookTestbed } from '../helpers.js';
-
-const indent = (text: string, n: number): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `${' '.repeat(n)}${l}`)
-    .join('\n');
+import { webhookTestbed } from '../helpers.js';
+import { admissionFor, indent, ivp, SIGNED } from './testbed.js';
 
 /**
  * `ctlog.tsaCertChain` names the timestamp authority an attestor trusts, as cosign's
@@ -60,51 +50,22 @@ test('IVP ctlog.tsaCertChain: a timestamp from a TSA of the server trusted root 
   const byPolicyTsa = `${host}/org/tsa-pin-policy@${await push(`${host}/org/tsa-pin-policy:v1`, 'policy TSA')}`;
   await sign(byPolicyTsa, signWith(policyTsa.timestampUrl));
 
-  const policy = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: tsa-pinned
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  validationConfigurations:
-    mutateDigest: false
-    verifyDigest: false
-  matchImageReferences:
-    - glob: "${host}/org/tsa-pin-*"
-  attestors:
-    - name: a
-      cosign:
-        key:
-          data: |
-${indent(keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 12)}
-        ctlog:
-          url: ${stack.log.url}
-          tsaCertChain: |
-${indent(policyTsa.material.chainPem, 12)}
-  validations:
-    - expression: >-
-        images.containers.map(i, verifyImageSignatures(i, [attestors.a])).all(e, e > 0)
-      message: not verified
-`;
-  const s = await createAdmissionServer({
-    policies: parsePolicyText(policy, 'policy.yaml', { hasTrustedRoot: true }),
-    source: registryImageSource(new RegistryClient({ timeoutMs: 5000 })),
-    verifier: new SigstoreSignatureVerifier(root),
-    port: 0,
-    timeoutMs: 8000,
-    logLevel: 'silent',
-  });
-  servers.push(s);
-  const decide = async (image: string) => {
-    const r = await postJson(`${s.url}/validate`, review('Pod', pod('p', [image])), s.caPem!);
-    assert.equal(r.status, 200, r.text);
-    return (r.body as { response: { allowed: boolean; status?: { message: string } } }).response;
-  };
+  const policy = ivp(
+    'tsa-pinned',
+    `${host}/org/tsa-pin-*`,
+    `key:
+  data: |
+${indent(keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 4)}
+ctlog:
+  url: ${stack.log.url}
+  tsaCertChain: |
+${indent(policyTsa.material.chainPem, 4)}
+`,
+    SIGNED,
+  );
+  const { make, ask } = admissionFor(servers, root);
+  const s = await make(policy);
+  const decide = (image: string) => ask(s, image);
   const ok = await decide(byPolicyTsa);
   assert.equal(ok.allowed, true, ok.status?.message);
   const other = await decide(byServerTsa);
