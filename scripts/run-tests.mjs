@@ -27,7 +27,17 @@ if (built.status !== 0) process.exit(built.status ?? 1);
 const concurrency = process.env.SIGIL_TEST_CONCURRENCY ?? '2';
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  // --test-force-exit: a file whose tests have all ended exits even if a test left a server open,
+  // so one leaked handle cannot hang the whole suite (CI has no per-file timeout).
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-force-exit',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

@@ -36,7 +36,12 @@ const LENGTH = { sha256: 32, sha384: 48, sha512: 64 } as const;
 type Hash = keyof typeof LENGTH;
 
 const arbHash = fc.constantFrom<Hash>('sha256', 'sha384', 'sha512');
-const arbNonce = fc.option(fc.uint8Array({ minLength: 1, maxLength: 32 }), { nil: undefined });
+/** Minimal DER INTEGER contents (a redundant leading 00/ff is a 400, see nonce-encoding.test.ts). */
+const minimalDer = (b: Uint8Array): boolean =>
+  b.length === 1 || !((b[0] === 0 && b[1]! < 0x80) || (b[0] === 0xff && b[1]! >= 0x80));
+const arbNonce = fc.option(fc.uint8Array({ minLength: 1, maxLength: 32 }).filter(minimalDer), {
+  nil: undefined,
+});
 const arbPolicy = fc.option(fc.constantFrom(...POLICIES), { nil: undefined });
 
 /** A DER TimeStampReq as OpenSSL or cosign would send it, read back through parseDerRequest. */
