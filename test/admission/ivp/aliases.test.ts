@@ -23,33 +23,18 @@ import { anyWildcardMatches } from '../../../src/admission/policy/wildcard.js';
 import { matchForms } from '../../../src/admission/policy/image-pattern.js';
 import { pod, postJson, review, webhookTestbed } from '../helpers.js';
 import { seedAttestor, seedIvp } from './seed-policies.js';
+import { ATTESTOR_CI, ivpHead } from './testbed.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
+const VERIFY_CI = 'images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)';
+
 function policy(match: string): CompiledIvp {
-  const yaml = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: aliases
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+  const yaml = `${ivpHead('aliases')}  matchImageReferences:
     - ${match}
-  attestors:
-    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: https://issuer.example
-              subject: ci@example.com
-  validationConfigurations: {verifyDigest: false, required: false}
+${ATTESTOR_CI}  validationConfigurations: {verifyDigest: false, required: false}
   validations:
-    - expression: "images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)"
+    - expression: "${VERIFY_CI}"
       message: unsigned
 `;
   const [p] = parsePolicyText(yaml, 'p.yaml', { hasTrustedRoot: true });
@@ -206,21 +191,10 @@ test('over HTTPS: hostile spellings of a matched image are denied, not admitted 
   const tagGlob = seedIvp(`${host}/org/rs-unsigned:v1`, id).replace('name: check-images', 'name: by-tag');
   // A Docker Hub and a :443 glob, decided on /validate: verifyDigest refuses the tag before any
   // registry is asked, so only whether the image was matched decides.
-  const hub = (name: string, glob: string) => `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+  const hub = (name: string, glob: string) => `${ivpHead(name)}  matchImageReferences:
     - glob: "${glob}"
 ${seedAttestor(id)}  validations:
-    - expression: "images.containers.map(i, verifyImageSignatures(i, [attestors.ci])).all(e, e > 0)"
+    - expression: "${VERIFY_CI}"
 `;
   const s = await createAdmissionServer({
     policies: parsePolicyText(
@@ -261,27 +235,9 @@ ${seedAttestor(id)}  validations:
 });
 
 test('an IVP without validations (decided as a rule) matches its globs in every spelling: host-less and aliased globs still select the image', () => {
-  const yaml = (glob: string): string => `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: as-rule
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+  const yaml = (glob: string): string => `${ivpHead('as-rule')}  matchImageReferences:
     - glob: "${glob}"
-  attestors:
-    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: https://issuer.example
-              subject: ci@example.com
-`;
+${ATTESTOR_CI}`;
   const selects = (glob: string, image: string): boolean => {
     const [p] = parsePolicyText(yaml(glob), 'p.yaml', { hasTrustedRoot: true });
     assert.ok(p && p.rules.length === 1 && !p.ivp, 'decided as a rule');

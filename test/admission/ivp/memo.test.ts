@@ -12,31 +12,14 @@ import {
   type CompiledIvp,
   type IvpVerifier,
 } from '../../../src/admission/ivp/index.js';
+import { ATTESTOR_CI, ivpHead } from './testbed.js';
 
 const D = `sha256:${'b'.repeat(64)}`;
 
 function policy(validation: string): CompiledIvp {
-  const yaml = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: memo
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
+  const yaml = `${ivpHead('memo')}  matchImageReferences:
     - glob: "ghcr.io/org/*"
-  attestors:
-    - name: ci
-      cosign:
-        keyless:
-          identities:
-            - issuer: https://issuer.example
-              subject: ci@example.com
-  validations:
+${ATTESTOR_CI}  validations:
     - expression: "${validation}"
       message: denied
 `;

@@ -31,6 +31,16 @@ metadata:
 spec:
 ${MATCH_PODS}`;
 
+/** `spec.attestors` with one keyless attestor `ci` (issuer https://issuer.example, ci@example.com). */
+export const ATTESTOR_CI = `  attestors:
+    - name: ci
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://issuer.example
+              subject: ci@example.com
+`;
+
 /** An ImageValidatingPolicy on pods matching `glob` with one cosign attestor `a` (YAML under `cosign:`). */
 export function ivp(name: string, glob: string, attestor: string, validation: string, extra = ''): string {
   return `${ivpHead(name)}  validationConfigurations:
