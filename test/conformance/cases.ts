@@ -63,3 +63,20 @@ export function verifyArgs(c: ConformanceCase, digest: boolean): string[] {
   );
   return args;
 }
+
+/** `sigil verify-blob` of a keyless case, for `artifact` (the file or a sha256: digest). */
+export function verifyBlobArgs(c: ConformanceCase, artifact: string, extra: string[] = []): string[] {
+  return [
+    'verify-blob',
+    artifact,
+    '--bundle',
+    c.bundle,
+    '--trusted-root',
+    c.trustedRoot,
+    '--certificate-identity',
+    c.identity,
+    '--certificate-oidc-issuer',
+    c.issuer,
+    ...extra,
+  ];
+}

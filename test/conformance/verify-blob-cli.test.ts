@@ -10,23 +10,12 @@ import { test } from 'node:test';
 import { toPem } from '../../src/crypto/index.js';
 import { requireSharedFile } from '../helpers/env.js';
 import { runSigilInProcess } from '../e2e/stack.js';
-import { BUNDLE_VERIFY_DIR, conformanceCases, type ConformanceCase } from './cases.js';
-
-function args(c: ConformanceCase, artifact: string, extra: string[] = []): string[] {
-  return [
-    'verify-blob',
-    artifact,
-    '--bundle',
-    c.bundle,
-    '--trusted-root',
-    c.trustedRoot,
-    '--certificate-identity',
-    c.identity,
-    '--certificate-oidc-issuer',
-    c.issuer,
-    ...extra,
-  ];
-}
+import {
+  BUNDLE_VERIFY_DIR,
+  conformanceCases,
+  verifyBlobArgs as args,
+  type ConformanceCase,
+} from './cases.js';
 
 const digestOf = (c: ConformanceCase): string =>
   `sha256:${createHash('sha256').update(readFileSync(c.artifact)).digest('hex')}`;

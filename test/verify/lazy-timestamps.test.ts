@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
 import { createTrustMaterial, loadTimestampSupport, verifyBundle } from '../../src/verify/index.js';
 import { PUBLIC_SIGSTORE_DIR, requireSharedFile } from '../helpers/env.js';
-import { BUNDLE_VERIFY_DIR, conformanceCases } from '../conformance/cases.js';
+import { BUNDLE_VERIFY_DIR, conformanceCases, verifyBlobArgs } from '../conformance/cases.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -85,18 +85,7 @@ test('sigil verify-blob loads the ASN.1 stack only for a bundle with RFC 3161 ti
 
   if (!requireSharedFile(t, BUNDLE_VERIFY_DIR)) return;
   const c = conformanceCases().find((x) => x.name === 'rekor2-happy-path')!;
-  const stamped = modulesLoaded([
-    'verify-blob',
-    c.artifact,
-    '--bundle',
-    c.bundle,
-    '--trusted-root',
-    c.trustedRoot,
-    '--certificate-identity',
-    c.identity,
-    '--certificate-oidc-issuer',
-    c.issuer,
-  ]);
+  const stamped = modulesLoaded(verifyBlobArgs(c, c.artifact));
   assert.equal(stamped.code, 0);
   assert.ok(stamped.modules.some((m) => m.includes('@peculiar/asn1-cms')));
 });
