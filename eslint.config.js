@@ -16,7 +16,7 @@ const ORDER = [
   ['timestamp'],
   ['bundle'],
   ['verify'],
-  ['oidc', 'log'],
+  ['oidc', 'log', 'tuf'],
   ['ca', 'rekor'],
   ['rekor-v2'],
   ['oci'],

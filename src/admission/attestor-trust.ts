@@ -20,7 +20,8 @@ function logFromPem(pem: string, baseUrl: string): TransparencyLogInstance {
   };
 }
 
-function emptyRoot(): TrustedRoot {
+/** A trusted root that trusts nothing (what the policy's own keys are added to). */
+export function emptyRoot(): TrustedRoot {
   return {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
     tlogs: [],

@@ -135,27 +135,36 @@ function passing(
  * Signature verification on src/verify: each layer goes through the full offline pipeline
  * (log SET/proof, chain at the logged time, SCT, signature, payload claims naming this digest),
  * then the attestor's Kyverno identity (subject wildcard / regexp, issuer, extensions) picks the
- * signatures it accepts. Trust comes from the server's trusted root, overridden per attestor by
- * `roots`, `rekor.pubkey` and `ctlog.pubkey`.
+ * signatures it accepts. Trust comes from the server's trusted root (or the one given, an IVP
+ * attestor's TUF root), overridden per attestor by `roots`, `rekor.pubkey` and `ctlog.pubkey`.
  */
 export class SigstoreSignatureVerifier implements SignatureVerifier {
-  private readonly trustByAttestor = new WeakMap<object, TrustMaterial>();
+  /** Per trusted root (the server's, or a TUF-fetched one), per attestor. */
+  private readonly trustByRoot = new WeakMap<object, WeakMap<object, TrustMaterial>>();
 
-  private readonly certProblems = new WeakMap<object, string | false>();
+  private readonly certProblems = new WeakMap<object, WeakMap<object, string | false>>();
+
+  private readonly noRoot = {};
 
   constructor(private readonly trustedRoot?: TrustedRoot) {}
 
-  private trustFor(a: SigningAttestor): TrustMaterial {
-    let trust = this.trustByAttestor.get(a);
-    if (!trust) this.trustByAttestor.set(a, (trust = attestorTrust(this.trustedRoot, a)));
+  private trustFor(a: SigningAttestor, base: TrustedRoot | undefined): TrustMaterial {
+    const root = base ?? this.trustedRoot;
+    const rootKey = root ?? this.noRoot;
+    let byAttestor = this.trustByRoot.get(rootKey);
+    if (!byAttestor) this.trustByRoot.set(rootKey, (byAttestor = new WeakMap()));
+    let trust = byAttestor.get(a);
+    if (!trust) byAttestor.set(a, (trust = attestorTrust(root, a)));
     return trust;
   }
 
-  /** A certificate attestor's own chain and SCT (static policy data: checked once). */
-  private certificateProblem(a: SigningAttestor): string | undefined {
+  /** A certificate attestor's own chain and SCT (static policy data: checked once per trust). */
+  private certificateProblem(a: SigningAttestor, trust: TrustMaterial): string | undefined {
     if (a.kind !== 'certificate') return undefined;
-    let p = this.certProblems.get(a);
-    if (p === undefined) this.certProblems.set(a, (p = certificateProblem(a, this.trustFor(a)) ?? false));
+    let byTrust = this.certProblems.get(trust);
+    if (!byTrust) this.certProblems.set(trust, (byTrust = new WeakMap()));
+    let p = byTrust.get(a);
+    if (p === undefined) byTrust.set(a, (p = certificateProblem(a, trust) ?? false));
     return p === false ? undefined : p;
   }
 
@@ -163,11 +172,12 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
     a: SigningAttestor,
+    trustedRoot?: TrustedRoot,
   ): AttestorOutcome {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
-    const trust = this.trustFor(a);
-    const problem = this.certificateProblem(a);
+    const trust = this.trustFor(a, trustedRoot);
+    const problem = this.certificateProblem(a, trust);
     if (problem) return { ok: false, reason: problem };
     const policy = a.kind === 'keyless' ? { skipIdentityUnsafe: true as const } : undefined;
     const { passed, failures } = passing(trust, digest, layers, policy, attestorOptions(a));
@@ -204,16 +214,18 @@ export class SigstoreSignatureVerifier implements SignatureVerifier {
     layers: readonly AttachedLayer[],
     a: SigningAttestor,
     predicateType: string,
+    trustedRoot?: TrustedRoot,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string } {
     const digest = pinned.digest;
     if (!digest) return { ok: false, reason: 'image has no digest' };
     if (layers.length === 0) return { ok: false, reason: 'no attestations found' };
-    const problem = this.certificateProblem(a);
+    const trust = this.trustFor(a, trustedRoot);
+    const problem = this.certificateProblem(a, trust);
     if (problem) return { ok: false, reason: problem };
     let verified;
     try {
       verified = verifyImageAttestations(
-        this.trustFor(a),
+        trust,
         digest,
         layers,
         a.kind === 'keyless' ? { skipIdentityUnsafe: true } : undefined,

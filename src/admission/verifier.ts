@@ -1,4 +1,4 @@
-import type { CosignSignatureLayer } from '../bundle/index.js';
+import type { CosignSignatureLayer, TrustedRoot } from '../bundle/index.js';
 import type { ImageReference } from '../oci/index.js';
 import type { SecretRef, SigningAttestor } from './policy/types.js';
 
@@ -65,9 +65,11 @@ export type AttestorOutcome = { ok: true; signatures: VerifiedSignature[] } | { 
 
 /** Pure and offline: do these signature layers, over `pinned.digest`, satisfy one attestor? */
 export interface SignatureVerifier {
+  /** `trustedRoot`, when given, stands in for the verifier's own (an IVP attestor's `tuf` root). */
   verifyAttestor(
     pinned: ImageReference,
     layers: readonly CosignSignatureLayer[],
     attestor: SigningAttestor,
+    trustedRoot?: TrustedRoot,
   ): AttestorOutcome | Promise<AttestorOutcome>;
 }

@@ -1,17 +1,11 @@
 import 'reflect-metadata';
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  webcrypto,
-  type KeyObject,
-} from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { EKU_CODE_SIGNING } from '../x509/oids.js';
 import { certificateSubjectDer, keyIdentifier, sigAlgFor, type SigAlg } from '../x509/build.js';
-import { toPem } from '../crypto/index.js';
+import { loadOrCreateP256Key, toPem, writePrivateKeyFile as writeKey } from '../crypto/index.js';
 
 export type CaCurve = 'P-256' | 'P-384';
 export const DEFAULT_CA_CURVE: CaCurve = 'P-256';
@@ -70,17 +64,7 @@ export async function loadOrCreateCa(
 }
 
 /** Loads or creates a P-256 key file (the CT log key). */
-export function loadOrCreateKey(file: string): KeyObject {
-  if (existsSync(file)) return createPrivateKey(readFileSync(file, 'utf8'));
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  writeKey(file, privateKey);
-  return privateKey;
-}
-
-function writeKey(file: string, key: KeyObject): void {
-  writeFileSync(file, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-}
+export const loadOrCreateKey = loadOrCreateP256Key;
 
 async function createCa(dataDir: string, curve: CaCurve, name: string): Promise<void> {
   const alg = { name: 'ECDSA', namedCurve: curve, hash: curve === 'P-256' ? 'SHA-256' : 'SHA-384' };

@@ -43,8 +43,10 @@ export interface DevStack {
   logV2Url: string;
   /** Full timestamp URL of the TSA. */
   tsaUrl: string;
-  /** Serves /trusted_root.json and /signing_config.json. */
+  /** Serves /trusted_root.json and /signing_config.json, and both as a TUF repository at /tuf. */
   trustFilesUrl: string;
+  /** The root of that TUF repository (an ImageValidatingPolicy's `tuf.root.path`). */
+  tufRootPath: string;
   trustedRootPath: string;
   signingConfigPath: string;
   envPath: string;
@@ -83,6 +85,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     logV2Url: stack.logV2.publicUrl,
     tsaUrl: stack.tsa.timestampUrl,
     trustFilesUrl: stack.trustFilesUrl!,
+    tufRootPath: stack.tufRootPath!,
     trustedRootPath: stack.trustedRootPath,
     signingConfigPath: stack.signingConfigPath,
     envPath: stack.envPath,
@@ -141,6 +144,7 @@ export function register(program: Command): void {
           `sigil up: TSA          ${stack.tsaUrl} (chain at ${stack.tsaUrl}/certchain)`,
           `sigil up: trusted root ${stack.trustedRootPath} (${stack.trustFilesUrl}/trusted_root.json)`,
           `sigil up: signing cfg  ${stack.signingConfigPath} (${stack.trustFilesUrl}/signing_config.json)`,
+          `sigil up: TUF mirror   ${stack.trustFilesUrl}/tuf (root ${stack.tufRootPath})`,
           `sigil up: environment  ${stack.envPath} (source it: set -a; . ${stack.envPath}; set +a)`,
           '',
         ].join('\n'),

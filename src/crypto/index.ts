@@ -7,3 +7,4 @@ export * from './signature.js';
 export * from './prehashed.js';
 export * from './verifying-key.js';
 export * from './json-depth.js';
+export * from './key-file.js';

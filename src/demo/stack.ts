@@ -11,6 +11,7 @@ import { createRekorV2Server, type RekorV2Server } from '../rekor-v2/server.js';
 import { createTsaServer, type TsaServer } from '../tsa/server.js';
 import { buildSigningConfig, signingConfigToJson } from '../signing-config/config.js';
 import { createTrustFilesServer } from '../signing-config/server.js';
+import { openServedTufRepository, SIGNING_CONFIG_TUF_TARGET, TRUSTED_ROOT_TARGET } from '../tuf/index.js';
 import { SIGNING_CONFIG_FILE, STACK_ENV_FILE, TRUSTED_ROOT_FILE } from '../sign/stack.js';
 import { parseTrustedRoot } from '../bundle/index.js';
 import { parsePolicyText } from '../admission/policy/index.js';
@@ -39,7 +40,7 @@ export interface StackConfig {
   logWorkers?: number;
   /** The log's signing key (PKCS#8 PEM), shared with other replicas; default: created in DIR/log. */
   logKeyFile?: string;
-  /** Serve trusted_root.json and signing_config.json over HTTP too (`sigil up`). */
+  /** Serve trusted_root.json and signing_config.json over HTTP too, and both as a TUF repository at /tuf (`sigil up`). */
   trustFiles?: boolean;
   /** The dev issuer's Actions request token (default: a random one). */
   actionsRequestToken?: string;
@@ -59,6 +60,8 @@ export interface Stack {
   registry: DemoRegistry | undefined;
   /** Base URL of the trust files server (with `trustFiles`). */
   trustFilesUrl: string | undefined;
+  /** The TUF repository served at `${trustFilesUrl}/tuf` (with `trustFiles`): its root file. */
+  tufRootPath: string | undefined;
   /** The bearer token the dev issuer's Actions endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN). */
   actionsRequestToken: string;
   /** ACTIONS_ID_TOKEN_REQUEST_URL for a runner of this stack. */
@@ -171,9 +174,17 @@ export async function startStack(config: StackConfig): Promise<Stack> {
     )}\n`;
     writeFileSync(signingConfigPath, signingText);
     let trustFilesUrl: string | undefined;
+    let tufRootPath: string | undefined;
     if (config.trustFiles) {
+      const tuf = openServedTufRepository(config.dataDir, {
+        [TRUSTED_ROOT_TARGET]: Buffer.from(rootText),
+        [SIGNING_CONFIG_TUF_TARGET]: Buffer.from(signingText),
+      });
+      closers.push(async () => tuf.close());
+      tufRootPath = tuf.rootPath;
       const files = await createTrustFilesServer({
         files: { [TRUSTED_ROOT_FILE]: rootText, [SIGNING_CONFIG_FILE]: signingText },
+        tuf,
         host,
         port: port('trust'),
         logLevel,
@@ -208,6 +219,7 @@ export async function startStack(config: StackConfig): Promise<Stack> {
       tsa,
       registry,
       trustFilesUrl,
+      tufRootPath,
       actionsRequestToken,
       actionsRequestUrl: `${oidc.url}/actions/token`,
       trustedRoot,

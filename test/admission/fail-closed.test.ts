@@ -6,6 +6,7 @@ import { before, describe, it } from 'node:test';
 import { isSigilError } from '../../src/errors/index.js';
 import { generateP256, publicKeyPem } from '../../src/crypto/index.js';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
+import { buildTufRoot } from '../../src/tuf/index.js';
 import { selfSignedCert } from '../rekor/helpers.js';
 import { runSigil } from '../e2e/stack.js';
 
@@ -20,6 +21,8 @@ type Doc = Record<string, unknown>;
 const ctx = { hasTrustedRoot: true };
 const PEM_KEY = publicKeyPem(generateP256().publicKey);
 let PEM_CERT = '';
+/** A TUF root.json (base64), as a policy's tuf.root.data holds one. */
+const TUF_ROOT_B64 = buildTufRoot(generateP256().privateKey, new Date()).toString('base64');
 
 before(async () => {
   PEM_CERT = (await selfSignedCert([{ type: 'dns', value: 'root.test' }])).pem;
@@ -377,6 +380,13 @@ const CEL_IVP_FIELDS: [string, string, () => Doc, 'loads' | 'refused'][] = [
     'loads',
   ],
   [IA, 'source', () => ({ source: { repository: 'ghcr.io/sigs', madeUp: 1 } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { mirror: 'https://tuf.example', root: { data: TUF_ROOT_B64 } } }), 'loads'],
+  [IA, 'tuf', () => ({ tuf: { mirror: 'https://tuf.example' } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { root: { data: TUF_ROOT_B64, path: '/r.json' } } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { root: { data: 'not base64!' } } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { root: { data: Buffer.from('{}').toString('base64') } } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { mirror: 'file:///etc', root: { data: TUF_ROOT_B64 } } }), 'refused'],
+  [IA, 'tuf', () => ({ tuf: { root: { data: TUF_ROOT_B64 }, madeUp: 1 } }), 'refused'],
   [IA, 'PullSecrets', () => ({ source: { PullSecrets: [{ name: 'ns/x' }] } }), 'refused'],
   [
     IS,

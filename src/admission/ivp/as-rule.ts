@@ -107,6 +107,7 @@ export function ivpAsRule(ivp: CompiledIvp, sp: string, autogenSet: boolean): Im
   if (ivp.attestors.size === 0) throw invalid(`${sp}.attestors`, 'at least one attestor is required');
   const entries: AttestorEntry[] = [...ivp.attestors.values()].map((a, index) => {
     if (a.source) throw invalid(`${sp}.attestors[${index}].cosign.source`, ONLY_WITH_VALIDATIONS);
+    if (a.attestor.tuf) throw invalid(`${sp}.attestors[${index}].cosign.tuf`, ONLY_WITH_VALIDATIONS);
     return { index, attestor: a.attestor };
   });
   return {

@@ -12,6 +12,7 @@ import {
   optStringMap,
 } from '../policy/fields.js';
 import { refuseSet, refuseUnknown } from '../policy/known-fields.js';
+import { parseTuf } from './tuf-source.js';
 import {
   POLICY_LIMITS,
   type CtlogOptions,
@@ -121,10 +122,11 @@ function parseCosign(c: Doc, cp: string, ctx: ParseContext): SigningAttestor {
     'trustedRoot',
     'annotations',
   ]);
-  refuseSet(c, 'tuf', cp, 'a per-policy TUF root is not supported (use the server trusted root)');
   refuseSet(c, 'trustedRoot', cp, `${NOT_EVALUATED}: use the server trusted root`);
   refuseSet(c, 'annotations', cp, 'signature annotation checks are not supported');
   const { rekor, ctlog } = parseCtlog(c, cp);
+  const tufSource = parseTuf(c, cp);
+  const tuf = tufSource ? { tuf: tufSource } : {};
   const kinds = ['key', 'keyless', 'certificate'].filter((k) => c[k] !== undefined && c[k] !== null);
   if (kinds.length !== 1) throw invalid(cp, 'exactly one of key, keyless or certificate is required');
   if (kinds[0] === 'key') {
@@ -143,7 +145,7 @@ function parseCosign(c: Doc, cp: string, ctx: ParseContext): SigningAttestor {
     refuseSet(key, 'expression', kp, `${NOT_EVALUATED}: give the PEM as data`);
     const pem = pemField(key, 'data', kp, 'PUBLIC KEY');
     if (!pem) throw invalid(kp, 'data is required');
-    return { kind: 'keys', publicKey: pem, rekor, ctlog };
+    return { kind: 'keys', publicKey: pem, rekor, ctlog, ...tuf };
   }
   if (kinds[0] === 'certificate') {
     const p = `${cp}.certificate`;
@@ -153,7 +155,7 @@ function parseCosign(c: Doc, cp: string, ctx: ParseContext): SigningAttestor {
     if (!pem) throw invalid(`${p}.cert`, 'is required');
     if (pemBlocks(pem).length !== 1) throw invalid(`${p}.cert.value`, 'must hold exactly one certificate');
     const chain = certValue(cert, 'certChain', p);
-    return { kind: 'certificate', certificate: pem, ...(chain ? { chain } : {}), rekor, ctlog };
+    return { kind: 'certificate', certificate: pem, ...(chain ? { chain } : {}), rekor, ctlog, ...tuf };
   }
   const kp = `${cp}.keyless`;
   const k = objectAt(c.keyless, kp);
@@ -169,8 +171,8 @@ function parseCosign(c: Doc, cp: string, ctx: ParseContext): SigningAttestor {
     return parseIdentity(o, idp);
   });
   const roots = pemField(k, 'roots', kp, 'CERTIFICATE');
-  if (!roots && !ctx.hasTrustedRoot)
-    throw invalid(kp, 'roots are required (or start the server with --trusted-root)');
+  if (!roots && !ctx.hasTrustedRoot && !tufSource)
+    throw invalid(kp, 'roots are required (or a tuf repository, or start the server with --trusted-root)');
   return {
     kind: 'keyless',
     identities,
@@ -181,6 +183,7 @@ function parseCosign(c: Doc, cp: string, ctx: ParseContext): SigningAttestor {
     ...(roots ? { roots } : {}),
     rekor,
     ctlog,
+    ...tuf,
   };
 }
 

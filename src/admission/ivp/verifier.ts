@@ -1,4 +1,6 @@
-import type { CosignSignatureLayer } from '../../bundle/index.js';
+import type { CosignSignatureLayer, TrustedRoot } from '../../bundle/index.js';
+import { TufTrustedRoots } from '../../tuf/index.js';
+import { emptyRoot } from '../attestor-trust.js';
 import { SigilError } from '../../errors/index.js';
 import { type ImageReference, type RegistryClient } from '../../oci/index.js';
 import type { AttachedLayer } from '../../oci/cosign.js';
@@ -39,8 +41,26 @@ export interface IvpSignatureVerifier extends SignatureVerifier {
     layers: readonly AttachedLayer[],
     attestor: SigningAttestor,
     predicateType: string,
+    trustedRoot?: TrustedRoot,
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string };
 }
+
+/**
+ * The trusted root an attestor verifies with: its `tuf` repository's (fetched through `roots`),
+ * or undefined for the verifier's own. Null when the repository cannot be read: the attestor
+ * is not counted (Kyverno: a cosign option error fails that attestor), and the server's root is
+ * never used instead. A key or certificate attestor that ignores the log needs no Sigstore
+ * trust at all (Kyverno opts.go skipSigstoreInfra): it gets an empty root, and no fetch.
+ */
+async function attestorRoot(
+  a: SigningAttestor,
+  roots: TufTrustedRoots,
+): Promise<TrustedRoot | undefined | null> {
+  if (!a.tuf) return undefined;
+  if (a.kind !== 'keyless' && a.rekor.ignoreTlog) return NO_TRUST;
+  return roots.get(a.tuf).catch(() => null);
+}
+const NO_TRUST = emptyRoot();
 
 export function registryIvpSource(client: RegistryClient): IvpImageSource {
   return registryImageSource(client);
@@ -96,6 +116,7 @@ export class IvpVerification {
     private readonly source: IvpImageSource,
     private readonly verifier: IvpSignatureVerifier,
     readonly cache: VerificationCache<unknown> = new VerificationCache<unknown>(),
+    private readonly tufRoots: TufTrustedRoots = new TufTrustedRoots(),
   ) {}
 
   /**
@@ -190,7 +211,9 @@ export class IvpVerification {
                 this.source.fetchSignatures(pinned, signal(), accessOf(a), lookupOf(a)),
               );
               if (layers.length === 0) return false;
-              return (await this.verifier.verifyAttestor(pinned, layers, a.attestor)).ok;
+              const root = await attestorRoot(a.attestor, this.tufRoots);
+              if (root === null) return false;
+              return (await this.verifier.verifyAttestor(pinned, layers, a.attestor, root)).ok;
             },
             (v) => v === true,
           );
@@ -208,12 +231,14 @@ export class IvpVerification {
           const statements = await cached<unknown[] | false>(
             key,
             async () => {
+              const root = await attestorRoot(a.attestor, this.tufRoots);
+              if (root === null) return false;
               if (att.kind === 'referrer')
-                return this.referrerPayloads(pinned, att.type, a, signal(), accessOf(a));
+                return this.referrerPayloads(pinned, att.type, a, signal(), accessOf(a), root);
               const layers = await memo(atts, `${where}|${pinned.context()}@${pinned.digest}`, () =>
                 this.source.fetchAttestations(pinned, signal(), accessOf(a), lookupOf(a)),
               );
-              const r = this.verifier.verifyAttestations(pinned, layers, a.attestor, att.type);
+              const r = this.verifier.verifyAttestations(pinned, layers, a.attestor, att.type, root);
               return r.ok ? r.statements : false;
             },
             (v) => v !== false,
@@ -240,13 +265,15 @@ export class IvpVerification {
     a: IvpAttestor,
     signal: AbortSignal,
     access: RegistryAccess | undefined,
+    root: TrustedRoot | undefined,
   ): Promise<unknown[] | false> {
     if (!this.source.fetchReferrers) return false;
     const out: unknown[] = [];
     for (const r of await this.source.fetchReferrers(pinned, type, signal, access)) {
       const ref = pinned.withDigest(r.digest);
       const layers = await this.source.fetchSignatures(ref, signal, access);
-      if (layers.length === 0 || !(await this.verifier.verifyAttestor(ref, layers, a.attestor)).ok) continue;
+      if (layers.length === 0 || !(await this.verifier.verifyAttestor(ref, layers, a.attestor, root)).ok)
+        continue;
       try {
         out.push(JSON.parse(r.payload.toString('utf8')) as unknown);
       } catch {

@@ -1,3 +1,4 @@
+import type { TufSource } from '../../tuf/index.js';
 /**
  * The normalized, validated form every policy file is loaded into. Kyverno ClusterPolicy /
  * Policy `verifyImages` rules and ImageValidatingPolicies both become `ImagePolicy` objects;
@@ -48,6 +49,12 @@ export interface CtlogOptions {
   tsaCertChain?: string;
 }
 
+/**
+ * IVP `cosign.tuf`: the attestor's trusted root is the `trusted_root.json` target of this TUF
+ * repository (updated from its root), never the server's; the policy's own keys still apply on top.
+ */
+export type TufRootSource = TufSource;
+
 export interface KeylessAttestor {
   kind: 'keyless';
   /** Any one identity suffices. Never empty. */
@@ -58,6 +65,7 @@ export interface KeylessAttestor {
   roots?: string;
   rekor: RekorOptions;
   ctlog: CtlogOptions;
+  tuf?: TufRootSource;
 }
 
 export interface KeyAttestor {
@@ -66,6 +74,7 @@ export interface KeyAttestor {
   publicKey: string;
   rekor: RekorOptions;
   ctlog: CtlogOptions;
+  tuf?: TufRootSource;
 }
 
 /**
@@ -81,6 +90,7 @@ export interface CertificateAttestor {
   chain?: string;
   rekor: RekorOptions;
   ctlog: CtlogOptions;
+  tuf?: TufRootSource;
 }
 
 /** The attestors that check signatures themselves (everything but a nested set). */

@@ -96,7 +96,7 @@ test('load refusals name the field, and CEL errors their position', () => {
   );
   refused(
     `${MATCH}  attestors:\n    - name: t\n      cosign:\n        keyless:\n          identities: [{subject: a, issuer: b}]\n        tuf:\n          root:\n            path: /x\n  validations:\n    - expression: "true"\n`,
-    /cosign\.tuf: a per-policy TUF root is not supported/,
+    /cosign\.tuf\.root\.path: cannot read "\/x"/,
   );
   refused(`${MATCH}  validations:\n    - expression: "'a' + 'b'"\n`, /must return bool/);
   refused(

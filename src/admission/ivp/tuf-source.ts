@@ -1,0 +1,77 @@
+import { readFileSync, statSync } from 'node:fs';
+import { type Doc, invalid, objectAt, optObject, optString } from '../policy/fields.js';
+import { refuseUnknown } from '../policy/known-fields.js';
+import type { TufRootSource } from '../policy/types.js';
+
+/** Kyverno's default mirror (sigstore's tuf.DefaultRemoteRoot). */
+export const DEFAULT_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
+const MAX_ROOT_BYTES = 512 * 1024;
+const URL_RE = /^https?:\/\//i;
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function httpUrl(value: string, path: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw invalid(path, `"${value}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw invalid(path, `"${value}" is not an http(s) URL`);
+  return value;
+}
+
+/** The bytes must at least look like TUF root metadata; tuf-js checks the rest at each update. */
+function rootMetadata(bytes: Buffer, path: string): Buffer {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw invalid(path, 'is not JSON TUF root metadata');
+  }
+  const d = doc as { signed?: { _type?: unknown }; signatures?: unknown };
+  if (typeof d !== 'object' || d === null || d.signed?._type !== 'root' || !Array.isArray(d.signatures))
+    throw invalid(path, 'is not TUF root metadata ({"signed": {"_type": "root", …}, "signatures": […]})');
+  return bytes;
+}
+
+function readRootFile(file: string, path: string): Buffer {
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_ROOT_BYTES) throw new Error(`${size} bytes (at most ${MAX_ROOT_BYTES})`);
+    return readFileSync(file);
+  } catch (e) {
+    throw invalid(path, `cannot read "${file}": ${(e as Error).message}`);
+  }
+}
+
+/**
+ * `cosign.tuf {root {path | data}, mirror}` (Kyverno opts.go initTUFAndFetch): `data` is base64
+ * root.json, `path` a file (read at load) or an http(s) URL (fetched with each update); the
+ * mirror defaults to sigstore's. Kyverno falls back to its embedded public-good root when no
+ * root is given and takes `path` over `data`; sigil embeds no public-good root and refuses both.
+ */
+export function parseTuf(c: Doc, cp: string): TufRootSource | undefined {
+  const t = optObject(c, 'tuf', cp);
+  if (!t) return undefined;
+  const p = `${cp}.tuf`;
+  refuseUnknown(t, p, ['root', 'mirror']);
+  const mirrorText = optString(t, 'mirror', p, 2048);
+  const mirror = mirrorText ? httpUrl(mirrorText, `${p}.mirror`) : DEFAULT_TUF_MIRROR;
+  if (t.root === undefined || t.root === null)
+    throw invalid(`${p}.root`, 'is required: sigil embeds no public-good TUF root (give path or data)');
+  const r = objectAt(t.root, `${p}.root`);
+  refuseUnknown(r, `${p}.root`, ['path', 'data']);
+  const path = optString(r, 'path', `${p}.root`, 4096);
+  const data = optString(r, 'data', `${p}.root`, Math.ceil((MAX_ROOT_BYTES * 4) / 3) + 4);
+  if (path && data) throw invalid(`${p}.root`, 'give one of path or data, not both');
+  if (data) {
+    const compact = data.replace(/\s+/g, '');
+    if (compact.length % 4 !== 0 || !BASE64_RE.test(compact))
+      throw invalid(`${p}.root.data`, 'is not base64');
+    return { mirror, root: rootMetadata(Buffer.from(compact, 'base64'), `${p}.root.data`) };
+  }
+  if (!path) throw invalid(`${p}.root`, 'path or data is required');
+  if (URL_RE.test(path)) return { mirror, root: { url: httpUrl(path, `${p}.root.path`) } };
+  return { mirror, root: rootMetadata(readRootFile(path, `${p}.root.path`), `${p}.root.path`) };
+}
