@@ -18,7 +18,7 @@ export interface ServedTufRepository {
 /**
  * A TUF repository holding `targets` (trusted_root.json, signing_config.v0.2.json), signed with
  * DIR/tuf-root.key (created 0600 on first start, with DIR/tuf-root.json as root version 1).
- * Targets, snapshot and timestamp are numbered by the Unix second they were signed at, so
+ * Targets, snapshot and timestamp are numbered by the Unix millisecond they were signed at, so
  * versions only grow across restarts, and are re-signed at half the timestamp's life.
  */
 export function openServedTufRepository(dir: string, targets: Record<string, Buffer>): ServedTufRepository {
@@ -30,7 +30,7 @@ export function openServedTufRepository(dir: string, targets: Record<string, Buf
   let files = new Map<string, Buffer>();
   const resign = (): void => {
     const now = new Date();
-    version = Math.max(Math.floor(now.getTime() / 1000), version + 1);
+    version = Math.max(now.getTime(), version + 1);
     files = buildTufFiles(key, rootJson, targets, version, now);
   };
   resign();

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { getTrustedRoot } from '@sigstore/tuf';
+import { generateP256, pemBlocks } from '../../src/crypto/index.js';
+import { selfSignedCert } from '../rekor/helpers.js';
+import { isSigilError } from '../../src/errors/index.js';
+import { createTrustFilesServer } from '../../src/signing-config/server.js';
+import {
+  buildTufFiles,
+  buildTufRoot,
+  fetchTufTrustedRoot,
+  openServedTufRepository,
+  TUF_CACHE_MS,
+  TufTrustedRoots,
+  type TufSource,
+} from '../../src/tuf/index.js';
+import type { TrustedRoot } from '../../src/bundle/index.js';
+
+const TRUSTED_ROOT = {
+  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  tlogs: [],
+  certificateAuthorities: [
+    {
+      subject: { organization: 'sigil', commonName: 'tuf test' },
+      uri: 'https://ca.example',
+      certChain: {
+        certificates: [
+          {
+            rawBytes: pemBlocks(
+              (await selfSignedCert([{ type: 'dns', value: 'ca.test' }])).pem,
+            )[0]!.der.toString('base64'),
+          },
+        ],
+      },
+      validFor: { start: '2026-01-01T00:00:00Z' },
+    },
+  ],
+  ctlogs: [],
+  timestampAuthorities: [],
+};
+const ROOT_BYTES = Buffer.from(JSON.stringify(TRUSTED_ROOT));
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-tuf-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A mirror serving `files()` at `<url>/tuf/`. */
+async function mirror(t: TestContext, files: () => ReadonlyMap<string, Buffer>): Promise<string> {
+  const s = await createTrustFilesServer({ files: {}, tuf: { files }, port: 0, logLevel: 'silent' });
+  t.after(() => s.close());
+  return `${s.url}/tuf`;
+}
+
+async function rawServer(t: TestContext, handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const s: Server = createServer(handler);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    s.closeAllConnections();
+    s.close();
+  });
+  const { port } = s.address() as { port: number };
+  return `http://127.0.0.1:${port}/tuf`;
+}
+
+async function refused(source: TufSource, why: RegExp): Promise<void> {
+  await assert.rejects(fetchTufTrustedRoot(source), (e: unknown) => {
+    assert.ok(isSigilError(e, 'UPSTREAM_ERROR'), String(e));
+    assert.ok(e.message.startsWith(`tuf ${source.mirror}:`), e.message);
+    assert.match(e.message, why);
+    return true;
+  });
+}
+
+test('the served repository is read by @sigstore/tuf (the reference client) and by sigil, both giving its trusted root', async (t) => {
+  const dir = tempDir(t);
+  const repo = openServedTufRepository(dir, { 'trusted_root.json': ROOT_BYTES });
+  t.after(() => repo.close());
+  assert.equal(statSync(join(dir, 'tuf-root.key')).mode & 0o777, 0o600);
+  assert.deepEqual(readFileSync(join(dir, 'tuf-root.json')), repo.rootJson);
+  const url = await mirror(t, () => repo.files());
+  const theirs = await getTrustedRoot({
+    mirrorURL: url,
+    rootPath: repo.rootPath,
+    cachePath: join(dir, 'sigstore-cache'),
+    forceInit: true,
+  });
+  assert.equal(theirs.certificateAuthorities[0]?.uri, 'https://ca.example');
+  const ours = await fetchTufTrustedRoot({ mirror: url, root: repo.rootJson });
+  assert.equal(ours.certificateAuthorities[0]?.uri, 'https://ca.example');
+  // A restart keeps the key and root, and numbers the new metadata above the old.
+  const before = JSON.parse(repo.files().get('timestamp.json')!.toString()).signed.version as number;
+  const again = openServedTufRepository(dir, { 'trusted_root.json': ROOT_BYTES });
+  t.after(() => again.close());
+  assert.deepEqual(again.rootJson, repo.rootJson);
+  const after = JSON.parse(again.files().get('timestamp.json')!.toString()).signed.version as number;
+  assert.ok(after > before, `${after} > ${before}`);
+});
+
+test('a repository signed with another key, an expired root, a tampered target or a redirect is refused', async (t) => {
+  const now = new Date();
+  const key = generateP256().privateKey;
+  const root = buildTufRoot(key, now);
+  const good = buildTufFiles(key, root, { 'trusted_root.json': ROOT_BYTES }, 7, now);
+  assert.equal(
+    (await fetchTufTrustedRoot({ mirror: await mirror(t, () => good), root })).certificateAuthorities.length,
+    1,
+  );
+
+  const other = generateP256().privateKey;
+  const forged = buildTufFiles(other, buildTufRoot(other, now), { 'trusted_root.json': ROOT_BYTES }, 7, now);
+  await refused({ mirror: await mirror(t, () => forged), root }, /signed by 0\/1 keys/);
+
+  const longAgo = new Date(now.getTime() - 400 * 86_400_000);
+  const oldRoot = buildTufRoot(key, longAgo);
+  const oldFiles = buildTufFiles(key, oldRoot, { 'trusted_root.json': ROOT_BYTES }, 7, now);
+  await refused({ mirror: await mirror(t, () => oldFiles), root: oldRoot }, /expired/i);
+
+  const tampered = new Map(good);
+  for (const [path, bytes] of tampered)
+    if (path.startsWith('targets/'))
+      tampered.set(path, Buffer.from(bytes.toString().replace('tuf test', 'tuf tesT')));
+  await refused({ mirror: await mirror(t, () => tampered), root }, /hash|length|digest/i);
+
+  const target = await mirror(t, () => good);
+  const redirecting = await rawServer(t, (req, res) => {
+    res.writeHead(302, { location: `${target}${req.url!.replace(/^\/tuf/, '')}` }).end();
+  });
+  await refused({ mirror: redirecting, root }, /redirect|fetch failed/i);
+
+  const notARoot = buildTufFiles(key, root, { 'trusted_root.json': Buffer.from('{"tlogs": 5}') }, 7, now);
+  await refused({ mirror: await mirror(t, () => notARoot), root }, /not a trusted root/);
+});
+
+test('an unreachable or silent mirror fails within the bounds, naming the mirror', async (t) => {
+  const root = buildTufRoot(generateP256().privateKey, new Date());
+  await refused({ mirror: `http://127.0.0.1:1/tuf`, root }, /cannot reach/);
+  const silent = await rawServer(t, () => undefined);
+  const started = Date.now();
+  await refused({ mirror: silent, root }, /cannot reach|no answer/);
+  const took = Date.now() - started;
+  assert.ok(took < 11_000, `gave up after ${took} ms`);
+});
+
+test('trusted roots are fetched once per (mirror, root) while fresh; a failure is remembered briefly, then retried', async () => {
+  let clock = 1_000_000;
+  const calls: string[] = [];
+  let fail = false;
+  const roots = new TufTrustedRoots(
+    async (s) => {
+      calls.push(s.mirror);
+      if (fail) throw new Error('down');
+      return TRUSTED_ROOT as unknown as TrustedRoot;
+    },
+    () => clock,
+  );
+  const a: TufSource = { mirror: 'https://a.example', root: Buffer.from('root-a') };
+  const b: TufSource = { mirror: 'https://a.example', root: Buffer.from('root-b') };
+  const [x, y] = await Promise.all([roots.get(a), roots.get(a)]);
+  assert.equal(x, y);
+  assert.deepEqual(calls, ['https://a.example'], 'two reviews at once make one update');
+  await roots.get(b);
+  assert.equal(calls.length, 2, 'another root is another repository state');
+  clock += TUF_CACHE_MS.ok - 1;
+  await roots.get(a);
+  assert.equal(calls.length, 2);
+  clock += 2;
+  fail = true;
+  await assert.rejects(roots.get(a), /down/);
+  assert.equal(calls.length, 3);
+  await assert.rejects(roots.get(a), /down/);
+  assert.equal(calls.length, 3, 'a failure is not retried at once');
+  clock += TUF_CACHE_MS.failure + 1;
+  fail = false;
+  assert.equal(await roots.get(a), TRUSTED_ROOT);
+  assert.equal(calls.length, 4);
+});
