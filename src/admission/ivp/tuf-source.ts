@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { type Doc, invalid, objectAt, optObject, optString } from '../policy/fields.js';
 import { refuseUnknown } from '../policy/known-fields.js';
 import type { TufRootSource } from '../policy/types.js';
@@ -35,13 +35,26 @@ function rootMetadata(bytes: Buffer, path: string): Buffer {
   return bytes;
 }
 
+/**
+ * At most MAX_ROOT_BYTES of a regular file, opened non-blocking: a device (/dev/zero) would be
+ * read forever and a FIFO would block policy loading, so neither is read.
+ */
 function readRootFile(file: string, path: string): Buffer {
+  let fd: number | undefined;
   try {
-    const size = statSync(file).size;
-    if (size > MAX_ROOT_BYTES) throw new Error(`${size} bytes (at most ${MAX_ROOT_BYTES})`);
-    return readFileSync(file);
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_ROOT_BYTES) throw new Error(`${st.size} bytes (at most ${MAX_ROOT_BYTES})`);
+    const buf = Buffer.alloc(MAX_ROOT_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    if (n > MAX_ROOT_BYTES) throw new Error(`more than ${MAX_ROOT_BYTES} bytes`);
+    return buf.subarray(0, n);
   } catch (e) {
     throw invalid(path, `cannot read "${file}": ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
