@@ -47,7 +47,10 @@ const refused = (yaml: string, why: RegExp) =>
   );
 
 test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, neither read forever nor blocked on', (t) => {
-  refused(policy('            path: /dev/zero'), /tuf\.root\.path: cannot read "\/dev\/zero": not a regular file/);
+  refused(
+    policy('            path: /dev/zero'),
+    /tuf\.root\.path: cannot read "\/dev\/zero": not a regular file/,
+  );
   const fifo = join(tempDir(t), 'root.fifo');
   execFileSync('mkfifo', [fifo]);
   refused(policy(`            path: ${fifo}`), /tuf\.root\.path: cannot read .*: not a regular file/);
@@ -55,5 +58,8 @@ test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, ne
   refused(policy(`            path: ${dir}`), /tuf\.root\.path: cannot read .*: not a regular file/);
   const root = join(dir, 'root.json');
   writeFileSync(root, buildTufRoot(generateP256().privateKey, new Date()));
-  assert.equal(parsePolicyText(policy(`            path: ${root}`), 'p.yaml', { hasTrustedRoot: false }).length, 1);
+  assert.equal(
+    parsePolicyText(policy(`            path: ${root}`), 'p.yaml', { hasTrustedRoot: false }).length,
+    1,
+  );
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CosignSignatureLayer, TrustedRoot } from '../../bundle/index.js';
 import { TufTrustedRoots } from '../../tuf/index.js';
 import { emptyRoot } from '../attestor-trust.js';
@@ -45,22 +46,35 @@ export interface IvpSignatureVerifier extends SignatureVerifier {
   ): { ok: true; statements: unknown[] } | { ok: false; reason: string };
 }
 
-/**
- * The trusted root an attestor verifies with: its `tuf` repository's (fetched through `roots`),
- * or undefined for the verifier's own. Null when the repository cannot be read: the attestor
- * is not counted (Kyverno: a cosign option error fails that attestor), and the server's root is
- * never used instead. A key or certificate attestor that ignores the log needs no Sigstore
- * trust at all (Kyverno opts.go skipSigstoreInfra): it gets an empty root, and no fetch.
- */
-async function attestorRoot(
-  a: SigningAttestor,
-  roots: TufTrustedRoots,
-): Promise<TrustedRoot | undefined | null> {
-  if (!a.tuf) return undefined;
-  if (a.kind !== 'keyless' && a.rekor.ignoreTlog) return NO_TRUST;
-  return roots.get(a.tuf).catch(() => null);
+/** The trusted root an attestor verifies with (undefined: the verifier's own), and what verdicts reached with it are keyed by. */
+interface AttestorRoot {
+  root: TrustedRoot | undefined;
+  tag: string;
 }
 const NO_TRUST = emptyRoot();
+const ROOT_TAGS = new WeakMap<TrustedRoot, string>();
+
+/** A TUF root's content, as a cache key part: a verdict reached with one root is not another's. */
+function tufRootTag(root: TrustedRoot): AttestorRoot {
+  let tag = ROOT_TAGS.get(root);
+  if (!tag) {
+    tag = `|tuf:${createHash('sha256').update(JSON.stringify(root)).digest('hex')}`;
+    ROOT_TAGS.set(root, tag);
+  }
+  return { root, tag };
+}
+
+/**
+ * An attestor's root when known without I/O: none of its own (the verifier's), the empty root of
+ * a key or certificate attestor that ignores the log (Kyverno opts.go skipSigstoreInfra: no
+ * Sigstore trust, no fetch), or its `tuf` repository's root as last fetched and still fresh.
+ */
+function knownRoot(a: SigningAttestor, roots: TufTrustedRoots): AttestorRoot | undefined {
+  if (!a.tuf) return { root: undefined, tag: '' };
+  if (a.kind !== 'keyless' && a.rekor.ignoreTlog) return { root: NO_TRUST, tag: '' };
+  const root = roots.peek(a.tuf);
+  return root && tufRootTag(root);
+}
 
 export function registryIvpSource(client: RegistryClient): IvpImageSource {
   return registryImageSource(client);
@@ -165,6 +179,18 @@ export class IvpVerification {
       resolved.set(image, digest);
       return ref.withDigest(digest);
     };
+    /**
+     * An attestor's root, its TUF root fetched when due, within the review's deadline. Null when
+     * the TUF repository cannot be read: the attestor is not counted (Kyverno: a cosign option
+     * error fails that attestor), the server's root is never used instead, and no verdict
+     * cached with an earlier TUF root is used either.
+     */
+    const rootOf = (a: IvpAttestor): Promise<AttestorRoot | null> => {
+      const known = knownRoot(a.attestor, this.tufRoots);
+      if (known) return Promise.resolve(known);
+      const fetched = this.tufRoots.get(a.attestor.tuf!).then(tufRootTag, () => null);
+      return race(fetched, signal());
+    };
     const cached = async <T>(key: string, compute: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
       const hit = this.cache.get(key) as T | undefined;
       if (hit !== undefined) return hit;
@@ -186,7 +212,9 @@ export class IvpVerification {
         const digest = ref.digest ?? resolved.get(image);
         if (!digest) return undefined;
         for (const a of attestors) {
-          const where = whereOf(a);
+          const known = knownRoot(a.attestor, this.tufRoots);
+          if (!known) return undefined;
+          const where = whereOf(a) + known.tag;
           const key = ref.digest
             ? pinnedSignatureKey(policy, a, where, ref)
             : `${policy.id}|sig|${a.name}|${where}|${ref.context()}@${digest}`;
@@ -202,8 +230,10 @@ export class IvpVerification {
         const pinned = await pin(image);
         let count = 0;
         for (const a of attestors) {
+          const trust = await rootOf(a);
+          if (trust === null) continue;
           const where = whereOf(a);
-          const key = `${policy.id}|sig|${a.name}|${where}|${pinned.context()}@${pinned.digest}`;
+          const key = `${policy.id}|sig|${a.name}|${where}${trust.tag}|${pinned.context()}@${pinned.digest}`;
           const ok = await cached(
             key,
             async () => {
@@ -211,9 +241,7 @@ export class IvpVerification {
                 this.source.fetchSignatures(pinned, signal(), accessOf(a), lookupOf(a)),
               );
               if (layers.length === 0) return false;
-              const root = await attestorRoot(a.attestor, this.tufRoots);
-              if (root === null) return false;
-              return (await this.verifier.verifyAttestor(pinned, layers, a.attestor, root)).ok;
+              return (await this.verifier.verifyAttestor(pinned, layers, a.attestor, trust.root)).ok;
             },
             (v) => v === true,
           );
@@ -226,13 +254,14 @@ export class IvpVerification {
         let count = 0;
         let payload: unknown;
         for (const a of attestors) {
+          const trust = await rootOf(a);
+          if (trust === null) continue;
+          const root = trust.root;
           const where = whereOf(a);
-          const key = `${policy.id}|att|${att.name}|${a.name}|${where}|${pinned.context()}@${pinned.digest}`;
+          const key = `${policy.id}|att|${att.name}|${a.name}|${where}${trust.tag}|${pinned.context()}@${pinned.digest}`;
           const statements = await cached<unknown[] | false>(
             key,
             async () => {
-              const root = await attestorRoot(a.attestor, this.tufRoots);
-              if (root === null) return false;
               if (att.kind === 'referrer')
                 return this.referrerPayloads(pinned, att.type, a, signal(), accessOf(a), root);
               const layers = await memo(atts, `${where}|${pinned.context()}@${pinned.digest}`, () =>
