@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { parsePolicyText } from '../../src/admission/policy/index.js';
+import { generateP256 } from '../../src/crypto/index.js';
+import { isSigilError } from '../../src/errors/index.js';
+import { buildTufFiles, buildTufRoot, fetchTufTrustedRoot, TUF_LIMITS } from '../../src/tuf/index.js';
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-tuf-rt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const policy = (root: string, mirror = 'https://tuf.example') => `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: rt
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["pods"]
+  matchImageReferences:
+    - glob: "ghcr.io/*"
+  attestors:
+    - name: a
+      cosign:
+        keyless:
+          identities: [{subject: a, issuer: b}]
+        tuf:
+          mirror: ${mirror}
+          root:
+${root}
+  validations:
+    - expression: "true"
+`;
+const refused = (yaml: string, why: RegExp) =>
+  assert.throws(
+    () => parsePolicyText(yaml, 'p.yaml', { hasTrustedRoot: false }),
+    (e: unknown) => isSigilError(e, 'INVALID_POLICY') && why.test(e.message),
+  );
+
+test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, neither read forever nor blocked on', (t) => {
+  refused(
+    policy('            path: /dev/zero'),
+    /tuf\.root\.path: cannot read "\/dev\/zero": not a regular file/,
+  );
+  const fifo = join(tempDir(t), 'root.fifo');
+  execFileSync('mkfifo', [fifo]);
+  refused(policy(`            path: ${fifo}`), /tuf\.root\.path: cannot read .*: not a regular file/);
+  const dir = tempDir(t);
+  refused(policy(`            path: ${dir}`), /tuf\.root\.path: cannot read .*: not a regular file/);
+  const root = join(dir, 'root.json');
+  writeFileSync(root, buildTufRoot(generateP256().privateKey, new Date()));
+  assert.equal(
+    parsePolicyText(policy(`            path: ${root}`), 'p.yaml', { hasTrustedRoot: false }).length,
+    1,
+  );
+});
+
+test('an update past its deadline is refused, and its late answers neither crash nor leave files behind', async (t) => {
+  const key = generateP256().privateKey;
+  const now = new Date();
+  const root = buildTufRoot(key, now);
+  const files = buildTufFiles(key, root, { 'trusted_root.json': Buffer.from('{}') }, 1, now);
+  // Each answer just inside the per-request bound: the update as a whole outlives its deadline.
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    setTimeout(() => {
+      const file = files.get((req.url ?? '').replace(/^\/tuf\//, ''));
+      served.push(req.url ?? '');
+      res.writeHead(file ? 200 : 404).end(file);
+    }, TUF_LIMITS.requestMs - 1500);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const tmp = tempDir(t);
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  t.after(() => (before === undefined ? delete process.env.TMPDIR : (process.env.TMPDIR = before)));
+  const started = Date.now();
+  const { port } = server.address() as { port: number };
+  await assert.rejects(
+    fetchTufTrustedRoot({ mirror: `http://127.0.0.1:${port}/tuf`, root }),
+    /no answer within 10000 ms/,
+  );
+  assert.ok(Date.now() - started < TUF_LIMITS.updateMs + 1000);
+  // (tuf-js's own temporary file of the request in flight stays until that request ends.)
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.startsWith('sigil-tuf-')),
+    [],
+    'the update directory is removed at the deadline',
+  );
+  const count = served.length;
+  // The request in flight at the deadline is answered later; the update then stops.
+  await new Promise((r) => setTimeout(r, TUF_LIMITS.requestMs + 1000));
+  assert.ok(served.length <= count + 1, `${served.length - count} requests after the deadline`);
+  assert.deepEqual(readdirSync(tmp), [], 'a late answer is written nowhere, and tuf-js has removed its temporary file');
+});
