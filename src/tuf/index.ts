@@ -11,5 +11,6 @@ export {
   openServedTufRepository,
   TUF_KEY_FILE,
   TUF_ROOT_FILE,
+  TUF_VERSION_FILE,
   type ServedTufRepository,
 } from './served-repository.js';

@@ -1,10 +1,22 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateP256Key } from '../crypto/index.js';
+import { SigilError } from '../errors/index.js';
 import { buildTufFiles, buildTufRoot, TUF_LIFETIMES_MS } from './repository.js';
 
 export const TUF_KEY_FILE = 'tuf-root.key';
 export const TUF_ROOT_FILE = 'tuf-root.json';
+/** The version the targets, snapshot and timestamp were last signed with. */
+export const TUF_VERSION_FILE = 'tuf-version';
+
+function lastVersion(file: string): number {
+  if (!existsSync(file)) return 0;
+  const text = readFileSync(file, 'utf8').trim();
+  const v = Number(text);
+  if (!/^\d{1,9}$/.test(text) || !Number.isSafeInteger(v))
+    throw new SigilError('STORAGE_FAILURE', `${file} does not hold a TUF version number`);
+  return v;
+}
 
 export interface ServedTufRepository {
   /** The root clients start from (also DIR/tuf-root.json): a policy's `tuf.root`. */
@@ -18,20 +30,22 @@ export interface ServedTufRepository {
 /**
  * A TUF repository holding `targets` (trusted_root.json, signing_config.v0.2.json), signed with
  * DIR/tuf-root.key (created 0600 on first start, with DIR/tuf-root.json as root version 1).
- * Targets, snapshot and timestamp are numbered by the Unix millisecond they were signed at, so
- * versions only grow across restarts, and are re-signed at half the timestamp's life.
+ * Targets, snapshot and timestamp are numbered 1, 2, … (the last number kept in DIR/tuf-version,
+ * so versions only grow across restarts, and stay within the 32-bit integers sigstore-java's
+ * and rust-tuf's clients read them as), and are re-signed at half the timestamp's life.
  */
 export function openServedTufRepository(dir: string, targets: Record<string, Buffer>): ServedTufRepository {
   const key = loadOrCreateP256Key(join(dir, TUF_KEY_FILE));
   const rootPath = join(dir, TUF_ROOT_FILE);
   if (!existsSync(rootPath)) writeFileSync(rootPath, buildTufRoot(key, new Date()), { flag: 'wx' });
   const rootJson = readFileSync(rootPath);
-  let version = 0;
+  const versionPath = join(dir, TUF_VERSION_FILE);
+  let version = lastVersion(versionPath);
   let files = new Map<string, Buffer>();
   const resign = (): void => {
-    const now = new Date();
-    version = Math.max(now.getTime(), version + 1);
-    files = buildTufFiles(key, rootJson, targets, version, now);
+    version += 1;
+    writeFileSync(versionPath, `${version}\n`);
+    files = buildTufFiles(key, rootJson, targets, version, new Date());
   };
   resign();
   const timer = setInterval(resign, TUF_LIFETIMES_MS.timestamp / 2);

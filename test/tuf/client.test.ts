@@ -100,6 +100,12 @@ test('the served repository is read by @sigstore/tuf (the reference client) and 
   assert.deepEqual(again.rootJson, repo.rootJson);
   const after = JSON.parse(again.files().get('timestamp.json')!.toString()).signed.version as number;
   assert.ok(after > before, `${after} > ${before}`);
+  // sigstore-java reads TUF versions as a Java int, rust-tuf as a u32.
+  for (const [name, bytes] of again.files())
+    if (!name.startsWith('targets/')) {
+      const v = (JSON.parse(bytes.toString()) as { signed: { version: number } }).signed.version;
+      assert.ok(Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1, `${name} version ${v}`);
+    }
 });
 
 test('a repository signed with another key, an expired root, a tampered target or a redirect is refused', async (t) => {
