@@ -65,6 +65,16 @@ test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, ne
   );
 });
 
+test('tuf.root.path as a URL must be https: a root fetched in clear text is chosen by whoever is on the path', () => {
+  refused(policy('            path: http://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
+  refused(policy('            path: HTTP://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
+  const [p] = parsePolicyText(policy('            path: https://tuf.example/1.root.json'), 'p.yaml', {
+    hasTrustedRoot: false,
+  });
+  const tuf = [...p!.ivp!.attestors.values()][0]!.attestor.tuf;
+  assert.deepEqual(tuf, { mirror: 'https://tuf.example', root: { url: 'https://tuf.example/1.root.json' } });
+});
+
 test('an update past its deadline is refused, and its late answers neither crash nor leave files behind', async (t) => {
   const key = generateP256().privateKey;
   const now = new Date();
@@ -105,5 +115,9 @@ test('an update past its deadline is refused, and its late answers neither crash
   // The request in flight at the deadline is answered later; the update then stops.
   await new Promise((r) => setTimeout(r, TUF_LIMITS.requestMs + 1000));
   assert.ok(served.length <= count + 1, `${served.length - count} requests after the deadline`);
-  assert.deepEqual(readdirSync(tmp), [], 'a late answer is written nowhere, and tuf-js has removed its temporary file');
+  assert.deepEqual(
+    readdirSync(tmp),
+    [],
+    'a late answer is written nowhere, and tuf-js has removed its temporary file',
+  );
 });

@@ -48,7 +48,7 @@ function readRootFile(file: string, path: string): Buffer {
     if (st.size > MAX_ROOT_BYTES) throw new Error(`${st.size} bytes (at most ${MAX_ROOT_BYTES})`);
     const buf = Buffer.alloc(MAX_ROOT_BYTES + 1);
     let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
     if (n > MAX_ROOT_BYTES) throw new Error(`more than ${MAX_ROOT_BYTES} bytes`);
     return buf.subarray(0, n);
   } catch (e) {
@@ -85,6 +85,13 @@ export function parseTuf(c: Doc, cp: string): TufRootSource | undefined {
     return { mirror, root: rootMetadata(Buffer.from(compact, 'base64'), `${p}.root.data`) };
   }
   if (!path) throw invalid(`${p}.root`, 'path or data is required');
-  if (URL_RE.test(path)) return { mirror, root: { url: httpUrl(path, `${p}.root.path`) } };
+  if (URL_RE.test(path)) {
+    // The root is what every signature the mirror serves is checked against: fetched in clear
+    // text, whoever is on the path chooses the keys (the mirror's metadata is signed; it is not).
+    const url = httpUrl(path, `${p}.root.path`);
+    if (!/^https:/i.test(url))
+      throw invalid(`${p}.root.path`, `"${url}" is fetched over plain HTTP (use https, data or a file)`);
+    return { mirror, root: { url } };
+  }
   return { mirror, root: rootMetadata(readRootFile(path, `${p}.root.path`), `${p}.root.path`) };
 }
