@@ -9,7 +9,7 @@ function keyOf(source: TufSource): string {
   const root = Buffer.isBuffer(source.root)
     ? createHash('sha256').update(source.root).digest('hex')
     : source.root.url;
-  return `${source.mirror}\n${root}`;
+  return JSON.stringify([source.mirror, root]);
 }
 
 interface Entry {

@@ -8,7 +8,14 @@ import { test, type TestContext } from 'node:test';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { generateP256 } from '../../src/crypto/index.js';
 import { isSigilError } from '../../src/errors/index.js';
-import { buildTufFiles, buildTufRoot, fetchTufTrustedRoot, TUF_LIMITS } from '../../src/tuf/index.js';
+import type { TrustedRoot } from '../../src/bundle/index.js';
+import {
+  buildTufFiles,
+  buildTufRoot,
+  fetchTufTrustedRoot,
+  TUF_LIMITS,
+  TufTrustedRoots,
+} from '../../src/tuf/index.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-tuf-rt-'));
@@ -120,4 +127,21 @@ test('an update past its deadline is refused, and its late answers neither crash
     [],
     'a late answer is written nowhere, and tuf-js has removed its temporary file',
   );
+});
+
+test('the trusted-root cache keys (mirror, root) apart even when a URL holds the separator', async () => {
+  const calls: string[] = [];
+  const roots = new TufTrustedRoots(async (s) => {
+    calls.push(`${s.mirror} ${JSON.stringify(s.root)}`);
+    return {} as TrustedRoot;
+  });
+  await roots.get({ mirror: 'https://m.example/tuf', root: { url: 'https://r.example\nhttps://x.example' } });
+  await roots.get({ mirror: 'https://m.example/tuf\nhttps://r.example', root: { url: 'https://x.example' } });
+  assert.equal(calls.length, 2, 'two repositories, two updates');
+});
+
+test('tuf URLs holding whitespace or control characters are refused (the URL parser would drop them)', () => {
+  // YAML double quotes: a tab and a newline inside the URL.
+  refused(policy('            data: AAAA', '"https://m.example/t\\tuf"'), /tuf\.mirror: .*is not a URL/);
+  refused(policy('            path: "https://r.example/1.root\\n.json"'), /tuf\.root\.path: .*is not a URL/);
 });

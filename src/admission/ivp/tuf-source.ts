@@ -10,6 +10,9 @@ const URL_RE = /^https?:\/\//i;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function httpUrl(value: string, path: string): string {
+  // The URL parser drops tabs and newlines: the string kept would not be the URL fetched.
+  if (/[\s\p{Cc}]/u.test(value))
+    throw invalid(path, `${JSON.stringify(value)} is not a URL (it holds whitespace or a control character)`);
   let u: URL;
   try {
     u = new URL(value);
