@@ -145,3 +145,18 @@ test('tuf URLs holding whitespace or control characters are refused (the URL par
   refused(policy('            data: AAAA', '"https://m.example/t\\tuf"'), /tuf\.mirror: .*is not a URL/);
   refused(policy('            path: "https://r.example/1.root\\n.json"'), /tuf\.root\.path: .*is not a URL/);
 });
+
+test('tuf.root that is not signed by its own root keys is refused at load', () => {
+  const key = generateP256().privateKey;
+  const good = JSON.parse(buildTufRoot(key, new Date()).toString()) as {
+    signed: { version: number };
+    signatures: { keyid: string; sig: string }[];
+  };
+  const data = (doc: unknown) => `            data: ${Buffer.from(JSON.stringify(doc)).toString('base64')}`;
+  assert.equal(parsePolicyText(policy(data(good)), 'p.yaml', { hasTrustedRoot: false }).length, 1);
+  refused(policy(data({ ...good, signatures: [] })), /tuf\.root\.data: is not a self-signed TUF root/);
+  const altered = { ...good, signed: { ...good.signed, version: 2 } };
+  refused(policy(data(altered)), /tuf\.root\.data: is not a self-signed TUF root/);
+  const other = JSON.parse(buildTufRoot(generateP256().privateKey, new Date()).toString()) as typeof good;
+  refused(policy(data({ ...good, signatures: other.signatures })), /is not a self-signed TUF root/);
+});

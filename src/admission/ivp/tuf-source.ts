@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { type Doc, invalid, objectAt, optObject, optString } from '../policy/fields.js';
 import { refuseUnknown } from '../policy/known-fields.js';
@@ -24,7 +25,14 @@ function httpUrl(value: string, path: string): string {
   return value;
 }
 
-/** The bytes must at least look like TUF root metadata; tuf-js checks the rest at each update. */
+type TufModels = typeof import('@tufjs/models');
+let tufModels: TufModels | undefined;
+
+/**
+ * The bytes must be TUF root metadata signed by its own root keys (what tuf-js requires of the
+ * root an update starts from): a root that can never verify is refused at load rather than
+ * failing its attestor on every review. Expiry and rotations are left to each update.
+ */
 function rootMetadata(bytes: Buffer, path: string): Buffer {
   let doc: unknown;
   try {
@@ -35,6 +43,14 @@ function rootMetadata(bytes: Buffer, path: string): Buffer {
   const d = doc as { signed?: { _type?: unknown }; signatures?: unknown };
   if (typeof d !== 'object' || d === null || d.signed?._type !== 'root' || !Array.isArray(d.signatures))
     throw invalid(path, 'is not TUF root metadata ({"signed": {"_type": "root", …}, "signatures": […]})');
+  // Loaded only when a policy names a TUF root.
+  tufModels ??= createRequire(import.meta.url)('@tufjs/models') as TufModels;
+  try {
+    const root = tufModels.Metadata.fromJSON(tufModels.MetadataKind.Root, doc as never);
+    root.verifyDelegate(tufModels.MetadataKind.Root, root);
+  } catch (e) {
+    throw invalid(path, `is not a self-signed TUF root: ${(e as Error).message}`);
+  }
   return bytes;
 }
 
