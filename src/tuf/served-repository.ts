@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateP256Key } from '../crypto/index.js';
 import { SigilError } from '../errors/index.js';
-import { buildTufFiles, buildTufRoot, TUF_LIFETIMES_MS } from './repository.js';
+import { buildTufFiles, buildTufRoot, TUF_LIFETIMES_MS, tufKey } from './repository.js';
 
 export const TUF_KEY_FILE = 'tuf-root.key';
 export const TUF_ROOT_FILE = 'tuf-root.json';
@@ -28,6 +28,27 @@ export interface ServedTufRepository {
 }
 
 /**
+ * DIR/tuf-root.json must give every top-level role to DIR/tuf-root.key: a key made anew beside an
+ * old root would sign metadata every client refuses, each with a threshold error naming no file.
+ */
+function refuseForeignRoot(rootJson: Buffer, keyID: string, rootPath: string): void {
+  let roles: Record<string, { keyids?: unknown }> | undefined;
+  try {
+    roles = (JSON.parse(rootJson.toString('utf8')) as { signed?: { roles?: typeof roles } }).signed?.roles;
+  } catch {
+    roles = undefined;
+  }
+  for (const role of ['root', 'targets', 'snapshot', 'timestamp']) {
+    const ids = roles?.[role]?.keyids;
+    if (!Array.isArray(ids) || !ids.includes(keyID))
+      throw new SigilError(
+        'STORAGE_FAILURE',
+        `${rootPath} does not give the ${role} role to ${TUF_KEY_FILE} (restore the key, or remove the root to start a new repository)`,
+      );
+  }
+}
+
+/**
  * A TUF repository holding `targets` (trusted_root.json, signing_config.v0.2.json), signed with
  * DIR/tuf-root.key (created 0600 on first start, with DIR/tuf-root.json as root version 1).
  * Targets, snapshot and timestamp are numbered 1, 2, … (the last number kept in DIR/tuf-version,
@@ -39,6 +60,7 @@ export function openServedTufRepository(dir: string, targets: Record<string, Buf
   const rootPath = join(dir, TUF_ROOT_FILE);
   if (!existsSync(rootPath)) writeFileSync(rootPath, buildTufRoot(key, new Date()), { flag: 'wx' });
   const rootJson = readFileSync(rootPath);
+  refuseForeignRoot(rootJson, tufKey(key).keyID, rootPath);
   const versionPath = join(dir, TUF_VERSION_FILE);
   let version = lastVersion(versionPath);
   let files = new Map<string, Buffer>();

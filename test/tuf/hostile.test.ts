@@ -13,6 +13,8 @@ import {
   buildTufFiles,
   buildTufRoot,
   fetchTufTrustedRoot,
+  openServedTufRepository,
+  TUF_KEY_FILE,
   TUF_LIMITS,
   TufTrustedRoots,
 } from '../../src/tuf/index.js';
@@ -159,4 +161,16 @@ test('tuf.root that is not signed by its own root keys is refused at load', () =
   refused(policy(data(altered)), /tuf\.root\.data: is not a self-signed TUF root/);
   const other = JSON.parse(buildTufRoot(generateP256().privateKey, new Date()).toString()) as typeof good;
   refused(policy(data({ ...good, signatures: other.signatures })), /is not a self-signed TUF root/);
+});
+
+test('sigil up refuses a TUF root that its key does not hold (a key made anew beside an old root)', (t) => {
+  const dir = tempDir(t);
+  openServedTufRepository(dir, {}).close();
+  rmSync(join(dir, TUF_KEY_FILE));
+  assert.throws(
+    () => openServedTufRepository(dir, {}),
+    (e: unknown) =>
+      isSigilError(e, 'STORAGE_FAILURE') &&
+      /tuf-root\.json does not give the root role to tuf-root\.key/.test(e.message),
+  );
 });
