@@ -51,7 +51,9 @@ interface AttestorRoot {
   root: TrustedRoot | undefined;
   tag: string;
 }
-const NO_TRUST = emptyRoot();
+/** The verifier's own root; the empty root of a key or certificate attestor ignoring the log. */
+const OWN_ROOT: AttestorRoot = { root: undefined, tag: '' };
+const NO_TRUST: AttestorRoot = { root: emptyRoot(), tag: '' };
 const ROOT_TAGS = new WeakMap<TrustedRoot, string>();
 
 /** A TUF root's content, as a cache key part: a verdict reached with one root is not another's. */
@@ -70,8 +72,8 @@ function tufRootTag(root: TrustedRoot): AttestorRoot {
  * Sigstore trust, no fetch), or its `tuf` repository's root as last fetched and still fresh.
  */
 function knownRoot(a: SigningAttestor, roots: TufTrustedRoots): AttestorRoot | undefined {
-  if (!a.tuf) return { root: undefined, tag: '' };
-  if (a.kind !== 'keyless' && a.rekor.ignoreTlog) return { root: NO_TRUST, tag: '' };
+  if (!a.tuf) return OWN_ROOT;
+  if (a.kind !== 'keyless' && a.rekor.ignoreTlog) return NO_TRUST;
   const root = roots.peek(a.tuf);
   return root && tufRootTag(root);
 }
@@ -185,12 +187,12 @@ export class IvpVerification {
      * error fails that attestor), the server's root is never used instead, and no verdict
      * cached with an earlier TUF root is used either.
      */
-    const rootOf = (a: IvpAttestor): Promise<AttestorRoot | null> => {
-      const known = knownRoot(a.attestor, this.tufRoots);
-      if (known) return Promise.resolve(known);
-      const fetched = this.tufRoots.get(a.attestor.tuf!).then(tufRootTag, () => null);
-      return race(fetched, signal());
-    };
+    const rootOf = (a: IvpAttestor): AttestorRoot | Promise<AttestorRoot | null> =>
+      knownRoot(a.attestor, this.tufRoots) ??
+      race(
+        this.tufRoots.get(a.attestor.tuf!).then(tufRootTag, () => null),
+        signal(),
+      );
     const cached = async <T>(key: string, compute: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
       const hit = this.cache.get(key) as T | undefined;
       if (hit !== undefined) return hit;
@@ -230,7 +232,8 @@ export class IvpVerification {
         const pinned = await pin(image);
         let count = 0;
         for (const a of attestors) {
-          const trust = await rootOf(a);
+          const r = rootOf(a);
+          const trust = r instanceof Promise ? await r : r;
           if (trust === null) continue;
           const where = whereOf(a);
           const key = `${policy.id}|sig|${a.name}|${where}${trust.tag}|${pinned.context()}@${pinned.digest}`;
@@ -254,7 +257,8 @@ export class IvpVerification {
         let count = 0;
         let payload: unknown;
         for (const a of attestors) {
-          const trust = await rootOf(a);
+          const r = rootOf(a);
+          const trust = r instanceof Promise ? await r : r;
           if (trust === null) continue;
           const root = trust.root;
           const where = whereOf(a);
