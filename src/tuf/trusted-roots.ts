@@ -17,12 +17,17 @@ interface Entry {
   value: Promise<TrustedRoot>;
   /** The root, once fetched. */
   root?: TrustedRoot;
+  /** While an update of a due root runs: that root, for the reviews meanwhile. */
+  refreshing?: Promise<TrustedRoot>;
 }
 
 /**
  * Trusted roots fetched through TUF, one update per (mirror, root) at a time: kept for
  * TUF_CACHE_MS.ok, a failure for TUF_CACHE_MS.failure (so a down mirror is not asked on every
- * review, and is asked again soon).
+ * review, and is asked again soon). When a fetched root falls due, the next review starts the
+ * update and goes on with the root it had until the update ends (at most TUF_LIMITS.updateMs):
+ * a review does not wait for a refresh, a failed refresh ends that root, and a root left due
+ * for longer than TUF_CACHE_MS.ok is not used while it is updated.
  */
 export class TufTrustedRoots {
   private readonly entries = new Map<string, Entry>();
@@ -42,15 +47,22 @@ export class TufTrustedRoots {
     const key = keyOf(source);
     const hit = this.entries.get(key);
     if (hit && hit.until > this.now()) return hit.value;
+    if (hit?.refreshing) return hit.refreshing;
     const entry: Entry = { until: Number.POSITIVE_INFINITY, value: this.fetchRoot(source) };
-    this.entries.set(key, entry);
+    // A due root keeps answering until its update ends; with none, reviews wait for the update.
+    if (hit?.root && hit.until + TUF_CACHE_MS.ok > this.now()) hit.refreshing = Promise.resolve(hit.root);
+    else this.entries.set(key, entry);
     entry.value.then(
       (root) => {
         entry.root = root;
         entry.until = this.now() + TUF_CACHE_MS.ok;
+        this.entries.set(key, entry);
       },
-      () => (entry.until = this.now() + TUF_CACHE_MS.failure),
+      () => {
+        entry.until = this.now() + TUF_CACHE_MS.failure;
+        this.entries.set(key, entry);
+      },
     );
-    return entry.value;
+    return hit?.refreshing ?? entry.value;
   }
 }

@@ -153,13 +153,15 @@ test('an unreachable or silent mirror fails within the bounds, naming the mirror
   assert.ok(took < 11_000, `gave up after ${took} ms`);
 });
 
-test('trusted roots are fetched once per (mirror, root) while fresh; a failure is remembered briefly, then retried', async () => {
+test('trusted roots are fetched once per (mirror, root) while fresh; a due root answers while its update runs; a failure is remembered briefly, then retried', async () => {
   let clock = 1_000_000;
   const calls: string[] = [];
   let fail = false;
+  let gate: Promise<void> | undefined;
   const roots = new TufTrustedRoots(
     async (s) => {
       calls.push(s.mirror);
+      await gate;
       if (fail) throw new Error('down');
       return TRUSTED_ROOT as unknown as TrustedRoot;
     },
@@ -177,12 +179,22 @@ test('trusted roots are fetched once per (mirror, root) while fresh; a failure i
   assert.equal(calls.length, 2);
   clock += 2;
   fail = true;
-  await assert.rejects(roots.get(a), /down/);
-  assert.equal(calls.length, 3);
-  await assert.rejects(roots.get(a), /down/);
+  let release!: () => void;
+  gate = new Promise<void>((r) => (release = r));
+  assert.equal(await roots.get(a), TRUSTED_ROOT, 'a due root answers while its update runs');
+  assert.equal(await roots.get(a), TRUSTED_ROOT);
+  assert.equal(calls.length, 3, 'one update for both');
+  release();
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(roots.get(a), /down/, 'the failed update ended that root');
   assert.equal(calls.length, 3, 'a failure is not retried at once');
   clock += TUF_CACHE_MS.failure + 1;
   fail = false;
+  gate = undefined;
   assert.equal(await roots.get(a), TRUSTED_ROOT);
   assert.equal(calls.length, 4);
+  clock += 2 * TUF_CACHE_MS.ok + 1;
+  fail = true;
+  await assert.rejects(roots.get(a), /down/, 'a root long past due is not used while it is updated');
+  assert.equal(calls.length, 5);
 });
