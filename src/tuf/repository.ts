@@ -44,11 +44,11 @@ function signer(privateKey: KeyObject, keyID: string): (data: Buffer) => Signatu
   return (data) => new Signature({ keyID, sig: sign('sha256', data, privateKey).toString('hex') });
 }
 
-/** Version 1 of a root whose four top-level roles are all held by `privateKey` (threshold 1). */
-export function buildTufRoot(privateKey: KeyObject, now: Date): Buffer {
+/** A root (version 1 unless given) whose four top-level roles are all held by `privateKey` (threshold 1). */
+export function buildTufRoot(privateKey: KeyObject, now: Date, version = 1): Buffer {
   const key = tufKey(privateKey);
   const root = new Root({
-    version: 1,
+    version,
     specVersion: SPEC_VERSION,
     expires: expiry(now, TUF_LIFETIMES_MS.root),
     keys: {},

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,35 @@ test('the served repository is read by @sigstore/tuf (the reference client) and 
       const v = (JSON.parse(bytes.toString()) as { signed: { version: number } }).signed.version;
       assert.ok(Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1, `${name} version ${v}`);
     }
+});
+
+test('a root past half its life is renewed with the same key as version 2, and clients holding version 1 follow it', async (t) => {
+  const dir = tempDir(t);
+  const key = generateP256().privateKey;
+  writeFileSync(join(dir, 'tuf-root.key'), key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  // Version 1 was made 400 days ago: expired, as a data directory left for a year would hold it.
+  const first = buildTufRoot(key, new Date(Date.now() - 400 * 86_400_000));
+  writeFileSync(join(dir, 'tuf-root.json'), first);
+  const repo = openServedTufRepository(dir, { 'trusted_root.json': ROOT_BYTES });
+  t.after(() => repo.close());
+  assert.deepEqual(repo.rootJson, first, 'the root a policy holds does not change');
+  const second = JSON.parse(readFileSync(join(dir, 'tuf-root.2.json'), 'utf8')).signed;
+  assert.equal(second.version, 2);
+  assert.ok(Date.parse(second.expires) > Date.now() + 300 * 86_400_000);
+  const url = await mirror(t, () => repo.files());
+  const ours = await fetchTufTrustedRoot({ mirror: url, root: first });
+  assert.equal(ours.certificateAuthorities[0]?.uri, 'https://ca.example');
+  const theirs = await getTrustedRoot({
+    mirrorURL: url,
+    rootPath: join(dir, 'tuf-root.json'),
+    cachePath: join(dir, 'sigstore-cache'),
+    forceInit: true,
+  });
+  assert.equal(theirs.certificateAuthorities[0]?.uri, 'https://ca.example');
+  // A restart keeps version 2 (still young) and makes no third.
+  const again = openServedTufRepository(dir, { 'trusted_root.json': ROOT_BYTES });
+  t.after(() => again.close());
+  assert.ok(again.files().has('2.root.json') && !again.files().has('3.root.json'));
 });
 
 test('a repository signed with another key, an expired root, a tampered target or a redirect is refused', async (t) => {
