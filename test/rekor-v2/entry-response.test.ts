@@ -7,7 +7,12 @@ import type { LoggedEntry } from '../../src/rekor-v2/request.js';
 
 function result(index: number, size: number, proofLength: number, signed: string): AppendResult {
   return {
-    entry: { index, leaf: Buffer.from(`{"kind":"x","n":${index}}`), leafHash: randomBytes(32), integratedTime: 7 },
+    entry: {
+      index,
+      leaf: Buffer.from(`{"kind":"x","n":${index}}`),
+      leafHash: randomBytes(32),
+      integratedTime: 7,
+    },
     duplicate: false,
     treeHead: { size, rootHash: randomBytes(32), timestamp: 1, signed },
     inclusionProof: Array.from({ length: proofLength }, () => randomBytes(32)),

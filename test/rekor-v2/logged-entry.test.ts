@@ -7,7 +7,12 @@ import { EMPTY_NAME, encodeTbs, randomSerial, signTbsSync } from '../../src/x509
 import { b64, hashedRekordRequest, p256 } from './helpers.js';
 
 /** The logged entry as rekor-tiles writes it: the JCS of the Entry object. */
-function expectedBody(req: ReturnType<typeof hashedRekordRequest>, field: string, der: Buffer, alg: string): Buffer {
+function expectedBody(
+  req: ReturnType<typeof hashedRekordRequest>,
+  field: string,
+  der: Buffer,
+  alg: string,
+): Buffer {
   const verifier = { [field]: { rawBytes: b64(der) }, keyDetails: alg };
   return canonicalJson({
     apiVersion: '0.0.2',
@@ -25,7 +30,10 @@ test('a hashedrekord entry logs the JCS of its Entry, byte for byte, with a publ
   const keys = p256();
   const req = hashedRekordRequest(undefined, keys);
   const e = parseCreateEntryRequest(JSON.stringify(req.body));
-  assert.deepEqual(e.body, expectedBody(req, 'publicKey', spkiDer(keys.publicKey), 'PKIX_ECDSA_P256_SHA_256'));
+  assert.deepEqual(
+    e.body,
+    expectedBody(req, 'publicKey', spkiDer(keys.publicKey), 'PKIX_ECDSA_P256_SHA_256'),
+  );
 });
 
 test('a hashedrekord entry logs the JCS of its Entry, byte for byte, with a certificate', () => {
