@@ -18,6 +18,7 @@ import {
   DEFAULT_HOT_LEVEL,
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
+  RECENT_BYTES,
   RECENT_ENTRIES,
   type Log,
   type LogConfig,
@@ -28,6 +29,8 @@ import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner
 export * from './config.js';
 
 const COLD_CACHE_LIMIT = 65_536;
+
+const leafBytes = (entries: readonly StoredEntry[]): number => entries.reduce((n, e) => n + e.leaf.length, 0);
 /** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
 const PIPELINE_DEPTH = 2;
 
@@ -78,6 +81,7 @@ class LogCore implements Log {
   /** The newest durably committed batches' entries (each contiguous), oldest first. */
   private recent: (readonly StoredEntry[])[] = [];
   private recentCount = 0;
+  private recentBytes = 0;
 
   constructor(config: LogConfig) {
     this.store = config.store;
@@ -125,6 +129,7 @@ class LogCore implements Log {
     // Remembered entries were durably committed, so a reload (after a refused batch) keeps them.
     this.recent = this.recent.filter((b) => b[0]!.index + b.length <= head.size);
     this.recentCount = this.recent.reduce((n, b) => n + b.length, 0);
+    this.recentBytes = this.recent.reduce((n, b) => n + leafBytes(b), 0);
     this.needsReload = false;
   }
 
@@ -354,8 +359,15 @@ class LogCore implements Log {
   private remember(entries: readonly StoredEntry[]): void {
     this.recent.push(entries);
     this.recentCount += entries.length;
-    while (this.recentCount - this.recent[0]!.length >= RECENT_ENTRIES)
-      this.recentCount -= this.recent.shift()!.length;
+    this.recentBytes += leafBytes(entries);
+    while (
+      this.recent.length > 1 &&
+      (this.recentCount - this.recent[0]!.length >= RECENT_ENTRIES || this.recentBytes > RECENT_BYTES)
+    ) {
+      const dropped = this.recent.shift()!;
+      this.recentCount -= dropped.length;
+      this.recentBytes -= leafBytes(dropped);
+    }
   }
 
   recentEntries(start: number, count: number): readonly StoredEntry[] | undefined {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   createLog,
   openSqliteStore,
+  RECENT_BYTES,
   RECENT_ENTRIES,
   type Log,
   type StoredEntry,
@@ -54,4 +55,23 @@ test('recentEntries forgets the oldest batches past RECENT_ENTRIES and then answ
   assert.equal(log.recentEntries!(0, 1), undefined, 'the first batches are forgotten');
   const kept = size - RECENT_ENTRIES;
   assert.deepEqual(strip(log.recentEntries!(kept, RECENT_ENTRIES)), await stored(log, kept, size));
+});
+
+test('recentEntries holds at most about RECENT_BYTES of leaves, the newest batches', async (t) => {
+  const log = await createLog({
+    store: await openSqliteStore({ dir: tempDir(t) }),
+    signTreeHead: textSigner,
+  });
+  t.after(() => log.close());
+  const big = (i: number): Buffer => Buffer.concat([leaf('big', i), Buffer.alloc(40_000, i % 251)]);
+  const perRound = 400;
+  const rounds = Math.ceil((RECENT_BYTES * 1.4) / (perRound * 40_000));
+  for (let r = 0; r < rounds; r++)
+    await Promise.all(Array.from({ length: perRound }, (_, i) => log.append(big(r * perRound + i))));
+  const size = log.latestTreeHead().size;
+  assert.equal(log.recentEntries!(0, 1), undefined, 'the oldest leaves are forgotten');
+  assert.deepEqual(
+    strip(log.recentEntries!(size - perRound, perRound)),
+    await stored(log, size - perRound, size),
+  );
 });
