@@ -26,5 +26,9 @@ export function cliIo(): CliIo {
 }
 
 export function withCliIo<T>(io: Partial<CliIo>, fn: () => Promise<T>): Promise<T> {
+  // The process's own world needs no context (cliIo falls back to it). Binding one turns on
+  // async_hooks' promise hooks for the rest of the process: `sigil log serve` then paid a hook
+  // call (and V8's slower hooked paths) on every promise and callback of every request.
+  if (Object.keys(io).length === 0) return fn();
   return world.run({ ...processIo(), ...io }, fn);
 }

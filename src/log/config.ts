@@ -48,4 +48,16 @@ export interface LogStats {
 /** The log core as createLog returns it: the personality contract plus operational figures. */
 export interface Log extends TransparencyLog {
   stats(): LogStats;
+  /**
+   * Entries `start … start + count - 1` when all of them are durably committed and still held
+   * in memory from their batches (the most recent RECENT_ENTRIES or RECENT_BYTES of leaves,
+   * whichever is less, and at least the newest batch), else undefined: the
+   * tile writer reads what was just appended without a round trip through the store.
+   */
+  recentEntries?(start: number, count: number): readonly StoredEntry[] | undefined;
 }
+
+/** About how many of the newest committed entries the core keeps for recentEntries. */
+export const RECENT_ENTRIES = 16_384;
+/** At most about this many bytes of leaves kept for recentEntries (large DSSE entries run to 64 KiB). */
+export const RECENT_BYTES = 32 * 1024 * 1024;

@@ -18,6 +18,8 @@ import {
   DEFAULT_HOT_LEVEL,
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
+  RECENT_BYTES,
+  RECENT_ENTRIES,
   type Log,
   type LogConfig,
   type LogStats,
@@ -27,6 +29,8 @@ import type { AppendOptions, AppendResult, StoredEntry, TreeHead, TreeHeadSigner
 export * from './config.js';
 
 const COLD_CACHE_LIMIT = 65_536;
+
+const leafBytes = (entries: readonly StoredEntry[]): number => entries.reduce((n, e) => n + e.leaf.length, 0);
 /** Batches committing at once on a store that takes pipelined commits: one fsyncs while the next is built. */
 const PIPELINE_DEPTH = 2;
 
@@ -74,6 +78,10 @@ class LogCore implements Log {
   private closing = false;
   private drained: (() => void) | undefined;
   private readonly counters = { commits: 0, failedCommits: 0, appended: 0, duplicates: 0, largestBatch: 0 };
+  /** The newest durably committed batches' entries (each contiguous), oldest first. */
+  private recent: (readonly StoredEntry[])[] = [];
+  private recentCount = 0;
+  private recentBytes = 0;
 
   constructor(config: LogConfig) {
     this.store = config.store;
@@ -118,6 +126,10 @@ class LogCore implements Log {
     this.tipHead = head;
     this.tipSize = head.size;
     this.unsettled.clear();
+    // Remembered entries were durably committed, so a reload (after a refused batch) keeps them.
+    this.recent = this.recent.filter((b) => b[0]!.index + b.length <= head.size);
+    this.recentCount = this.recent.reduce((n, b) => n + b.length, 0);
+    this.recentBytes = this.recent.reduce((n, b) => n + leafBytes(b), 0);
     this.needsReload = false;
   }
 
@@ -319,6 +331,7 @@ class LogCore implements Log {
     const { batch, head, entries } = b;
     if (entries.length > 0) {
       this.head = head;
+      this.remember(entries);
       this.cache.trim();
       this.counters.commits += 1;
       this.counters.appended += entries.length;
@@ -341,6 +354,37 @@ class LogCore implements Log {
 
   latestTreeHead(): TreeHead {
     return this.head;
+  }
+
+  private remember(entries: readonly StoredEntry[]): void {
+    this.recent.push(entries);
+    this.recentCount += entries.length;
+    this.recentBytes += leafBytes(entries);
+    while (
+      this.recent.length > 1 &&
+      (this.recentCount - this.recent[0]!.length >= RECENT_ENTRIES || this.recentBytes > RECENT_BYTES)
+    ) {
+      const dropped = this.recent.shift()!;
+      this.recentCount -= dropped.length;
+      this.recentBytes -= leafBytes(dropped);
+    }
+  }
+
+  recentEntries(start: number, count: number): readonly StoredEntry[] | undefined {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(count) && start >= 0 && count >= 0))
+      return undefined;
+    const first = this.recent[0];
+    if (first === undefined || start < first[0]!.index || start + count > this.head.size) return undefined;
+    const out: StoredEntry[] = [];
+    for (const batch of this.recent) {
+      const at = start + out.length - batch[0]!.index;
+      if (at >= batch.length) continue;
+      // Batches are contiguous; a gap (never expected) means the entries are not all here.
+      if (at < 0) return undefined;
+      for (let i = at; i < batch.length && out.length < count; i++) out.push(batch[i]!);
+      if (out.length === count) break;
+    }
+    return out.length === count ? out : undefined;
   }
 
   getEntry(index: number): Promise<StoredEntry | undefined> {

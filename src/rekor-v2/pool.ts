@@ -1,10 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { SigilError, type ErrorCode } from '../errors/index.js';
 import { parseCreateEntryRequest, type LoggedEntry } from './request.js';
-
-/** What a worker answers per request (plain data: it crosses the thread boundary). */
-export type Outcome =
-  { ok: true; kind: LoggedEntry['kind']; body: Uint8Array } | { ok: false; code: string; message: string };
+import { unpackOutcomes, type Outcome, type PackedOutcomes } from './outcomes.js';
 
 /** Request validation + signature verification (the CPU-heavy part of an append), on or off the main thread. */
 export interface EntryParser {
@@ -27,11 +24,7 @@ interface Slot {
 
 function unwrap(r: Outcome): LoggedEntry {
   if (!r.ok) throw new SigilError(r.code as ErrorCode, r.message);
-  return {
-    kind: r.kind,
-    version: '0.0.2',
-    body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength),
-  };
+  return { kind: r.kind, version: '0.0.2', body: r.body };
 }
 
 /**
@@ -64,12 +57,13 @@ export async function createParserPool(size: number): Promise<EntryParser> {
       slot.batches.clear();
       slot.outstanding = 0;
     };
-    worker.on('message', (m: { id: number; results: Outcome[] }) => {
+    worker.on('message', (m: { id: number; outcomes: PackedOutcomes }) => {
       const batch = slot.batches.get(m.id);
       if (!batch) return;
       slot.batches.delete(m.id);
       slot.outstanding -= batch.length;
-      batch.forEach((p, i) => p.resolve(m.results[i]!));
+      const results = unpackOutcomes(m.outcomes);
+      batch.forEach((p, i) => p.resolve(results[i]!));
     });
     worker.on('error', (e) => failAll(new SigilError('INTERNAL', 'worker thread failed', { cause: e })));
     // A dead worker drops posted messages: without a replacement, every request routed to it would hang.

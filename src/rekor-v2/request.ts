@@ -32,7 +32,10 @@ function signatureBytes(r: FieldReader, v: unknown): Buffer {
 }
 
 function logged(kind: LoggedEntry['kind'], spec: Json): LoggedEntry {
-  const body = canonicalJson({ apiVersion: '0.0.2', kind, spec });
+  return loggedBody(kind, canonicalJson({ apiVersion: '0.0.2', kind, spec }));
+}
+
+function loggedBody(kind: LoggedEntry['kind'], body: Buffer): LoggedEntry {
   if (body.length > MAX_BUNDLED_ENTRY)
     throw new SigilError(
       'TOO_LARGE',
@@ -58,12 +61,19 @@ function hashedRekord(r: FieldReader, v: unknown): LoggedEntry {
       'INVALID_SIGNATURE',
       'the signature does not verify over the digest with the given key',
     );
-  return logged('hashedrekord', {
-    hashedRekordV002: {
-      data: { algorithm: HASH_ENUM[verifier.hash], digest: digest.toString('base64') },
-      signature: { content: content.toString('base64'), verifier: verifier.json },
-    },
-  });
+  return loggedBody('hashedrekord', hashedRekordJcs(verifier, digest, content));
+}
+
+/**
+ * The JCS of a hashedrekord v0.0.2 entry, assembled as text (canonicalize took about a sixth of a
+ * verifier thread's time per entry besides the signature check): every member is a fixed name, an
+ * enum name or base64, none needing an escape, written in JCS member order.
+ */
+function hashedRekordJcs(verifier: ParsedVerifier, digest: Buffer, content: Buffer): Buffer {
+  return Buffer.from(
+    `{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{"data":{"algorithm":"${HASH_ENUM[verifier.hash]}","digest":"${digest.toString('base64')}"},"signature":{"content":"${content.toString('base64')}","verifier":${verifier.jcs}}}}}`,
+    'latin1',
+  );
 }
 
 /**

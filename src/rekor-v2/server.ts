@@ -11,7 +11,7 @@ import { registerTileRoutes } from '../log/tiles/routes.js';
 import { startTilePublisher, type TilePublisher } from '../log/tiles/writer.js';
 import { loadOrCreateLogKey, readLogKeyFile, type LogKey } from '../rekor/log-key.js';
 import { V2_CREATE_PATH } from './api.js';
-import { transparencyLogEntryJson } from './entry.js';
+import { TransparencyLogEntryWriter } from './entry.js';
 import { registerV2Explorer } from './explorer.js';
 import { createParserPool, inlineParser, type EntryParser } from './pool.js';
 import { DEFAULT_V2_BODY_LIMIT } from './request.js';
@@ -120,6 +120,7 @@ function createRoute(
   parser: EntryParser,
   o: { bodyLimit: number; inFlight: InFlightLimit; onAppended: () => void; onInternal: (e: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const writer = new TransparencyLogEntryWriter(logId);
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!isJson(req)) throw new SigilError('UNSUPPORTED_MEDIA_TYPE', 'the request must be application/json');
     const text = decodeUtf8(await readBodyBytes(req, o.bodyLimit));
@@ -135,7 +136,7 @@ function createRoute(
         },
       );
     o.onAppended();
-    sendJson(res, 201, transparencyLogEntryJson(entry, result, logId));
+    sendJson(res, 201, writer.bytes(entry, result));
   };
   return (req, res) => {
     if (req.method !== 'POST' || (req.url !== V2_CREATE_PATH && !req.url?.startsWith(`${V2_CREATE_PATH}?`)))

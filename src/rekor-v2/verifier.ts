@@ -49,6 +49,8 @@ export interface ParsedVerifier {
   der: Buffer;
   /** The Verifier as the logged entry writes it (protojson). */
   json: Json;
+  /** `json` as RFC 8785 text: its members are an enum name and base64, so it is assembled directly. */
+  jcs: string;
 }
 
 function keyObject(k: KeyObject | VerifyingKey): KeyObject {
@@ -93,12 +95,15 @@ export function parseVerifier(r: FieldReader, v: unknown): ParsedVerifier {
   const kind = key instanceof VerifyingKey ? key.assertStrong() : assertStrongKey(key);
   if (kind !== alg.kind)
     throw new SigilError('INVALID_KEY', `${r.path}.keyDetails: ${details} does not name a ${kind} key`);
+  const rawBytes = der.toString('base64');
   return {
     key,
     kind,
     hash: alg.hash,
     der,
-    json: { [field]: { rawBytes: der.toString('base64') }, keyDetails: details },
+    json: { [field]: { rawBytes }, keyDetails: details },
+    // JCS orders members by UTF-16 code units: keyDetails < publicKey, x509Certificate.
+    jcs: `{"keyDetails":"${details}","${field}":{"rawBytes":"${rawBytes}"}}`,
   };
 }
 

@@ -29,9 +29,9 @@ export function createEntryRoute(
     const text = await readBody(req, o.bodyLimit);
     if (text.length === 0) throw new SigilError('INVALID_JSON', 'request body is empty');
     try {
-      const { uuid, member } = await svc.create(text);
+      const { uuid, map } = await svc.create(text);
       const location = `${o.baseUrl()}${CREATE_PATH}/${uuid}`;
-      sendJson(res, 201, `{${member}}`, { etag: uuid, location });
+      sendJson(res, 201, map, { etag: uuid, location });
     } catch (e) {
       const id =
         e instanceof SigilError && e.code === 'DUPLICATE_ENTRY' ? e.headers?.['x-sigil-entry-id'] : undefined;

@@ -2,7 +2,13 @@ import { SigilError } from '../errors/index.js';
 import type { StoredEntry, TransparencyLog, TreeHead } from '../log/types.js';
 import { parseEntryId } from './entry-id.js';
 import type { LogKey } from './log-key.js';
-import { logEntryMember, treeHeadJson, type TreeHeadJson } from './log-entry.js';
+import {
+  logEntryMapBytes,
+  logEntryMember,
+  treeHeadJson,
+  type EntryParts,
+  type TreeHeadJson,
+} from './log-entry.js';
 import type { PreparedEntry, RekorWorkers } from './pool.js';
 import { leafSetPayload, setPayload } from './set.js';
 import { shardEntryId, ShardSet, type RekorShard, type ShardEntry } from './shards.js';
@@ -61,13 +67,16 @@ export class RekorService {
     return this.log.treeId;
   }
 
-  /** Validates, verifies and appends; resolves after the durable commit. Duplicate → DUPLICATE_ENTRY with the existing ID. */
-  async create(json: string): Promise<{ uuid: string; member: string }> {
+  /**
+   * Validates, verifies and appends; resolves after the durable commit with the entry's ID and
+   * its `{"<id>":{…}}` map (UTF-8). Duplicate → DUPLICATE_ENTRY with the existing ID.
+   */
+  async create(json: string): Promise<{ uuid: string; map: Buffer }> {
     const prepared = await this.workers.prepareEntry(json);
     return this.append(prepared);
   }
 
-  private async append(prepared: PreparedEntry): Promise<{ uuid: string; member: string }> {
+  private async append(prepared: PreparedEntry): Promise<{ uuid: string; map: Buffer }> {
     const r = await this.log.append(prepared.body, { indexKeys: prepared.indexKeys });
     const uuid = shardEntryId(this.active, r.entry.leafHash);
     if (r.duplicate) {
@@ -80,8 +89,8 @@ export class RekorService {
       );
     }
     // A log built with rekorSetAttestor hands back the SET it signed during the commit.
-    const set = r.attestation;
-    return { uuid, member: await this.member(this.active, r.entry, r.treeHead, r.inclusionProof, set) };
+    const parts = await this.parts(this.active, r.entry, r.inclusionProof, r.attestation);
+    return { uuid, map: logEntryMapBytes(parts, this.headJson(r.treeHead)) };
   }
 
   /** `"<id>":{…}` for a stored entry, proven against its shard's latest (for a frozen shard: final) tree head. */
@@ -96,23 +105,29 @@ export class RekorService {
     entry: StoredEntry,
     head: TreeHead,
     proof: readonly Uint8Array[],
-    signed?: Buffer,
   ): Promise<string> {
+    return logEntryMember(await this.parts(shard, entry, proof), this.headJson(head));
+  }
+
+  /** An entry's LogEntry fields; the SET is signed here unless the commit signed it (`signed`). */
+  private async parts(
+    shard: RekorShard,
+    entry: StoredEntry,
+    proof: readonly Uint8Array[],
+    signed?: Buffer,
+  ): Promise<EntryParts> {
     const bodyB64 = entry.leaf.toString('base64');
     const logIndex = shard.offset + entry.index;
     const fields = { body: bodyB64, integratedTime: entry.integratedTime, logID: this.key.logId, logIndex };
     const set = signed ?? (await this.workers.signSet(setPayload(fields)));
-    return logEntryMember(
-      {
-        ...fields,
-        proofIndex: entry.index,
-        uuid: shardEntryId(shard, entry.leafHash),
-        bodyB64,
-        setB64: set.toString('base64'),
-        proof,
-      },
-      this.headJson(head),
-    );
+    return {
+      ...fields,
+      proofIndex: entry.index,
+      uuid: shardEntryId(shard, entry.leafHash),
+      bodyB64,
+      setB64: set.toString('base64'),
+      proof,
+    };
   }
 
   private headJson(head: TreeHead): TreeHeadJson {

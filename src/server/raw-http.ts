@@ -16,17 +16,20 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs = BODY_T
   return readBodyBytes(req, limit, timeoutMs).then((b) => b.toString('utf8'));
 }
 
-/** One write: status, JSON content type and length, `headers`; `close` ends the connection (a body left unread). */
+/**
+ * One write: status, JSON content type and length, `headers`; `close` ends the connection (a body
+ * left unread). `body` is the JSON text or its UTF-8 bytes.
+ */
 export function sendJson(
   res: ServerResponse,
   status: number,
-  body: string,
+  body: string | Buffer,
   headers?: Record<string, string>,
   close = false,
 ): void {
   if (res.headersSent || res.destroyed) return;
   // Encoded once: Buffer.byteLength would flatten the (often concatenated) string, then end() encode it again.
-  const bytes = Buffer.from(body, 'utf8');
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': bytes.length,

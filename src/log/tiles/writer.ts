@@ -10,6 +10,8 @@ import { HASH_SIZE, newTiles, tilePath, TILE_WIDTH, type TileId } from './paths.
 export interface TileSource {
   latestTreeHead(): TreeHead;
   getEntries(start: number, count: number): Promise<StoredEntry[]>;
+  /** The newest committed entries from memory, when the source holds them (Log.recentEntries). */
+  recentEntries?(start: number, count: number): readonly StoredEntry[] | undefined;
 }
 
 const READ_CHUNK = 1000;
@@ -146,6 +148,10 @@ export class TileWriter {
   }
 
   private async readEntries(start: number, count: number): Promise<StoredEntry[]> {
+    // Just appended, usually: reading them back from the store cost its thread more than a fifth
+    // of its CPU per append (the query, and the copies across threads both ways).
+    const recent = this.log.recentEntries?.(start, count);
+    if (recent !== undefined) return [...recent];
     const out: StoredEntry[] = [];
     while (out.length < count) {
       const got = await this.log.getEntries(start + out.length, Math.min(READ_CHUNK, count - out.length));
