@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { getTrustedRoot } from '@sigstore/tuf';
 import { generateP256, pemBlocks } from '../../src/crypto/index.js';
 import { selfSignedCert } from '../rekor/helpers.js';
 import { isSigilError } from '../../src/errors/index.js';
-import { createTrustFilesServer } from '../../src/signing-config/server.js';
 import {
   buildTufFiles,
   buildTufRoot,
@@ -18,6 +16,7 @@ import {
   TufTrustedRoots,
   type TufSource,
 } from '../../src/tuf/index.js';
+import { serveTuf, tufTempDir } from './helpers.js';
 import type { TrustedRoot } from '../../src/bundle/index.js';
 
 const TRUSTED_ROOT = {
@@ -44,19 +43,6 @@ const TRUSTED_ROOT = {
 };
 const ROOT_BYTES = Buffer.from(JSON.stringify(TRUSTED_ROOT));
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-tuf-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A mirror serving `files()` at `<url>/tuf/`. */
-async function mirror(t: TestContext, files: () => ReadonlyMap<string, Buffer>): Promise<string> {
-  const s = await createTrustFilesServer({ files: {}, tuf: { files }, port: 0, logLevel: 'silent' });
-  t.after(() => s.close());
-  return `${s.url}/tuf`;
-}
-
 async function rawServer(t: TestContext, handler: Parameters<typeof createServer>[1]): Promise<string> {
   const s: Server = createServer(handler);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -78,12 +64,12 @@ async function refused(source: TufSource, why: RegExp): Promise<void> {
 }
 
 test('the served repository is read by @sigstore/tuf (the reference client) and by sigil, both giving its trusted root', async (t) => {
-  const dir = tempDir(t);
+  const dir = tufTempDir(t);
   const repo = openServedTufRepository(dir, { 'trusted_root.json': ROOT_BYTES });
   t.after(() => repo.close());
   assert.equal(statSync(join(dir, 'tuf-root.key')).mode & 0o777, 0o600);
   assert.deepEqual(readFileSync(join(dir, 'tuf-root.json')), repo.rootJson);
-  const url = await mirror(t, () => repo.files());
+  const url = await serveTuf(t, () => repo.files());
   const theirs = await getTrustedRoot({
     mirrorURL: url,
     rootPath: repo.rootPath,
@@ -109,7 +95,7 @@ test('the served repository is read by @sigstore/tuf (the reference client) and 
 });
 
 test('a root past half its life is renewed with the same key as version 2, and clients holding version 1 follow it', async (t) => {
-  const dir = tempDir(t);
+  const dir = tufTempDir(t);
   const key = generateP256().privateKey;
   writeFileSync(join(dir, 'tuf-root.key'), key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   // Version 1 was made 400 days ago: expired, as a data directory left for a year would hold it.
@@ -121,7 +107,7 @@ test('a root past half its life is renewed with the same key as version 2, and c
   const second = JSON.parse(readFileSync(join(dir, 'tuf-root.2.json'), 'utf8')).signed;
   assert.equal(second.version, 2);
   assert.ok(Date.parse(second.expires) > Date.now() + 300 * 86_400_000);
-  const url = await mirror(t, () => repo.files());
+  const url = await serveTuf(t, () => repo.files());
   const ours = await fetchTufTrustedRoot({ mirror: url, root: first });
   assert.equal(ours.certificateAuthorities[0]?.uri, 'https://ca.example');
   const theirs = await getTrustedRoot({
@@ -143,33 +129,34 @@ test('a repository signed with another key, an expired root, a tampered target o
   const root = buildTufRoot(key, now);
   const good = buildTufFiles(key, root, { 'trusted_root.json': ROOT_BYTES }, 7, now);
   assert.equal(
-    (await fetchTufTrustedRoot({ mirror: await mirror(t, () => good), root })).certificateAuthorities.length,
+    (await fetchTufTrustedRoot({ mirror: await serveTuf(t, () => good), root })).certificateAuthorities
+      .length,
     1,
   );
 
   const other = generateP256().privateKey;
   const forged = buildTufFiles(other, buildTufRoot(other, now), { 'trusted_root.json': ROOT_BYTES }, 7, now);
-  await refused({ mirror: await mirror(t, () => forged), root }, /signed by 0\/1 keys/);
+  await refused({ mirror: await serveTuf(t, () => forged), root }, /signed by 0\/1 keys/);
 
   const longAgo = new Date(now.getTime() - 400 * 86_400_000);
   const oldRoot = buildTufRoot(key, longAgo);
   const oldFiles = buildTufFiles(key, oldRoot, { 'trusted_root.json': ROOT_BYTES }, 7, now);
-  await refused({ mirror: await mirror(t, () => oldFiles), root: oldRoot }, /expired/i);
+  await refused({ mirror: await serveTuf(t, () => oldFiles), root: oldRoot }, /expired/i);
 
   const tampered = new Map(good);
   for (const [path, bytes] of tampered)
     if (path.startsWith('targets/'))
       tampered.set(path, Buffer.from(bytes.toString().replace('tuf test', 'tuf tesT')));
-  await refused({ mirror: await mirror(t, () => tampered), root }, /hash|length|digest/i);
+  await refused({ mirror: await serveTuf(t, () => tampered), root }, /hash|length|digest/i);
 
-  const target = await mirror(t, () => good);
+  const target = await serveTuf(t, () => good);
   const redirecting = await rawServer(t, (req, res) => {
     res.writeHead(302, { location: `${target}${req.url!.replace(/^\/tuf/, '')}` }).end();
   });
   await refused({ mirror: redirecting, root }, /redirect|fetch failed/i);
 
   const notARoot = buildTufFiles(key, root, { 'trusted_root.json': Buffer.from('{"tlogs": 5}') }, 7, now);
-  await refused({ mirror: await mirror(t, () => notARoot), root }, /not a trusted root/);
+  await refused({ mirror: await serveTuf(t, () => notARoot), root }, /not a trusted root/);
 });
 
 test('an unreachable or silent mirror fails within the bounds, naming the mirror', async (t) => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { parsePolicyText } from '../../src/admission/policy/index.js';
 import { generateP256 } from '../../src/crypto/index.js';
 import { isSigilError } from '../../src/errors/index.js';
@@ -18,54 +17,21 @@ import {
   TUF_LIMITS,
   TufTrustedRoots,
 } from '../../src/tuf/index.js';
+import { refusedPolicy, tufPolicy, tufTempDir } from './helpers.js';
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-tuf-rt-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const policy = (root: string, mirror = 'https://tuf.example') => `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: rt
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
-    - glob: "ghcr.io/*"
-  attestors:
-    - name: a
-      cosign:
-        keyless:
-          identities: [{subject: a, issuer: b}]
-        tuf:
-          mirror: ${mirror}
-          root:
-${root}
-  validations:
-    - expression: "true"
-`;
-const refused = (yaml: string, why: RegExp) =>
-  assert.throws(
-    () => parsePolicyText(yaml, 'p.yaml', { hasTrustedRoot: false }),
-    (e: unknown) => isSigilError(e, 'INVALID_POLICY') && why.test(e.message),
-  );
+const policy = (root: string, mirror = 'https://tuf.example') =>
+  tufPolicy('rt', root, { mirror, validations: true });
 
 test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, neither read forever nor blocked on', (t) => {
-  refused(
+  refusedPolicy(
     policy('            path: /dev/zero'),
     /tuf\.root\.path: cannot read "\/dev\/zero": not a regular file/,
   );
-  const fifo = join(tempDir(t), 'root.fifo');
+  const fifo = join(tufTempDir(t), 'root.fifo');
   execFileSync('mkfifo', [fifo]);
-  refused(policy(`            path: ${fifo}`), /tuf\.root\.path: cannot read .*: not a regular file/);
-  const dir = tempDir(t);
-  refused(policy(`            path: ${dir}`), /tuf\.root\.path: cannot read .*: not a regular file/);
+  refusedPolicy(policy(`            path: ${fifo}`), /tuf\.root\.path: cannot read .*: not a regular file/);
+  const dir = tufTempDir(t);
+  refusedPolicy(policy(`            path: ${dir}`), /tuf\.root\.path: cannot read .*: not a regular file/);
   const root = join(dir, 'root.json');
   writeFileSync(root, buildTufRoot(generateP256().privateKey, new Date()));
   assert.equal(
@@ -75,8 +41,8 @@ test('tuf.root.path that is not a regular file (a device, a FIFO) is refused, ne
 });
 
 test('tuf.root.path as a URL must be https: a root fetched in clear text is chosen by whoever is on the path', () => {
-  refused(policy('            path: http://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
-  refused(policy('            path: HTTP://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
+  refusedPolicy(policy('            path: http://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
+  refusedPolicy(policy('            path: HTTP://tuf.example/1.root.json'), /tuf\.root\.path: .*plain HTTP/);
   const [p] = parsePolicyText(policy('            path: https://tuf.example/1.root.json'), 'p.yaml', {
     hasTrustedRoot: false,
   });
@@ -103,7 +69,7 @@ test('an update past its deadline is refused, and its late answers neither crash
     server.closeAllConnections();
     server.close();
   });
-  const tmp = tempDir(t);
+  const tmp = tufTempDir(t);
   const before = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   t.after(() => (before === undefined ? delete process.env.TMPDIR : (process.env.TMPDIR = before)));
@@ -144,8 +110,14 @@ test('the trusted-root cache keys (mirror, root) apart even when a URL holds the
 
 test('tuf URLs holding whitespace or control characters are refused (the URL parser would drop them)', () => {
   // YAML double quotes: a tab and a newline inside the URL.
-  refused(policy('            data: AAAA', '"https://m.example/t\\tuf"'), /tuf\.mirror: .*is not a URL/);
-  refused(policy('            path: "https://r.example/1.root\\n.json"'), /tuf\.root\.path: .*is not a URL/);
+  refusedPolicy(
+    policy('            data: AAAA', '"https://m.example/t\\tuf"'),
+    /tuf\.mirror: .*is not a URL/,
+  );
+  refusedPolicy(
+    policy('            path: "https://r.example/1.root\\n.json"'),
+    /tuf\.root\.path: .*is not a URL/,
+  );
 });
 
 test('tuf.root that is not signed by its own root keys is refused at load', () => {
@@ -156,15 +128,15 @@ test('tuf.root that is not signed by its own root keys is refused at load', () =
   };
   const data = (doc: unknown) => `            data: ${Buffer.from(JSON.stringify(doc)).toString('base64')}`;
   assert.equal(parsePolicyText(policy(data(good)), 'p.yaml', { hasTrustedRoot: false }).length, 1);
-  refused(policy(data({ ...good, signatures: [] })), /tuf\.root\.data: is not a self-signed TUF root/);
+  refusedPolicy(policy(data({ ...good, signatures: [] })), /tuf\.root\.data: is not a self-signed TUF root/);
   const altered = { ...good, signed: { ...good.signed, version: 2 } };
-  refused(policy(data(altered)), /tuf\.root\.data: is not a self-signed TUF root/);
+  refusedPolicy(policy(data(altered)), /tuf\.root\.data: is not a self-signed TUF root/);
   const other = JSON.parse(buildTufRoot(generateP256().privateKey, new Date()).toString()) as typeof good;
-  refused(policy(data({ ...good, signatures: other.signatures })), /is not a self-signed TUF root/);
+  refusedPolicy(policy(data({ ...good, signatures: other.signatures })), /is not a self-signed TUF root/);
 });
 
 test('sigil up refuses a TUF root that its key does not hold (a key made anew beside an old root)', (t) => {
-  const dir = tempDir(t);
+  const dir = tufTempDir(t);
   openServedTufRepository(dir, {}).close();
   rmSync(join(dir, TUF_KEY_FILE));
   assert.throws(

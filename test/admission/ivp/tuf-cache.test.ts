@@ -6,7 +6,6 @@ import { parsePolicyText } from '../../../src/admission/policy/index.js';
 import { SigstoreSignatureVerifier } from '../../../src/admission/real-verifier.js';
 import { generateP256 } from '../../../src/crypto/index.js';
 import { RegistryClient } from '../../../src/oci/index.js';
-import { createTrustFilesServer } from '../../../src/signing-config/server.js';
 import {
   buildTufFiles,
   buildTufRoot,
@@ -15,6 +14,7 @@ import {
   TufTrustedRoots,
 } from '../../../src/tuf/index.js';
 import { webhookTestbed } from '../helpers.js';
+import { serveTuf, trustedRootTarget } from '../../tuf/helpers.js';
 import { ivp, SIGNED } from './testbed.js';
 
 /**
@@ -33,21 +33,9 @@ test('cosign.tuf: a cached success does not outlive the TUF root it was reached 
   let version = 1;
   let files: ReadonlyMap<string, Buffer> = new Map();
   const serve = (trusted: unknown) => {
-    files = buildTufFiles(
-      tufKey,
-      tufRoot,
-      { 'trusted_root.json': Buffer.from(JSON.stringify(trusted)) },
-      version++,
-      new Date(),
-    );
+    files = buildTufFiles(tufKey, tufRoot, trustedRootTarget(trusted), version++, new Date());
   };
-  const s = await createTrustFilesServer({
-    files: {},
-    tuf: { files: () => files },
-    port: 0,
-    logLevel: 'silent',
-  });
-  t.after(() => s.close());
+  const mirror = await serveTuf(t, () => files);
 
   const yaml = ivp(
     'tuf-cache',
@@ -57,7 +45,7 @@ test('cosign.tuf: a cached success does not outlive the TUF root it was reached 
     - issuer: "${stack.oidc.issuer}"
       subjectRegExp: ".*"
 tuf:
-  mirror: ${s.url}/tuf
+  mirror: ${mirror}
   root:
     data: ${tufRoot.toString('base64')}
 `,

@@ -4,11 +4,10 @@ import { emptyRoot } from '../../../src/admission/attestor-trust.js';
 import { parsePolicyText } from '../../../src/admission/policy/index.js';
 import { parseTrustedRoot } from '../../../src/bundle/index.js';
 import { generateP256, publicKeyPem } from '../../../src/crypto/index.js';
-import { isSigilError } from '../../../src/errors/index.js';
-import { createTrustFilesServer } from '../../../src/signing-config/server.js';
 import { createSigning } from '../../../src/sign/factory.js';
 import { buildTufFiles, buildTufRoot } from '../../../src/tuf/index.js';
 import { webhookTestbed } from '../helpers.js';
+import { refusedPolicy, serveTuf, trustedRootTarget, tufPolicy } from '../../tuf/helpers.js';
 import { admissionFor, indent, ivp, SIGNED } from './testbed.js';
 
 /**
@@ -26,22 +25,10 @@ test('cosign.tuf: the TUF repositoryâ€™s trusted root decides, never the serverâ
   const now = new Date();
   const tufKey = generateP256().privateKey;
   const tufRoot = buildTufRoot(tufKey, now);
-  const serve = async (trusted: unknown, key = tufKey) => {
-    const files = buildTufFiles(
-      key,
-      key === tufKey ? tufRoot : buildTufRoot(key, now),
-      { 'trusted_root.json': Buffer.from(JSON.stringify(trusted)) },
-      1,
-      now,
-    );
-    const s = await createTrustFilesServer({
-      files: {},
-      tuf: { files: () => files },
-      port: 0,
-      logLevel: 'silent',
-    });
-    t.after(() => s.close());
-    return `${s.url}/tuf`;
+  const serve = (trusted: unknown, key = tufKey) => {
+    const root = key === tufKey ? tufRoot : buildTufRoot(key, now);
+    const files = buildTufFiles(key, root, trustedRootTarget(trusted), 1, now);
+    return serveTuf(t, () => files);
   };
   const stackMirror = await serve(stack.trustedRootJson);
   // The same stack's root without its certificate authority: a keyless signature cannot chain.
@@ -102,41 +89,15 @@ tuf:
 
 test('cosign.tuf is read only by policies with validations (CEL), and needs a root', () => {
   const root = buildTufRoot(generateP256().privateKey, new Date()).toString('base64');
-  const legacy = `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata:
-  name: legacy-tuf
-spec:
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: ["v1"]
-        operations: ["CREATE"]
-        resources: ["pods"]
-  matchImageReferences:
-    - glob: "ghcr.io/*"
-  attestors:
-    - name: a
-      cosign:
-        keyless:
-          identities: [{subject: a, issuer: b}]
-        tuf:
-          root:
-            data: ${root}
-`;
-  const refused = (yaml: string, why: RegExp) =>
-    assert.throws(
-      () => parsePolicyText(yaml, 'p.yaml', { hasTrustedRoot: false }),
-      (e: unknown) => isSigilError(e, 'INVALID_POLICY') && why.test(e.message),
-    );
-  refused(legacy, /attestors\[0\]\.cosign\.tuf: is evaluated only in a policy with validations/);
-  const withValidations = `${legacy}  validations:\n    - expression: "true"\n`;
+  const legacy = tufPolicy('legacy-tuf', `            data: ${root}`, { validations: false });
+  refusedPolicy(legacy, /attestors\[0\]\.cosign\.tuf: is evaluated only in a policy with validations/);
+  const withValidations = tufPolicy('legacy-tuf', `            data: ${root}`, { validations: true });
   assert.equal(parsePolicyText(withValidations, 'p.yaml', { hasTrustedRoot: false }).length, 1);
-  refused(
+  refusedPolicy(
     withValidations.replace(`data: ${root}`, 'path: /no/such/root.json'),
     /tuf\.root\.path: cannot read/,
   );
-  refused(
+  refusedPolicy(
     withValidations.replace(
       / {8}tuf:\n {10}root:\n {12}data: \S+\n/,
       '        tuf:\n          mirror: https://tuf.example\n',
