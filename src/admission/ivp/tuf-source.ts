@@ -3,10 +3,12 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { type Doc, invalid, objectAt, optObject, optString } from '../policy/fields.js';
 import { refuseUnknown } from '../policy/known-fields.js';
 import type { TufRootSource } from '../policy/types.js';
+import { TUF_LIMITS } from '../../tuf/client.js';
 
 /** Kyverno's default mirror (sigstore's tuf.DefaultRemoteRoot). */
 export const DEFAULT_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
-const MAX_ROOT_BYTES = 512 * 1024;
+/** A root.json a policy gives is bounded as tuf-js bounds every root it fetches. */
+const MAX_ROOT_BYTES = TUF_LIMITS.metadataBytes;
 const URL_RE = /^https?:\/\//i;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 

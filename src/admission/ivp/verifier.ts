@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CosignSignatureLayer, TrustedRoot } from '../../bundle/index.js';
-import { TufTrustedRoots } from '../../tuf/index.js';
+// Not tuf/index.js: that would load @tufjs/models (the repository builder) with every webhook.
+import { TufTrustedRoots } from '../../tuf/trusted-roots.js';
 import { emptyRoot } from '../attestor-trust.js';
 import { SigilError } from '../../errors/index.js';
 import { type ImageReference, type RegistryClient } from '../../oci/index.js';

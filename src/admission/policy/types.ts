@@ -1,4 +1,4 @@
-import type { TufSource } from '../../tuf/index.js';
+import type { TufSource } from '../../tuf/client.js';
 /**
  * The normalized, validated form every policy file is loaded into. Kyverno ClusterPolicy /
  * Policy `verifyImages` rules and ImageValidatingPolicies both become `ImagePolicy` objects;
