@@ -27,3 +27,16 @@ export function fromHex(s: unknown, what = 'hex value', bytes?: number): Buffer 
 
 export const toBase64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/**
+ * `before + middle + after` as bytes, where `before` and `after` are ASCII (written as latin1,
+ * byte for byte) and `middle` is already UTF-8: a JSON answer around a non-ASCII literal encoded
+ * once, without UTF-8 encoding the whole (two-byte) string.
+ */
+export function asciiAround(before: string, middle: Uint8Array, after: string): Buffer {
+  const out = Buffer.allocUnsafe(before.length + middle.length + after.length);
+  out.write(before, 0, 'latin1');
+  out.set(middle, before.length);
+  out.write(after, before.length + middle.length, 'latin1');
+  return out;
+}

@@ -1,3 +1,4 @@
+import { asciiAround } from '../crypto/index.js';
 import type { AppendResult, TreeHead } from '../log/index.js';
 import { tlogEntryToJson, type TransparencyLogEntry } from '../bundle/index.js';
 import type { LoggedEntry } from './request.js';
@@ -78,11 +79,6 @@ export class TransparencyLogEntryWriter {
       `"inclusionProof":{"logIndex":"${index}","rootHash":"${h.rootHashB64}","treeSize":"${result.treeHead.size}",` +
       `"hashes":[${hashes}],"checkpoint":{"envelope":`;
     const after = `}},"canonicalizedBody":"${result.entry.leaf.toString('base64')}"}`;
-    const cp = h.checkpointLiteral;
-    const out = Buffer.allocUnsafe(before.length + cp.length + after.length);
-    out.write(before, 0, 'latin1');
-    cp.copy(out, before.length);
-    out.write(after, before.length + cp.length, 'latin1');
-    return out;
+    return asciiAround(before, h.checkpointLiteral, after);
   }
 }

@@ -1,3 +1,5 @@
+import { asciiAround } from '../crypto/index.js';
+
 /**
  * The Rekor v1 LogEntry wire shape and its serialization. Responses are assembled as text
  * because every member is b64, hex, an integer or the (JSON-escaped once) checkpoint.
@@ -88,11 +90,5 @@ export function logEntryMap(e: EntryParts, th: TreeHeadJson): string {
  * string because of the checkpoint's em dash, took the encoder's slow path on every append).
  */
 export function logEntryMapBytes(e: EntryParts, th: TreeHeadJson): Buffer {
-  const before = `{${memberBeforeCheckpoint(e, th)}`;
-  const cp = th.checkpointBytes;
-  const out = Buffer.allocUnsafe(before.length + cp.length + 4);
-  out.write(before, 0, 'latin1');
-  cp.copy(out, before.length);
-  out.write('}}}}', before.length + cp.length, 'latin1');
-  return out;
+  return asciiAround(`{${memberBeforeCheckpoint(e, th)}`, th.checkpointBytes, '}}}}');
 }
