@@ -61,8 +61,9 @@ interface Slot {
   dead: boolean;
 }
 
-/** Most entries in one message to a worker. */
+/** Most entries in one message to a worker, and fewest (fewer only when fewer wait). */
 const MAX_TASKS_PER_MESSAGE = 256;
+const MIN_TASKS_PER_MESSAGE = 32;
 
 /**
  * A pool of `size` worker threads running work.ts that verify and canonicalize entries. Entries
@@ -164,9 +165,13 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   };
 
   const dispatch = (): void => {
-    // Shares are fixed before sending, so idle workers split what waits evenly; a busy worker's
-    // share waits for its answer.
-    const share = Math.min(MAX_TASKS_PER_MESSAGE, Math.ceil(waiting.length / verifiers.length));
+    // Shares are fixed before sending, so idle workers split what waits evenly (but no share under
+    // MIN_TASKS_PER_MESSAGE: a second message of a few entries costs more in wake-ups than it
+    // saves); a busy worker's share waits for its answer.
+    const share = Math.min(
+      MAX_TASKS_PER_MESSAGE,
+      Math.max(MIN_TASKS_PER_MESSAGE, Math.ceil(waiting.length / verifiers.length)),
+    );
     for (const slot of verifiers) {
       if (waiting.length === 0) return;
       if (slot.batches.size === 0 && !slot.dead) send(slot, waiting.splice(0, share));
