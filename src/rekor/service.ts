@@ -20,7 +20,7 @@ export const MAX_INDEX_RESULTS = 1000;
 
 /**
  * The log core's `attest` hook for Rekor: signs the SETs of a batch's new entries (through
- * RekorWorkers.signSets, on the worker threads) while the store commits the batch (see
+ * RekorWorkers.signSets) while the store commits the batch (see
  * LogConfig.attest). `workers` is read at call time. `offset` turns the shard's indexes into
  * global ones (the SET covers the global logIndex).
  */

@@ -1,15 +1,12 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { toSigilError } from '../errors/index.js';
 import { leafHash } from '../merkle/index.js';
 import { parseJsonBounded } from '../server/json-depth.js';
 import { canonicalizeProposedEntry, VerifierCache } from './kinds/index.js';
-import { packBytes, unpackBytes, type PackedBytes } from '../log/store/packed.js';
-import { signSet } from './set.js';
 
 /**
  * The CPU-heavy part of the Rekor personality, shared by the worker threads and the inline
- * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry, and sign a
- * batch's SETs. Messages carry only plain data so they cross worker boundaries unchanged.
+ * (single-thread) mode: parse + validate + verify + canonicalize a proposed entry. Messages carry
+ * only plain data so they cross worker boundaries unchanged.
  */
 export interface Task {
   t: 'entry';
@@ -27,26 +24,11 @@ export type EntryOutcome =
     }
   | { ok: false; code: string; message: string };
 
-export type Packed = PackedBytes;
-
 export class Work {
   private readonly keys = new VerifierCache(8192);
-  private readonly signingKey: KeyObject | undefined;
-
-  /** `signingKeyPem`: the log key, for `signSets` (PKCS#8 PEM). */
-  constructor(signingKeyPem?: string) {
-    this.signingKey = signingKeyPem === undefined ? undefined : createPrivateKey(signingKeyPem);
-  }
 
   run(task: Task): EntryOutcome {
     return this.entry(task.json);
-  }
-
-  /** SET signatures over packed payloads, packed in the same order. */
-  signSets(payloads: Packed): Packed {
-    const key = this.signingKey;
-    if (key === undefined) throw new Error('this worker holds no signing key');
-    return packBytes(unpackBytes(payloads).map((p) => signSet(key, p)));
   }
 
   private entry(json: string): EntryOutcome {
