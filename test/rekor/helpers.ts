@@ -15,7 +15,7 @@ type After = { after(fn: () => Promise<void> | void): void };
 
 export function tempDir(t: { after(fn: () => void): void }, prefix = 'sigil-rekor-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
@@ -26,14 +26,20 @@ export async function startTestServer<C, S extends { close(): Promise<void> }>(
   config: Partial<C>,
   prefix?: string,
 ): Promise<S> {
+  // One hook, close then remove: hooks run in the order they were added, and removing the data dir
+  // while the server's tile writer still wrote into it failed with ENOTEMPTY.
+  const dataDir = mkdtempSync(join(tmpdir(), prefix ?? 'sigil-rekor-'));
   const server = await create({
-    dataDir: tempDir(t, prefix),
+    dataDir,
     port: 0,
     logLevel: 'silent',
     workers: 0,
     ...config,
   } as C);
-  t.after(() => server.close());
+  t.after(async () => {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  });
   return server;
 }
 
