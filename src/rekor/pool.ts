@@ -47,7 +47,6 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  outstanding: number;
   batches: Map<number, Pending[]>;
   /** The thread exited: nothing is sent to it any more. */
   dead: boolean;
@@ -82,7 +81,6 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   const failAll = (slot: Slot, e: unknown): void => {
     for (const batch of slot.batches.values()) for (const p of batch) p.reject(e);
     slot.batches.clear();
-    slot.outstanding = 0;
   };
 
   /**
@@ -98,7 +96,7 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
 
   const startSlot = async (): Promise<Slot> => {
     const worker = new Worker(bootstrap, { eval: true });
-    const slot: Slot = { worker, outstanding: 0, batches: new Map(), dead: false };
+    const slot: Slot = { worker, batches: new Map(), dead: false };
     await new Promise<void>((resolve, reject) => {
       const onReady = (m: { ready?: boolean }): void => {
         if (m.ready) {
@@ -113,7 +111,6 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
       const batch = slot.batches.get(m.id);
       if (!batch) return;
       slot.batches.delete(m.id);
-      slot.outstanding -= batch.length;
       batch.forEach((p, i) => p.resolve(m.results[i]!));
       dispatch();
     });
@@ -141,7 +138,6 @@ export async function createWorkerPool(size: number, signingKeyPem: string): Pro
   const send = (slot: Slot, batch: Pending[]): void => {
     const id = nextId++;
     slot.batches.set(id, batch);
-    slot.outstanding += batch.length;
     slot.worker.postMessage({ id, tasks: batch.map((p) => p.task) });
   };
 

@@ -15,7 +15,7 @@ type After = { after(fn: () => Promise<void> | void): void };
 
 export function tempDir(t: { after(fn: () => void): void }, prefix = 'sigil-rekor-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -26,20 +26,20 @@ export async function startTestServer<C, S extends { close(): Promise<void> }>(
   config: Partial<C>,
   prefix?: string,
 ): Promise<S> {
-  // One hook, close then remove: hooks run in the order they were added, and removing the data dir
-  // while the server's tile writer still wrote into it failed with ENOTEMPTY.
-  const dataDir = mkdtempSync(join(tmpdir(), prefix ?? 'sigil-rekor-'));
+  // Hooks run in the order they were added: the close goes first, so the data dir is removed only
+  // after the server (and its tile writer) stopped; the other way round failed with ENOTEMPTY.
+  const started: { server?: S } = {};
+  t.after(async () => {
+    await started.server?.close();
+  });
   const server = await create({
-    dataDir,
+    dataDir: tempDir(t, prefix),
     port: 0,
     logLevel: 'silent',
     workers: 0,
     ...config,
   } as C);
-  t.after(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
-  });
+  started.server = server;
   return server;
 }
 
