@@ -43,6 +43,12 @@ test('a forwarding replica under concurrent load: every append is integrated pro
   assert.equal(new Set(all.map((r) => r.entry.index)).size, all.length, 'indexes are distinct');
   assert.ok(slowest < 5_000, `slowest forwarded append took ${Math.round(slowest)} ms`);
   for (const r of all.slice(0, 20)) assertProof(r);
+  // The follower learns of a commit by the notification sent inside it, so it can answer before the
+  // sequencer's own commit call has returned and moved its in-memory head: wait for that, bounded.
+  assert.equal(follower.latestTreeHead().size, all.length);
+  for (let i = 0; i < 100 && sequencer.latestTreeHead().size < all.length; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.equal(sequencer.latestTreeHead().size, all.length);
 });
 
