@@ -340,6 +340,9 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
       // The same by thread: main, then the others largest first (verifiers, store, GC helpers).
       serverCpuMsPerEntryByThread: cpuByThread(proc?.pid, threads0, threads1, ok),
       loadGeneratorCpuMsPerEntry: round(window.clientCpuMs / Math.max(1, ok)),
+      // What every core of the machine would buy at the CPU per entry measured (server and load
+      // generator together): a rate above it cannot be reached on this machine by shorter waits alone.
+      cpuCeiling: cpuCeiling(cpu0, cpu1, window.clientCpuMs, ok, rawVerify),
       durability:
         api === 'v2'
           ? "SQLite WAL, synchronous=FULL; every 201 after its batch commit; inclusion proof + the batch's signed checkpoint in every response (no SET)"
@@ -374,6 +377,19 @@ async function measure(root: string, bodies: string[], api: Api = 'v1'): Promise
   }
 }
 
+function cpuCeiling(
+  cpu0: number | undefined,
+  cpu1: number | undefined,
+  clientCpuMs: number,
+  ok: number,
+  rawVerify: number,
+): { entriesPerSecond: number; ratioToRawVerify: number } | null {
+  if (cpu0 === undefined || cpu1 === undefined || ok === 0) return null;
+  const msPerEntry = ((cpu1 - cpu0) * 1000 + clientCpuMs) / ok;
+  const rate = (availableParallelism() * 1000) / msPerEntry;
+  return { entriesPerSecond: Math.round(rate), ratioToRawVerify: round(rate / rawVerify) };
+}
+
 /** The sources at `ref` in a temporary directory, sharing this checkout's node_modules and native build. */
 function checkoutOf(ref: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-bench-base-'));
@@ -403,6 +419,7 @@ async function main(): Promise<void> {
             entriesPerSecond: v1.entriesPerSecond,
             latencyMs: v1.latencyMs,
             serverCpuMsPerEntry: v1.serverCpuMsPerEntry,
+            cpuCeiling: v1.cpuCeiling,
             rawP256VerifyPerSecondOneCore: v1.rawP256VerifyPerSecondOneCore,
           },
           ratioV2ToV1: round((v2.entriesPerSecond as number) / (v1.entriesPerSecond as number)),
