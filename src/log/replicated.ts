@@ -125,7 +125,7 @@ class Replica implements ReplicatedLog {
     this.reads = new PgReads(this.pool, this.schema);
     this.follower = new TreeReader({
       reads: this.reads,
-      head: () => this.latestTreeHead(),
+      head: () => this.knownHead(),
       coldLimit: NODE_CACHE_LIMIT,
     });
     this.queueTable = new PendingQueue(this.pool, this.schema, pendingChannel(this.schema));
@@ -261,7 +261,17 @@ class Replica implements ReplicatedLog {
     void core?.close().catch(() => undefined);
   }
 
+  /**
+   * On the sequencer every read goes to its core, which serves sizes up to its own head; the head
+   * read back from the database can be a batch ahead of it (the commit's notification arrives
+   * before the core's commit call returns), so the core's head is the one to advertise.
+   */
   latestTreeHead(): TreeHead {
+    return this.core ? this.core.latestTreeHead() : this.knownHead();
+  }
+
+  /** The newest head known, the core's or the database's: it bounds reads of the database itself. */
+  private knownHead(): TreeHead {
     const c = this.core?.latestTreeHead();
     const h = this.head;
     if (c && (!h || c.size >= h.size)) return c;
@@ -289,7 +299,7 @@ class Replica implements ReplicatedLog {
         try {
           const h = await this.reads.head();
           if (h && (!this.head || h.size >= this.head.size)) this.head = h;
-          await this.forwarder.answer(this.latestTreeHead());
+          await this.forwarder.answer(this.knownHead());
         } catch {
           // the database is unreachable: the next notification or poll retries
         }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { DEFAULT_PG_SCHEMA, migratePostgres, pendingChannel } from '../../src/log/store/pg/store.js';
 import { openReplicatedLog } from '../../src/log/replicated.js';
-import { leafHash } from '../../src/merkle/index.js';
+import { leafHash, verifyInclusion } from '../../src/merkle/index.js';
 import { assertProof, textSigner } from '../log/helpers.js';
 import { requirePostgres, testDatabase } from './helpers.js';
 
@@ -23,7 +23,21 @@ test('a forwarding replica under concurrent load: every append is integrated pro
   assert.equal(follower.role(), 'follower');
 
   // One client appending in turn (each append waits for the previous one's commit), then many at once.
+  // After each answer, the sequencer must serve a proof at the size it advertises: its database
+  // head can run a batch ahead of its core, which serves the reads.
   let slowest = 0;
+  const unservable: string[] = [];
+  const probeSequencer = async (): Promise<void> => {
+    const head = sequencer.latestTreeHead();
+    const [first] = await sequencer.getEntries(0, 1);
+    try {
+      const proof = await sequencer.inclusionProof(0, head.size);
+      if (!first || !verifyInclusion(0, head.size, first.leafHash, proof, head.rootHash))
+        unservable.push(`size ${head.size}: the proof does not verify`);
+    } catch (e) {
+      unservable.push(`size ${head.size}: ${(e as Error).message}`);
+    }
+  };
   const run = (clients: number, perClient: number, tag: string) =>
     Promise.all(
       Array.from({ length: clients }, async (_, c) => {
@@ -32,6 +46,7 @@ test('a forwarding replica under concurrent load: every append is integrated pro
           const t0 = performance.now();
           out.push(await follower.append(Buffer.from(`forwarded ${tag} ${c}:${i}`)));
           slowest = Math.max(slowest, performance.now() - t0);
+          await probeSequencer();
         }
         return out;
       }),
@@ -50,6 +65,11 @@ test('a forwarding replica under concurrent load: every append is integrated pro
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.equal(sequencer.latestTreeHead().size, all.length);
+  assert.deepEqual(unservable, [], 'the sequencer serves proofs at every size it advertises');
+  const last = all.reduce((a, b) => (b.entry.index > a.entry.index ? b : a));
+  const head = sequencer.latestTreeHead();
+  const proof = await sequencer.inclusionProof(last.entry.index, head.size);
+  assert.ok(verifyInclusion(last.entry.index, head.size, last.entry.leafHash, proof, head.rootHash));
 });
 
 test('a queued append whose transaction commits after a later one is still integrated (queue ids are drawn before commit)', async (t) => {
